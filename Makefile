@@ -1,0 +1,43 @@
+# Set-up and everyday commands. `make run` and `make test` are all a fresh clone needs.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.9
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: install run test lint format bench clean
+
+install: $(VENV)/.installed
+
+# The virtualenv, with everything installed exactly from uv.lock (dev tools included).
+$(VENV)/.installed: pyproject.toml uv.lock
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(VENV)/bin/uv --version 2>/dev/null | grep -q "$(UV_VERSION)" || \
+		$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv sync --frozen --inexact --quiet
+	@touch $@
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo
+	@echo
+	@echo "  Admin:  http://127.0.0.1:8000/admin/   login: admin / admin"
+	@echo
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+test: install
+	scripts/test
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: install
+	scripts/bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

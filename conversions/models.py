@@ -1,0 +1,68 @@
+from django.db import models
+from django.db.models import Q
+
+from codes.models import PromoCode
+from participants.models import Participant, Referral, Reward
+from programs.models import Program
+
+
+class ConversionStatus(models.TextChoices):
+    ATTRIBUTED = "attributed", "Attributed"
+    UNATTRIBUTED = "unattributed", "Unattributed"
+    REJECTED = "rejected", "Rejected"
+
+
+class Conversion(models.Model):
+    """An order reported by the brand, stored with its outcome whatever it was.
+
+    Field names follow the impact.com conversions API. One row per (program, OrderId): the
+    unique index is what makes a replayed or concurrently repeated order idempotent.
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="conversions")
+    order_id = models.CharField(max_length=255)
+    status = models.CharField(max_length=12, choices=ConversionStatus.choices)
+    reason = models.CharField(max_length=255, blank=True)
+    promo_code = models.CharField(
+        max_length=255, blank=True, help_text="OrderPromoCode as sent, in canonical case."
+    )
+    code = models.ForeignKey(
+        PromoCode, on_delete=models.PROTECT, related_name="conversions", null=True, blank=True
+    )
+    customer_id = models.CharField(max_length=255, blank=True)
+    customer_email = models.EmailField(blank=True)
+    event_date = models.DateTimeField(null=True, blank=True)
+    order_subtotal = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    order_discount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    currency_code = models.CharField(max_length=3, blank=True)
+    # SHA-256 of the parsed payload, to tell a replay (same answer) from a clash (409).
+    payload_digest = models.CharField(max_length=64)
+    response = models.JSONField(default=dict)
+    advocate = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    friend = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="conversions", null=True, blank=True
+    )
+    referral = models.ForeignKey(
+        Referral, on_delete=models.PROTECT, related_name="conversions", null=True, blank=True
+    )
+    reward = models.ForeignKey(
+        Reward, on_delete=models.PROTECT, related_name="conversions", null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reversal_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "order_id"], name="conversion_unique_order"),
+            models.CheckConstraint(
+                condition=Q(status__in=ConversionStatus.values), name="conversion_status_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["program", "-created_at"], name="conversion_recent")]
+
+    def __str__(self):
+        return f"{self.order_id} ({self.status})"

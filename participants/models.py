@@ -1,0 +1,166 @@
+from django.db import models
+from django.db.models import F, Q
+
+from codes.models import PromoCode
+from programs.models import Program, RewardKind
+
+
+class Participant(models.Model):
+    """A person in a program: an advocate, a referred friend, or both.
+
+    `participant_id` is the brand's own id for the person. A friend first seen in a conversion
+    is a participant but not yet an advocate: codes come when they are upserted themselves.
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="participants")
+    participant_id = models.CharField(max_length=255)
+    email = models.EmailField(blank=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    account_id = models.CharField(max_length=255, blank=True)
+    is_advocate = models.BooleanField(default=False)
+    is_blocked = models.BooleanField(default=False)
+    # When the advocate last fell short of their code quota (pool empty); the top-up after a
+    # batch lands serves them in this order. Null when they hold their quota.
+    codes_short_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["program", "participant_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "participant_id"], name="participant_unique_id"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["program", "codes_short_since", "id"],
+                condition=Q(codes_short_since__isnull=False),
+                name="participant_short_of_codes",
+            ),
+        ]
+
+    def __str__(self):
+        return self.participant_id
+
+
+class ReferralStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    CONVERTED = "converted", "Converted"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Referral(models.Model):
+    """The link from a referred friend to the advocate whose code referred them."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="referrals")
+    advocate = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="referrals_made"
+    )
+    # A friend is referred once per program: the first code that reached them wins.
+    friend = models.OneToOneField(
+        Participant, on_delete=models.PROTECT, related_name="referral_received"
+    )
+    code = models.ForeignKey(
+        PromoCode, on_delete=models.PROTECT, related_name="referrals", null=True, blank=True
+    )
+    status = models.CharField(
+        max_length=10, choices=ReferralStatus.choices, default=ReferralStatus.PENDING
+    )
+    order_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    converted_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(advocate=F("friend")), name="referral_not_self"),
+            models.CheckConstraint(
+                condition=Q(status__in=ReferralStatus.values), name="referral_status_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["advocate", "-created_at"], name="referral_by_advocate"),
+        ]
+
+    def __str__(self):
+        return f"{self.friend} ← {self.advocate} ({self.status})"
+
+
+class RewardStatus(models.TextChoices):
+    WAITING_FOR_STOCK = "waiting", "Waiting for stock"
+    PENDING = "pending", "Pending review period"
+    AVAILABLE = "available", "Available"
+    PAID = "paid", "Paid"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Reward(models.Model):
+    """What an advocate earns for one converted referral (at most one per referral)."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="rewards")
+    advocate = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="rewards")
+    referral = models.OneToOneField(Referral, on_delete=models.PROTECT, related_name="reward")
+    kind = models.CharField(max_length=10, choices=RewardKind.choices)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    code = models.OneToOneField(
+        PromoCode,
+        on_delete=models.PROTECT,
+        related_name="reward",
+        null=True,
+        blank=True,
+        help_text="The fuel-tank code given as this reward.",
+    )
+    status = models.CharField(
+        max_length=10, choices=RewardStatus.choices, default=RewardStatus.PENDING
+    )
+    needs_review = models.BooleanField(
+        default=False, help_text="Set when an order is reversed after the reward was paid."
+    )
+    available_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=RewardKind.values), name="reward_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=RewardStatus.values), name="reward_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=RewardKind.CREDIT)
+                | (Q(amount__isnull=False) & Q(amount__gte=0) & ~Q(currency="")),
+                name="reward_credit_has_amount",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=RewardKind.PERCENT)
+                | (Q(percent__isnull=False) & Q(percent__gte=0) & Q(percent__lte=100)),
+                name="reward_percent_in_range",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["advocate", "-created_at"], name="reward_by_advocate"),
+            # The periodic task: pending rewards whose review period is over.
+            models.Index(
+                fields=["available_at"],
+                condition=Q(status=RewardStatus.PENDING),
+                name="reward_pending_due",
+            ),
+            # Fuel-tank rewards waiting for stock, filled in the order they were earned.
+            models.Index(
+                fields=["program", "created_at", "id"],
+                condition=Q(status=RewardStatus.WAITING_FOR_STOCK),
+                name="reward_waiting_for_stock",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} for {self.advocate} ({self.status})"

@@ -1,0 +1,240 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.template.response import TemplateResponse
+
+from .admin_scoping import managed_programs
+from .models import ApiKey, CodeUsage, Program, ProgramManager, Widget, WidgetComponent
+from .services import (
+    program_create,
+    program_update,
+    promo_settings_change_preview,
+    widget_apply_promo_code_template,
+)
+
+CONFIRM_FIELD = "_confirm_irreversible"
+
+
+class ProgramForm(forms.ModelForm):
+    apply_template_to_widgets = forms.BooleanField(
+        label="Apply the referral promo code template to my widgets",
+        required=False,
+        help_text="On save, add the promo-code component to this program's widgets that lack it.",
+    )
+
+    class Meta:
+        model = Program
+        fields = [
+            "name",
+            "slug",
+            "promo_codes_enabled",
+            "code_usage",
+            "codes_per_advocate",
+            "low_stock_threshold",
+            "low_stock_recipients",
+            "reward_kind",
+            "reward_amount",
+            "reward_currency",
+            "reward_percent",
+            "reward_review_days",
+            "friend_offer_text",
+            "widget_allowed_origins",
+        ]
+        widgets = {
+            "low_stock_recipients": forms.Textarea(attrs={"rows": 3, "cols": 50}),
+            "widget_allowed_origins": forms.Textarea(attrs={"rows": 3, "cols": 50}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        stored = self.instance
+        # A one-way switch already made is shown, not offered: the form cannot post it back.
+        if stored.pk and stored.promo_codes_enabled:
+            field = self.fields["promo_codes_enabled"]
+            field.disabled = True
+            field.help_text = "On. Referral promo codes cannot be turned off once turned on."
+        if stored.pk and stored.code_usage == CodeUsage.SINGLE:
+            field = self.fields["code_usage"]
+            field.disabled = True
+            field.help_text = "Single-use. The program can never go back to multi-use codes."
+
+
+class ProgramManagerInline(admin.TabularInline):
+    model = ProgramManager
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+class WidgetInline(admin.TabularInline):
+    model = Widget
+    extra = 0
+    fields = ["name", "component_list"]
+    readonly_fields = ["component_list"]
+    show_change_link = True
+
+    @admin.display(description="Components")
+    def component_list(self, widget):
+        return ", ".join(c.get_kind_display() for c in widget.components.all()) or "—"
+
+
+@admin.register(Program)
+class ProgramAdmin(admin.ModelAdmin):
+    form = ProgramForm
+    list_display = [
+        "name",
+        "slug",
+        "promo_codes_enabled",
+        "code_usage",
+        "codes_per_advocate",
+        "low_stock_threshold",
+    ]
+    list_filter = ["promo_codes_enabled", "code_usage"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [WidgetInline, ProgramManagerInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug"]}),
+        (
+            "Promo codes",
+            {
+                "fields": [
+                    "promo_codes_enabled",
+                    "code_usage",
+                    "codes_per_advocate",
+                    "low_stock_threshold",
+                    "low_stock_recipients",
+                    "apply_template_to_widgets",
+                ],
+                "description": "Turning promo codes on and choosing single-use codes cannot be "
+                "undone; saving either asks for confirmation first.",
+            },
+        ),
+        (
+            "Rewards",
+            {
+                "fields": [
+                    "reward_kind",
+                    "reward_amount",
+                    "reward_currency",
+                    "reward_percent",
+                    "reward_review_days",
+                ]
+            },
+        ),
+        ("Widget", {"fields": ["friend_offer_text", "widget_allowed_origins"]}),
+    ]
+
+    def get_queryset(self, request):
+        return managed_programs(request.user)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["slug"] if obj else []
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj else self.prepopulated_fields
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and CONFIRM_FIELD not in request.POST:
+            confirmation = self._confirmation_page(request, object_id)
+            if confirmation is not None:
+                return confirmation
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _confirmation_page(self, request, object_id):
+        """The "This cannot be undone" step before a one-way switch; None when none is made."""
+        obj = self.get_object(request, unquote(object_id)) if object_id else None
+        if object_id and obj is None:
+            return None  # let the admin answer its usual "not found"
+        if obj is None and not self.has_add_permission(request):
+            raise PermissionDenied
+        if obj is not None and not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        form_class = self.get_form(request, obj, change=obj is not None)
+        form = form_class(request.POST, request.FILES, instance=obj)
+        if not form.is_valid():
+            return None  # the admin re-renders the form with its errors
+        change = promo_settings_change_preview(
+            program=obj or Program(),
+            promo_codes_enabled=form.cleaned_data["promo_codes_enabled"],
+            code_usage=form.cleaned_data["code_usage"],
+        )
+        if not change.irreversible:
+            return None
+        hidden = [
+            (name, value)
+            for name, values in request.POST.lists()
+            if name != "csrfmiddlewaretoken"
+            for value in values
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "This cannot be undone",
+            "opts": self.model._meta,
+            "original": obj,
+            "program_name": form.cleaned_data.get("name"),
+            "changes": change.describe(),
+            "hidden_fields": hidden,
+            "confirm_field": CONFIRM_FIELD,
+        }
+        return TemplateResponse(
+            request, "admin/programs/program/confirm_irreversible.html", context
+        )
+
+    def save_model(self, request, obj, form, change):
+        fields = dict(form.cleaned_data)
+        apply_template = fields.pop("apply_template_to_widgets", False)
+        try:
+            if change:
+                saved = program_update(
+                    program=obj, apply_template_to_widgets=apply_template, **fields
+                )
+            else:
+                saved = program_create(**fields)
+                if apply_template:
+                    widget_apply_promo_code_template(program=saved)
+        except ValidationError as error:
+            # The form checks the same rules; this catches a concurrent change.
+            messages.error(request, " ".join(error.messages))
+            raise
+        obj.pk = saved.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
+        if not change and not request.user.is_superuser:
+            ProgramManager.objects.get_or_create(program=obj, user=request.user)
+
+
+class WidgetComponentInline(admin.TabularInline):
+    model = WidgetComponent
+    extra = 0
+
+
+@admin.register(Widget)
+class WidgetAdmin(admin.ModelAdmin):
+    list_display = ["name", "program"]
+    list_filter = ["program"]
+    inlines = [WidgetComponentInline]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(program__managers=request.user)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "program", "prefix", "requests_per_minute", "created_at", "revoked_at"]
+    list_filter = ["program"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = ["program", "name", "requests_per_minute", *readonly_fields]
+
+    def has_add_permission(self, request):
+        # Keys are created with `create_api_key`, which shows the key once.
+        return False
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(program__managers=request.user)

@@ -1,0 +1,221 @@
+import secrets
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+MAX_CODES_PER_ADVOCATE = 25
+
+
+class CodeUsage(models.TextChoices):
+    MULTI = "multi", "Multi-use"
+    SINGLE = "single", "Single-use"
+
+
+class RewardKind(models.TextChoices):
+    CREDIT = "credit", "Credit (amount and currency)"
+    PERCENT = "percent", "Percent discount"
+    FUEL_TANK = "fuel_tank", "Fuel tank code"
+
+
+def new_widget_secret():
+    return secrets.token_urlsafe(48)
+
+
+class Program(models.Model):
+    """One advocate program of a brand, with its promo-code, reward and widget settings.
+
+    Two settings only ever move one way (promo codes on; single-use codes); the service layer
+    (programs.services) is the only writer and refuses to undo them.
+    """
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+
+    promo_codes_enabled = models.BooleanField(
+        "referral promo codes",
+        default=False,
+        help_text="Once turned on for a program it can never be turned off.",
+    )
+    code_usage = models.CharField(
+        "usage",
+        max_length=6,
+        choices=CodeUsage.choices,
+        default=CodeUsage.MULTI,
+        help_text="Once saved as single-use a program can never go back to multi-use.",
+    )
+    codes_per_advocate = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_CODES_PER_ADVOCATE)],
+        help_text="Single-use only (1–25). With multi-use codes each advocate holds one code.",
+    )
+    low_stock_threshold = models.PositiveIntegerField(
+        default=100,
+        help_text="Email the recipients when this many available codes or fewer are left.",
+    )
+    low_stock_recipients = models.TextField(
+        blank=True,
+        help_text="Who is emailed about low stock: one address per line (or comma-separated).",
+    )
+
+    reward_kind = models.CharField(
+        max_length=10, choices=RewardKind.choices, default=RewardKind.CREDIT
+    )
+    reward_amount = models.DecimalField(max_digits=12, decimal_places=2, default=10)
+    reward_currency = models.CharField(max_length=3, default="USD")
+    reward_percent = models.DecimalField(max_digits=5, decimal_places=2, default=10)
+    reward_review_days = models.PositiveSmallIntegerField(
+        "review period (days)",
+        default=0,
+        help_text="A reward stays pending this many days before it becomes available.",
+    )
+
+    friend_offer_text = models.CharField(
+        max_length=300,
+        default="Give your friends 20% off their first order.",
+        help_text="Shown in the widget above the advocate's code.",
+    )
+    widget_secret = models.CharField(max_length=100, default=new_widget_secret, editable=False)
+    widget_allowed_origins = models.TextField(
+        blank=True,
+        help_text="Origins that may embed the widget, one per line (https://shop.example).",
+    )
+
+    managers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="ProgramManager",
+        related_name="managed_programs",
+        blank=True,
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(codes_per_advocate__gte=1)
+                & Q(codes_per_advocate__lte=MAX_CODES_PER_ADVOCATE),
+                name="program_codes_per_advocate_1_to_25",
+            ),
+            models.CheckConstraint(
+                condition=Q(code_usage__in=CodeUsage.values), name="program_code_usage_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(reward_kind__in=RewardKind.values), name="program_reward_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(reward_amount__gte=0)
+                & Q(reward_percent__gte=0)
+                & Q(reward_percent__lte=100),
+                name="program_reward_values_in_range",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_single_use(self):
+        return self.code_usage == CodeUsage.SINGLE
+
+    @property
+    def code_quota(self):
+        """How many unredeemed codes each advocate should hold."""
+        return self.codes_per_advocate if self.is_single_use else 1
+
+    @property
+    def recipient_list(self):
+        return split_addresses(self.low_stock_recipients)
+
+    @property
+    def allowed_origin_list(self):
+        return [o.strip().rstrip("/") for o in self.widget_allowed_origins.split() if o.strip()]
+
+
+def split_addresses(text):
+    return [part.strip() for part in text.replace(",", "\n").splitlines() if part.strip()]
+
+
+class ProgramManager(models.Model):
+    """A staff user who may manage one program in the admin."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["program", "user"], name="program_manager_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.user} manages {self.program}"
+
+
+class ApiKey(models.Model):
+    """A program's server-API key. Only its SHA-256 digest is stored; the key is shown once."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="The first characters, to recognise it.")
+    digest = models.CharField(max_length=64, unique=True)
+    requests_per_minute = models.PositiveIntegerField(default=10_000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(requests_per_minute__gte=1), name="apikey_rate_positive"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+
+class WidgetComponentKind(models.TextChoices):
+    REFERRAL_PROMO_CODE = "referral_promo_code", "Referral promo code"
+    REFERRAL_LINK = "referral_link", "Referral link"
+    REWARDS_SUMMARY = "rewards_summary", "Referrals and rewards summary"
+
+
+class Widget(models.Model):
+    """A widget the brand shows advocates; made of components."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="widgets")
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["program", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "name"], name="widget_unique_name")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class WidgetComponent(models.Model):
+    widget = models.ForeignKey(Widget, on_delete=models.CASCADE, related_name="components")
+    kind = models.CharField(max_length=30, choices=WidgetComponentKind.choices)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["widget", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["widget", "kind"], name="widget_component_once"),
+            models.CheckConstraint(
+                condition=Q(kind__in=WidgetComponentKind.values), name="widget_component_kind"
+            ),
+        ]
+
+    def __str__(self):
+        return self.get_kind_display()

@@ -1,0 +1,221 @@
+"""Writes with business meaning for programs. Keyword-only arguments, one transaction each."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from .models import (
+    MAX_CODES_PER_ADVOCATE,
+    ApiKey,
+    CodeUsage,
+    Program,
+    Widget,
+    WidgetComponent,
+    WidgetComponentKind,
+    split_addresses,
+)
+from .signals import promo_settings_changed
+
+
+class IrreversibleChangeError(ValidationError):
+    """Raised when a write would undo one of a program's one-way switches."""
+
+
+@dataclass(frozen=True)
+class PromoSettingsChange:
+    """What saving promo-code settings would change, and which parts cannot be undone."""
+
+    turns_on: bool
+    switches_to_single_use: bool
+
+    @property
+    def irreversible(self):
+        return self.turns_on or self.switches_to_single_use
+
+    def describe(self):
+        parts = []
+        if self.turns_on:
+            parts.append("Turn on referral promo codes. They can never be turned off again.")
+        if self.switches_to_single_use:
+            parts.append(
+                "Switch to single-use codes. The program can never go back to multi-use codes."
+            )
+        return parts
+
+
+def promo_settings_change_preview(*, program, promo_codes_enabled, code_usage):
+    """The one-way changes that saving these values over `program`'s stored ones would make."""
+    stored = Program.objects.filter(pk=program.pk).values(
+        "promo_codes_enabled", "code_usage"
+    ).first() or {"promo_codes_enabled": False, "code_usage": CodeUsage.MULTI}
+    return PromoSettingsChange(
+        turns_on=promo_codes_enabled and not stored["promo_codes_enabled"],
+        switches_to_single_use=code_usage == CodeUsage.SINGLE
+        and stored["code_usage"] != CodeUsage.SINGLE,
+    )
+
+
+def _validate_promo_settings(*, code_usage, codes_per_advocate, low_stock_recipients):
+    errors = {}
+    if code_usage not in CodeUsage.values:
+        errors["code_usage"] = f"Usage must be one of {', '.join(CodeUsage.values)}."
+    if not 1 <= codes_per_advocate <= MAX_CODES_PER_ADVOCATE:
+        errors["codes_per_advocate"] = (
+            f"Codes per advocate must be between 1 and {MAX_CODES_PER_ADVOCATE}."
+        )
+    bad = []
+    for address in split_addresses(low_stock_recipients):
+        try:
+            validate_email(address)
+        except ValidationError:
+            bad.append(address)
+    if bad:
+        errors["low_stock_recipients"] = f"Not an e-mail address: {', '.join(bad)}."
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def program_create(
+    *,
+    slug,
+    name,
+    promo_codes_enabled=False,
+    code_usage=CodeUsage.MULTI,
+    codes_per_advocate=1,
+    low_stock_threshold=100,
+    low_stock_recipients="",
+    **other_fields,
+):
+    _validate_promo_settings(
+        code_usage=code_usage,
+        codes_per_advocate=codes_per_advocate,
+        low_stock_recipients=low_stock_recipients,
+    )
+    program = Program(
+        slug=slug,
+        name=name,
+        promo_codes_enabled=promo_codes_enabled,
+        code_usage=code_usage,
+        codes_per_advocate=codes_per_advocate,
+        low_stock_threshold=low_stock_threshold,
+        low_stock_recipients=low_stock_recipients,
+        **other_fields,
+    )
+    program.full_clean()
+    program.save()
+    Widget.objects.create(program=program, name="Default widget")
+    change = PromoSettingsChange(
+        turns_on=promo_codes_enabled, switches_to_single_use=code_usage == CodeUsage.SINGLE
+    )
+    promo_settings_changed.send(sender=Program, program=program, change=change)
+    return program
+
+
+PROMO_FIELDS = (
+    "promo_codes_enabled",
+    "code_usage",
+    "codes_per_advocate",
+    "low_stock_threshold",
+    "low_stock_recipients",
+)
+
+
+@transaction.atomic
+def program_update(*, program, apply_template_to_widgets=False, **fields):
+    """Save changes to a program, refusing to undo either one-way switch.
+
+    `fields` are model field names and their new values; the ones not given keep their stored
+    value. The check runs against the row as stored, locked for this transaction, so neither a
+    stale form nor two concurrent saves can slip an undo through.
+    """
+    unknown = set(fields) - {f.name for f in Program._meta.concrete_fields}
+    if unknown:
+        raise TypeError(f"Unknown program fields: {', '.join(sorted(unknown))}")
+    stored = Program.objects.select_for_update().get(pk=program.pk)
+    values = {name: fields.get(name, getattr(stored, name)) for name in PROMO_FIELDS}
+    _validate_promo_settings(
+        code_usage=values["code_usage"],
+        codes_per_advocate=values["codes_per_advocate"],
+        low_stock_recipients=values["low_stock_recipients"],
+    )
+    if stored.promo_codes_enabled and not values["promo_codes_enabled"]:
+        raise IrreversibleChangeError(
+            {"promo_codes_enabled": "Referral promo codes cannot be turned off once turned on."}
+        )
+    if stored.code_usage == CodeUsage.SINGLE and values["code_usage"] != CodeUsage.SINGLE:
+        raise IrreversibleChangeError(
+            {"code_usage": "A program with single-use codes can never go back to multi-use."}
+        )
+    change = PromoSettingsChange(
+        turns_on=values["promo_codes_enabled"] and not stored.promo_codes_enabled,
+        switches_to_single_use=values["code_usage"] == CodeUsage.SINGLE
+        and stored.code_usage != CodeUsage.SINGLE,
+    )
+    for name, value in fields.items():
+        setattr(stored, name, value)
+    stored.full_clean()
+    stored.save()
+    if apply_template_to_widgets:
+        widget_apply_promo_code_template(program=stored)
+    # Receivers in higher apps (codes) react, e.g. top advocates up after the switch.
+    promo_settings_changed.send(sender=Program, program=stored, change=change)
+    return stored
+
+
+@transaction.atomic
+def widget_apply_promo_code_template(*, program, widgets=None):
+    """Add the referral promo-code component to the program's widgets that lack it.
+
+    Returns how many widgets got it.
+    """
+    widgets = widgets if widgets is not None else Widget.objects.filter(program=program)
+    lacking = widgets.exclude(components__kind=WidgetComponentKind.REFERRAL_PROMO_CODE)
+    added = 0
+    for widget in lacking.select_for_update():
+        _, created = WidgetComponent.objects.get_or_create(
+            widget=widget, kind=WidgetComponentKind.REFERRAL_PROMO_CODE, defaults={"position": 0}
+        )
+        added += created
+    return added
+
+
+@transaction.atomic
+def program_rotate_widget_secret(*, program):
+    program.widget_secret = secrets.token_urlsafe(48)
+    program.save(update_fields=["widget_secret", "updated_at"])
+    return program
+
+
+API_KEY_PREFIX = "rpc_"
+
+
+def api_key_digest(raw_key):
+    # A random 32-byte key needs no slow hash: SHA-256 cannot be brute-forced back to it.
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+@transaction.atomic
+def api_key_create(*, program, name, requests_per_minute=10_000):
+    """Create a key; return (ApiKey, raw key). The raw key is not stored anywhere."""
+    raw_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = ApiKey.objects.create(
+        program=program,
+        name=name,
+        prefix=raw_key[:12],
+        digest=api_key_digest(raw_key),
+        requests_per_minute=requests_per_minute,
+    )
+    return api_key, raw_key
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key):
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    api_key.refresh_from_db()
+    return api_key

@@ -1,0 +1,37 @@
+import os
+
+import pytest
+from django.db import connection
+
+# In the strict PostgreSQL pass (scripts/test sets it) a test that needs a service it cannot
+# reach fails instead of skipping.
+STRICT = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _unavailable(reason):
+    if STRICT:
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1: this pass must not skip it)", pytrace=False)
+    pytest.skip(reason)
+
+
+def redis_url():
+    return os.environ.get("REDIS_URL", "")
+
+
+def redis_reachable():
+    url = redis_url()
+    if not url:
+        return False
+    import redis
+
+    try:
+        return redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        return False
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        _unavailable("needs PostgreSQL (set TEST_DATABASE_URL)")
+    if item.get_closest_marker("redis") and not redis_reachable():
+        _unavailable(f"needs Redis (REDIS_URL={redis_url() or 'unset'} is not reachable)")

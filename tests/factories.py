@@ -1,0 +1,68 @@
+import factory
+from django.contrib.auth import get_user_model
+
+from codes.models import Batch, BatchSource, BatchStatus, Pool, PoolKind, PromoCode
+from participants.models import Participant
+from programs.models import CodeUsage, Program
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+
+    username = factory.Sequence(lambda n: f"manager{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    is_staff = True
+    password = factory.django.Password("correct-horse-battery")
+
+
+class ProgramFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Program
+
+    slug = factory.Sequence(lambda n: f"program-{n}")
+    name = factory.LazyAttribute(lambda p: p.slug.replace("-", " ").title())
+    promo_codes_enabled = True
+    code_usage = CodeUsage.SINGLE
+    codes_per_advocate = 3
+
+
+class PoolFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Pool
+
+    program = factory.SubFactory(ProgramFactory)
+    kind = PoolKind.REFERRAL
+    name = factory.Sequence(lambda n: f"Pool {n}")
+
+
+class BatchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Batch
+
+    pool = factory.SubFactory(PoolFactory)
+    source = BatchSource.IMPORT
+    usage = factory.LazyAttribute(lambda b: b.pool.program.code_usage)
+    status = BatchStatus.COMPLETED
+
+
+class ParticipantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Participant
+
+    program = factory.SubFactory(ProgramFactory)
+    participant_id = factory.Sequence(lambda n: f"participant-{n}")
+    email = factory.LazyAttribute(lambda p: f"{p.participant_id}@example.com")
+    is_advocate = True
+
+
+class PromoCodeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PromoCode
+
+    batch = factory.SubFactory(BatchFactory)
+    pool = factory.LazyAttribute(lambda c: c.batch.pool)
+    program = factory.LazyAttribute(lambda c: c.pool.program)
+    code = factory.Sequence(lambda n: f"CODE{n:06d}")
+    usage = factory.LazyAttribute(lambda c: c.batch.usage)
