@@ -8,9 +8,9 @@ import secrets
 from django.db import transaction
 from django.utils import timezone
 
-from programs.models import Program
+from programs.models import CodeUsage, Program
 
-from .models import Batch, BatchSource, BatchStatus, Pool, PoolKind, PromoCode
+from .models import Batch, BatchSource, BatchStatus, CodeStatus, Pool, PoolKind, PromoCode
 
 REFERRAL_POOL_NAME = "Referral codes"
 # No look-alikes: I, O, 0 and 1 are left out so a code read aloud or off a receipt is typed
@@ -102,3 +102,128 @@ def batch_generate(*, pool, count, prefix="", length=DEFAULT_GENERATED_LENGTH, c
     )
     batch.refresh_from_db()
     return batch
+
+
+# --- Assignment -------------------------------------------------------------------------------
+
+
+class CodeNotRedeemable(ValueError):
+    """A referral code that cannot attribute an order; `reason` says why, for the shop."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _advocate_model():
+    # The holder model (participants.Participant) without importing the higher app.
+    return PromoCode._meta.get_field("holder").related_model
+
+
+def _held_toward_quota(*, participant, program):
+    """Codes the advocate holds that count toward the quota.
+
+    In a single-use program only unredeemed single-use codes count: a multi-use code kept from
+    before the switch still attributes but does not fill the quota.
+    """
+    held = PromoCode.objects.filter(holder=participant, status=CodeStatus.ASSIGNED)
+    if program.is_single_use:
+        held = held.filter(usage=CodeUsage.SINGLE)
+    return held.count()
+
+
+def _claim_codes(*, pool, usage, participant, count, now):
+    """Claim up to `count` available codes of `pool` for `participant`; return how many.
+
+    PostgreSQL: the candidates are locked with FOR UPDATE SKIP LOCKED, so concurrent claimers
+    each take different rows without waiting on one another, oldest batch first and file order
+    within a batch (approximately, under concurrency). SQLite runs one writer at a time (the
+    connection begins IMMEDIATE transactions), so the same statements are safe there.
+    The UPDATE re-checks `status = available`: a code is never handed to two advocates.
+    """
+    if count <= 0:
+        return 0
+    candidates = (
+        PromoCode.objects.filter(pool=pool, status=CodeStatus.AVAILABLE, usage=usage)
+        .order_by("batch_id", "id")
+        .select_for_update(skip_locked=True)
+        .values_list("id", flat=True)[:count]
+    )
+    ids = list(candidates)
+    if not ids:
+        return 0
+    return PromoCode.objects.filter(id__in=ids, status=CodeStatus.AVAILABLE).update(
+        status=CodeStatus.ASSIGNED, holder=participant, assigned_at=now
+    )
+
+
+@transaction.atomic
+def codes_top_up(*, participant):
+    """Bring an advocate to their code quota from the program's referral pool.
+
+    Returns the number of codes assigned now. Idempotent: an advocate at quota gets nothing,
+    and concurrent calls for one advocate are serialised on the advocate's row. When the pool
+    runs short the advocate is marked short (codes_short_since) so a later batch tops them up
+    in the order they fell short.
+    """
+    Advocate = _advocate_model()
+    advocate = Advocate.objects.select_for_update().select_related("program").get(pk=participant.pk)
+    program = advocate.program
+    if not program.promo_codes_enabled or not advocate.is_advocate or advocate.is_blocked:
+        return 0
+    missing = program.code_quota - _held_toward_quota(participant=advocate, program=program)
+    if missing <= 0:
+        if advocate.codes_short_since is not None:
+            Advocate.objects.filter(pk=advocate.pk).update(codes_short_since=None)
+        return 0
+    pool = pool_get_or_create_referral(program=program)
+    now = timezone.now()
+    claimed = _claim_codes(
+        pool=pool, usage=program.code_usage, participant=advocate, count=missing, now=now
+    )
+    short = claimed < missing
+    if short and advocate.codes_short_since is None:
+        Advocate.objects.filter(pk=advocate.pk).update(codes_short_since=now)
+    elif not short and advocate.codes_short_since is not None:
+        Advocate.objects.filter(pk=advocate.pk).update(codes_short_since=None)
+    if claimed:
+        transaction.on_commit(lambda: pool_stock_changed(pool_id=pool.pk))
+    return claimed
+
+
+def pool_stock_changed(*, pool_id):
+    """Hook run after a commit that took codes out of a pool (low-stock alerts hang here)."""
+
+
+@transaction.atomic
+def code_redeem(*, code, order_id, redeemed_by=None):
+    """Record one use of a held referral code in an order and top its advocate up.
+
+    Locks the code row, re-checks, records: a single-use code is redeemed exactly once however
+    many orders race for it; a multi-use code counts one more use. Raises CodeNotRedeemable.
+    Returns the code as stored after the use.
+    """
+    locked = PromoCode.objects.select_for_update().get(pk=code.pk)
+    if locked.status == CodeStatus.AVAILABLE or locked.holder_id is None:
+        raise CodeNotRedeemable("code is held by no advocate")
+    if locked.status == CodeStatus.REDEEMED:
+        raise CodeNotRedeemable("single-use code already redeemed")
+    now = timezone.now()
+    locked.redemption_count += 1
+    locked.redeemed_order_id = order_id
+    locked.redeemed_by = redeemed_by
+    locked.redeemed_at = now
+    if locked.usage == CodeUsage.SINGLE:
+        locked.status = CodeStatus.REDEEMED
+    locked.save(
+        update_fields=[
+            "status",
+            "redemption_count",
+            "redeemed_order_id",
+            "redeemed_by",
+            "redeemed_at",
+        ]
+    )
+    if locked.usage == CodeUsage.SINGLE:
+        codes_top_up(participant=locked.holder)
+    return locked

@@ -2,13 +2,18 @@
 
 from django.db import IntegrityError, transaction
 
+from codes.services import codes_top_up
+
 from .models import Participant
 
 PROFILE_FIELDS = ("email", "first_name", "last_name", "account_id")
 
 
 def participant_upsert(*, program, participant_id, **profile):
-    """Create or update a participant by the brand's id; return (participant, created).
+    """Create or update a participant by the brand's id and top their codes up.
+
+    Returns (participant, created). An upsert makes the participant an advocate (a friend
+    first seen in a conversion becomes one here) and brings them to their code quota.
 
     Insert-and-retry on the unique (program, participant_id) index: two concurrent upserts of a
     new participant both end on the same row.
@@ -36,6 +41,7 @@ def participant_upsert(*, program, participant_id, **profile):
                         changed.append("is_advocate")
                     if changed:
                         participant.save(update_fields=[*changed, "updated_at"])
+                codes_top_up(participant=participant)
                 return participant, created
         except IntegrityError:
             continue  # a concurrent insert won the race; the retry finds its row
