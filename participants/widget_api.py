@@ -117,7 +117,7 @@ class WidgetMeView(WidgetAPIView):
 
     def get(self, request):
         participant = widget_participant_load(identity=request.user)
-        return Response(widget_state(participant=participant))
+        return Response(widget_state(participant=participant, program=request.user.program))
 
 
 class WidgetCodeCopyView(WidgetAPIView):

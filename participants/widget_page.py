@@ -7,12 +7,12 @@ The page carries nothing secret: the script reads the token from location.hash.
 
 from django.shortcuts import get_object_or_404, render
 from django.urls import path
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from programs.models import Program
 
 
-@require_GET
+@require_safe
 def widget_page(request, program_slug):
     program = get_object_or_404(Program, slug=program_slug)
     response = render(request, "widget/page.html", {"program": program})

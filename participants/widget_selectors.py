@@ -47,9 +47,9 @@ def referrals_summary(*, participant):
 def rewards_summary(*, participant):
     """Counts by status, and credit earned per currency (cancelled rewards left out)."""
     rows = list(
-        Reward.objects.filter(advocate=participant).values_list(
-            "status", "kind", "amount", "currency"
-        )
+        Reward.objects.filter(advocate=participant)
+        .order_by()
+        .values_list("status", "kind", "amount", "currency")
     )
     counts = Counter(status for status, *_ in rows)
     credit = {}
@@ -66,9 +66,8 @@ def rewards_summary(*, participant):
     }
 
 
-def widget_state(*, participant):
-    """Everything `GET /api/v1/widget/me` answers."""
-    program = participant.program
+def widget_state(*, participant, program):
+    """Everything `GET /api/v1/widget/me` answers (`program` is the participant's)."""
     return {
         "participant": {
             "participant_id": participant.participant_id,

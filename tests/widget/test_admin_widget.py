@@ -83,3 +83,22 @@ def test_the_widget_action_adds_the_component_to_the_chosen_widgets(admin_client
         {"action": "add_promo_code_component", "_selected_action": [default.pk, chosen.pk]},
     )
     assert WidgetComponent.objects.filter(kind=kinds).count() == 2
+
+
+def test_saving_promo_settings_applies_the_template_only_when_ticked(admin_client):
+    from tests.programs.test_admin import form_data
+
+    program, other = ProgramFactory(), ProgramFactory()
+    mine = [program.widgets.create(name=n) for n in ("Account", "Checkout", "Footer")]
+    theirs = other.widgets.create(name="Account")
+    url = reverse("admin:programs_program_change", args=[program.pk])
+    assert admin_client.post(url, form_data(program)).status_code == 302
+    assert not WidgetComponent.objects.exists()
+
+    data = form_data(program, apply_template_to_widgets="on")
+    assert admin_client.post(url, data).status_code == 302
+    for widget in mine:
+        assert list(widget.components.values_list("kind", flat=True)) == [
+            WidgetComponentKind.REFERRAL_PROMO_CODE
+        ]
+    assert not theirs.components.exists()
