@@ -8,6 +8,7 @@ import re
 
 from django.conf import settings
 from django.core.cache import cache
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, permissions, throttling
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.response import Response
@@ -16,6 +17,7 @@ from rest_framework.views import APIView
 from codes.services import CodeNotHeld, code_record_copy
 
 from .widget_cors import origin_allowed_for_program
+from .widget_schema import CodeCopySerializer, WidgetMeSerializer
 from .widget_selectors import participant_for_widget, widget_state
 from .widget_services import widget_participant_load
 from .widget_tokens import InvalidWidgetToken, WidgetIdentity, widget_token_decode
@@ -115,6 +117,7 @@ class WidgetAPIView(APIView):
 class WidgetMeView(WidgetAPIView):
     """Widget load: upserts the participant; answers their codes, referrals and rewards."""
 
+    @extend_schema(responses=WidgetMeSerializer, tags=["widget"])
     def get(self, request):
         participant = widget_participant_load(identity=request.user)
         return Response(widget_state(participant=participant, program=request.user.program))
@@ -123,6 +126,7 @@ class WidgetMeView(WidgetAPIView):
 class WidgetCodeCopyView(WidgetAPIView):
     """Records a copy of one of the participant's codes; says whether it was copied before."""
 
+    @extend_schema(request=None, responses=CodeCopySerializer, tags=["widget"])
     def post(self, request, code):
         participant = participant_for_widget(identity=request.user)
         if participant is None:

@@ -285,3 +285,18 @@ def test_rate_counts_live_in_redis_when_configured(api, program, advocate):
     client = redis.Redis.from_url(settings.REDIS_URL)
     assert int(client.get(key)) == 2
     assert 0 < client.ttl(key) <= 60
+
+
+def test_the_documented_answers_match_the_real_ones(api, program, advocate):
+    from participants.widget_schema import (
+        CodeCopySerializer,
+        RewardsSummarySerializer,
+        WidgetMeSerializer,
+    )
+
+    token = token_for(program, "alice")
+    body = api.get(ME, **bearer(token)).json()
+    assert set(body) == set(WidgetMeSerializer().fields)
+    assert set(body["rewards"]) == set(RewardsSummarySerializer().fields)
+    copied = api.post(copy_url(body["referral_codes"][0]["code"]), **bearer(token)).json()
+    assert set(copied) == set(CodeCopySerializer().fields)
