@@ -299,7 +299,8 @@ class WidgetAdmin(admin.ModelAdmin):
         )
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
+        queryset = super().get_queryset(request).select_related("program")
+        queryset = queryset.prefetch_related("components")
         if request.user.is_superuser:
             return queryset
         return queryset.filter(program__managers=request.user)

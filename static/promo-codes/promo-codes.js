@@ -176,7 +176,11 @@
       this.offer = el("p", { class: "pc-offer" });
       this.body = el("div", { class: "pc-body" });
       this.status = el("p", { class: "pc-status", role: "status", "aria-live": "polite" });
-      this.summary = el("div", { class: "pc-summary", "aria-label": "Your referrals and rewards" });
+      this.summary = el("div", {
+        class: "pc-summary",
+        role: "group",
+        "aria-label": "Your referrals and rewards",
+      });
       this.root.replaceChildren(this.title, this.offer, this.body, this.status, this.summary);
       this.body.append(el("p", { class: "pc-loading", text: "Loading your codes…" }));
       this.ids = id;

@@ -193,3 +193,24 @@ def test_the_script_mounts_the_widget_on_another_origin(page, live_server, shop_
     program.save()
     page.reload()
     expect(page.get_by_role("alert")).to_be_visible()
+
+
+def test_the_admin_rotate_button_rotates_the_secret(page, live_server, django_user_model):
+    from playwright.sync_api import expect
+
+    django_user_model.objects.create_superuser("root", "root@example.com", "pw-for-browser")
+    program = ProgramFactory(slug="rotating")
+    before = program.widget_secret
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/programs/program/{program.pk}/change/")
+    page.get_by_label("Username").fill("root")
+    page.get_by_label("Password").fill("pw-for-browser")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_text("Reveal")).to_be_visible()
+    expect(page.locator(".widget-secret")).to_be_hidden()  # masked until revealed
+    page.get_by_text("Reveal").click()
+    expect(page.locator(".widget-secret")).to_have_text(before)
+    page.get_by_role("button", name="Rotate widget secret").click()
+    expect(page.get_by_text("widget secret of")).to_be_visible()
+    program.refresh_from_db()
+    assert program.widget_secret != before
+    expect(page.locator(".widget-secret")).to_have_text(program.widget_secret, use_inner_text=False)
