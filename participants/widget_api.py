@@ -101,6 +101,10 @@ class ParticipantRateThrottle(throttling.BaseThrottle):
                 count = cache.incr(key)
             except ValueError:  # expired between add and incr: open a new window
                 continue
+            if count == 1:
+                # This request opened the window. Should the key have expired between the
+                # backend's exists-check and INCR, INCR made it without a timeout: set one.
+                cache.touch(key, timeout=self.duration)
             return count <= self.num_requests
         return True
 
