@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean browser
 
 install: $(VENV)/.installed
 
@@ -22,11 +22,18 @@ run: install
 	$(PY) manage.py demo
 	@echo
 	@echo "  Admin:  http://127.0.0.1:8000/admin/   login: admin / admin"
+	@echo "  Widget: $$($(PY) manage.py widget_token --program demo --participant alice --ttl 2592000 | tail -n 1)"
 	@echo
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-test: install
+test: install browser
 	scripts/test
+
+# The widget's browser tests drive Debian's chromium (never a downloaded browser build).
+browser:
+	@test -x /usr/bin/chromium || { \
+		test "$$(id -u)" = 0 || { echo "make browser: run as root to apt-get install chromium" >&2; exit 1; }; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -4,6 +4,7 @@ Keyword-only arguments, one transaction each.
 """
 
 import secrets
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
@@ -227,3 +228,47 @@ def code_redeem(*, code, order_id, redeemed_by=None):
     if locked.usage == CodeUsage.SINGLE:
         codes_top_up(participant=locked.holder)
     return locked
+
+
+# --- Widget: recording copies -----------------------------------------------------------------
+
+
+class CodeNotHeld(LookupError):
+    """The code is not one the participant holds now."""
+
+
+@dataclass(frozen=True)
+class CodeCopy:
+    code: str
+    copied_before: bool
+    first_copied_at: object  # datetime
+
+
+@transaction.atomic
+def code_record_copy(*, participant, code_text):
+    """Record that the advocate copied one of the codes they hold; raise CodeNotHeld otherwise.
+
+    The first copy is stamped by a conditional UPDATE … WHERE first_copied_at IS NULL, so of
+    many concurrent copies exactly one is the first; `copied_before` tells the others.
+    """
+    canonical = PromoCode.canonical(code_text or "")
+    code = (
+        PromoCode.objects.filter(
+            program_id=participant.program_id,
+            code=canonical,
+            holder_id=participant.pk,
+            status=CodeStatus.ASSIGNED,
+        )
+        .only("id", "code")
+        .first()
+    )
+    if code is None:
+        raise CodeNotHeld(f"{canonical!r} is not one of this participant's codes.")
+    now = timezone.now()
+    first = PromoCode.objects.filter(pk=code.pk, first_copied_at__isnull=True).update(
+        first_copied_at=now
+    )
+    if first:
+        return CodeCopy(code=code.code, copied_before=False, first_copied_at=now)
+    stamped = PromoCode.objects.values_list("first_copied_at", flat=True).get(pk=code.pk)
+    return CodeCopy(code=code.code, copied_before=True, first_copied_at=stamped)

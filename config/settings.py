@@ -239,3 +239,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Widget API: requests per participant (program + participant id), e.g. "120/min".
+WIDGET_API_RATE = os.environ.get("WIDGET_API_RATE", "120/min")

@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class ParticipantsConfig(AppConfig):
     name = "participants"
     verbose_name = "Participants"
+
+    def ready(self):
+        # Per-program CORS for the widget API.
+        from corsheaders.signals import check_request_enabled
+
+        from .widget_cors import widget_cors_allowed
+
+        check_request_enabled.connect(widget_cors_allowed, dispatch_uid="widget_cors_allowed")

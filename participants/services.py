@@ -46,3 +46,46 @@ def participant_upsert(*, program, participant_id, **profile):
         except IntegrityError:
             continue  # a concurrent insert won the race; the retry finds its row
     raise RuntimeError("participant_upsert: could not insert or find the participant")
+
+
+# --- Attribution from a code at upsert (widget load) -----------------------------------------
+
+
+@transaction.atomic
+def referral_link_from_code(*, friend, code_text):
+    """Link `friend` to the advocate holding `code_text` as a pending referral.
+
+    Returns the new Referral, or None when nothing is linked: a blank or unknown code, a code
+    held by nobody, the friend's own code, a blocked advocate, or a friend already referred
+    (the first code that reached a friend wins).
+    """
+    # Imported here so this block stays self-contained until it is reconciled with the
+    # server API's referral-link service.
+    from codes.models import PoolKind, PromoCode
+
+    from .models import Referral
+
+    canonical = PromoCode.canonical(code_text or "")
+    if not canonical:
+        return None
+    code = (
+        PromoCode.objects.filter(
+            program_id=friend.program_id,
+            code=canonical,
+            pool__kind=PoolKind.REFERRAL,
+            holder__isnull=False,
+        )
+        .select_related("holder")
+        .first()
+    )
+    if code is None or code.holder_id == friend.pk or code.holder.is_blocked:
+        return None
+    if Referral.objects.filter(friend=friend).exists():
+        return None
+    try:
+        with transaction.atomic():
+            return Referral.objects.create(
+                program_id=friend.program_id, advocate=code.holder, friend=friend, code=code
+            )
+    except IntegrityError:
+        return None  # a concurrent link for this friend won

@@ -2,12 +2,16 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from .admin_scoping import managed_programs
 from .models import ApiKey, CodeUsage, Program, ProgramManager, Widget, WidgetComponent
 from .services import (
     program_create,
+    program_rotate_widget_secret,
     program_update,
     promo_settings_change_preview,
     widget_apply_promo_code_template,
@@ -122,14 +126,73 @@ class ProgramAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Widget", {"fields": ["friend_offer_text", "widget_allowed_origins"]}),
+        (
+            "Widget",
+            {"fields": ["friend_offer_text", "widget_allowed_origins", "widget_secret_display"]},
+        ),
     ]
+    actions = ["rotate_widget_secret"]
 
     def get_queryset(self, request):
         return managed_programs(request.user)
 
     def get_readonly_fields(self, request, obj=None):
-        return ["slug"] if obj else []
+        return ["slug", "widget_secret_display"] if obj else ["widget_secret_display"]
+
+    # --- The widget secret: masked, revealed on demand, rotatable --------------------------
+    # Only a superuser or a manager of the program reaches its change page (get_queryset),
+    # so only they ever see the secret; it never appears in any widget page or API answer.
+
+    @admin.display(description="Widget secret")
+    def widget_secret_display(self, obj):
+        if obj is None or not obj.pk:
+            return "Created when the program is saved."
+        secret = obj.widget_secret
+        return format_html(
+            '<span class="widget-secret-masked">{}…{}</span> '
+            '<details style="display:inline-block"><summary>Reveal</summary>'
+            '<code class="widget-secret">{}</code></details><br>'
+            '<button type="submit" class="button" formaction="{}" formnovalidate '
+            'name="_rotate_widget_secret">Rotate widget secret</button>'
+            '<div class="help">The brand\'s backend signs participant tokens with this secret '
+            "(HS256). Rotating it makes every token signed with the old one invalid.</div>",
+            "•" * 8,
+            secret[-4:],
+            secret,
+            reverse("admin:programs_program_rotate_widget_secret", args=[obj.pk]),
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/rotate-widget-secret/",
+                self.admin_site.admin_view(self.rotate_widget_secret_view),
+                name="programs_program_rotate_widget_secret",
+            ),
+            *super().get_urls(),
+        ]
+
+    def rotate_widget_secret_view(self, request, object_id):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
+        if request.method != "POST" or not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        program_rotate_widget_secret(program=obj)
+        messages.success(
+            request, f"The widget secret of {obj} was rotated; tokens signed before are refused."
+        )
+        return redirect("admin:programs_program_change", obj.pk)
+
+    @admin.action(description="Rotate the widget secret of the selected programs")
+    def rotate_widget_secret(self, request, queryset):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        rotated = 0
+        for program in queryset:
+            program_rotate_widget_secret(program=program)
+            rotated += 1
+        messages.success(request, f"Rotated the widget secret of {rotated} program(s).")
 
     def get_prepopulated_fields(self, request, obj=None):
         return {} if obj else self.prepopulated_fields
@@ -211,12 +274,33 @@ class WidgetComponentInline(admin.TabularInline):
 
 @admin.register(Widget)
 class WidgetAdmin(admin.ModelAdmin):
-    list_display = ["name", "program"]
+    list_display = ["name", "program", "component_list"]
     list_filter = ["program"]
     inlines = [WidgetComponentInline]
+    actions = ["add_promo_code_component"]
+
+    @admin.display(description="Components")
+    def component_list(self, widget):
+        return ", ".join(c.get_kind_display() for c in widget.components.all()) or "—"
+
+    @admin.action(description="Add the referral promo code component")
+    def add_promo_code_component(self, request, queryset):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        added = 0
+        for program in Program.objects.filter(widgets__in=queryset).distinct():
+            added += widget_apply_promo_code_template(
+                program=program, widgets=queryset.filter(program=program)
+            )
+        skipped = queryset.count() - added
+        note = f" ({skipped} already had it)" if skipped else ""
+        messages.success(
+            request, f"Added the referral promo code component to {added} widget(s){note}."
+        )
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
+        queryset = super().get_queryset(request).select_related("program")
+        queryset = queryset.prefetch_related("components")
         if request.user.is_superuser:
             return queryset
         return queryset.filter(program__managers=request.user)

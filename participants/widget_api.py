@@ -1,0 +1,151 @@
+"""The widget API (DESIGN §4): `GET /api/v1/widget/me`, `POST /api/v1/widget/codes/{code}/copy`.
+
+Authenticated by a participant token (participants.widget_tokens), rate-limited per
+participant, answered in the one error shape of config.api_errors.
+"""
+
+import re
+
+from django.conf import settings
+from django.core.cache import cache
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, permissions, throttling
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from codes.services import CodeNotHeld, code_record_copy
+
+from .widget_cors import origin_allowed_for_program
+from .widget_schema import CodeCopySerializer, WidgetMeSerializer
+from .widget_selectors import participant_for_widget, widget_state
+from .widget_services import widget_participant_load
+from .widget_tokens import InvalidWidgetToken, WidgetIdentity, widget_token_decode
+
+DEFAULT_WIDGET_API_RATE = "120/min"
+_BEARER = re.compile(r"^Bearer\s+(\S+)\s*$", re.IGNORECASE)
+
+
+class WidgetAuthFailed(exceptions.AuthenticationFailed):
+    def __init__(self, message, code):
+        super().__init__(message)
+        self.error_code = code  # read by config.api_errors
+
+
+class ParticipantTokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <participant token>`."""
+
+    def authenticate(self, request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        match = _BEARER.match(header)
+        if not match:
+            raise WidgetAuthFailed(
+                "Send the participant token as 'Authorization: Bearer <token>'.", "malformed_token"
+            )
+        try:
+            identity = widget_token_decode(match.group(1))
+        except InvalidWidgetToken as error:
+            raise WidgetAuthFailed(error.message, error.code) from None
+        return identity, identity.claims
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="widget"'
+
+
+class HasParticipantToken(permissions.BasePermission):
+    def has_permission(self, request, view):
+        if not isinstance(request.user, WidgetIdentity):
+            raise exceptions.NotAuthenticated(
+                "A participant token is required: 'Authorization: Bearer <token>'."
+            )
+        return True
+
+
+class OriginAllowed(permissions.BasePermission):
+    """A cross-origin call must come from one of the program's allowed origins.
+
+    CORS already stops a browser from reading the answer; this also stops the write.
+    """
+
+    message = "This origin may not call the widget API of this program."
+
+    def has_permission(self, request, view):
+        origin = request.headers.get("Origin")
+        if not origin or origin == f"{request.scheme}://{request.get_host()}":
+            return True
+        return origin_allowed_for_program(origin, request.user.program)
+
+
+class ParticipantRateThrottle(throttling.BaseThrottle):
+    """N requests per period per program and participant, counted atomically in the cache.
+
+    The window opens at a participant's first request (cache.add, i.e. SET NX) and every
+    request counts with cache.incr (INCR in Redis), so concurrent requests on several web
+    machines share one count and none slips past the limit.
+    """
+
+    def __init__(self):
+        rate = getattr(settings, "WIDGET_API_RATE", DEFAULT_WIDGET_API_RATE)
+        self.num_requests, self.duration = throttling.SimpleRateThrottle.parse_rate(None, rate)
+
+    def allow_request(self, request, view):
+        identity = request.user
+        if not isinstance(identity, WidgetIdentity):
+            return True
+        key = f"widget-rate:{identity.program.pk}:{identity.participant_id}"
+        for _ in range(3):
+            cache.add(key, 0, timeout=self.duration)
+            try:
+                count = cache.incr(key)
+            except ValueError:  # expired between add and incr: open a new window
+                continue
+            if count == 1:
+                # This request opened the window. Should the key have expired between the
+                # backend's exists-check and INCR, INCR made it without a timeout: set one.
+                cache.touch(key, timeout=self.duration)
+            return count <= self.num_requests
+        return True
+
+    def wait(self):
+        return self.duration
+
+
+class WidgetAPIView(APIView):
+    authentication_classes = [ParticipantTokenAuthentication]
+    permission_classes = [HasParticipantToken, OriginAllowed]
+    throttle_classes = [ParticipantRateThrottle]
+
+
+class WidgetMeView(WidgetAPIView):
+    """Widget load: upserts the participant; answers their codes, referrals and rewards."""
+
+    @extend_schema(responses=WidgetMeSerializer, tags=["widget"])
+    def get(self, request):
+        participant = widget_participant_load(identity=request.user)
+        return Response(widget_state(participant=participant, program=request.user.program))
+
+
+class WidgetCodeCopyView(WidgetAPIView):
+    """Records a copy of one of the participant's codes; says whether it was copied before."""
+
+    @extend_schema(request=None, responses=CodeCopySerializer, tags=["widget"])
+    def post(self, request, code):
+        participant = participant_for_widget(identity=request.user)
+        if participant is None:
+            raise exceptions.NotFound("This participant holds no codes yet.")
+        try:
+            copy = code_record_copy(participant=participant, code_text=code)
+        except CodeNotHeld:
+            raise exceptions.NotFound(f"{code[:64]!r} is not one of your codes.") from None
+        return Response(
+            {
+                "code": copy.code,
+                "copied_before": copy.copied_before,
+                "first_copied_at": copy.first_copied_at,
+            }
+        )
+
+
+__all__ = ["WidgetCodeCopyView", "WidgetMeView"]

@@ -1,0 +1,82 @@
+"""Reads behind the widget API."""
+
+from collections import Counter
+from decimal import Decimal
+
+from codes.models import CodeStatus, PromoCode
+from programs.models import RewardKind
+
+from .models import Participant, Referral, ReferralStatus, Reward, RewardStatus
+
+
+def participant_for_widget(*, identity):
+    """The token's participant if they exist yet, else None."""
+    return Participant.objects.filter(
+        program=identity.program, participant_id=identity.participant_id
+    ).first()
+
+
+def held_codes(*, participant):
+    """The codes the advocate holds now (can still share), in the order they were assigned."""
+    return list(
+        PromoCode.objects.filter(holder=participant, status=CodeStatus.ASSIGNED)
+        .order_by("assigned_at", "id")
+        .only("code", "usage", "status", "assigned_at", "first_copied_at")
+    )
+
+
+def code_payload(code):
+    return {
+        "code": code.code,
+        "usage": code.usage,
+        "status": code.status,
+        "assigned_at": code.assigned_at,
+        "copied_before": code.first_copied_at is not None,
+        "first_copied_at": code.first_copied_at,
+    }
+
+
+def referrals_summary(*, participant):
+    counts = Counter(Referral.objects.filter(advocate=participant).values_list("status", flat=True))
+    return {
+        "total": sum(counts.values()),
+        **{status: counts.get(status, 0) for status in ReferralStatus.values},
+    }
+
+
+def rewards_summary(*, participant):
+    """Counts by status, and credit earned per currency (cancelled rewards left out)."""
+    rows = list(
+        Reward.objects.filter(advocate=participant)
+        .order_by()
+        .values_list("status", "kind", "amount", "currency")
+    )
+    counts = Counter(status for status, *_ in rows)
+    credit = {}
+    for status, kind, amount, currency in rows:
+        if kind == RewardKind.CREDIT and status != RewardStatus.CANCELLED and amount is not None:
+            credit[currency] = credit.get(currency, Decimal(0)) + amount
+    return {
+        "total": len(rows),
+        **{status: counts.get(status, 0) for status in RewardStatus.values},
+        "credit": [
+            {"currency": currency, "amount": f"{amount:.2f}"}
+            for currency, amount in sorted(credit.items())
+        ],
+    }
+
+
+def widget_state(*, participant, program):
+    """Everything `GET /api/v1/widget/me` answers (`program` is the participant's)."""
+    return {
+        "participant": {
+            "participant_id": participant.participant_id,
+            "first_name": participant.first_name,
+            "last_name": participant.last_name,
+        },
+        "program": {"slug": program.slug, "name": program.name},
+        "friend_offer_text": program.friend_offer_text,
+        "referral_codes": [code_payload(code) for code in held_codes(participant=participant)],
+        "referrals": referrals_summary(participant=participant),
+        "rewards": rewards_summary(participant=participant),
+    }

@@ -1,0 +1,21 @@
+"""Writes behind the widget API. Keyword-only arguments, one transaction each."""
+
+from django.db import transaction
+
+from .services import participant_upsert, referral_link_from_code
+
+
+@transaction.atomic
+def widget_participant_load(*, identity):
+    """Widget load: upsert the token's participant (topping their codes up) and, when the
+    signed token names the code that referred them, link them to that code's advocate.
+
+    `referred_by_code` comes only from the verified token, never from the request.
+    Returns the participant.
+    """
+    participant, _ = participant_upsert(
+        program=identity.program, participant_id=identity.participant_id, **identity.profile
+    )
+    if identity.referred_by_code:
+        referral_link_from_code(friend=participant, code_text=identity.referred_by_code)
+    return participant

@@ -1,0 +1,135 @@
+"""Participant tokens for the widget API: JWTs signed HS256 with the program's widget secret.
+
+The brand's backend signs them; the widget sends them as `Authorization: Bearer <token>`.
+Claims: `sub` (participant id), `program` (slug), `exp` (required), and optionally `email`,
+`first_name`, `last_name`, `referred_by_code`.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import jwt
+from django.utils import timezone
+
+from programs.models import Program
+
+ALGORITHM = "HS256"
+REQUIRED_CLAIMS = ("exp", "sub", "program")
+# Optional profile claims and the longest value each may carry (the participant's columns).
+OPTIONAL_CLAIMS = {"email": 254, "first_name": 150, "last_name": 150, "referred_by_code": 64}
+PARTICIPANT_ID_MAX_LENGTH = 255
+
+
+class InvalidWidgetToken(Exception):
+    """A token that cannot be trusted; `message` says why, for the widget to show."""
+
+    def __init__(self, message, code="invalid_token"):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True)
+class WidgetIdentity:
+    """Who a verified token speaks for."""
+
+    program: Program
+    participant_id: str
+    claims: dict
+
+    # DRF asks these of request.user.
+    is_authenticated = True
+
+    @property
+    def profile(self):
+        return {
+            name: self.claims[name]
+            for name in ("email", "first_name", "last_name")
+            if self.claims.get(name) is not None
+        }
+
+    @property
+    def referred_by_code(self):
+        return self.claims.get("referred_by_code") or None
+
+
+def widget_token_encode(*, program, participant_id, ttl_seconds=3600, **claims):
+    """A signed participant token, as the brand's backend would make one."""
+    now = timezone.now()
+    payload = {
+        "sub": str(participant_id),
+        "program": program.slug,
+        "iat": now,
+        "exp": now + timedelta(seconds=ttl_seconds),
+        **{name: value for name, value in claims.items() if value is not None},
+    }
+    return jwt.encode(payload, program.widget_secret, algorithm=ALGORITHM)
+
+
+def widget_token_decode(token):
+    """Verify a participant token; return a WidgetIdentity or raise InvalidWidgetToken.
+
+    The unverified `program` claim only picks whose secret to check the signature with;
+    nothing in the token is trusted before that check passes.
+    """
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.DecodeError:
+        raise InvalidWidgetToken("The participant token is malformed.", "malformed_token") from None
+    if header.get("alg") != ALGORITHM:
+        raise InvalidWidgetToken(
+            f"The participant token must be signed with {ALGORITHM}, not {header.get('alg')!r}.",
+            "bad_algorithm",
+        )
+    try:
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.DecodeError:
+        raise InvalidWidgetToken("The participant token is malformed.", "malformed_token") from None
+    slug = unverified.get("program")
+    if not isinstance(slug, str) or not slug:
+        raise InvalidWidgetToken("The participant token has no 'program' claim.", "missing_claim")
+    program = Program.objects.filter(slug=slug).first()
+    if program is None:
+        raise InvalidWidgetToken(f"Unknown program {slug[:50]!r} in the token.", "unknown_program")
+    try:
+        claims = jwt.decode(
+            token,
+            program.widget_secret,
+            algorithms=[ALGORITHM],
+            options={"require": list(REQUIRED_CLAIMS)},
+        )
+    except jwt.ExpiredSignatureError:
+        raise InvalidWidgetToken("The participant token has expired.", "token_expired") from None
+    except jwt.InvalidSignatureError:
+        raise InvalidWidgetToken(
+            "The participant token's signature does not match the program's widget secret.",
+            "bad_signature",
+        ) from None
+    except jwt.MissingRequiredClaimError as error:
+        raise InvalidWidgetToken(
+            f"The participant token has no {error.claim!r} claim.", "missing_claim"
+        ) from None
+    except jwt.InvalidTokenError as error:
+        raise InvalidWidgetToken(f"The participant token is invalid: {error}.") from None
+    _check_claims(claims)
+    return WidgetIdentity(program=program, participant_id=claims["sub"], claims=claims)
+
+
+def _check_claims(claims):
+    sub = claims["sub"]
+    if not isinstance(sub, str) or not sub.strip():
+        raise InvalidWidgetToken("The token's 'sub' must be the participant id, a string.")
+    if len(sub) > PARTICIPANT_ID_MAX_LENGTH:
+        raise InvalidWidgetToken(
+            f"The token's 'sub' is longer than {PARTICIPANT_ID_MAX_LENGTH} characters."
+        )
+    for name, max_length in OPTIONAL_CLAIMS.items():
+        value = claims.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise InvalidWidgetToken(f"The token's {name!r} claim must be a string.")
+        if len(value) > max_length:
+            raise InvalidWidgetToken(
+                f"The token's {name!r} claim is longer than {max_length} characters."
+            )

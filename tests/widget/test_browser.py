@@ -1,0 +1,216 @@
+"""The widget in a real browser: Playwright for Python driving Debian's chromium.
+
+Never a downloaded browser build: `make browser` (a step of `make test`) installs chromium.
+"""
+
+import os
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import jwt
+import pytest
+from django.utils import timezone
+
+from codes.models import PromoCode
+from codes.services import codes_top_up
+from tests.factories import ParticipantFactory, ProgramFactory
+from tests.widget.conftest import stock, token_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser(django_db_setup):
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}: run `make browser` (or `make test`, "
+            "which runs it) to install Debian's chromium.",
+            pytrace=False,
+        )
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the tests' own ORM calls are
+    # still plain synchronous ones, made between browser steps.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 390, "height": 760})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def widget_url(live_server, program, token):
+    return f"{live_server.url}/widget/{program.slug}/#token={token}"
+
+
+def test_rotate_copy_reload_and_see_the_notice(page, live_server):
+    from playwright.sync_api import expect
+
+    program = ProgramFactory(
+        slug="shoes", codes_per_advocate=3, friend_offer_text="Friends get 20% off shoes."
+    )
+    stock(program, 5, prefix="SHOE")
+    codes_top_up(participant=ParticipantFactory(program=program, participant_id="alice"))
+    page.goto(widget_url(live_server, program, token_for(program, "alice")))
+
+    code = page.locator(".pc-code")
+    counter = page.locator(".pc-counter")
+    notice = page.get_by_text("You've copied this code before")
+    expect(code).to_have_text("SHOE0000")
+    expect(counter).to_have_text("Code 1 of 3")
+    expect(page.get_by_text("Friends get 20% off shoes.")).to_be_visible()
+    expect(page.get_by_text("No friends referred yet.")).to_be_visible()
+
+    page.get_by_role("button", name="Next code").click()
+    expect(code).to_have_text("SHOE0001")
+    expect(counter).to_have_text("Code 2 of 3")
+    page.get_by_role("button", name="Previous code").click()
+    page.get_by_role("button", name="Previous code").click()  # wraps round
+    expect(counter).to_have_text("Code 3 of 3")
+    # Keyboard: the buttons are reachable and work with Enter.
+    page.get_by_role("button", name="Next code").focus()
+    page.keyboard.press("Enter")
+    expect(counter).to_have_text("Code 1 of 3")
+    page.keyboard.press("Enter")
+    expect(code).to_have_text("SHOE0001")
+
+    expect(notice).to_be_hidden()
+    page.get_by_role("button", name="Copy code").click()
+    expect(page.get_by_role("status")).to_contain_text("SHOE0001 copied")
+    assert page.evaluate("navigator.clipboard.readText()") == "SHOE0001"
+    expect(notice).to_be_hidden()  # the first copy is not "before"
+    assert PromoCode.objects.get(code="SHOE0001").first_copied_at is not None
+    assert PromoCode.objects.get(code="SHOE0000").first_copied_at is None
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "widget-copied.png"), full_page=True)
+
+    page.reload()
+    expect(code).to_have_text("SHOE0000")
+    expect(notice).to_be_hidden()
+    page.get_by_role("button", name="Next code").click()
+    expect(code).to_have_text("SHOE0001")
+    expect(notice).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "widget-copied-before.png"), full_page=True)
+
+
+def test_an_advocate_with_no_code_sees_the_empty_state(page, live_server):
+    from playwright.sync_api import expect
+
+    program = ProgramFactory(slug="empty")
+    page.goto(widget_url(live_server, program, token_for(program, "zoe")))
+    expect(page.get_by_text("No code yet")).to_be_visible()
+    expect(page.get_by_role("button", name="Copy code")).to_have_count(0)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "widget-empty.png"), full_page=True)
+
+
+def test_an_expired_token_is_shown_readably(page, live_server):
+    from playwright.sync_api import expect
+
+    program = ProgramFactory(slug="late")
+    token = jwt.encode(
+        {"sub": "alice", "program": "late", "exp": timezone.now() - timedelta(minutes=1)},
+        program.widget_secret,
+        "HS256",
+    )
+    page.goto(widget_url(live_server, program, token))
+    expect(page.get_by_role("alert")).to_contain_text("This link has expired")
+
+
+@pytest.fixture
+def shop_server():
+    """A plain HTML page on another origin: a tiny server of its own on the loopback."""
+    pages = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = pages.get(self.path, "").encode()
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.pages = pages
+    server.origin = f"http://127.0.0.1:{server.server_port}"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_script_mounts_the_widget_on_another_origin(page, live_server, shop_server):
+    from playwright.sync_api import expect
+
+    shop = shop_server.origin
+    program = ProgramFactory(slug="embed", widget_allowed_origins=shop)
+    stock(program, 3, prefix="EMB")
+    token = token_for(program, "bob")
+    shop_server.pages["/account"] = (
+        "<!doctype html><html><head><title>Shop</title></head><body><h1>My account</h1>"
+        f'<div data-promo-codes data-token="{token}"></div>'
+        f'<script src="{live_server.url}/static/promo-codes/promo-codes.js"></script>'
+        "</body></html>"
+    )
+    page.goto(f"{shop}/account")
+    expect(page.locator(".pc-code")).to_have_text("EMB0000")
+    expect(page.locator(".pc-counter")).to_have_text("Code 1 of 3")
+    # The stylesheet beside the script came along.
+    assert page.locator(".pc-copy").evaluate("b => getComputedStyle(b).display") == "block"
+
+    # Once the origin is no longer allowed, the browser's CORS check stops the widget.
+    program.widget_allowed_origins = ""
+    program.save()
+    page.reload()
+    expect(page.get_by_role("alert")).to_be_visible()
+
+
+def test_the_admin_rotate_button_rotates_the_secret(page, live_server, django_user_model):
+    from playwright.sync_api import expect
+
+    django_user_model.objects.create_superuser("root", "root@example.com", "pw-for-browser")
+    program = ProgramFactory(slug="rotating")
+    before = program.widget_secret
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/programs/program/{program.pk}/change/")
+    page.get_by_label("Username").fill("root")
+    page.get_by_label("Password").fill("pw-for-browser")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_text("Reveal")).to_be_visible()
+    expect(page.locator(".widget-secret")).to_be_hidden()  # masked until revealed
+    page.get_by_text("Reveal").click()
+    expect(page.locator(".widget-secret")).to_have_text(before)
+    page.get_by_role("button", name="Rotate widget secret").click()
+    expect(page.get_by_text("widget secret of")).to_be_visible()
+    program.refresh_from_db()
+    assert program.widget_secret != before
+    expect(page.locator(".widget-secret")).to_have_text(program.widget_secret, use_inner_text=False)
