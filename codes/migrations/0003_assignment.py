@@ -4,24 +4,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('codes', '0002_initial'),
-        ('participants', '0001_initial'),
-        ('programs', '0001_initial'),
+        ("codes", "0002_initial"),
+        ("participants", "0001_initial"),
+        ("programs", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='promocode',
-            name='promocode_next_available',
+            model_name="promocode",
+            name="promocode_next_available",
         ),
         migrations.AddIndex(
-            model_name='promocode',
-            index=models.Index(condition=models.Q(('status', 'available')), fields=['pool', 'usage', 'batch', 'id'], name='promocode_next_available'),
+            model_name="promocode",
+            index=models.Index(
+                condition=models.Q(("status", "available")),
+                fields=["pool", "usage", "batch", "id"],
+                name="promocode_next_available",
+            ),
         ),
         migrations.AddIndex(
-            model_name='promocode',
-            index=models.Index(condition=models.Q(('assigned_at__isnull', False)), fields=['pool', 'assigned_at'], name='promocode_pool_assigned'),
+            model_name="promocode",
+            index=models.Index(
+                condition=models.Q(("assigned_at__isnull", False)),
+                fields=["pool", "assigned_at"],
+                name="promocode_pool_assigned",
+            ),
         ),
     ]
