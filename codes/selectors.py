@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
@@ -36,7 +37,29 @@ def pool_available_at_most(*, pool, limit):
     The low-stock check runs after every claim; counting a pool of a million codes each time
     would cost more than the claim. Above the threshold the exact number does not matter.
     """
-    return pool_available_codes(pool=pool).values("id")[: limit + 1].count()
+    usage = pool.program.code_usage if pool.kind == PoolKind.REFERRAL else None
+    return available_at_most(pool_id=pool.pk, usage=usage, limit=limit)
+
+
+def available_at_most(*, pool_id, usage, limit):
+    """pool_available_at_most by ids (usage None: any usage).
+
+    Plain SQL: it runs after every claim, and Django's sliced count() costs more CPU than the
+    query itself. Walks at most limit + 1 entries of the claim index.
+    """
+    sql = (
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {PromoCode._meta.db_table} "
+        "WHERE pool_id = %s AND status = %s"
+    )
+    params = [pool_id, CodeStatus.AVAILABLE.value]
+    if usage is not None:
+        sql += " AND usage = %s"
+        params.append(usage)
+    sql += " LIMIT %s) AS capped"
+    params.append(limit + 1)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
 
 
 def pool_used_recently(*, pool, days=USE_WINDOW_DAYS, now=None):
