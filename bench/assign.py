@@ -155,7 +155,7 @@ def bench_service(advocates, quota, threads):
     from codes.services import codes_top_up
     from participants.models import Participant
 
-    program, pool, ids = make_program("service", advocates, quota)
+    _program, pool, ids = make_program("service", advocates, quota)
     events = [[] for _ in range(threads)]
     told = {}
 
@@ -191,7 +191,7 @@ def bench_service(advocates, quota, threads):
 
 
 def bench_raw(advocates, quota, threads):
-    program, pool, ids = make_program("raw", advocates, quota)
+    _program, pool, ids = make_program("raw", advocates, quota)
     events = [[] for _ in range(threads)]
     claimed_ids = [[] for _ in range(threads)]
 
