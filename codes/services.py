@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -210,7 +210,7 @@ def _claim_codes(*, pool_id, usage, participant, count, now):
     if not ids:
         return 0
     return PromoCode.objects.filter(id__in=ids, status=CodeStatus.AVAILABLE).update(
-        status=CodeStatus.ASSIGNED, holder=participant, assigned_at=now
+        status=CodeStatus.ASSIGNED, holder_id=participant.pk, assigned_at=now
     )
 
 
@@ -221,14 +221,13 @@ class TopUpResult:
     short: bool
 
 
-def _lock_advocate(participant, **annotations):
+def _lock_advocate(participant):
     # Lock only the participant row (not the joined program), and FOR NO KEY UPDATE, so rows
     # referencing it (codes, referrals) can still be written by other transactions.
     Advocate = _advocate_model()
     return (
         Advocate.objects.select_for_update(of=("self",), no_key=True)
         .select_related("program")
-        .annotate(**annotations)
         .get(pk=participant.pk)
     )
 
@@ -240,26 +239,83 @@ def _check_stock_after_claim(*, pool_id, usage, threshold):
         pool_stock_changed(pool_id=pool_id)
 
 
+@dataclass(frozen=True)
+class _LockedAdvocate:
+    """What the top-up needs of the advocate and their program, read with the row lock."""
+
+    pk: int
+    is_advocate: bool
+    is_blocked: bool
+    codes_short_since: object
+    program_id: int
+    promo_codes_enabled: bool
+    code_usage: str
+    codes_per_advocate: int
+    low_stock_threshold: int
+    referral_pool_id: int | None
+
+    @property
+    def code_quota(self):
+        return self.codes_per_advocate if self.code_usage == CodeUsage.SINGLE else 1
+
+
+def _lock_advocate_for_top_up(pk):
+    """Lock the advocate's row (FOR NO KEY UPDATE OF it alone) and read, in the same round
+    trip, their program's settings and referral pool id.
+
+    Plain SQL on purpose: this is the hottest statement of assignment and the ORM spent more
+    CPU building it than the database spent running it (bench/assign.py, docs/benchmarks.md).
+    SQLite has no row locks; its IMMEDIATE transactions serialise writers instead.
+    """
+    Advocate = _advocate_model()
+    lock = " FOR NO KEY UPDATE OF a" if connection.features.has_select_for_update else ""
+    sql = (
+        "SELECT a.id, a.is_advocate, a.is_blocked, a.codes_short_since, a.program_id, "
+        "p.promo_codes_enabled, p.code_usage, p.codes_per_advocate, p.low_stock_threshold, "
+        f"(SELECT r.id FROM {Pool._meta.db_table} r WHERE r.program_id = a.program_id "
+        "AND r.kind = %s LIMIT 1) "
+        f"FROM {Advocate._meta.db_table} a JOIN {Program._meta.db_table} p "
+        "ON p.id = a.program_id WHERE a.id = %s" + lock
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [PoolKind.REFERRAL.value, pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Advocate.DoesNotExist(f"No participant with id {pk}.")
+    return _LockedAdvocate(*row)
+
+
+def _held_count(*, holder_id, usage):
+    # _held_toward_quota for the hot path: one COUNT over the advocate's codes (by-holder index).
+    sql = f"SELECT COUNT(*) FROM {PromoCode._meta.db_table} WHERE holder_id = %s AND status = %s"
+    params = [holder_id, CodeStatus.ASSIGNED.value]
+    if usage == CodeUsage.SINGLE:
+        sql += " AND usage = %s"
+        params.append(CodeUsage.SINGLE.value)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
 @transaction.atomic
 def _codes_top_up(*, participant):
     Advocate = _advocate_model()
-    # The referral pool's id comes with the lock: one round trip fewer on the hot path.
-    referral_pool = Pool.objects.filter(program=OuterRef("program_id"), kind=PoolKind.REFERRAL)
-    advocate = _lock_advocate(
-        participant, referral_pool_id=Subquery(referral_pool.values("pk")[:1])
-    )
-    program = advocate.program
-    if not program.promo_codes_enabled or not advocate.is_advocate or advocate.is_blocked:
+    advocate = _lock_advocate_for_top_up(participant.pk)
+    if not advocate.promo_codes_enabled or not advocate.is_advocate or advocate.is_blocked:
         return TopUpResult(claimed=0, short=False)
-    missing = program.code_quota - _held_toward_quota(participant=advocate, program=program)
+    usage = advocate.code_usage
+    missing = advocate.code_quota - _held_count(holder_id=advocate.pk, usage=usage)
     if missing <= 0:
         if advocate.codes_short_since is not None:
             Advocate.objects.filter(pk=advocate.pk).update(codes_short_since=None)
         return TopUpResult(claimed=0, short=False)
-    pool_id = advocate.referral_pool_id or pool_get_or_create_referral(program=program).pk
+    pool_id = advocate.referral_pool_id
+    if pool_id is None:
+        program = Program.objects.get(pk=advocate.program_id)
+        pool_id = pool_get_or_create_referral(program=program).pk
     now = timezone.now()
     claimed = _claim_codes(
-        pool_id=pool_id, usage=program.code_usage, participant=advocate, count=missing, now=now
+        pool_id=pool_id, usage=usage, participant=advocate, count=missing, now=now
     )
     short = claimed < missing
     if short and advocate.codes_short_since is None:
@@ -267,7 +323,7 @@ def _codes_top_up(*, participant):
     elif not short and advocate.codes_short_since is not None:
         Advocate.objects.filter(pk=advocate.pk).update(codes_short_since=None)
     if claimed:
-        usage, threshold = program.code_usage, program.low_stock_threshold
+        threshold = advocate.low_stock_threshold
         transaction.on_commit(
             lambda: _check_stock_after_claim(pool_id=pool_id, usage=usage, threshold=threshold)
         )
