@@ -302,6 +302,8 @@ def _codes_top_up(*, participant):
     Advocate = _advocate_model()
     advocate = _lock_advocate_for_top_up(participant.pk)
     if not advocate.promo_codes_enabled or not advocate.is_advocate or advocate.is_blocked:
+        if advocate.codes_short_since is not None:  # not waiting for codes any more
+            Advocate.objects.filter(pk=advocate.pk).update(codes_short_since=None)
         return TopUpResult(claimed=0, short=False)
     usage = advocate.code_usage
     missing = advocate.code_quota - _held_count(holder_id=advocate.pk, usage=usage)

@@ -412,3 +412,15 @@ def test_admin_add_referral_code_explains_a_refusal(superuser_client):
     response = superuser_client.post(url, follow=True)
     assert "No code added" in response.content.decode()
     assert not PromoCode.objects.filter(holder=friend).exists()
+
+
+def test_top_up_run_skips_and_unqueues_a_blocked_advocate(django_capture_on_commit_callbacks):
+    program = ProgramFactory(code_usage=CodeUsage.SINGLE, codes_per_advocate=1)
+    short_advocates(program, ["blocked", "next"])
+    Participant.objects.filter(participant_id="blocked").update(is_blocked=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        pool = add_batch(program, 5)
+        pool_batch_landed(pool_id=pool.pk)
+    by_id = {p.participant_id: p for p in Participant.objects.filter(program=program)}
+    assert held(by_id["blocked"]) == [] and by_id["blocked"].codes_short_since is None
+    assert held(by_id["next"]) == ["C00000"]
