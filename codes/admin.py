@@ -73,8 +73,19 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
 @admin.register(StockAlert)
 class StockAlertAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
     program_path = "pool__program"
-    list_display = ["created_at", "pool", "kind", "available", "threshold", "sent_at"]
+    list_display = [
+        "created_at",
+        "pool",
+        "kind",
+        "available",
+        "threshold",
+        "used_last_7_days",
+        "days_left",
+        "recipients",
+        "sent_at",
+    ]
     list_filter = ["kind", "pool__program"]
+    list_select_related = ["pool__program"]
 
     def has_add_permission(self, request):
         return False

@@ -222,14 +222,22 @@ class PromoCode(models.Model):
             ),
         ]
         indexes = [
-            # The claim query: next available code of a pool, oldest batch first, file order.
+            # The claim query: next available code of a pool in the program's usage, oldest
+            # batch first, file order. Usage leads batch so that multi-use codes left in a pool
+            # after the switch to single-use are never scanned past on each claim.
             models.Index(
-                fields=["pool", "batch", "id"],
+                fields=["pool", "usage", "batch", "id"],
                 condition=Q(status=CodeStatus.AVAILABLE),
                 name="promocode_next_available",
             ),
             # Stock counts per pool and status.
             models.Index(fields=["pool", "status"], name="promocode_pool_status"),
+            # Use over the last days (stock forecast), per pool.
+            models.Index(
+                fields=["pool", "assigned_at"],
+                condition=Q(assigned_at__isnull=False),
+                name="promocode_pool_assigned",
+            ),
             # An advocate's codes in the order they were assigned.
             models.Index(
                 fields=["holder", "assigned_at", "id"],

@@ -172,6 +172,9 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Where e-mails link back to (low-stock alerts link to the pool's admin pages).
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+
 # E-mail: a file outbox by default; SMTP when EMAIL_HOST is set.
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "referrals@localhost")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
@@ -197,7 +200,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE = {}
+CELERY_BEAT_SCHEDULE = {
+    # Catch a low-stock crossing from any path (and re-arm alerts after stock rose).
+    "codes-check-stock": {"task": "codes.check_code_stock", "schedule": 15 * 60.0},
+    # Safety net for the top-up that runs when a batch lands.
+    "codes-top-up-short-advocates": {"task": "codes.top_up_short_advocates", "schedule": 60 * 60.0},
+}
 
 # CORS: an allowlist, never a wildcard.
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")

@@ -1,6 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
 
 from codes.models import PromoCode
+from codes.services import CannotAddCode, PromoCodesOff, code_add_manual
 from programs.admin_scoping import ProgramScopedAdminMixin
 
 from .models import Participant, Referral, Reward
@@ -37,6 +42,40 @@ class ParticipantAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["participant_id", "email", "first_name", "last_name"]
     readonly_fields = ["codes_short_since", "created_at", "updated_at"]
     inlines = [CodesAndLinksInline]
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/add-referral-code/",
+                self.admin_site.admin_view(self.add_referral_code_view),
+                name="participants_participant_add_code",
+            ),
+            *super().get_urls(),
+        ]
+
+    def add_referral_code_view(self, request, object_id):
+        """ "Add referral code" (POST): a new code for this advocate, outside the pool stock."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        participant = self.get_object(request, unquote(object_id))
+        if participant is None:  # unknown, or in a program this manager does not manage
+            raise PermissionDenied
+        if not self.has_change_permission(request, participant):
+            raise PermissionDenied
+        try:
+            code = code_add_manual(participant=participant)
+        except (CannotAddCode, PromoCodesOff) as error:
+            self.message_user(request, f"No code added: {error}", messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"Added referral code {code.code} ({code.get_usage_display()}) for "
+                f"{participant}. It shows under Codes and links and in their widget.",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(
+            reverse("admin:participants_participant_change", args=[participant.pk])
+        )
 
 
 @admin.register(Referral)

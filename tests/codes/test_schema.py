@@ -74,9 +74,10 @@ def test_the_next_available_code_query_uses_the_partial_index():
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE codes_promocode")
         cursor.execute("SET enable_seqscan = off")
-        query = PromoCode.objects.filter(pool=batch.pool, status=CodeStatus.AVAILABLE).order_by(
-            "batch_id", "id"
-        )[:1]
+        # The claim query of codes.services._claim_codes: pool, status and the program's usage.
+        query = PromoCode.objects.filter(
+            pool=batch.pool, status=CodeStatus.AVAILABLE, usage="single"
+        ).order_by("batch_id", "id")[:1]
         plan = query.explain()
         cursor.execute("RESET enable_seqscan")
     assert "promocode_next_available" in plan

@@ -1,0 +1,44 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from codes.services import codes_top_up_short
+from programs.models import Program
+
+
+class Command(BaseCommand):
+    help = (
+        "Top up advocates short of codes (after a batch landed), in the order they fell short. "
+        "Safe to re-run and to run twice at once; stops at a program whose pool is empty."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--program", metavar="SLUG", help="Only this program.")
+
+    def handle(self, *args, program=None, **options):
+        programs = Program.objects.filter(promo_codes_enabled=True).order_by("slug")
+        if program:
+            found = Program.objects.filter(slug=program).first()
+            if found is None:
+                raise CommandError(f"No program with slug {program!r}.")
+            if not found.promo_codes_enabled:
+                raise CommandError(f"Referral promo codes are off for program {program!r}.")
+            programs = [found]
+        advocates = codes = 0
+        emptied = []
+        for each in programs:
+
+            def progress(run, slug=each.slug):
+                self.stdout.write(
+                    f"  {slug}: {run.advocates_seen} advocates short looked at, "
+                    f"{run.codes_assigned} codes assigned"
+                )
+
+            run = codes_top_up_short(program=each, progress=progress)
+            advocates += run.advocates_topped_up
+            codes += run.codes_assigned
+            if run.pool_empty:
+                emptied.append(each.slug)
+                self.stdout.write(f"  {each.slug}: pool empty, the rest wait for the next batch")
+        summary = f"Assigned {codes} codes to {advocates} advocates."
+        if emptied:
+            summary += f" Pool empty, advocates still short in: {', '.join(emptied)}."
+        self.stdout.write(self.style.SUCCESS(summary))

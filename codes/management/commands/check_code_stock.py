@@ -1,0 +1,40 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from codes import selectors
+from codes.services import pool_stock_check
+from programs.models import Program
+
+
+class Command(BaseCommand):
+    help = (
+        "Print each pool's available codes, threshold, last-7-day use and forecast, "
+        "and send the low-stock alerts that are due."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--program", metavar="SLUG", help="Only this program.")
+
+    def handle(self, *args, program=None, **options):
+        only = None
+        if program:
+            only = Program.objects.filter(slug=program).first()
+            if only is None:
+                raise CommandError(f"No program with slug {program!r}.")
+        pools = list(selectors.program_pools(program=only))
+        alerts = 0
+        for pool in pools:
+            stock = selectors.pool_stock(pool=pool)
+            days = "no recent use" if stock.days_left is None else f"~{stock.days_left} days left"
+            flag = " EMPTY" if stock.is_empty else (" LOW" if stock.is_low else "")
+            self.stdout.write(
+                f"{pool.program.slug} · {pool.name}: {stock.available} available "
+                f"(threshold {stock.threshold}), {stock.assigned} assigned, "
+                f"{stock.redeemed} redeemed, {stock.used_last_7_days} used in 7 days, "
+                f"{days}{flag}"
+            )
+            for alert in pool_stock_check(pool_id=pool.pk):
+                alerts += 1
+                self.stdout.write(f"  alert: {alert.get_kind_display()} e-mail queued")
+        self.stdout.write(
+            self.style.SUCCESS(f"Checked {len(pools)} pools; {alerts} alerts raised.")
+        )

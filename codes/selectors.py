@@ -1,0 +1,147 @@
+"""Reads about pools and codes that are more than one ORM call: stock counts, rate of use and
+the forecast of when a pool runs out.
+
+A pool's *available* count is its codes not yet assigned to anyone. For the referral pool only
+codes of the program's current usage count: after the one-way switch to single-use, multi-use
+codes left in the pool can never be handed out again.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import connection
+from django.db.models import Count
+from django.utils import timezone
+
+from .models import CodeSource, CodeStatus, Pool, PoolKind, PromoCode
+
+USE_WINDOW_DAYS = 7
+
+
+def pool_available_codes(*, pool):
+    """The queryset of `pool`'s codes that can still be handed out."""
+    codes = PromoCode.objects.filter(pool=pool, status=CodeStatus.AVAILABLE)
+    if pool.kind == PoolKind.REFERRAL:
+        codes = codes.filter(usage=pool.program.code_usage)
+    return codes
+
+
+def pool_available_count(*, pool):
+    return pool_available_codes(pool=pool).count()
+
+
+def pool_available_at_most(*, pool, limit):
+    """min(available, limit + 1): whether the pool is above `limit`, at a cost of `limit` rows.
+
+    The low-stock check runs after every claim; counting a pool of a million codes each time
+    would cost more than the claim. Above the threshold the exact number does not matter.
+    """
+    usage = pool.program.code_usage if pool.kind == PoolKind.REFERRAL else None
+    return available_at_most(pool_id=pool.pk, usage=usage, limit=limit)
+
+
+def available_at_most(*, pool_id, usage, limit):
+    """pool_available_at_most by ids (usage None: any usage).
+
+    Plain SQL: it runs after every claim, and Django's sliced count() costs more CPU than the
+    query itself. Walks at most limit + 1 entries of the claim index.
+    """
+    sql = (
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {PromoCode._meta.db_table} "
+        "WHERE pool_id = %s AND status = %s"
+    )
+    params = [pool_id, CodeStatus.AVAILABLE.value]
+    if usage is not None:
+        sql += " AND usage = %s"
+        params.append(usage)
+    sql += " LIMIT %s) AS capped"
+    params.append(limit + 1)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+def pool_used_recently(*, pool, days=USE_WINDOW_DAYS, now=None):
+    """Codes of the pool handed to advocates in the last `days` days (manual codes excluded:
+    they never came out of the stock)."""
+    since = (now or timezone.now()) - timedelta(days=days)
+    return PromoCode.objects.filter(
+        pool=pool, source=CodeSource.POOL, assigned_at__gte=since
+    ).count()
+
+
+def forecast_days_left(*, available, used, days=USE_WINDOW_DAYS):
+    """Days until the pool runs out at the recent rate; None when nothing was used recently."""
+    if available <= 0:
+        return Decimal("0.0")
+    if used <= 0:
+        return None
+    per_day = Decimal(used) / Decimal(days)
+    return (Decimal(available) / per_day).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class PoolStock:
+    pool: Pool
+    available: int
+    assigned: int
+    redeemed: int
+    threshold: int
+    used_last_7_days: int
+    days_left: Decimal | None
+
+    @property
+    def used_per_day(self):
+        return (Decimal(self.used_last_7_days) / USE_WINDOW_DAYS).quantize(Decimal("0.1"))
+
+    @property
+    def is_low(self):
+        return self.available <= self.threshold
+
+    @property
+    def is_empty(self):
+        return self.available == 0
+
+
+def pool_stock(*, pool, now=None):
+    """Counts, threshold, recent use and forecast of one pool."""
+    usage = pool.program.code_usage if pool.kind == PoolKind.REFERRAL else None
+    available = assigned = redeemed = 0
+    rows = (
+        PromoCode.objects.filter(pool=pool)
+        .values("status", "usage")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        if row["status"] == CodeStatus.AVAILABLE:
+            if usage is None or row["usage"] == usage:
+                available += row["n"]
+        elif row["status"] == CodeStatus.ASSIGNED:
+            assigned += row["n"]
+        else:
+            redeemed += row["n"]
+    used = pool_used_recently(pool=pool, now=now)
+    return PoolStock(
+        pool=pool,
+        available=available,
+        assigned=assigned,
+        redeemed=redeemed,
+        threshold=pool.threshold,
+        used_last_7_days=used,
+        days_left=forecast_days_left(available=available, used=used),
+    )
+
+
+def program_pools(*, program=None):
+    """Pools (of one program, or of every program with promo codes on), referral pool first."""
+    pools = Pool.objects.select_related("program").filter(program__promo_codes_enabled=True)
+    if program is not None:
+        pools = pools.filter(program=program)
+    return pools.order_by("program__slug", "-kind", "name")  # "referral" > "fuel_tank"
+
+
+def program_stock(*, program, now=None):
+    """PoolStock of each of the program's pools, referral pool first."""
+    return [pool_stock(pool=pool, now=now) for pool in program_pools(program=program)]
