@@ -58,12 +58,14 @@ def run_benchmark(options):
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.core.management import call_command
     from django.test import Client
+    from django.test.utils import setup_test_environment
     from django.urls import reverse
 
     from codes.models import Batch
     from codes.services import pool_get_or_create_referral
     from programs.models import Program
 
+    setup_test_environment(debug=False)  # responses carry their template context
     call_command("migrate", "--noinput", verbosity=0)
     user = get_user_model().objects.create_superuser("bench", "bench@example.com", "bench")
     client = Client()
