@@ -9,7 +9,7 @@ as claimed rows pile up) and the number of codes held twice (must be 0).
 
     .venv/bin/python bench/assign.py [--advocates 10000] [--quota 3] [--threads 32] [--runs 1]
 
-Environment: BENCH_POSTGRES_URL (default postgres://root@127.0.0.1:5432/postgres) names the
+Environment: BENCH_DATABASE_URL (default postgres://root@127.0.0.1:5432/postgres) names the
 server; the database bench_assign on it is created and dropped.
 """
 
@@ -27,7 +27,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SERVER_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://root@127.0.0.1:5432/postgres")
+SERVER_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://root@127.0.0.1:5432/postgres")
 DB_NAME = "bench_assign"
 parts = urlsplit(SERVER_URL)
 DB_URL = urlunsplit(parts._replace(path=f"/{DB_NAME}"))

@@ -1,20 +1,51 @@
-from django.contrib import admin
+import contextlib
+import io
+import tempfile
 
-from programs.admin_scoping import ProgramScopedAdminMixin
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import StreamingHttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.module_loading import import_string
 
-from .models import Batch, Pool, PromoCode, StockAlert
+from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
+
+from .exports import csv_lines, write_xlsx
+from .forms import CodeUploadForm, ConfirmUploadForm
+from .models import Batch, BatchSource, BatchStatus, Pool, PromoCode, StockAlert
+from .parsing import UnreadableFile
+from .selectors import codes_export_rows, upload_preview
+from .services import PromoCodesOff, batch_import, batch_upload_enqueue
+
+PREVIEW_ROWS_SHOWN = 1000
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _upload_url(pool=None):
+    url = reverse("admin:codes_batch_upload")
+    return f"{url}?pool={pool.pk}" if pool else url
 
 
 @admin.register(Pool)
 class PoolAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "program", "kind", "low_stock_threshold", "created_at"]
+    list_display = ["name", "program", "kind", "low_stock_threshold", "created_at", "upload_link"]
     list_filter = ["kind", "program"]
     readonly_fields = ["low_alert_armed", "empty_alert_armed", "created_at"]
+
+    @admin.display(description="Codes")
+    def upload_link(self, pool):
+        return format_html('<a href="{}">Upload codes</a>', _upload_url(pool))
 
 
 @admin.register(Batch)
 class BatchAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
     program_path = "pool__program"
+    change_list_template = "admin/codes/batch/change_list.html"
+    change_form_template = "admin/codes/batch/change_form.html"
     list_display = [
         "id",
         "file_name",
@@ -31,12 +62,212 @@ class BatchAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
     ]
     list_filter = ["status", "source", "usage", "pool__program"]
     list_select_related = ["pool__program"]
+    fields = [
+        "pool",
+        "file_name",
+        "source",
+        "usage",
+        "status",
+        "progress",
+        "failure_reason",
+        "rows_read",
+        "codes_added",
+        "duplicates_in_file",
+        "already_in_program",
+        "invalid_rows",
+        "refused_rows",
+        "created_by",
+        "created_at",
+        "completed_at",
+    ]
+    readonly_fields = ["progress", "refused_rows"]
 
     def has_add_permission(self, request):
-        return False
+        return False  # batches come from an upload, an import or generation
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_upload_permission(self, request):
+        return request.user.is_active and request.user.has_perm("codes.add_batch")
+
+    def get_urls(self):
+        upload = self.admin_site.admin_view(self.upload_view)
+        return [path("upload/", upload, name="codes_batch_upload"), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "upload_url": _upload_url() if self.has_upload_permission(request) else None,
+        }
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        batch = self.get_object(request, object_id)
+        running = batch is not None and batch.status in (
+            BatchStatus.PENDING,
+            BatchStatus.PROCESSING,
+        )
+        extra_context = {**(extra_context or {}), "refresh_seconds": 3 if running else None}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="Progress")
+    def progress(self, batch):
+        if batch.status == BatchStatus.COMPLETED:
+            return f"Done: {batch.rows_read:,} rows read."
+        if batch.status == BatchStatus.FAILED:
+            return "Failed: no codes were added."
+        return f"{batch.get_status_display()}: {batch.progress_rows:,} rows read so far."
+
+    @admin.display(description="Refused rows")
+    def refused_rows(self, batch):
+        if not batch.errors:
+            return "None"
+        refused = batch.invalid_rows + batch.duplicates_in_file + batch.already_in_program
+        more = ""
+        if refused > len(batch.errors):
+            more = f" ({refused - len(batch.errors):,} more not listed)"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((e["line"], e["value"], e["reason"]) for e in batch.errors),
+        )
+        return format_html(
+            "<table><thead><tr><th>Line</th><th>Value</th><th>Reason</th></tr></thead>"
+            "<tbody>{}</tbody></table>{}",
+            rows,
+            more,
+        )
+
+    # Upload: choose a file, see the preview, confirm ------------------------------------------
+
+    def _pools(self, request):
+        return Pool.objects.filter(program__in=managed_programs(request.user)).select_related(
+            "program"
+        )
+
+    def upload_view(self, request):
+        if not self.has_upload_permission(request):
+            raise PermissionDenied
+        pools = self._pools(request)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Upload codes",
+        }
+        if request.method == "POST" and "confirm" in request.POST:
+            return self._confirm(request, pools, context)
+        if request.method == "POST":
+            form = CodeUploadForm(request.POST, request.FILES, pools=pools)
+            if form.is_valid():
+                response = self._preview(request, form, pools, context)
+                if response is not None:
+                    return response
+        else:
+            form = CodeUploadForm(pools=pools, initial={"pool": request.GET.get("pool")})
+        return TemplateResponse(request, "admin/codes/batch/upload.html", {**context, "form": form})
+
+    def _preview(self, request, form, pools, context):
+        pool = form.cleaned_data["pool"]
+        upload = form.cleaned_data["import_file"]
+        data = upload.read()
+        try:
+            preview = upload_preview(pool=pool, stream=_bytes_stream(data), file_name=upload.name)
+        except UnreadableFile as exc:
+            form.add_error("import_file", f"{exc} Nothing was imported.")
+            return None
+        storage = _tmp_storage()
+        storage.save(data)
+        confirm_form = ConfirmUploadForm(
+            pools=pools,
+            initial={
+                "pool": pool.pk,
+                "import_file_name": storage.name,
+                "original_file_name": upload.name,
+            },
+        )
+        return TemplateResponse(
+            request,
+            "admin/codes/batch/upload.html",
+            {
+                **context,
+                "title": "Upload codes: preview",
+                "pool": pool,
+                "preview": preview,
+                "refused_shown": preview.refused[:PREVIEW_ROWS_SHOWN],
+                "refused_hidden": max(0, len(preview.refused) - PREVIEW_ROWS_SHOWN),
+                "confirm_form": confirm_form,
+                "background": len(data) > settings.CODES_UPLOAD_ASYNC_BYTES,
+            },
+        )
+
+    def _confirm(self, request, pools, context):
+        form = ConfirmUploadForm(request.POST, pools=pools)
+        if not form.is_valid():
+            raise PermissionDenied  # a pool outside the user's programs, or a tampered form
+        pool = form.cleaned_data["pool"]
+        file_name = form.cleaned_data["original_file_name"]
+        storage = _tmp_storage(name=form.cleaned_data["import_file_name"])
+        try:
+            data = storage.read()
+        except OSError:
+            data = None
+        if not data:
+            messages.error(request, "The uploaded file has expired: please upload it again.")
+            return redirect(_upload_url(pool))
+        try:
+            if len(data) > settings.CODES_UPLOAD_ASYNC_BYTES:
+                batch = batch_upload_enqueue(
+                    pool=pool, data=data, file_name=file_name, created_by=request.user
+                )
+                messages.info(request, f"{file_name} is being imported; this page shows progress.")
+            else:
+                batch = batch_import(
+                    pool=pool,
+                    stream=_bytes_stream(data),
+                    file_name=file_name,
+                    source=BatchSource.UPLOAD,
+                    created_by=request.user,
+                )
+                messages.success(request, _summary(batch))
+        except (UnreadableFile, PromoCodesOff) as exc:
+            messages.error(request, f"{file_name}: {exc} Nothing was imported.")
+            return redirect(_upload_url(pool))
+        finally:
+            _remove_quietly(storage)
+        return redirect(reverse("admin:codes_batch_change", args=[batch.pk]))
+
+
+def _summary(batch):
+    return (
+        f"Batch {batch.pk}: {batch.rows_read:,} rows read, {batch.codes_added:,} codes added, "
+        f"{batch.duplicates_in_file:,} duplicates in the file, {batch.already_in_program:,} "
+        f"already in the program, {batch.invalid_rows:,} invalid rows."
+    )
+
+
+def _bytes_stream(data):
+    return io.BytesIO(data)
+
+
+def _tmp_storage(name=None):
+    storage_class = import_string(settings.IMPORT_EXPORT_TMP_STORAGE_CLASS)
+    return storage_class(name=name, read_mode="rb")
+
+
+def _remove_quietly(storage):
+    with contextlib.suppress(OSError):
+        storage.remove()
+
+
+def _xlsx_chunks(rows):
+    # openpyxl's write-only mode keeps memory flat; the workbook is a zip, finished only at the
+    # end, so it is spooled to a temporary file and streamed from there.
+    with tempfile.TemporaryFile() as spool:
+        write_xlsx(rows, spool)
+        spool.seek(0)
+        while chunk := spool.read(1 << 16):
+            yield chunk
 
 
 @admin.register(PromoCode)
@@ -47,7 +278,7 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
         "status",
         "pool",
         "batch",
-        "holder",
+        "advocate",
         "assigned_at",
         "first_copied_at",
         "redeemed_at",
@@ -58,6 +289,11 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["=code"]
     show_full_result_count = False
     raw_id_fields = ["holder", "redeemed_by", "batch"]
+    actions = ["export_csv", "export_xlsx"]
+
+    @admin.display(description="Advocate", ordering="holder__participant_id")
+    def advocate(self, code):
+        return code.holder.participant_id if code.holder_id else "—"
 
     def get_search_results(self, request, queryset, search_term):
         # Codes are stored upper-case: an exact match on the canonical form uses the index.
@@ -68,6 +304,22 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.action(description="Export selected codes as CSV", permissions=["view"])
+    def export_csv(self, request, queryset):
+        response = StreamingHttpResponse(
+            csv_lines(codes_export_rows(queryset=queryset)), content_type="text/csv"
+        )
+        response["Content-Disposition"] = 'attachment; filename="codes.csv"'
+        return response
+
+    @admin.action(description="Export selected codes as XLSX", permissions=["view"])
+    def export_xlsx(self, request, queryset):
+        response = StreamingHttpResponse(
+            _xlsx_chunks(codes_export_rows(queryset=queryset)), content_type=XLSX
+        )
+        response["Content-Disposition"] = 'attachment; filename="codes.xlsx"'
+        return response
 
 
 @admin.register(StockAlert)

@@ -109,6 +109,9 @@ class Batch(models.Model):
     errors = models.JSONField(default=list, blank=True)
     failure_reason = models.TextField(blank=True)
     progress_rows = models.PositiveIntegerField(default=0)
+    # An admin upload processed in the background waits here (any worker can read it) and is
+    # cleared once imported or failed.
+    upload_data = models.BinaryField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

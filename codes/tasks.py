@@ -61,3 +61,8 @@ def pool_batch_landed_task(pool_id):
     if pool.kind == PoolKind.REFERRAL:
         return services.codes_top_up_short(program=pool.program).codes_assigned
     return 0
+
+
+@shared_task(name="codes.batch_process_upload")
+def batch_process_upload_task(batch_id):
+    services.batch_process_upload(batch_id=batch_id)

@@ -232,6 +232,19 @@ SPECTACULAR_SETTINGS = {
 # Uploads: refuse absurd request bodies early; big code files go through import_codes.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Code files: admin uploads above CODES_UPLOAD_ASYNC_BYTES are imported by a Celery task (with
+# progress on the batch page); the admin refuses files above CODES_UPLOAD_MAX_BYTES (use
+# import_codes). Formats read whole (XLS, ODS, JSON) are refused above CODES_WHOLE_FILE_MAX_BYTES.
+CODES_UPLOAD_ASYNC_BYTES = env_int("CODES_UPLOAD_ASYNC_BYTES", 5 * 1024 * 1024)
+CODES_UPLOAD_MAX_BYTES = env_int("CODES_UPLOAD_MAX_BYTES", 100 * 1024 * 1024)
+CODES_WHOLE_FILE_MAX_BYTES = env_int("CODES_WHOLE_FILE_MAX_BYTES", 50 * 1024 * 1024)
+# Between the upload preview and its confirmation the file waits in django-import-export's
+# temporary storage: the shared cache (Redis) when there is one, so any web machine can confirm.
+IMPORT_EXPORT_TMP_STORAGE_CLASS = (
+    "import_export.tmp_storages.CacheStorage"
+    if REDIS_URL
+    else "import_export.tmp_storages.TempFolderStorage"
+)
 
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,0 +1,38 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from codes.services import (
+    DEFAULT_GENERATED_LENGTH,
+    CodeSpaceTooSmall,
+    PromoCodesOff,
+    batch_generate,
+    pool_get_or_create_referral,
+)
+from programs.models import Program
+
+
+class Command(BaseCommand):
+    help = "Generate random codes (no look-alike characters) into a program's referral pool."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--program", required=True, help="The program's slug.")
+        parser.add_argument("--count", required=True, type=int)
+        parser.add_argument("--prefix", default="")
+        parser.add_argument(
+            "--length",
+            type=int,
+            default=DEFAULT_GENERATED_LENGTH,
+            help=f"Random characters after the prefix (default {DEFAULT_GENERATED_LENGTH}).",
+        )
+
+    def handle(self, *args, program, count, prefix, length, **options):
+        program_obj = Program.objects.filter(slug=program).first()
+        if program_obj is None:
+            raise CommandError(f"Unknown program {program!r}.")
+        if not program_obj.promo_codes_enabled:
+            raise CommandError(f"Referral promo codes are off for program {program!r}.")
+        pool = pool_get_or_create_referral(program=program_obj)
+        try:
+            batch = batch_generate(pool=pool, count=count, prefix=prefix, length=length)
+        except (PromoCodesOff, CodeSpaceTooSmall, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"Batch {batch.pk} into {pool}: {batch.codes_added:,} codes generated.")

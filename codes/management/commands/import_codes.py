@@ -1,0 +1,83 @@
+import os
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from codes.models import Pool
+from codes.parsing import WHOLE_FILE_FORMATS, UnreadableFile, file_format
+from codes.services import PromoCodesOff, batch_import, pool_get_or_create_referral
+from programs.models import Program
+
+REFUSALS_SHOWN = 20
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a file of codes (CSV, TSV, TXT, XLSX, XLS, ODS or JSON) into a program's "
+        "referral pool, or into --pool, as one batch."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--program", required=True, help="The program's slug.")
+        parser.add_argument("--pool", help="A pool of the program (default: its referral pool).")
+        parser.add_argument(
+            "--progress", action="store_true", help="Show progress even when not on a terminal."
+        )
+        parser.add_argument("file")
+
+    def handle(self, *args, program, pool, progress, file, **options):
+        program_obj = Program.objects.filter(slug=program).first()
+        if program_obj is None:
+            raise CommandError(f"Unknown program {program!r}.")
+        if not program_obj.promo_codes_enabled:
+            raise CommandError(f"Referral promo codes are off for program {program!r}.")
+        if pool:
+            pool_obj = Pool.objects.filter(program=program_obj, name=pool).first()
+            if pool_obj is None:
+                names = ", ".join(repr(p.name) for p in program_obj.pools.all()) or "none"
+                raise CommandError(f"Program {program!r} has no pool {pool!r} (pools: {names}).")
+        else:
+            pool_obj = pool_get_or_create_referral(program=program_obj)
+        try:
+            fmt = file_format(file)
+            size = os.path.getsize(file)
+        except UnreadableFile as exc:
+            raise CommandError(str(exc)) from None
+        except OSError as exc:
+            raise CommandError(f"Cannot open {file}: {exc.strerror}.") from None
+        limit = settings.CODES_WHOLE_FILE_MAX_BYTES
+        if fmt in WHOLE_FILE_FORMATS and size > limit:
+            raise CommandError(
+                f".{fmt} files are read whole and this one is {size:,} bytes (at most "
+                f"{limit:,}): save it as CSV or XLSX, which are streamed."
+            )
+        show = progress or sys.stderr.isatty()
+
+        def on_progress(rows):
+            if show:
+                self.stderr.write(f"\r{rows:,} rows read…", ending="")
+                self.stderr.flush()
+
+        try:
+            with open(file, "rb") as stream:
+                batch = batch_import(
+                    pool=pool_obj, stream=stream, file_name=file, on_progress=on_progress
+                )
+        except (UnreadableFile, PromoCodesOff) as exc:
+            if show:
+                self.stderr.write("")
+            raise CommandError(f"{file}: {exc} Nothing was imported.") from None
+        if show:
+            self.stderr.write("")
+        for error in batch.errors[:REFUSALS_SHOWN]:
+            self.stderr.write(f"line {error['line']}: {error['value']!r}: {error['reason']}")
+        refused = batch.invalid_rows + batch.duplicates_in_file + batch.already_in_program
+        if refused > REFUSALS_SHOWN:
+            self.stderr.write(f"… {refused - REFUSALS_SHOWN:,} more refused rows (see the batch).")
+        self.stdout.write(
+            f"Batch {batch.pk} into {pool_obj}: {batch.rows_read:,} rows read, "
+            f"{batch.codes_added:,} codes added, {batch.duplicates_in_file:,} duplicates in the "
+            f"file, {batch.already_in_program:,} already in the program, "
+            f"{batch.invalid_rows:,} invalid rows."
+        )

@@ -1,0 +1,123 @@
+"""import_codes on SQLite and on PostgreSQL (COPY into staging, one INSERT … SELECT)."""
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from codes.models import Batch, PoolKind, PromoCode
+from codes.services import pool_get_or_create_referral
+from tests.codes import files
+from tests.factories import PoolFactory, ProgramFactory, PromoCodeFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def program():
+    program = ProgramFactory(slug="shop")
+    pool_get_or_create_referral(program=program)
+    return program
+
+
+def write(tmp_path, name, data):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def test_imports_a_csv_and_prints_a_one_line_summary(program, tmp_path, capsys):
+    path = write(tmp_path, "codes.csv", files.text(["code;x", "abc;1", "ABC;2", "b c;3", "def;4"]))
+    call_command("import_codes", "--program", "shop", path)
+    out, err = capsys.readouterr()
+    assert out.count("\n") == 1
+    assert "4 rows read, 2 codes added, 1 duplicates in the file" in out
+    assert "1 invalid rows" in out
+    assert "line 4: 'b c'" in err
+    assert set(PromoCode.objects.values_list("code", flat=True)) == {"ABC", "DEF"}
+
+
+@pytest.mark.parametrize(
+    ("name", "maker"),
+    [("c.xlsx", files.xlsx), ("c.xls", files.xls), ("c.ods", files.ods)],
+)
+def test_reads_spreadsheets_like_the_admin(program, tmp_path, name, maker, capsys):
+    path = write(tmp_path, name, maker([("Code",), ("abc",), (42,), ("def",)]))
+    call_command("import_codes", "--program", "shop", path)
+    batch = Batch.objects.get()
+    assert (batch.codes_added, batch.invalid_rows) == (2, 1)
+    assert "number cell" in batch.errors[0]["reason"]
+
+
+def test_into_a_named_fuel_tank_pool(program, tmp_path):
+    tank = PoolFactory(program=program, kind=PoolKind.FUEL_TANK, name="Rewards")
+    path = write(tmp_path, "c.json", files.json_bytes([{"code": "gift1"}, {"code": "gift2"}]))
+    call_command("import_codes", "--program", "shop", "--pool", "Rewards", path)
+    assert list(tank.codes.values_list("code", flat=True)) == ["GIFT1", "GIFT2"]
+
+
+def test_progress_goes_to_stderr_when_asked(program, tmp_path, capsys):
+    path = write(tmp_path, "c.txt", files.text(["abc", "def"]))
+    call_command("import_codes", "--program", "shop", "--progress", path)
+    assert "2 rows read…" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--program", "nope"], "Unknown program 'nope'"),
+        (["--program", "shop", "--pool", "Nope"], "has no pool 'Nope'"),
+    ],
+)
+def test_bad_program_or_pool(program, tmp_path, args, message):
+    path = write(tmp_path, "c.txt", files.text(["abc"]))
+    with pytest.raises(CommandError, match=message):
+        call_command("import_codes", *args, path)
+
+
+def test_program_with_promo_codes_off(tmp_path):
+    ProgramFactory(slug="off", promo_codes_enabled=False)
+    path = write(tmp_path, "c.txt", files.text(["abc"]))
+    with pytest.raises(CommandError, match="off for program 'off'"):
+        call_command("import_codes", "--program", "off", path)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("garbage.csv", bytes(range(256)) * 4, "binary data"),
+        ("empty.txt", b"", "empty"),
+        ("header.csv", b"code\r\n", "no codes"),
+        ("nocode.json", b'[{"email": "a@example.com"}]', "No code column"),
+        ("wrong.xlsx", b"code\nabc\n", "not a readable Excel workbook"),
+        ("codes.pdf", b"%PDF", r"\.pdf"),
+    ],
+)
+def test_unreadable_files_exit_non_zero_and_import_nothing(program, tmp_path, name, data, message):
+    path = write(tmp_path, name, data)
+    with pytest.raises(CommandError, match=message):
+        call_command("import_codes", "--program", "shop", path)
+    assert not PromoCode.objects.exists()
+    assert not Batch.objects.exists()
+
+
+def test_missing_file(program, tmp_path):
+    with pytest.raises(CommandError, match="Cannot open"):
+        call_command("import_codes", "--program", "shop", str(tmp_path / "missing.csv"))
+
+
+@pytest.mark.postgres
+def test_postgres_copy_path_gives_the_same_counts(program, tmp_path):
+    PromoCodeFactory(batch__pool=program.pools.get(), code="OLD7")
+    lines = ["code"] + [f"code{i}" for i in range(3000)] + ["CODE5", "old7", "bad!", "Code9"]
+    path = write(tmp_path, "big.csv", files.text(lines))
+    call_command("import_codes", "--program", "shop", path)
+    batch = Batch.objects.latest("id")
+    assert (
+        batch.rows_read,
+        batch.codes_added,
+        batch.duplicates_in_file,
+        batch.already_in_program,
+        batch.invalid_rows,
+    ) == (3004, 3000, 2, 1, 1)
+    assert [e["line"] for e in batch.errors] == [3002, 3003, 3004, 3005]
+    first, last = batch.codes.order_by("id")[0], batch.codes.order_by("-id")[0]
+    assert (first.code, last.code) == ("CODE0", "CODE2999")
