@@ -52,6 +52,8 @@ class Pool(models.Model):
                 condition=Q(kind=PoolKind.REFERRAL),
                 name="pool_one_referral_pool_per_program",
             ),
+            # Target of the codes' composite foreign key (pool_id, program_id).
+            models.UniqueConstraint(fields=["id", "program"], name="pool_id_program_unique"),
             models.CheckConstraint(condition=Q(kind__in=PoolKind.values), name="pool_kind_valid"),
         ]
 
@@ -157,10 +159,21 @@ class PromoCode(models.Model):
     """
 
     # No index of its own: the unique (program, code) index leads with program.
+    # program and pool are checked together by one composite foreign key (pool_id, program_id)
+    # → codes_pool (id, program_id), added by migration 0005 on PostgreSQL: one check per row
+    # instead of two (a bulk import pays per row for each), and it also proves the code's
+    # program is its pool's. No index of its own: the unique (program, code) index leads with
+    # program, the claim index with pool.
     program = models.ForeignKey(
-        Program, on_delete=models.CASCADE, related_name="codes", db_index=False
+        Program,
+        on_delete=models.CASCADE,
+        related_name="codes",
+        db_index=False,
+        db_constraint=False,
     )
-    pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="codes", db_index=False)
+    pool = models.ForeignKey(
+        Pool, on_delete=models.PROTECT, related_name="codes", db_index=False, db_constraint=False
+    )
     batch = models.ForeignKey(
         Batch, on_delete=models.PROTECT, related_name="codes", null=True, blank=True
     )
@@ -188,6 +201,7 @@ class PromoCode(models.Model):
         "participants.Participant",
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,  # a partial index below: most codes are never redeemed
         null=True,
         blank=True,
         help_text="The friend whose order used the code (single-use).",
@@ -234,7 +248,19 @@ class PromoCode(models.Model):
                 name="promocode_next_available",
             ),
             # Stock counts per pool and status.
-            models.Index(fields=["pool", "status"], name="promocode_pool_status"),
+            # Stock counts of codes taken out of a pool (available ones are counted on the claim
+            # index). Partial, like the others on columns that are empty at upload, so a bulk
+            # import of a million new codes does not pay for them.
+            models.Index(
+                fields=["pool", "status", "usage"],
+                condition=~Q(status=CodeStatus.AVAILABLE),
+                name="promocode_pool_used",
+            ),
+            models.Index(
+                fields=["redeemed_by"],
+                condition=Q(redeemed_by__isnull=False),
+                name="promocode_redeemed_by",
+            ),
             # Use over the last days (stock forecast), per pool.
             models.Index(
                 fields=["pool", "assigned_at"],

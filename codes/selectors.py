@@ -107,19 +107,18 @@ class PoolStock:
 
 def pool_stock(*, pool, now=None):
     """Counts, threshold, recent use and forecast of one pool."""
-    usage = pool.program.code_usage if pool.kind == PoolKind.REFERRAL else None
-    available = assigned = redeemed = 0
+    available = pool_available_count(pool=pool)
+    assigned = redeemed = 0
+    # Served by the partial index of codes taken out of the pool.
     rows = (
         PromoCode.objects.filter(pool=pool)
-        .values("status", "usage")
+        .exclude(status=CodeStatus.AVAILABLE)
+        .values("status")
         .annotate(n=Count("id"))
         .order_by()
     )
     for row in rows:
-        if row["status"] == CodeStatus.AVAILABLE:
-            if usage is None or row["usage"] == usage:
-                available += row["n"]
-        elif row["status"] == CodeStatus.ASSIGNED:
+        if row["status"] == CodeStatus.ASSIGNED:
             assigned += row["n"]
         else:
             redeemed += row["n"]
