@@ -98,7 +98,7 @@ class ApiKeyRateThrottle(BaseThrottle):
             return True
         now = time.time()
         window = int(now // THROTTLE_WINDOW_SECONDS)
-        key = f"throttle:apikey:{api_key.pk}:{window}"
+        key = f"throttle:apikey:{api_key.digest[:24]}:{window}"
         count = _incr(key)
         if count <= api_key.requests_per_minute:
             return True
