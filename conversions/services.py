@@ -5,6 +5,7 @@ Keyword-only arguments, one transaction each.
 
 import hashlib
 import json
+from datetime import UTC
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -58,7 +59,7 @@ def payload_normalise(payload):
         if values[name] is not None:
             values[name] = Decimal(values[name]).quantize(_CENT)
     if values["event_date"] is not None:
-        values["event_date"] = values["event_date"].astimezone(timezone.UTC)
+        values["event_date"] = values["event_date"].astimezone(UTC)
     return values
 
 
