@@ -7,7 +7,7 @@ from tests.api_helpers import advocate_with_code, client_for, stocked_program, u
 @pytest.mark.django_db
 def test_a_held_code_shows_its_status_and_owner_in_any_case():
     program = stocked_program()
-    advocate, code = advocate_with_code(program, "adv-1", "adv@example.com")
+    _, code = advocate_with_code(program, "adv-1", "adv@example.com")
     response = client_for(program).get(url(program, f"codes/{code.code.lower()}"))
     assert response.status_code == 200
     data = response.json()
