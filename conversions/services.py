@@ -158,7 +158,10 @@ def _attribute(*, conversion, program, values):
         canonical = None
     # Lock the code row: concurrent orders for one code are decided one after another.
     code = (
-        PromoCode.objects.select_for_update().filter(program=program, code=canonical).first()
+        PromoCode.objects.select_for_update(of=("self",))
+        .select_related("pool")
+        .filter(program=program, code=canonical)
+        .first()
         if canonical
         else None
     )
