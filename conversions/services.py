@@ -190,12 +190,14 @@ def _attribute(*, conversion, program, values):
         outcome(ConversionStatus.REJECTED, "Self-referral: the customer is the advocate.")
         return None
 
-    friend = _friend(program=program, values=values)
+    friend, new_friend = _friend(program=program, values=values)
     if friend.pk == advocate.pk:
         outcome(ConversionStatus.REJECTED, "Self-referral: the customer is the advocate.")
         return None
     conversion.friend = friend
-    referral = Referral.objects.select_for_update().filter(friend=friend).first()
+    referral = (
+        None if new_friend else Referral.objects.select_for_update().filter(friend=friend).first()
+    )
     if referral is not None and referral.advocate_id != advocate.pk:
         outcome(ConversionStatus.REJECTED, "The customer was referred by another advocate.")
         return None
@@ -238,7 +240,7 @@ def _friend(*, program, values):
             .first()
         )
         if known is not None:
-            return known
+            return known, False
     return participant_friend_get_or_create(
         program=program,
         participant_id=f"order:{values['order_id']}"[:255],

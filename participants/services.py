@@ -134,26 +134,30 @@ def participant_upsert_referred(*, program, participant_id, referred_by_code=Non
 def participant_friend_get_or_create(*, program, participant_id, email=""):
     """The friend named by a conversion, created (not an advocate, no codes) when unknown.
 
-    Insert-and-retry on the unique (program, participant_id) index. Call inside a transaction.
+    Returns (participant, created). Insert-and-retry on the unique (program, participant_id)
+    index. Call inside a transaction.
     """
     for _ in range(2):
         friend = Participant.objects.filter(program=program, participant_id=participant_id).first()
         if friend is not None:
-            return friend
+            return friend, False
         try:
             with transaction.atomic():
-                return Participant.objects.create(
+                friend = Participant.objects.create(
                     program=program,
                     participant_id=participant_id,
                     email=email or "",
                     is_advocate=False,
                 )
+                return friend, True
         except IntegrityError:
             continue
     raise RuntimeError("participant_friend_get_or_create: could not insert or find the friend")
 
 
-@transaction.atomic
+# savepoint=False: its own transaction when called alone; inside conversion_record it adds no
+# savepoint round trips (an error aborts the whole order anyway).
+@transaction.atomic(savepoint=False)
 def referral_convert(*, referral=None, program=None, advocate=None, friend=None, code, order_id):
     """Mark a referral converted by an order (creating it for a friend not yet referred)."""
     now = timezone.now()
@@ -176,7 +180,7 @@ def referral_convert(*, referral=None, program=None, advocate=None, friend=None,
     return referral
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def reward_grant(*, referral):
     """The advocate's reward for a converted referral, per the program's reward rule.
 
