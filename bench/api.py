@@ -35,6 +35,8 @@ DB_NAME = os.environ.get("BENCH_DB_NAME", "bench_api")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+# Extra gunicorn options, e.g. "--worker-class gthread --threads 4".
+GUNICORN_ARGS = os.environ.get("BENCH_GUNICORN_ARGS", "").split()
 ADVOCATES = 3000
 PER_ADVOCATE = 5
 SPARE = 40_000
@@ -290,6 +292,7 @@ def main():
                     f"127.0.0.1:{port}",
                     "--log-level",
                     "warning",
+                    *GUNICORN_ARGS,
                 ],
                 cwd=ROOT,
                 env=env,

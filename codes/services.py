@@ -167,7 +167,13 @@ def codes_top_up(*, participant):
     in the order they fell short.
     """
     Advocate = _advocate_model()
-    advocate = Advocate.objects.select_for_update().select_related("program").get(pk=participant.pk)
+    # Lock the advocate's row only (of=self): a plain FOR UPDATE with the join would also lock
+    # the program row and serialise every assignment and conversion of the program.
+    advocate = (
+        Advocate.objects.select_for_update(of=("self",))
+        .select_related("program")
+        .get(pk=participant.pk)
+    )
     program = advocate.program
     if not program.promo_codes_enabled or not advocate.is_advocate or advocate.is_blocked:
         return 0
