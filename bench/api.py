@@ -337,6 +337,8 @@ def main():
                 PY,
                 "manage.py",
                 "shell",
+                "--verbosity",
+                "0",
                 "-c",
                 "from conversions.models import Conversion as C; from participants.models "
                 "import Reward as R; from codes.models import PromoCode as P; "
