@@ -159,7 +159,7 @@ def _attribute(*, conversion, program, values):
     # Lock the code row: concurrent orders for one code are decided one after another.
     code = (
         PromoCode.objects.select_for_update(of=("self",))
-        .select_related("pool")
+        .select_related("pool", "holder")
         .filter(program=program, code=canonical)
         .first()
         if canonical
@@ -175,7 +175,7 @@ def _attribute(*, conversion, program, values):
     if code.holder_id is None or code.status == CodeStatus.AVAILABLE:
         outcome(ConversionStatus.REJECTED, "The code is held by no advocate.")
         return None
-    advocate = Participant.objects.get(pk=code.holder_id)
+    advocate = code.holder
     conversion.advocate = advocate
     if code.usage == CodeUsage.SINGLE and code.status == CodeStatus.REDEEMED:
         outcome(ConversionStatus.REJECTED, "The single-use code was already redeemed.")
