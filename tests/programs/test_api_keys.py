@@ -148,3 +148,23 @@ def test_admin_revoke_action_revokes_the_selected_keys():
     assert response.status_code == 200
     api_key.refresh_from_db()
     assert api_key.revoked_at is not None and api_key.revoked_at <= timezone.now()
+
+
+@pytest.mark.django_db
+def test_admin_lists_keys_and_sets_their_name_and_rate():
+    program = ProgramFactory()
+    api_key, _ = api_key_create(program=program, name="old name")
+    admin_user = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client = Client()
+    client.force_login(admin_user)
+    listing = client.get("/admin/programs/apikey/")
+    assert "old name" in listing.content.decode()
+    assert api_key.digest not in listing.content.decode()
+    response = client.post(
+        f"/admin/programs/apikey/{api_key.pk}/change/",
+        {"name": "shop backend", "requests_per_minute": 120},
+    )
+    assert response.status_code == 302
+    api_key.refresh_from_db()
+    assert (api_key.name, api_key.requests_per_minute) == ("shop backend", 120)
+    assert api_key.program == program
