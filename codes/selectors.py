@@ -97,6 +97,12 @@ class PoolStock:
         return (Decimal(self.used_last_7_days) / USE_WINDOW_DAYS).quantize(Decimal("0.1"))
 
     @property
+    def per_day(self):
+        return (Decimal(self.used_last_7_days) / USE_WINDOW_DAYS).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP
+        )
+
+    @property
     def is_low(self):
         return self.available <= self.threshold
 
@@ -233,3 +239,15 @@ def _text(value):
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
+
+
+# --- Codes held --------------------------------------------------------------------------------
+
+
+def codes_held(*, participant):
+    """The codes a participant holds now (can still share), in the order they were assigned."""
+    return list(
+        PromoCode.objects.filter(holder=participant, status=CodeStatus.ASSIGNED).order_by(
+            "assigned_at", "id"
+        )
+    )

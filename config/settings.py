@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "corsheaders",
     "import_export",
     "programs",
@@ -87,6 +88,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.api_views.ApiJsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -205,6 +207,7 @@ CELERY_BEAT_SCHEDULE = {
     "codes-check-stock": {"task": "codes.check_code_stock", "schedule": 15 * 60.0},
     # Safety net for the top-up that runs when a batch lands.
     "codes-top-up-short-advocates": {"task": "codes.top_up_short_advocates", "schedule": 60 * 60.0},
+    "rewards-release-due": {"task": "participants.rewards_release_due", "schedule": 15 * 60},
 }
 
 # CORS: an allowlist, never a wildcard.
@@ -221,12 +224,24 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
     ],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Referral promo codes API",
     "DESCRIPTION": "Server API (program API keys) and widget API (participant tokens).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from drf-spectacular-sidecar's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PoolKindEnum": "codes.models.PoolKind",
+        "RewardKindEnum": "programs.models.RewardKind",
+        "CodeUsageEnum": "programs.models.CodeUsage",
+        "CodeStatusEnum": "codes.models.CodeStatus",
+    },
 }
 
 # Uploads: refuse absurd request bodies early; big code files go through import_codes.

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 admin.site.site_header = "Referral promo codes"
 admin.site.site_title = "Referral promo codes"
@@ -9,6 +10,10 @@ admin.site.index_title = "Programs, codes and referrals"
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("config.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ]
 
 # The advocate's widget: its API (participant tokens) and its page.
@@ -16,3 +21,5 @@ urlpatterns += [
     path("api/v1/widget/", include("participants.widget_urls")),
     path("widget/", include("participants.widget_page")),
 ]
+
+handler500 = "config.api_views.handler500"

@@ -1,14 +1,35 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
+from import_export.admin import ImportMixin
+from import_export.forms import ConfirmImportForm, ImportForm
 
 from codes.models import PromoCode
 from codes.services import CannotAddCode, PromoCodesOff, code_add_manual
-from programs.admin_scoping import ProgramScopedAdminMixin
+from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
 
 from .models import Participant, Referral, Reward
+from .resources import ParticipantImportResource
+
+
+class ParticipantImportForm(ImportForm):
+    program = forms.ModelChoiceField(queryset=None, help_text="Import into this program.")
+    field_order = ["program", "resource", "import_file", "format"]
+
+    def __init__(self, formats, resources, *, programs=None, **kwargs):
+        super().__init__(formats, resources, **kwargs)
+        self.fields["program"].queryset = programs
+
+
+class ParticipantConfirmImportForm(ConfirmImportForm):
+    program = forms.ModelChoiceField(queryset=None, widget=forms.HiddenInput())
+
+    def __init__(self, *args, programs=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["program"].queryset = programs
 
 
 class CodesAndLinksInline(admin.TabularInline):
@@ -27,7 +48,7 @@ class CodesAndLinksInline(admin.TabularInline):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
+class ParticipantAdmin(ProgramScopedAdminMixin, ImportMixin, admin.ModelAdmin):
     list_display = [
         "participant_id",
         "email",
@@ -76,6 +97,36 @@ class ParticipantAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
         return HttpResponseRedirect(
             reverse("admin:participants_participant_change", args=[participant.pk])
         )
+
+    # Participant import (CSV, XLSX, …) with a preview, through participant_upsert_referred.
+    resource_classes = [ParticipantImportResource]
+    import_form_class = ParticipantImportForm
+    confirm_form_class = ParticipantConfirmImportForm
+
+    def get_import_form_kwargs(self, request):
+        return {
+            **super().get_import_form_kwargs(request),
+            "programs": managed_programs(request.user),
+        }
+
+    def get_confirm_form_kwargs(self, request, import_form=None):
+        return {
+            **super().get_confirm_form_kwargs(request, import_form),
+            "programs": managed_programs(request.user),
+        }
+
+    def get_confirm_form_initial(self, request, import_form):
+        initial = super().get_confirm_form_initial(request, import_form)
+        if import_form is not None:
+            initial["program"] = import_form.cleaned_data["program"].pk
+        return initial
+
+    def get_import_resource_kwargs(self, request, **kwargs):
+        form = kwargs.get("form")
+        program = None
+        if form is not None and hasattr(form, "cleaned_data"):
+            program = form.cleaned_data.get("program")
+        return {"program": program}
 
 
 @admin.register(Referral)

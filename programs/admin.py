@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from .admin_scoping import managed_programs
 from .models import ApiKey, CodeUsage, Program, ProgramManager, Widget, WidgetComponent
 from .services import (
+    api_key_revoke,
     program_create,
     program_rotate_widget_secret,
     program_update,
@@ -308,14 +309,37 @@ class WidgetAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "program", "prefix", "requests_per_minute", "created_at", "revoked_at"]
-    list_filter = ["program"]
+    list_display = [
+        "name",
+        "program",
+        "prefix",
+        "requests_per_minute",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["program", ("revoked_at", admin.EmptyFieldListFilter)]
+    list_editable = ["requests_per_minute"]
+    search_fields = ["name", "prefix"]
+    actions = ["revoke"]
     readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
     fields = ["program", "name", "requests_per_minute", *readonly_fields]
 
     def has_add_permission(self, request):
         # Keys are created with `create_api_key`, which shows the key once.
         return False
+
+    def get_readonly_fields(self, request, obj=None):
+        # A key stays with the program it was made for.
+        return ["program", *self.readonly_fields] if obj else self.readonly_fields
+
+    @admin.action(description="Revoke the selected API keys", permissions=["change"])
+    def revoke(self, request, queryset):
+        revoked = 0
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            api_key_revoke(api_key=api_key)
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)

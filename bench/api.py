@@ -1,0 +1,373 @@
+"""Server API benchmark: conversions (and participant upserts) on gunicorn + PostgreSQL.
+
+Starts its own stack on loopback: a fresh PostgreSQL database (created, migrated, dropped),
+gunicorn with 2 workers, a Celery worker on Redis, then drives load with wrk (installed with
+apt-get when missing) and a Lua script:
+
+  phase 1  conversions only: POST /conversions, a fresh OrderId and a fresh held single-use
+           code each time (attributed: code redeemed, replacement assigned, reward created)
+  phase 2  mixed: the same conversions plus PUT /participants/{new id} (each new advocate
+           claims 5 codes), two wrk processes at once
+
+Prints requests/s and p50/p95/p99 per phase. Bounded: BENCH_SECONDS (default 20) per phase.
+
+Environment: BENCH_DATABASE_URL (server, default postgres://root@127.0.0.1:5432/postgres),
+BENCH_DB_NAME (default bench_api), BENCH_REDIS_URL (default redis://127.0.0.1:6379/12),
+BENCH_SECONDS, BENCH_CONNECTIONS (default 8).
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = str(ROOT / ".venv" / "bin" / "python")
+SERVER_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://root@127.0.0.1:5432/postgres")
+DB_NAME = os.environ.get("BENCH_DB_NAME", "bench_api")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+# Extra gunicorn options, e.g. "--worker-class gthread --threads 4".
+GUNICORN_ARGS = os.environ.get("BENCH_GUNICORN_ARGS", "").split()
+ADVOCATES = 3000
+PER_ADVOCATE = 5
+SPARE = 40_000
+
+LUA = r"""
+-- Each wrk thread takes every Nth line of the codes file, so no two requests share a code.
+local codes = {}
+for line in io.lines(os.getenv("BENCH_CODES")) do codes[#codes + 1] = line end
+local threads = {}
+local counter = 0
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  n = 0
+  nthreads = tonumber(os.getenv("BENCH_THREADS"))
+  mode = os.getenv("BENCH_MODE")
+  run = os.getenv("BENCH_RUN") .. os.getenv("BENCH_PHASE")
+  key = os.getenv("BENCH_KEY")
+  slug = os.getenv("BENCH_SLUG")
+  offset = tonumber(os.getenv("BENCH_OFFSET"))
+  headers = {["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json"}
+end
+function request()
+  local i = offset + tid + n * nthreads
+  n = n + 1
+  if mode == "participants" then
+    local body = string.format('{"email": "p-%s-%d-%d@example.com", "first_name": "B"}',
+                               run, tid, n)
+    return wrk.format("PUT", string.format("/api/v1/programs/%s/participants/p-%s-%d-%d",
+                                           slug, run, tid, n), headers, body)
+  end
+  local code = codes[(i % #codes) + 1]
+  local body = string.format(
+    '{"OrderId": "o-%s-%d-%d", "OrderPromoCode": "%s", "CustomerId": "c-%s-%d-%d", ' ..
+    '"OrderSubtotal": "80.00", "CurrencyCode": "USD"}', run, tid, n, code, run, tid, n)
+  return wrk.format("POST", string.format("/api/v1/programs/%s/conversions", slug),
+                    headers, body)
+end
+function done(summary, latency, requests)
+  local non2xx = summary.errors.status
+  io.write(string.format(
+    'RESULT {"requests": %d, "seconds": %.3f, "rps": %.1f, "p50_ms": %.2f, ' ..
+    '"p95_ms": %.2f, "p99_ms": %.2f, "non_2xx": %d, "socket_errors": %d}\n',
+    summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    latency:percentile(99) / 1000, non2xx,
+    summary.errors.connect + summary.errors.read + summary.errors.write +
+    summary.errors.timeout))
+end
+"""
+
+
+def setup_data(codes_file):
+    """Runs inside Django (called as `bench/api.py --setup FILE` with the bench env)."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.db import transaction
+    from django.utils import timezone
+
+    from codes.models import Batch, BatchSource, BatchStatus, CodeStatus, PromoCode
+    from codes.services import pool_get_or_create_referral
+    from participants.models import Participant
+    from programs.models import CodeUsage
+    from programs.services import api_key_create, program_create
+
+    with transaction.atomic():
+        program = program_create(
+            slug="bench",
+            name="Bench",
+            promo_codes_enabled=True,
+            code_usage=CodeUsage.SINGLE,
+            codes_per_advocate=PER_ADVOCATE,
+            low_stock_threshold=10,
+        )
+        _, raw_key = api_key_create(program=program, name="bench", requests_per_minute=10**7)
+        pool = pool_get_or_create_referral(program=program)
+        batch = Batch.objects.create(
+            pool=pool,
+            source=BatchSource.GENERATED,
+            usage=CodeUsage.SINGLE,
+            status=BatchStatus.COMPLETED,
+        )
+        PromoCode.objects.bulk_create(
+            (
+                PromoCode(program=program, pool=pool, batch=batch, code=f"B{i:08d}", usage="single")
+                for i in range(ADVOCATES * PER_ADVOCATE + SPARE)
+            ),
+            batch_size=5000,
+        )
+        advocates = Participant.objects.bulk_create(
+            Participant(
+                program=program,
+                participant_id=f"adv-{i}",
+                email=f"adv-{i}@example.com",
+                is_advocate=True,
+            )
+            for i in range(ADVOCATES)
+        )
+        held = list(
+            PromoCode.objects.filter(batch=batch).order_by("id")[: ADVOCATES * PER_ADVOCATE]
+        )
+        now = timezone.now()
+        for index, code in enumerate(held):
+            code.status = CodeStatus.ASSIGNED
+            code.holder = advocates[index % ADVOCATES]
+            code.assigned_at = now
+        PromoCode.objects.bulk_update(held, ["status", "holder", "assigned_at"], batch_size=5000)
+    Path(codes_file).write_text("\n".join(code.code for code in held) + "\n")
+    print(json.dumps({"slug": program.slug, "key": raw_key}))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def psql(sql, dbname=None):
+    import psycopg
+
+    url = SERVER_URL if dbname is None else f"{SERVER_URL.rsplit('/', 1)[0]}/{dbname}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def ensure_wrk():
+    if shutil.which("wrk"):
+        return
+    print("wrk not found: installing it with apt-get (Debian package wrk)")
+    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True)
+
+
+def wait_for(url, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # the server answers (401 etc.)
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def start_wrk(env, mode, threads, connections, offset, lua_path, base):
+    wrk_env = {
+        **env,
+        "BENCH_MODE": mode,
+        "BENCH_THREADS": str(threads),
+        "BENCH_OFFSET": str(offset),
+        "BENCH_PHASE": f"{mode[0]}{offset}",
+    }
+    return subprocess.Popen(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{SECONDS}s",
+            "--timeout",
+            "10s",
+            "-s",
+            lua_path,
+            base,
+        ],
+        env=wrk_env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def result(process):
+    out, _ = process.communicate(timeout=SECONDS + 60)
+    line = next((x for x in out.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk gave no result:\n{out}")
+    return json.loads(line[len("RESULT ") :])
+
+
+def show(name, r):
+    print(
+        f"{name:<34} {r['rps']:8.1f} req/s   p50 {r['p50_ms']:6.2f} ms   "
+        f"p95 {r['p95_ms']:6.2f} ms   p99 {r['p99_ms']:6.2f} ms   "
+        f"({r['requests']} requests, non-2xx {r['non_2xx']}, socket errors "
+        f"{r['socket_errors']})"
+    )
+
+
+def main():
+    ensure_wrk()
+    base_db = SERVER_URL.rsplit("/", 1)[0]
+    db_url = f"{base_db}/{DB_NAME}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "REDIS_URL": REDIS_URL,
+        "CELERY_BROKER_URL": REDIS_URL,
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("TEST_DATABASE_NAME", None)
+    processes = []
+    tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    psql(f'DROP DATABASE IF EXISTS "{DB_NAME}"')
+    psql(f'CREATE DATABASE "{DB_NAME}"')
+    try:
+        subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        codes_file = tmp / "codes.txt"
+        out = subprocess.run(
+            [PY, __file__, "--setup", str(codes_file)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        data = json.loads(out.strip().splitlines()[-1])
+        # Fresh statistics after the bulk load, as autovacuum would have in production.
+        psql("VACUUM ANALYZE", dbname=DB_NAME)
+        lua_path = tmp / "api.lua"
+        lua_path.write_text(LUA)
+        port = free_port()
+        processes.append(
+            subprocess.Popen(
+                [
+                    str(ROOT / ".venv" / "bin" / "celery"),
+                    "-A",
+                    "config",
+                    "worker",
+                    "--concurrency",
+                    "1",
+                    "--loglevel",
+                    "WARNING",
+                ],
+                cwd=ROOT,
+                env=env,
+            )
+        )
+        processes.append(
+            subprocess.Popen(
+                [
+                    str(ROOT / ".venv" / "bin" / "gunicorn"),
+                    "config.wsgi",
+                    "--workers",
+                    "2",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--log-level",
+                    "warning",
+                    *GUNICORN_ARGS,
+                ],
+                cwd=ROOT,
+                env=env,
+            )
+        )
+        base = f"http://127.0.0.1:{port}"
+        wait_for(f"{base}/api/v1/programs/bench/stock")
+        for _ in range(20):  # warm both workers (imports, connections) before measuring
+            request = urllib.request.Request(
+                f"{base}/api/v1/programs/bench/participants/adv-0",
+                headers={"Authorization": f"Bearer {data['key']}"},
+            )
+            urllib.request.urlopen(request, timeout=30).read()
+        run_env = {
+            **env,
+            "BENCH_CODES": str(codes_file),
+            "BENCH_KEY": data["key"],
+            "BENCH_SLUG": data["slug"],
+            "BENCH_RUN": str(int(time.time())),
+        }
+        held = ADVOCATES * PER_ADVOCATE
+        print(
+            f"gunicorn 2 workers + Celery worker, PostgreSQL {DB_NAME}, Redis; wrk "
+            f"{CONNECTIONS} connections, {SECONDS} s per phase; {held} held codes"
+        )
+        conversions = result(
+            start_wrk(run_env, "conversions", 2, CONNECTIONS, 0, str(lua_path), base)
+        )
+        show("phase 1 conversions", conversions)
+        mixed_conv = start_wrk(
+            run_env, "conversions", 2, max(2, CONNECTIONS * 3 // 4), held // 2, str(lua_path), base
+        )
+        mixed_part = start_wrk(
+            run_env, "participants", 1, max(1, CONNECTIONS // 4), 0, str(lua_path), base
+        )
+        conv2, part2 = result(mixed_conv), result(mixed_part)
+        show("phase 2 conversions (mixed)", conv2)
+        show("phase 2 participant upserts (mixed)", part2)
+        print(f"phase 2 total                      {conv2['rps'] + part2['rps']:8.1f} req/s")
+        check = subprocess.run(
+            [
+                PY,
+                "manage.py",
+                "shell",
+                "--verbosity",
+                "0",
+                "-c",
+                "from conversions.models import Conversion as C; from participants.models "
+                "import Reward as R; from codes.models import PromoCode as P; "
+                "from django.db.models import Count; "
+                "print(dict(C.objects.values_list('status').annotate(Count('id'))), "
+                "R.objects.count(), "
+                "P.objects.filter(status='assigned').values('holder')"
+                ".annotate(n=Count('id')).filter(n__gt=5, holder__isnull=False).count())",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        print(f"stored outcomes, rewards, over-quota advocates: {check.stdout.strip()}")
+    finally:
+        for process in reversed(processes):
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        psql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--setup":
+        setup_data(sys.argv[2])
+    else:
+        main()

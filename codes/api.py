@@ -1,0 +1,148 @@
+"""Server API: one code's status and owner, and the program's stock."""
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from config.api_docs import AUTH_ERRORS, not_found
+from programs.api import ProgramAPIView
+from programs.models import CodeUsage
+
+from .models import CodeSource, CodeStatus, Pool, PoolKind, PromoCode
+from .rules import InvalidCode, canonical_code
+from .selectors import pool_stock
+
+
+class CodeOwnerSerializer(serializers.Serializer):
+    participant_id = serializers.CharField()
+    email = serializers.EmailField(allow_blank=True)
+
+
+class CodeSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    usage = serializers.ChoiceField(choices=CodeUsage.choices)
+    status = serializers.ChoiceField(choices=CodeStatus.choices)
+    pool = serializers.CharField()
+    pool_kind = serializers.ChoiceField(choices=PoolKind.choices)
+    source = serializers.ChoiceField(choices=CodeSource.choices)
+    owner = CodeOwnerSerializer(allow_null=True, help_text="The advocate holding the code.")
+    assigned_at = serializers.DateTimeField(allow_null=True)
+    first_copied_at = serializers.DateTimeField(allow_null=True)
+    redeemed_at = serializers.DateTimeField(allow_null=True)
+    redemption_count = serializers.IntegerField()
+    redeemed_order_id = serializers.CharField(allow_blank=True)
+
+
+class PoolStockSerializer(serializers.Serializer):
+    pool = serializers.CharField(source="pool.name")
+    kind = serializers.ChoiceField(source="pool.kind", choices=PoolKind.choices)
+    available = serializers.IntegerField()
+    assigned = serializers.IntegerField()
+    redeemed = serializers.IntegerField()
+    threshold = serializers.IntegerField()
+    used_last_7_days = serializers.IntegerField(help_text="Codes assigned in the last 7 days.")
+    per_day = serializers.DecimalField(max_digits=12, decimal_places=2)
+    days_left = serializers.DecimalField(
+        max_digits=12, decimal_places=1, allow_null=True, help_text="None without recent use."
+    )
+
+
+class StockSerializer(serializers.Serializer):
+    pools = PoolStockSerializer(many=True)
+
+
+class CodeView(ProgramAPIView):
+    @extend_schema(
+        operation_id="code_get",
+        summary="A code's status and owner",
+        description="Codes are matched in any case.",
+        responses={200: CodeSerializer, **AUTH_ERRORS, **not_found("code")},
+        examples=[
+            OpenApiExample(
+                "Code",
+                response_only=True,
+                value={
+                    "code": "FRIEND7KQ2",
+                    "usage": "single",
+                    "status": "assigned",
+                    "pool": "Referral codes",
+                    "pool_kind": "referral",
+                    "source": "pool",
+                    "owner": {"participant_id": "cust-1042", "email": "ada@example.com"},
+                    "assigned_at": "2026-11-26T10:00:00Z",
+                    "first_copied_at": None,
+                    "redeemed_at": None,
+                    "redemption_count": 0,
+                    "redeemed_order_id": "",
+                },
+            )
+        ],
+    )
+    def get(self, request, program, code):
+        try:
+            canonical = canonical_code(code)
+        except InvalidCode:
+            canonical = None
+        found = (
+            PromoCode.objects.select_related("pool", "holder")
+            .filter(program=self.program, code=canonical)
+            .first()
+            if canonical
+            else None
+        )
+        if found is None:
+            raise NotFound(f"No code {code!r} in this program.")
+        holder = found.holder
+        return Response(
+            CodeSerializer(
+                {
+                    "code": found.code,
+                    "usage": found.usage,
+                    "status": found.status,
+                    "pool": found.pool.name,
+                    "pool_kind": found.pool.kind,
+                    "source": found.source,
+                    "owner": None
+                    if holder is None
+                    else {"participant_id": holder.participant_id, "email": holder.email},
+                    "assigned_at": found.assigned_at,
+                    "first_copied_at": found.first_copied_at,
+                    "redeemed_at": found.redeemed_at,
+                    "redemption_count": found.redemption_count,
+                    "redeemed_order_id": found.redeemed_order_id,
+                }
+            ).data
+        )
+
+
+class StockView(ProgramAPIView):
+    @extend_schema(
+        operation_id="stock_get",
+        summary="The program's pools with counts, threshold and forecast",
+        responses={200: StockSerializer, **AUTH_ERRORS, **not_found("program")},
+        examples=[
+            OpenApiExample(
+                "Stock",
+                response_only=True,
+                value={
+                    "pools": [
+                        {
+                            "pool": "Referral codes",
+                            "kind": "referral",
+                            "available": 9400,
+                            "assigned": 550,
+                            "redeemed": 50,
+                            "threshold": 100,
+                            "used_last_7_days": 700,
+                            "per_day": "100.00",
+                            "days_left": "94.0",
+                        }
+                    ]
+                },
+            )
+        ],
+    )
+    def get(self, request, program):
+        pools = Pool.objects.filter(program=self.program).select_related("program")
+        return Response(StockSerializer({"pools": [pool_stock(pool=p) for p in pools]}).data)

@@ -1,0 +1,275 @@
+"""Writes with business meaning for conversions: record an order, reverse it.
+
+Keyword-only arguments, one transaction each.
+"""
+
+import hashlib
+import json
+from datetime import UTC
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from codes.models import CodeStatus, PoolKind, PromoCode
+from codes.rules import InvalidCode, canonical_code
+from codes.services import CodeNotRedeemable, code_redeem
+from participants.models import Participant, Referral, ReferralStatus
+from participants.services import (
+    participant_friend_get_or_create,
+    referral_convert,
+    referral_reverse,
+    reward_grant,
+)
+from programs.models import CodeUsage
+
+from .models import Conversion, ConversionStatus
+
+PAYLOAD_FIELDS = (
+    "order_id",
+    "promo_code",
+    "customer_id",
+    "customer_email",
+    "event_date",
+    "order_subtotal",
+    "order_discount",
+    "currency_code",
+)
+_CENT = Decimal("0.01")
+
+
+class ConversionConflict(Exception):
+    """The OrderId was already recorded with a different payload."""
+
+
+def payload_normalise(payload):
+    """The parsed order in one canonical form: what a replay is compared by.
+
+    Blank and missing are the same; amounts are decimals to the cent; the code is in canonical
+    (upper) case; e-mail in lower case; the date in UTC. JSON and form bodies parse to the same.
+    """
+    values = {name: payload.get(name) for name in PAYLOAD_FIELDS}
+    for name in ("order_id", "promo_code", "customer_id", "customer_email", "currency_code"):
+        text = values[name]
+        values[name] = text.strip() if isinstance(text, str) else ""
+    values["promo_code"] = values["promo_code"].upper()
+    values["customer_email"] = values["customer_email"].lower()
+    values["currency_code"] = values["currency_code"].upper()
+    for name in ("order_subtotal", "order_discount"):
+        if values[name] is not None:
+            values[name] = Decimal(values[name]).quantize(_CENT)
+    if values["event_date"] is not None:
+        values["event_date"] = values["event_date"].astimezone(UTC)
+    return values
+
+
+def payload_digest(values):
+    canonical = {
+        name: (value.isoformat() if hasattr(value, "isoformat") else value)
+        for name, value in values.items()
+    }
+    canonical = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in canonical.items()}
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def reward_body(reward):
+    if reward is None:
+        return None
+    return {
+        "id": reward.pk,
+        "kind": reward.kind,
+        "status": reward.status,
+        "amount": None if reward.amount is None else str(reward.amount),
+        "currency": reward.currency or None,
+        "percent": None if reward.percent is None else str(reward.percent),
+        "available_at": reward.available_at.isoformat() if reward.available_at else None,
+        "needs_review": reward.needs_review,
+    }
+
+
+def conversion_body(conversion, reward=None):
+    """The answer to a conversion (stored on the row, so a replay returns it verbatim)."""
+    return {
+        "order_id": conversion.order_id,
+        "status": conversion.status,
+        "reason": conversion.reason,
+        "advocate_id": conversion.advocate.participant_id if conversion.advocate else None,
+        "referral_id": conversion.referral_id,
+        "reward": reward_body(reward),
+        "reversed_at": conversion.reversed_at.isoformat() if conversion.reversed_at else None,
+        "reversal_reason": conversion.reversal_reason if conversion.reversed_at else None,
+    }
+
+
+@transaction.atomic
+def conversion_record(*, program, payload):
+    """Record an order and attribute it (DESIGN §2). Returns (conversion, created).
+
+    `payload` is the parsed order (PAYLOAD_FIELDS). The Conversion row is inserted first: the
+    unique (program, order_id) index makes every concurrent copy of one order wait for the
+    first and then find its row, so an order is attributed (and rewarded) once and every copy
+    gets the same answer. The same OrderId with a different payload raises ConversionConflict.
+    """
+    values = payload_normalise(payload)
+    digest = payload_digest(values)
+    try:
+        with transaction.atomic():
+            conversion = Conversion.objects.create(
+                program=program,
+                order_id=values["order_id"],
+                status=ConversionStatus.UNATTRIBUTED,
+                promo_code=values["promo_code"][:255],
+                customer_id=values["customer_id"],
+                customer_email=values["customer_email"],
+                event_date=values["event_date"],
+                order_subtotal=values["order_subtotal"],
+                order_discount=values["order_discount"],
+                currency_code=values["currency_code"],
+                payload_digest=digest,
+            )
+    except IntegrityError:
+        existing = Conversion.objects.get(program=program, order_id=values["order_id"])
+        if existing.payload_digest != digest:
+            raise ConversionConflict(
+                f"Order {values['order_id']!r} was already recorded with a different payload."
+            ) from None
+        return existing, False
+
+    reward = _attribute(conversion=conversion, program=program, values=values)
+    conversion.response = conversion_body(conversion, reward)
+    conversion.save()
+    return conversion, True
+
+
+def _attribute(*, conversion, program, values):
+    """Decide the outcome and make its writes; returns the reward or None."""
+
+    def outcome(status, reason):
+        conversion.status = status
+        conversion.reason = reason
+
+    if not values["promo_code"]:
+        outcome(ConversionStatus.UNATTRIBUTED, "The order carries no promo code.")
+        return None
+    try:
+        canonical = canonical_code(values["promo_code"])
+    except InvalidCode:
+        canonical = None
+    # Lock the code row: concurrent orders for one code are decided one after another.
+    code = (
+        PromoCode.objects.select_for_update(of=("self",))
+        .select_related("pool", "holder")
+        .filter(program=program, code=canonical)
+        .first()
+        if canonical
+        else None
+    )
+    if code is None or code.pool.kind != PoolKind.REFERRAL:
+        outcome(
+            ConversionStatus.UNATTRIBUTED,
+            "The promo code is not one of the program's referral codes.",
+        )
+        return None
+    conversion.code = code
+    if code.holder_id is None or code.status == CodeStatus.AVAILABLE:
+        outcome(ConversionStatus.REJECTED, "The code is held by no advocate.")
+        return None
+    advocate = code.holder
+    conversion.advocate = advocate
+    if code.usage == CodeUsage.SINGLE and code.status == CodeStatus.REDEEMED:
+        outcome(ConversionStatus.REJECTED, "The single-use code was already redeemed.")
+        return None
+    if advocate.is_blocked:
+        outcome(ConversionStatus.REJECTED, "The advocate is blocked.")
+        return None
+    email = values["customer_email"]
+    if values["customer_id"] == advocate.participant_id or (
+        email and advocate.email and email == advocate.email.lower()
+    ):
+        outcome(ConversionStatus.REJECTED, "Self-referral: the customer is the advocate.")
+        return None
+
+    friend, new_friend = _friend(program=program, values=values)
+    if friend.pk == advocate.pk:
+        outcome(ConversionStatus.REJECTED, "Self-referral: the customer is the advocate.")
+        return None
+    conversion.friend = friend
+    referral = (
+        None if new_friend else Referral.objects.select_for_update().filter(friend=friend).first()
+    )
+    if referral is not None and referral.advocate_id != advocate.pk:
+        outcome(ConversionStatus.REJECTED, "The customer was referred by another advocate.")
+        return None
+    if referral is not None and referral.status != ReferralStatus.PENDING:
+        outcome(ConversionStatus.REJECTED, "The customer's referral was already converted.")
+        return None
+    try:
+        code_redeem(code=code, order_id=values["order_id"], redeemed_by=friend)
+    except CodeNotRedeemable as refused:
+        outcome(ConversionStatus.REJECTED, f"The code cannot attribute: {refused.reason}.")
+        return None
+    referral = referral_convert(
+        referral=referral,
+        program=program,
+        advocate=advocate,
+        friend=friend,
+        code=code,
+        order_id=values["order_id"],
+    )
+    reward = reward_grant(referral=referral)
+    conversion.referral = referral
+    conversion.reward = reward
+    outcome(ConversionStatus.ATTRIBUTED, "Attributed to the advocate holding the code.")
+    return reward
+
+
+def _friend(*, program, values):
+    """The customer as a participant: by CustomerId; else an existing participant with the
+    CustomerEmail; else a new participant named after the order (`order:<OrderId>`)."""
+    if values["customer_id"]:
+        return participant_friend_get_or_create(
+            program=program,
+            participant_id=values["customer_id"],
+            email=values["customer_email"],
+        )
+    if values["customer_email"]:
+        known = (
+            Participant.objects.filter(program=program, email__iexact=values["customer_email"])
+            .order_by("id")
+            .first()
+        )
+        if known is not None:
+            return known, False
+    return participant_friend_get_or_create(
+        program=program,
+        participant_id=f"order:{values['order_id']}"[:255],
+        email=values["customer_email"],
+    )
+
+
+@transaction.atomic
+def conversion_reverse(*, conversion, reason=""):
+    """Reverse a refunded or cancelled order: cancel its referral and reward (a paid reward
+    stays paid, flagged needs_review); the code stays redeemed and a multi-use count stays.
+
+    Idempotent: reversing again changes nothing and answers the same.
+    Returns the conversion and its answer with the current reward.
+    """
+    conversion = Conversion.objects.select_for_update().get(pk=conversion.pk)
+    if conversion.reversed_at is None:
+        conversion.reversed_at = timezone.now()
+        conversion.reversal_reason = (reason or "").strip()
+        conversion.save(update_fields=["reversed_at", "reversal_reason"])
+        if conversion.referral_id is not None:
+            referral_reverse(referral=conversion.referral)
+    return conversion
+
+
+def conversion_current_body(conversion):
+    """The conversion's answer as it stands now (after a reversal: with reversed_at, the
+    reversal reason and the reward's current status)."""
+    reward = conversion.reward
+    if reward is not None:
+        reward.refresh_from_db()
+    return conversion_body(conversion, reward)

@@ -1,0 +1,71 @@
+"""The base of every server-API view: program API key, its rate, body size, the program."""
+
+import io
+
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import parsers
+from rest_framework.views import APIView
+
+from config.api_errors import PayloadTooLarge
+
+from .api_auth import ApiKeyAuthentication, ApiKeyRateThrottle, HasProgramApiKey
+
+
+def body_limit():
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+class _BoundedStream:
+    """Reads at most the body limit from the request: a larger body (even one sent chunked,
+    without Content-Length) is refused with 413 instead of being read into memory."""
+
+    @staticmethod
+    def read(stream):
+        limit = body_limit()
+        data = stream.read(limit + 1) if stream is not None else b""
+        if len(data) > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        return data
+
+
+class BoundedJSONParser(parsers.JSONParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = _BoundedStream.read(stream)
+        return super().parse(io.BytesIO(data), media_type, parser_context)
+
+
+class ProgramAPIView(APIView):
+    """Authenticated by a program API key (Bearer); the key's program is `self.program`.
+
+    The key must belong to the program named in the URL (403 otherwise; 404 for a program that
+    does not exist), and requests are throttled per key at its requests_per_minute.
+    """
+
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [HasProgramApiKey]
+    throttle_classes = [ApiKeyRateThrottle]
+    parser_classes = [BoundedJSONParser, parsers.FormParser]
+
+    def initial(self, request, *args, **kwargs):
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            too_large = int(length) > body_limit()
+        except ValueError:
+            too_large = False
+        super().initial(request, *args, **kwargs)
+        if too_large:
+            raise PayloadTooLarge(f"The request body is larger than {body_limit()} bytes.")
+        self.program = request.auth.program
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "programs.api_auth.ApiKeyAuthentication"
+    name = "programApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A program API key (create_api_key --program SLUG).",
+        }

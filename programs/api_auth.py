@@ -1,0 +1,118 @@
+"""Server-API authentication, permission and throttling by program API key.
+
+`Authorization: Bearer <key>`: the key is looked up by its SHA-256 digest, a revoked key is
+refused (401), a key works for its own program only (403), and each key has its own request
+rate (requests per minute), counted atomically in the cache (Redis when configured).
+"""
+
+import time
+from datetime import timedelta
+
+from django.core.cache import cache
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.permissions import BasePermission
+from rest_framework.throttling import BaseThrottle
+
+from .models import ApiKey, Program
+from .services import api_key_digest
+
+# last_used_at is written at most this often per key, not on every request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+THROTTLE_WINDOW_SECONDS = 60
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = get_authorization_header(request).split()
+        if not header:
+            return None
+        if header[0].lower() != self.keyword.lower().encode():
+            raise exceptions.AuthenticationFailed("Use Authorization: Bearer <program API key>.")
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
+        try:
+            raw_key = header[1].decode()
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Invalid API key.") from None
+        api_key = (
+            ApiKey.objects.select_related("program").filter(digest=api_key_digest(raw_key)).first()
+        )
+        if api_key is None:
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        if api_key.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This API key has been revoked.")
+        self._touch(api_key)
+        return (None, api_key)
+
+    @staticmethod
+    def _touch(api_key):
+        now = timezone.now()
+        last = api_key.last_used_at
+        if last is not None and now - last < LAST_USED_RESOLUTION:
+            return
+        # Conditional update: of many concurrent requests at most one writes per minute.
+        stale = now - LAST_USED_RESOLUTION
+        ApiKey.objects.filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale), pk=api_key.pk
+        ).update(last_used_at=now)
+        api_key.last_used_at = now
+
+    def authenticate_header(self, request):
+        return self.keyword
+
+
+class HasProgramApiKey(BasePermission):
+    """The request carries a key of the program named in the URL (`program` kwarg)."""
+
+    message = "This API key does not belong to this program."
+
+    def has_permission(self, request, view):
+        api_key = request.auth
+        if not isinstance(api_key, ApiKey):
+            raise exceptions.NotAuthenticated(
+                "Authorization: Bearer <program API key> is required."
+            )
+        slug = view.kwargs.get("program")
+        if slug is None or api_key.program.slug == slug:
+            return True
+        if not Program.objects.filter(slug=slug).exists():
+            raise exceptions.NotFound(f"No program {slug!r}.")
+        return False
+
+
+class ApiKeyRateThrottle(BaseThrottle):
+    """A fixed one-minute window per key at the key's requests_per_minute.
+
+    One atomic INCR per request (Redis when REDIS_URL is set); the window's counter is created
+    with ADD when missing, so concurrent web processes share one count.
+    """
+
+    def allow_request(self, request, view):
+        api_key = request.auth
+        if not isinstance(api_key, ApiKey):
+            return True
+        now = time.time()
+        window = int(now // THROTTLE_WINDOW_SECONDS)
+        key = f"throttle:apikey:{api_key.digest[:24]}:{window}"
+        count = _incr(key)
+        if count <= api_key.requests_per_minute:
+            return True
+        self._wait = THROTTLE_WINDOW_SECONDS - (now % THROTTLE_WINDOW_SECONDS)
+        return False
+
+    def wait(self):
+        return getattr(self, "_wait", None)
+
+
+def _incr(key):
+    try:
+        return cache.incr(key)
+    except ValueError:  # no counter for this window yet
+        if cache.add(key, 1, timeout=THROTTLE_WINDOW_SECONDS + 10):
+            return 1
+        return cache.incr(key)

@@ -1,0 +1,38 @@
+"""Helpers for the server-API tests: a stocked program, a client with its API key."""
+
+from rest_framework.test import APIClient
+
+from codes.models import PromoCode
+from codes.services import pool_get_or_create_referral
+from participants.services import participant_upsert
+from programs.services import api_key_create
+from tests.factories import BatchFactory, ProgramFactory
+
+
+def stocked_program(codes=20, **fields):
+    program = ProgramFactory(**fields)
+    pool = pool_get_or_create_referral(program=program)
+    batch = BatchFactory(pool=pool)
+    PromoCode.objects.bulk_create(
+        PromoCode(program=program, pool=pool, batch=batch, code=f"R{i:05d}", usage=batch.usage)
+        for i in range(codes)
+    )
+    return program
+
+
+def client_for(program, **key_fields):
+    _, raw_key = api_key_create(program=program, name="test", **key_fields)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    return client
+
+
+def advocate_with_code(program, participant_id="adv-1", email="adv@example.com"):
+    """An upserted advocate and the first code they hold."""
+    advocate, _ = participant_upsert(program=program, participant_id=participant_id, email=email)
+    code = PromoCode.objects.filter(holder=advocate).order_by("assigned_at", "id").first()
+    return advocate, code
+
+
+def url(program, rest):
+    return f"/api/v1/programs/{program.slug}/{rest}"

@@ -1,0 +1,53 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from codes.models import PromoCode
+from codes.selectors import pool_stock
+from codes.services import code_redeem
+from programs.models import CodeUsage
+from tests.api_helpers import advocate_with_code, client_for, stocked_program, url
+from tests.factories import BatchFactory, PoolFactory, PromoCodeFactory
+
+
+@pytest.mark.django_db
+def test_stock_lists_each_pool_with_counts_threshold_and_forecast():
+    program = stocked_program(
+        codes=20, code_usage=CodeUsage.SINGLE, codes_per_advocate=2, low_stock_threshold=5
+    )
+    _, code = advocate_with_code(program)  # 2 assigned
+    code_redeem(code=code, order_id="O-1")  # 1 redeemed, 1 replacement: 3 taken in all
+    tank = PoolFactory(program=program, kind="fuel_tank", name="Tank", low_stock_threshold=2)
+    PromoCodeFactory(batch=BatchFactory(pool=tank), code="TANK1")
+
+    response = client_for(program).get(url(program, "stock"))
+    assert response.status_code == 200
+    pools = {p["pool"]: p for p in response.json()["pools"]}
+    referral = pools["Referral codes"]
+    assert referral["kind"] == "referral"
+    assert (referral["available"], referral["assigned"], referral["redeemed"]) == (17, 2, 1)
+    assert referral["threshold"] == 5
+    assert referral["used_last_7_days"] == 3
+    assert Decimal(referral["per_day"]) == Decimal("0.43")
+    assert Decimal(referral["days_left"]) == Decimal("39.7")  # 17 / (3 / 7)
+    assert pools["Tank"]["available"] == 1 and pools["Tank"]["threshold"] == 2
+    assert pools["Tank"]["days_left"] is None  # no recent use: no forecast
+
+
+@pytest.mark.django_db
+def test_codes_assigned_before_the_window_do_not_count_as_recent_use():
+    program = stocked_program(codes=10)
+    advocate_with_code(program)
+    PromoCode.objects.exclude(assigned_at=None).update(
+        assigned_at=timezone.now() - timedelta(days=8)
+    )
+    stock = pool_stock(pool=program.pools.get())
+    assert stock.used_last_7_days == 0 and stock.days_left is None
+
+
+@pytest.mark.django_db
+def test_stock_of_another_program_is_forbidden():
+    program, other = stocked_program(), stocked_program()
+    assert client_for(program).get(url(other, "stock")).status_code == 403

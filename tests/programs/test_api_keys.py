@@ -1,0 +1,170 @@
+import io
+import os
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from programs.models import ApiKey
+from programs.services import api_key_create, api_key_digest, api_key_revoke
+from tests.api_helpers import client_for, stocked_program, url
+from tests.factories import ProgramFactory
+
+
+@pytest.mark.django_db
+def test_create_api_key_prints_the_key_once_on_its_last_line_and_stores_its_digest():
+    program = ProgramFactory(slug="acme")
+    out = io.StringIO()
+    call_command("create_api_key", "--program", "acme", "--name", "shop backend", stdout=out)
+    raw_key = out.getvalue().strip().splitlines()[-1]
+    api_key = ApiKey.objects.get(program=program)
+    assert api_key.name == "shop backend"
+    assert len(raw_key) >= 43 and " " not in raw_key
+    assert api_key.digest == api_key_digest(raw_key)
+    assert raw_key not in {api_key.digest, api_key.prefix}
+    assert out.getvalue().count(raw_key) == 1
+
+
+@pytest.mark.django_db
+def test_create_api_key_refuses_an_unknown_program():
+    with pytest.raises(CommandError, match="No program"):
+        call_command("create_api_key", "--program", "nope")
+
+
+@pytest.mark.django_db
+def test_a_key_reads_its_own_program():
+    program = stocked_program()
+    response = client_for(program).get(url(program, "stock"))
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_another_programs_key_is_forbidden():
+    mine, other = stocked_program(), stocked_program()
+    response = client_for(other).get(url(mine, "stock"))
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+
+
+@pytest.mark.django_db
+def test_an_unknown_program_is_404():
+    program = stocked_program()
+    response = client_for(program).get("/api/v1/programs/no-such-program/stock")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "header", [None, "Bearer not-a-key", "Token abc", "Bearer two parts"], ids=str
+)
+def test_missing_or_wrong_keys_are_401(header):
+    program = stocked_program()
+    client = APIClient()
+    if header:
+        client.credentials(HTTP_AUTHORIZATION=header)
+    response = client.get(url(program, "stock"))
+    assert response.status_code == 401
+    assert set(response.json()["error"]) == {"code", "message", "fields"}
+    assert response["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.django_db
+def test_a_revoked_key_is_401():
+    program = stocked_program()
+    api_key, raw_key = api_key_create(program=program, name="old")
+    api_key_revoke(api_key=api_key)
+    response = Client().get(url(program, "stock"), HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    assert response.status_code == 401
+    assert "revoked" in response.json()["error"]["message"]
+
+
+@pytest.mark.django_db
+def test_last_used_at_is_written_at_most_once_a_minute():
+    program = stocked_program()
+    api_key, raw_key = api_key_create(program=program, name="k")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    client.get(url(program, "stock"))
+    api_key.refresh_from_db()
+    first = api_key.last_used_at
+    assert first is not None
+    client.get(url(program, "stock"))
+    api_key.refresh_from_db()
+    assert api_key.last_used_at == first
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=first - timedelta(minutes=2))
+    client.get(url(program, "stock"))
+    api_key.refresh_from_db()
+    assert api_key.last_used_at > first - timedelta(minutes=2)
+
+
+@pytest.mark.django_db
+def test_requests_over_the_keys_rate_are_throttled_429():
+    program = stocked_program()
+    client = client_for(program, requests_per_minute=3)
+    statuses = [client.get(url(program, "stock")).status_code for _ in range(5)]
+    assert statuses[:3] == [200, 200, 200]
+    assert statuses[3:] == [429, 429]
+    response = client.get(url(program, "stock"))
+    assert response.json()["error"]["code"] == "throttled"
+    # Another key of the same program has its own count.
+    assert client_for(program).get(url(program, "stock")).status_code == 200
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_throttle_counts_atomically_in_redis_when_configured(settings):
+    import redis
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+        }
+    }
+    program = stocked_program()
+    client = client_for(program, requests_per_minute=2)
+    statuses = [client.get(url(program, "stock")).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    keys = redis.Redis.from_url(os.environ["REDIS_URL"]).keys("*throttle:apikey:*")
+    assert keys
+
+
+@pytest.mark.django_db
+def test_admin_revoke_action_revokes_the_selected_keys():
+    program = ProgramFactory()
+    api_key, _ = api_key_create(program=program, name="k")
+    admin_user = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client = Client()
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/programs/apikey/",
+        {"action": "revoke", "_selected_action": [api_key.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    api_key.refresh_from_db()
+    assert api_key.revoked_at is not None and api_key.revoked_at <= timezone.now()
+
+
+@pytest.mark.django_db
+def test_admin_lists_keys_and_sets_their_name_and_rate():
+    program = ProgramFactory()
+    api_key, _ = api_key_create(program=program, name="old name")
+    admin_user = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    client = Client()
+    client.force_login(admin_user)
+    listing = client.get("/admin/programs/apikey/")
+    assert "old name" in listing.content.decode()
+    assert api_key.digest not in listing.content.decode()
+    response = client.post(
+        f"/admin/programs/apikey/{api_key.pk}/change/",
+        {"name": "shop backend", "requests_per_minute": 120},
+    )
+    assert response.status_code == 302
+    api_key.refresh_from_db()
+    assert (api_key.name, api_key.requests_per_minute) == ("shop backend", 120)
+    assert api_key.program == program
