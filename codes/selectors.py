@@ -247,7 +247,7 @@ def _text(value):
 def codes_held(*, participant):
     """The codes a participant holds now (can still share), in the order they were assigned."""
     return list(
-        PromoCode.objects.filter(holder=participant, status=CodeStatus.ASSIGNED).order_by(
-            "assigned_at", "id"
-        )
+        PromoCode.objects.filter(holder=participant, status=CodeStatus.ASSIGNED)
+        .order_by("assigned_at", "id")
+        .only("code", "usage", "status", "assigned_at", "first_copied_at")
     )

@@ -9,6 +9,21 @@ def participant_get(*, program, participant_id):
     return Participant.objects.filter(program=program, participant_id=participant_id).first()
 
 
+def referral_codes(*, participant):
+    """`referral_codes` of the APIs: the codes held now, in the order they were assigned."""
+    return [
+        {
+            "code": code.code,
+            "usage": code.usage,
+            "status": code.status,
+            "assigned_at": code.assigned_at,
+            "copied_before": code.first_copied_at is not None,
+            "first_copied_at": code.first_copied_at,
+        }
+        for code in codes_held(participant=participant)
+    ]
+
+
 def participant_detail(*, participant):
     """The participant as the server API shows it: profile, held codes and who referred them."""
     referral = (
@@ -24,17 +39,7 @@ def participant_detail(*, participant):
         "is_blocked": participant.is_blocked,
         "created_at": participant.created_at,
         "updated_at": participant.updated_at,
-        "referral_codes": [
-            {
-                "code": code.code,
-                "usage": code.usage,
-                "status": code.status,
-                "assigned_at": code.assigned_at,
-                "copied_before": code.first_copied_at is not None,
-                "first_copied_at": code.first_copied_at,
-            }
-            for code in codes_held(participant=participant)
-        ],
+        "referral_codes": referral_codes(participant=participant),
         "referred_by": None
         if referral is None
         else {

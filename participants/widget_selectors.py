@@ -3,10 +3,10 @@
 from collections import Counter
 from decimal import Decimal
 
-from codes.models import CodeStatus, PromoCode
 from programs.models import RewardKind
 
 from .models import Participant, Referral, ReferralStatus, Reward, RewardStatus
+from .selectors import referral_codes
 
 
 def participant_for_widget(*, identity):
@@ -14,26 +14,6 @@ def participant_for_widget(*, identity):
     return Participant.objects.filter(
         program=identity.program, participant_id=identity.participant_id
     ).first()
-
-
-def held_codes(*, participant):
-    """The codes the advocate holds now (can still share), in the order they were assigned."""
-    return list(
-        PromoCode.objects.filter(holder=participant, status=CodeStatus.ASSIGNED)
-        .order_by("assigned_at", "id")
-        .only("code", "usage", "status", "assigned_at", "first_copied_at")
-    )
-
-
-def code_payload(code):
-    return {
-        "code": code.code,
-        "usage": code.usage,
-        "status": code.status,
-        "assigned_at": code.assigned_at,
-        "copied_before": code.first_copied_at is not None,
-        "first_copied_at": code.first_copied_at,
-    }
 
 
 def referrals_summary(*, participant):
@@ -76,7 +56,7 @@ def widget_state(*, participant, program):
         },
         "program": {"slug": program.slug, "name": program.name},
         "friend_offer_text": program.friend_offer_text,
-        "referral_codes": [code_payload(code) for code in held_codes(participant=participant)],
+        "referral_codes": referral_codes(participant=participant),
         "referrals": referrals_summary(participant=participant),
         "rewards": rewards_summary(participant=participant),
     }
