@@ -3,20 +3,14 @@
 from rest_framework.test import APIClient
 
 from codes.models import PromoCode
-from codes.services import pool_get_or_create_referral
 from participants.services import participant_upsert
 from programs.services import api_key_create
-from tests.factories import BatchFactory, ProgramFactory
+from tests.factories import ProgramFactory, stock_pool
 
 
 def stocked_program(codes=20, **fields):
     program = ProgramFactory(**fields)
-    pool = pool_get_or_create_referral(program=program)
-    batch = BatchFactory(pool=pool)
-    PromoCode.objects.bulk_create(
-        PromoCode(program=program, pool=pool, batch=batch, code=f"R{i:05d}", usage=batch.usage)
-        for i in range(codes)
-    )
+    stock_pool(program, codes, prefix="R")
     return program
 
 

@@ -66,3 +66,22 @@ class PromoCodeFactory(factory.django.DjangoModelFactory):
     program = factory.LazyAttribute(lambda c: c.pool.program)
     code = factory.Sequence(lambda n: f"CODE{n:06d}")
     usage = factory.LazyAttribute(lambda c: c.batch.usage)
+
+
+def stock_pool(program, count, prefix="C", digits=5):
+    """The program's referral pool with one batch of `count` codes PREFIX00000, PREFIX00001, …"""
+    from codes.services import pool_get_or_create_referral
+
+    pool = pool_get_or_create_referral(program=program)
+    batch = BatchFactory(pool=pool)
+    PromoCode.objects.bulk_create(
+        PromoCode(
+            program=program,
+            pool=pool,
+            batch=batch,
+            code=f"{prefix}{i:0{digits}d}",
+            usage=batch.usage,
+        )
+        for i in range(count)
+    )
+    return pool

@@ -7,19 +7,18 @@ from codes.models import CodeStatus, PromoCode
 from codes.services import CodeNotRedeemable, code_redeem, codes_top_up
 from participants.services import participant_upsert
 from programs.models import CodeUsage
-from tests.factories import BatchFactory, ParticipantFactory, ProgramFactory, PromoCodeFactory
+from tests.factories import (
+    BatchFactory,
+    ParticipantFactory,
+    ProgramFactory,
+    PromoCodeFactory,
+    stock_pool,
+)
 
 
 def stocked_program(codes=10, **program_fields):
     program = ProgramFactory(**program_fields)
-    from codes.services import pool_get_or_create_referral
-
-    pool = pool_get_or_create_referral(program=program)
-    batch = BatchFactory(pool=pool)
-    PromoCode.objects.bulk_create(
-        PromoCode(program=program, pool=pool, batch=batch, code=f"C{i:05d}", usage=batch.usage)
-        for i in range(codes)
-    )
+    stock_pool(program, codes)
     return program
 
 

@@ -10,21 +10,15 @@ from django.core import mail
 from django.db import connection
 
 from codes.models import AlertKind, CodeStatus, Pool, PromoCode, StockAlert
-from codes.services import codes_top_up, pool_get_or_create_referral
+from codes.services import codes_top_up
 from programs.models import CodeUsage
-from tests.factories import BatchFactory, ParticipantFactory, ProgramFactory
+from tests.factories import ParticipantFactory, ProgramFactory, stock_pool
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def stock(program, count):
-    pool = pool_get_or_create_referral(program=program)
-    batch = BatchFactory(pool=pool)
-    PromoCode.objects.bulk_create(
-        PromoCode(program=program, pool=pool, batch=batch, code=f"K{i:06d}", usage=batch.usage)
-        for i in range(count)
-    )
-    return pool
+    return stock_pool(program, count, prefix="K", digits=6)
 
 
 def run_threads(count, target, args_for):
