@@ -32,7 +32,8 @@ test: install browser
 # The widget's browser tests drive Debian's chromium (never a downloaded browser build).
 browser:
 	@test -x /usr/bin/chromium || { \
-		test "$$(id -u)" = 0 || { echo "make browser: run as root to apt-get install chromium" >&2; exit 1; }; \
+		test "$$(id -u)" = 0 || { echo "make browser: not root, cannot apt-get install chromium;" \
+			"the browser tests will skip (and fail in the strict PostgreSQL pass)" >&2; exit 0; }; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
 lint: install

@@ -34,7 +34,9 @@ class ConversionInputSerializer(serializers.Serializer):
         max_length=255,
         help_text="The friend's participant id.",
     )
-    CustomerEmail = serializers.EmailField(required=False, allow_blank=True, allow_null=True)
+    CustomerEmail = serializers.EmailField(
+        required=False, allow_blank=True, allow_null=True, max_length=254
+    )
     EventDate = serializers.DateTimeField(required=False, allow_null=True)
     OrderSubtotal = serializers.DecimalField(
         max_digits=14, decimal_places=2, required=False, allow_null=True

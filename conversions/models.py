@@ -10,6 +10,8 @@ class ConversionStatus(models.TextChoices):
     ATTRIBUTED = "attributed", "Attributed"
     UNATTRIBUTED = "unattributed", "Unattributed"
     REJECTED = "rejected", "Rejected"
+    # After a reversal (refund/cancel) of an order that was attributed.
+    REVERSED = "reversed", "Reversed"
 
 
 class Conversion(models.Model):

@@ -195,20 +195,27 @@ def _attribute(*, conversion, program, values):
         outcome(ConversionStatus.REJECTED, "Self-referral: the customer is the advocate.")
         return None
     conversion.friend = friend
-    referral = (
-        None if new_friend else Referral.objects.select_for_update().filter(friend=friend).first()
-    )
-    if referral is not None and referral.advocate_id != advocate.pk:
-        outcome(ConversionStatus.REJECTED, "The customer was referred by another advocate.")
-        return None
-    if referral is not None and referral.status != ReferralStatus.PENDING:
-        outcome(ConversionStatus.REJECTED, "The customer's referral was already converted.")
-        return None
+    # Orders of one customer are decided one after another: lock the friend's row (NO KEY, so
+    # inserts that merely reference it are not blocked) before reading their referral. Without
+    # it two first orders of one customer would both try to create the referral.
+    list(Participant.objects.select_for_update(no_key=True).filter(pk=friend.pk).values("pk"))
+    referral = None if new_friend else Referral.objects.filter(friend=friend).first()
     try:
         code_redeem(code=code, order_id=values["order_id"], redeemed_by=friend)
     except CodeNotRedeemable as refused:
         outcome(ConversionStatus.REJECTED, f"The code cannot attribute: {refused.reason}.")
         return None
+    if referral is not None and referral.status != ReferralStatus.PENDING:
+        # A repeat order: the code was used at the shop (redeemed, or one more use counted),
+        # but the customer's referral was already converted (or reversed): no second reward.
+        conversion.referral = referral if referral.advocate_id == advocate.pk else None
+        outcome(
+            ConversionStatus.ATTRIBUTED,
+            f"Attributed to the advocate holding the code; the customer's referral is already "
+            f"{referral.status}, so no new reward.",
+        )
+        return None
+    # The code used at checkout wins over an earlier pending link to another advocate.
     referral = referral_convert(
         referral=referral,
         program=program,
@@ -260,7 +267,9 @@ def conversion_reverse(*, conversion, reason=""):
     if conversion.reversed_at is None:
         conversion.reversed_at = timezone.now()
         conversion.reversal_reason = (reason or "").strip()
-        conversion.save(update_fields=["reversed_at", "reversal_reason"])
+        if conversion.status == ConversionStatus.ATTRIBUTED:
+            conversion.status = ConversionStatus.REVERSED
+        conversion.save(update_fields=["status", "reversed_at", "reversal_reason"])
         if conversion.referral_id is not None:
             referral_reverse(referral=conversion.referral)
     return conversion

@@ -64,6 +64,12 @@ class ParticipantAdmin(ProgramScopedAdminMixin, ImportMixin, admin.ModelAdmin):
     readonly_fields = ["codes_short_since", "created_at", "updated_at"]
     inlines = [CodesAndLinksInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Moving a participant to another program or id would orphan their codes and referrals.
+        if obj is not None:
+            return ["program", "participant_id", *self.readonly_fields]
+        return self.readonly_fields
+
     def get_urls(self):
         return [
             path(
@@ -136,9 +142,33 @@ class ReferralAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["friend__participant_id", "advocate__participant_id", "order_id"]
     raw_id_fields = ["advocate", "friend", "code"]
 
+    def has_change_permission(self, request, obj=None):
+        # Referrals change through conversions and reversals (their services), not by hand.
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
 
 @admin.register(Reward)
 class RewardAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
     list_display = ["advocate", "kind", "amount", "currency", "percent", "status", "needs_review"]
     list_filter = ["status", "kind", "needs_review", "program"]
     raw_id_fields = ["advocate", "referral", "code"]
+    # A manager marks a reward paid or reviewed; what was earned is the services' business.
+    readonly_fields = [
+        "program",
+        "advocate",
+        "referral",
+        "kind",
+        "amount",
+        "currency",
+        "percent",
+        "code",
+        "available_at",
+        "cancelled_at",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False

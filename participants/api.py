@@ -18,7 +18,7 @@ PARTICIPANT_ID_MAX = 255
 
 
 class ParticipantUpsertSerializer(serializers.Serializer):
-    email = serializers.EmailField(required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=254)
     first_name = serializers.CharField(
         required=False, allow_blank=True, max_length=150, trim_whitespace=True
     )
@@ -51,7 +51,7 @@ class ReferredBySerializer(serializers.Serializer):
 
 class ParticipantSerializer(serializers.Serializer):
     participant_id = serializers.CharField()
-    email = serializers.EmailField(allow_blank=True)
+    email = serializers.EmailField(allow_blank=True, max_length=254)
     first_name = serializers.CharField(allow_blank=True)
     last_name = serializers.CharField(allow_blank=True)
     account_id = serializers.CharField(allow_blank=True)

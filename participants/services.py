@@ -31,7 +31,9 @@ def participant_upsert(*, program, participant_id, **profile):
     for _ in range(2):
         try:
             with transaction.atomic():
-                participant, created = Participant.objects.select_for_update().get_or_create(
+                participant, created = Participant.objects.select_for_update(
+                    no_key=True
+                ).get_or_create(
                     program=program,
                     participant_id=participant_id,
                     defaults={**values, "is_advocate": True},
@@ -173,10 +175,12 @@ def referral_convert(*, referral=None, program=None, advocate=None, friend=None,
         )
         return referral
     referral.status = ReferralStatus.CONVERTED
+    if advocate is not None:
+        referral.advocate = advocate  # the code used at checkout wins over a pending link
     referral.code = code
     referral.order_id = order_id
     referral.converted_at = now
-    referral.save(update_fields=["status", "code", "order_id", "converted_at"])
+    referral.save(update_fields=["status", "advocate", "code", "order_id", "converted_at"])
     return referral
 
 

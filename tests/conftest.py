@@ -8,7 +8,8 @@ from django.db import connection
 STRICT = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
-def _unavailable(reason):
+def service_unavailable(reason):
+    """Skip, or fail in the strict PostgreSQL pass (a service CI must have is missing)."""
     if STRICT:
         pytest.fail(f"{reason} (REQUIRE_SERVICES=1: this pass must not skip it)", pytrace=False)
     pytest.skip(reason)
@@ -32,6 +33,6 @@ def redis_reachable():
 
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        _unavailable("needs PostgreSQL (set TEST_DATABASE_URL)")
+        service_unavailable("needs PostgreSQL (set TEST_DATABASE_URL)")
     if item.get_closest_marker("redis") and not redis_reachable():
-        _unavailable(f"needs Redis (REDIS_URL={redis_url() or 'unset'} is not reachable)")
+        service_unavailable(f"needs Redis (REDIS_URL={redis_url() or 'unset'} is not reachable)")

@@ -208,14 +208,31 @@ def test_a_blocked_advocates_code_is_rejected():
 
 
 @pytest.mark.django_db
-def test_a_friend_referred_by_another_advocate_is_rejected():
+def test_the_code_used_at_checkout_wins_over_a_pending_link_to_another_advocate():
     program = stocked_program(code_usage=CodeUsage.MULTI)
     _, first_code = advocate_with_code(program, "adv-1", "a1@example.com")
-    _, second_code = advocate_with_code(program, "adv-2", "a2@example.com")
-    client_for(program).put(
-        url(program, "participants/friend-1"), {"referred_by_code": first_code.code}
-    )
-    _rejected(program, order(code=second_code.code), "another advocate")
+    second, second_code = advocate_with_code(program, "adv-2", "a2@example.com")
+    client = client_for(program)
+    client.put(url(program, "participants/friend-1"), {"referred_by_code": first_code.code})
+    data = post(client, program, order(code=second_code.code)).json()
+    assert data["status"] == "attributed" and data["advocate_id"] == "adv-2"
+    referral = Referral.objects.get(friend__participant_id="friend-1")
+    assert (referral.advocate, referral.status) == (second, ReferralStatus.CONVERTED)
+    assert Reward.objects.get().advocate == second
+
+
+@pytest.mark.django_db
+def test_a_repeat_order_counts_the_use_but_earns_no_second_reward():
+    program = stocked_program(code_usage=CodeUsage.MULTI)
+    _, code = advocate_with_code(program)
+    client = client_for(program)
+    assert post(client, program, order("ORD-1", code.code)).json()["reward"] is not None
+    data = post(client, program, order("ORD-2", code.code)).json()
+    assert data["status"] == "attributed" and data["reward"] is None
+    assert "no new reward" in data["reason"]
+    code.refresh_from_db()
+    assert code.redemption_count == 2
+    assert Reward.objects.count() == 1
 
 
 @pytest.mark.django_db

@@ -25,7 +25,7 @@ def test_reversal_cancels_the_referral_and_reward_and_keeps_the_code_redeemed():
     response = client.post(url(program, "conversions/ORD-1/reversal"), {"reason": "Refunded"})
     assert response.status_code == 200
     data = response.json()
-    assert data["order_id"] == "ORD-1" and data["status"] == "attributed"
+    assert data["order_id"] == "ORD-1" and data["status"] == "reversed"
     assert data["reversed_at"] is not None and data["reversal_reason"] == "Refunded"
     assert data["reward"]["status"] == "cancelled"
     assert Referral.objects.get().status == ReferralStatus.CANCELLED

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from codes.models import PromoCode
 from codes.services import codes_top_up
+from tests.conftest import service_unavailable
 from tests.factories import ParticipantFactory, ProgramFactory
 from tests.widget.conftest import stock, token_for
 
@@ -36,10 +37,9 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 @pytest.fixture(scope="module")
 def browser(django_db_setup):
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"Chromium is not installed at {CHROMIUM}: run `make browser` (or `make test`, "
-            "which runs it) to install Debian's chromium.",
-            pytrace=False,
+        service_unavailable(
+            f"Chromium is not installed at {CHROMIUM}: run `make browser` as root (`make test` "
+            "runs it) to install Debian's chromium"
         )
     from playwright.sync_api import sync_playwright
 
