@@ -8,6 +8,8 @@ apt-get when missing) and a Lua script:
            code each time (attributed: code redeemed, replacement assigned, reward created)
   phase 2  mixed: the same conversions plus PUT /participants/{new id} (each new advocate
            claims 5 codes), two wrk processes at once
+  phase 3  widget loads: GET /api/v1/widget/me with a participant token per advocate, two
+           connections (one per worker), so p95 is the service time (target ≤ 30 ms)
 
 Prints requests/s and p50/p95/p99 per phase. Bounded: BENCH_SECONDS (default 20) per phase.
 
@@ -45,6 +47,8 @@ LUA = r"""
 -- Each wrk thread takes every Nth line of the codes file, so no two requests share a code.
 local codes = {}
 for line in io.lines(os.getenv("BENCH_CODES")) do codes[#codes + 1] = line end
+local tokens = {}
+for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line end
 local threads = {}
 local counter = 0
 function setup(thread)
@@ -65,6 +69,11 @@ end
 function request()
   local i = offset + tid + n * nthreads
   n = n + 1
+  if mode == "widget" then
+    -- An advocate's widget load: one participant token per advocate, round-robin.
+    local token = tokens[(i % #tokens) + 1]
+    return wrk.format("GET", "/api/v1/widget/me", {["Authorization"] = "Bearer " .. token})
+  end
   if mode == "participants" then
     local body = string.format('{"email": "p-%s-%d-%d@example.com", "first_name": "B"}',
                                run, tid, n)
@@ -92,8 +101,8 @@ end
 """
 
 
-def setup_data(codes_file):
-    """Runs inside Django (called as `bench/api.py --setup FILE` with the bench env)."""
+def setup_data(codes_file, tokens_file):
+    """Runs inside Django (called as `bench/api.py --setup CODES TOKENS` with the bench env)."""
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
@@ -105,6 +114,7 @@ def setup_data(codes_file):
     from codes.models import Batch, BatchSource, BatchStatus, CodeStatus, PromoCode
     from codes.services import pool_get_or_create_referral
     from participants.models import Participant
+    from participants.widget_tokens import widget_token_encode
     from programs.models import CodeUsage
     from programs.services import api_key_create, program_create
 
@@ -151,6 +161,13 @@ def setup_data(codes_file):
             code.assigned_at = now
         PromoCode.objects.bulk_update(held, ["status", "holder", "assigned_at"], batch_size=5000)
     Path(codes_file).write_text("\n".join(code.code for code in held) + "\n")
+    Path(tokens_file).write_text(
+        "\n".join(
+            widget_token_encode(program=program, participant_id=a.participant_id, ttl_seconds=3600)
+            for a in advocates
+        )
+        + "\n"
+    )
     print(json.dumps({"slug": program.slug, "key": raw_key}))
 
 
@@ -251,8 +268,9 @@ def main():
     try:
         subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         codes_file = tmp / "codes.txt"
+        tokens_file = tmp / "tokens.txt"
         out = subprocess.run(
-            [PY, __file__, "--setup", str(codes_file)],
+            [PY, __file__, "--setup", str(codes_file), str(tokens_file)],
             cwd=ROOT,
             env=env,
             check=True,
@@ -309,6 +327,7 @@ def main():
         run_env = {
             **env,
             "BENCH_CODES": str(codes_file),
+            "BENCH_TOKENS": str(tokens_file),
             "BENCH_KEY": data["key"],
             "BENCH_SLUG": data["slug"],
             "BENCH_RUN": str(int(time.time())),
@@ -332,6 +351,10 @@ def main():
         show("phase 2 conversions (mixed)", conv2)
         show("phase 2 participant upserts (mixed)", part2)
         print(f"phase 2 total                      {conv2['rps'] + part2['rps']:8.1f} req/s")
+        # Widget loads (GET /api/v1/widget/me), one connection per gunicorn worker so the
+        # latency is the service time, not time queued behind other requests.
+        widget = result(start_wrk(run_env, "widget", 2, 2, 0, str(lua_path), base))
+        show("phase 3 widget GET /me (2 conns)", widget)
         check = subprocess.run(
             [
                 PY,
@@ -367,7 +390,7 @@ def main():
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--setup":
-        setup_data(sys.argv[2])
+    if len(sys.argv) == 4 and sys.argv[1] == "--setup":
+        setup_data(sys.argv[2], sys.argv[3])
     else:
         main()
