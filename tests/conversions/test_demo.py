@@ -35,3 +35,9 @@ def test_demo_loads_a_program_with_codes_and_participants_once():
     call_command("demo", stdout=out)
     assert snapshot() == first
     assert "nothing changed" in out.getvalue()
+
+
+def test_the_demo_widget_carries_the_promo_code_component():
+    call_command("demo", stdout=StringIO())
+    widget = Program.objects.get(slug="demo").widgets.get()
+    assert list(widget.components.values_list("kind", flat=True)) == ["referral_promo_code"]

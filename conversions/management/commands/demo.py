@@ -6,7 +6,7 @@ from django.db import transaction
 from codes import services as codes_services
 from participants import services as participant_services
 from programs.models import CodeUsage, Program
-from programs.services import program_create
+from programs.services import program_create, widget_apply_promo_code_template
 
 DEMO_SLUG = "demo"
 DEMO_CODES = 300
@@ -46,6 +46,7 @@ class Command(BaseCommand):
                 friend_offer_text="Give your friends 20% off their first pair of shoes.",
                 widget_allowed_origins="http://127.0.0.1:8000\nhttp://localhost:8000",
             )
+            widget_apply_promo_code_template(program=program)
         pool = codes_services.pool_get_or_create_referral(program=program)
         added = 0
         if not pool.batches.exists():
