@@ -7,6 +7,16 @@ from participants.services import participant_upsert
 from programs.services import api_key_create
 from tests.factories import ProgramFactory, stock_pool
 
+# Each item of `referral_codes` in the server API and the widget API (DESIGN §4).
+REFERRAL_CODE_FIELDS = {
+    "code",
+    "usage",
+    "status",
+    "assigned_at",
+    "copied_before",
+    "first_copied_at",
+}
+
 
 def stocked_program(codes=20, **fields):
     program = ProgramFactory(**fields)

@@ -4,7 +4,13 @@ from codes.models import CodeStatus, PromoCode
 from codes.services import code_redeem
 from participants.models import Participant, Referral, ReferralStatus
 from programs.models import CodeUsage
-from tests.api_helpers import advocate_with_code, client_for, stocked_program, url
+from tests.api_helpers import (
+    REFERRAL_CODE_FIELDS,
+    advocate_with_code,
+    client_for,
+    stocked_program,
+    url,
+)
 from tests.factories import BatchFactory, PoolFactory, PromoCodeFactory
 
 
@@ -20,14 +26,7 @@ def test_put_creates_the_participant_with_their_codes_in_assignment_order():
     assert data["email"] == "ada@example.com" and data["account_id"] == "a7"
     assert [c["code"] for c in data["referral_codes"]] == ["R00000", "R00001", "R00002"]
     first = data["referral_codes"][0]
-    assert set(first) == {
-        "code",
-        "usage",
-        "status",
-        "assigned_at",
-        "copied_before",
-        "first_copied_at",
-    }
+    assert set(first) == REFERRAL_CODE_FIELDS
     assert first["usage"] == "single" and first["status"] == "assigned"
     assert first["copied_before"] is False and first["first_copied_at"] is None
     assert data["referred_by"] is None

@@ -10,6 +10,7 @@ from codes.models import CodeStatus, PromoCode
 from codes.services import CodeNotHeld, code_record_copy
 from participants.models import Participant, Referral, ReferralStatus, Reward, RewardStatus
 from programs.models import RewardKind
+from tests.api_helpers import REFERRAL_CODE_FIELDS
 from tests.factories import ParticipantFactory, ProgramFactory
 from tests.widget.conftest import bearer, stock, token_for
 
@@ -34,14 +35,7 @@ def test_me_upserts_a_new_participant_tops_up_and_answers_the_contract(api, prog
     assert (bob.email, bob.first_name, bob.is_advocate) == ("bob@example.com", "Bob", True)
     assert [c["code"] for c in body["referral_codes"]] == ["W0000", "W0001", "W0002"]
     first = body["referral_codes"][0]
-    assert set(first) == {
-        "code",
-        "usage",
-        "status",
-        "assigned_at",
-        "copied_before",
-        "first_copied_at",
-    }
+    assert set(first) == REFERRAL_CODE_FIELDS
     assert first["usage"] == "single" and first["status"] == "assigned"
     assert first["copied_before"] is False and first["first_copied_at"] is None
     assert body["friend_offer_text"] == program.friend_offer_text
