@@ -203,7 +203,13 @@ class ProgramAdmin(admin.ModelAdmin):
             confirmation = self._confirmation_page(request, object_id)
             if confirmation is not None:
                 return confirmation
-        return super().changeform_view(request, object_id, form_url, extra_context)
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as refused:
+            # The service refused what the form allowed (a concurrent save made a one-way
+            # switch first): nothing was saved; say why and show the program as stored.
+            messages.error(request, "Not saved: " + " ".join(refused.messages))
+            return redirect(request.path)
 
     def _confirmation_page(self, request, object_id):
         """The "This cannot be undone" step before a one-way switch; None when none is made."""
@@ -248,19 +254,13 @@ class ProgramAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         fields = dict(form.cleaned_data)
         apply_template = fields.pop("apply_template_to_widgets", False)
-        try:
-            if change:
-                saved = program_update(
-                    program=obj, apply_template_to_widgets=apply_template, **fields
-                )
-            else:
-                saved = program_create(**fields)
-                if apply_template:
-                    widget_apply_promo_code_template(program=saved)
-        except ValidationError as error:
-            # The form checks the same rules; this catches a concurrent change.
-            messages.error(request, " ".join(error.messages))
-            raise
+        # A refusal (ValidationError) propagates: changeform_view turns it into a message.
+        if change:
+            saved = program_update(program=obj, apply_template_to_widgets=apply_template, **fields)
+        else:
+            saved = program_create(**fields)
+            if apply_template:
+                widget_apply_promo_code_template(program=saved)
         obj.pk = saved.pk
         obj._state.adding = False
         obj.refresh_from_db()

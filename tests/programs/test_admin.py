@@ -143,3 +143,27 @@ def test_a_program_manager_sees_only_programs_they_manage(client):
     assert "Mine" in page and "Theirs" not in page
     assert client.get(change_url(theirs)).status_code == 302  # admin: "doesn't exist" redirect
     assert client.get(change_url(mine)).status_code == 200
+
+
+def test_a_concurrent_one_way_switch_refuses_a_stale_form_with_a_message(admin_client):
+    from unittest import mock
+
+    from programs import admin as program_admin
+    from programs.services import IrreversibleChangeError
+
+    program = ProgramFactory(promo_codes_enabled=True, code_usage=CodeUsage.MULTI)
+
+    # The stored row changed between the form's checks and the save: the service refuses.
+    def refuse(**kwargs):
+        raise IrreversibleChangeError(
+            {"code_usage": "A program with single-use codes can never go back to multi-use."}
+        )
+
+    with mock.patch.object(program_admin, "program_update", refuse):
+        response = admin_client.post(
+            change_url(program), form_data(program, codes_per_advocate="4"), follow=True
+        )
+    assert response.status_code == 200
+    assert "Not saved: A program with single-use codes can never go back" in response.text
+    program.refresh_from_db()
+    assert program.codes_per_advocate == 3
