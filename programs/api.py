@@ -10,6 +10,8 @@ from rest_framework.views import APIView
 from config.api_errors import PayloadTooLarge
 
 from .api_auth import ApiKeyAuthentication, ApiKeyRateThrottle, HasProgramApiKey
+from .models import ApiKey
+from .services import api_key_mark_used
 
 
 def body_limit():
@@ -57,6 +59,12 @@ class ProgramAPIView(APIView):
         if too_large:
             raise PayloadTooLarge(f"The request body is larger than {body_limit()} bytes.")
         self.program = request.auth.program
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code < 400 and isinstance(request.auth, ApiKey):
+            api_key_mark_used(api_key=request.auth)
+        return response
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):

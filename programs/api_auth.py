@@ -6,11 +6,8 @@ rate (requests per minute), counted atomically in the cache (Redis when configur
 """
 
 import time
-from datetime import timedelta
 
 from django.core.cache import cache
-from django.db.models import Q
-from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
@@ -20,7 +17,6 @@ from .models import ApiKey, Program
 from .services import api_key_digest
 
 # last_used_at is written at most this often per key, not on every request.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 THROTTLE_WINDOW_SECONDS = 60
 
 
@@ -46,21 +42,9 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         if api_key.revoked_at is not None:
             raise exceptions.AuthenticationFailed("This API key has been revoked.")
-        self._touch(api_key)
+        # last_used_at is stamped after a successful answer (ProgramAPIView), so a refused
+        # request changes no row.
         return (None, api_key)
-
-    @staticmethod
-    def _touch(api_key):
-        now = timezone.now()
-        last = api_key.last_used_at
-        if last is not None and now - last < LAST_USED_RESOLUTION:
-            return
-        # Conditional update: of many concurrent requests at most one writes per minute.
-        stale = now - LAST_USED_RESOLUTION
-        ApiKey.objects.filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale), pk=api_key.pk
-        ).update(last_used_at=now)
-        api_key.last_used_at = now
 
     def authenticate_header(self, request):
         return self.keyword

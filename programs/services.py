@@ -3,10 +3,12 @@
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import (
@@ -193,6 +195,7 @@ def program_rotate_widget_secret(*, program):
 
 
 API_KEY_PREFIX = "rpc_"
+API_KEY_USE_RESOLUTION = timedelta(minutes=1)
 
 
 def api_key_digest(raw_key):
@@ -219,3 +222,19 @@ def api_key_revoke(*, api_key):
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     api_key.refresh_from_db()
     return api_key
+
+
+def api_key_mark_used(*, api_key, now=None):
+    """Stamp last_used_at, at most once a minute per key.
+
+    A conditional UPDATE: of many concurrent requests at most one writes in each minute.
+    """
+    now = now or timezone.now()
+    last = api_key.last_used_at
+    if last is not None and now - last < API_KEY_USE_RESOLUTION:
+        return
+    stale = now - API_KEY_USE_RESOLUTION
+    ApiKey.objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale), pk=api_key.pk
+    ).update(last_used_at=now)
+    api_key.last_used_at = now

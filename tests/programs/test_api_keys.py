@@ -168,3 +168,16 @@ def test_admin_lists_keys_and_sets_their_name_and_rate():
     api_key.refresh_from_db()
     assert (api_key.name, api_key.requests_per_minute) == ("shop backend", 120)
     assert api_key.program == program
+
+
+@pytest.mark.django_db
+def test_a_refused_request_does_not_stamp_last_used_at():
+    program = stocked_program()
+    api_key, raw_key = api_key_create(program=program, name="k")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    response = client.post(
+        url(program, "conversions"), "{not json", content_type="application/json"
+    )
+    assert response.status_code == 400
+    api_key.refresh_from_db()
+    assert api_key.last_used_at is None
