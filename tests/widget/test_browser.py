@@ -99,7 +99,13 @@ def test_rotate_copy_reload_and_see_the_notice(page, live_server):
     expect(code).to_have_text("SHOE0001")
 
     expect(notice).to_be_hidden()
-    page.get_by_role("button", name="Copy code").click()
+    # The widget says "copied" at once and records the copy in the background: wait for the
+    # recording request before looking at the database.
+    with page.expect_response(
+        lambda r: r.url.endswith("/copy") and r.request.method == "POST"
+    ) as recorded:
+        page.get_by_role("button", name="Copy code").click()
+    assert recorded.value.status == 200
     expect(page.get_by_role("status")).to_contain_text("SHOE0001 copied")
     assert page.evaluate("navigator.clipboard.readText()") == "SHOE0001"
     expect(notice).to_be_hidden()  # the first copy is not "before"
