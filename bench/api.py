@@ -114,7 +114,7 @@ def setup_data(codes_file, tokens_file):
     from codes.models import Batch, BatchSource, BatchStatus, CodeStatus, PromoCode
     from codes.services import pool_get_or_create_referral
     from participants.models import Participant
-    from participants.widget_tokens import widget_token_encode
+    from participants.widget.tokens import widget_token_encode
     from programs.models import CodeUsage
     from programs.services import api_key_create, program_create
 

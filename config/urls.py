@@ -18,8 +18,8 @@ urlpatterns = [
 
 # The advocate's widget: its API (participant tokens) and its page.
 urlpatterns += [
-    path("api/v1/widget/", include("participants.widget_urls")),
-    path("widget/", include("participants.widget_page")),
+    path("api/v1/widget/", include("participants.widget.urls")),
+    path("widget/", include("participants.widget.page")),
 ]
 
 handler500 = "config.api_views.handler500"

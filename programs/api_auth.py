@@ -13,7 +13,8 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import BaseThrottle
 
-from .models import ApiKey, Program
+from .models import ApiKey
+from .selectors import program_get_by_slug
 from .services import api_key_digest
 
 # last_used_at is written at most this often per key, not on every request.
@@ -64,7 +65,7 @@ class HasProgramApiKey(BasePermission):
         slug = view.kwargs.get("program")
         if slug is None or api_key.program.slug == slug:
             return True
-        if not Program.objects.filter(slug=slug).exists():
+        if program_get_by_slug(slug) is None:
             raise exceptions.NotFound(f"No program {slug!r}.")
         return False
 

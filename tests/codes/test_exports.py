@@ -119,7 +119,7 @@ def test_xlsx_export_writes_every_cell_as_text(codes, tmp_path):
 
 
 def test_unknown_program(codes):
-    with pytest.raises(CommandError, match="Unknown program"):
+    with pytest.raises(CommandError, match="No program with slug"):
         call_command("export_codes", "--program", "nope")
 
 

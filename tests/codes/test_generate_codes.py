@@ -53,7 +53,7 @@ def test_refuses_impossible_requests(program, args, message):
 
 def test_unknown_program_and_promo_codes_off():
     ProgramFactory(slug="off", promo_codes_enabled=False)
-    with pytest.raises(CommandError, match="Unknown program"):
+    with pytest.raises(CommandError, match="No program with slug"):
         call_command("generate_codes", "--program", "nope", "--count", "1")
     with pytest.raises(CommandError, match="off"):
         call_command("generate_codes", "--program", "off", "--count", "1")

@@ -63,7 +63,7 @@ def test_progress_goes_to_stderr_when_asked(program, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--program", "nope"], "Unknown program 'nope'"),
+        (["--program", "nope"], "No program with slug 'nope'"),
         (["--program", "shop", "--pool", "Nope"], "has no pool 'Nope'"),
     ],
 )

@@ -3,7 +3,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from codes.services import codes_top_up, pool_get_or_create_referral
-from participants.widget_tokens import widget_token_encode
+from participants.widget.tokens import widget_token_encode
 from tests.factories import BatchFactory, ParticipantFactory, ProgramFactory, PromoCodeFactory
 
 

@@ -2,7 +2,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from participants.widget_tokens import widget_token_decode
+from participants.widget.tokens import widget_token_decode
 from tests.factories import ProgramFactory
 from tests.widget.conftest import bearer, token_for
 

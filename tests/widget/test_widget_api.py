@@ -246,8 +246,8 @@ def test_the_widget_api_is_rate_limited_per_participant(api, program, advocate):
 def test_the_rate_count_is_atomic_under_concurrency(program):
     from rest_framework.test import APIRequestFactory
 
-    from participants.widget_api import ParticipantRateThrottle
-    from participants.widget_tokens import WidgetIdentity
+    from participants.widget.api import ParticipantRateThrottle
+    from participants.widget.tokens import WidgetIdentity
 
     identity = WidgetIdentity(program=program, participant_id="alice", claims={})
     request = APIRequestFactory().get(ME)
@@ -282,7 +282,7 @@ def test_rate_counts_live_in_redis_when_configured(api, program, advocate):
 
 
 def test_the_documented_answers_match_the_real_ones(api, program, advocate):
-    from participants.widget_schema import (
+    from participants.widget.schema import (
         CodeCopySerializer,
         RewardsSummarySerializer,
         WidgetMeSerializer,

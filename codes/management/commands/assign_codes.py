@@ -1,6 +1,7 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from codes.services import codes_top_up_short
+from programs.management.lookup import program_from_option
 from programs.models import Program
 
 
@@ -16,12 +17,7 @@ class Command(BaseCommand):
     def handle(self, *args, program=None, **options):
         programs = Program.objects.filter(promo_codes_enabled=True).order_by("slug")
         if program:
-            found = Program.objects.filter(slug=program).first()
-            if found is None:
-                raise CommandError(f"No program with slug {program!r}.")
-            if not found.promo_codes_enabled:
-                raise CommandError(f"Referral promo codes are off for program {program!r}.")
-            programs = [found]
+            programs = [program_from_option(program)]
         advocates = codes = 0
         emptied = []
         for each in programs:

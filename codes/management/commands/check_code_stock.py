@@ -1,8 +1,8 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from codes import selectors
 from codes.services import pool_stock_check
-from programs.models import Program
+from programs.management.lookup import program_from_option
 
 
 class Command(BaseCommand):
@@ -17,9 +17,7 @@ class Command(BaseCommand):
     def handle(self, *args, program=None, **options):
         only = None
         if program:
-            only = Program.objects.filter(slug=program).first()
-            if only is None:
-                raise CommandError(f"No program with slug {program!r}.")
+            only = program_from_option(program, promo_codes=False)
         pools = list(selectors.program_pools(program=only))
         alerts = 0
         for pool in pools:

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from codes.exports import csv_lines, write_xlsx
 from codes.selectors import codes_export_rows
-from programs.models import Program
+from programs.management.lookup import program_from_option
 
 
 class Command(BaseCommand):
@@ -16,9 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("-o", "--output", help="File to write (default: standard output).")
 
     def handle(self, *args, program, format, output, **options):
-        program_obj = Program.objects.filter(slug=program).first()
-        if program_obj is None:
-            raise CommandError(f"Unknown program {program!r}.")
+        program_obj = program_from_option(program, promo_codes=False)
         counted = _Counter(codes_export_rows(program=program_obj))
         try:
             if format == "xlsx":

@@ -7,7 +7,7 @@ from codes.services import (
     batch_generate,
     pool_get_or_create_referral,
 )
-from programs.models import Program
+from programs.management.lookup import program_from_option
 
 
 class Command(BaseCommand):
@@ -25,11 +25,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, program, count, prefix, length, **options):
-        program_obj = Program.objects.filter(slug=program).first()
-        if program_obj is None:
-            raise CommandError(f"Unknown program {program!r}.")
-        if not program_obj.promo_codes_enabled:
-            raise CommandError(f"Referral promo codes are off for program {program!r}.")
+        program_obj = program_from_option(program)
         pool = pool_get_or_create_referral(program=program_obj)
         try:
             batch = batch_generate(pool=pool, count=count, prefix=prefix, length=length)

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from codes.models import Pool
 from codes.parsing import WHOLE_FILE_FORMATS, UnreadableFile, file_format
 from codes.services import PromoCodesOff, batch_import, pool_get_or_create_referral
-from programs.models import Program
+from programs.management.lookup import program_from_option
 
 REFUSALS_SHOWN = 20
 
@@ -27,11 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("file")
 
     def handle(self, *args, program, pool, progress, file, **options):
-        program_obj = Program.objects.filter(slug=program).first()
-        if program_obj is None:
-            raise CommandError(f"Unknown program {program!r}.")
-        if not program_obj.promo_codes_enabled:
-            raise CommandError(f"Referral promo codes are off for program {program!r}.")
+        program_obj = program_from_option(program)
         if pool:
             pool_obj = Pool.objects.filter(program=program_obj, name=pool).first()
             if pool_obj is None:

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from participants.widget_tokens import PARTICIPANT_ID_MAX_LENGTH, widget_token_encode
-from programs.models import Program
+from participants.widget.tokens import PARTICIPANT_ID_MAX_LENGTH, widget_token_encode
+from programs.management.lookup import program_from_option
 
 DEMO_BASE_URL = "http://127.0.0.1:8000"
 
@@ -24,9 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--referred-by-code", help="Optional referred_by_code claim")
 
     def handle(self, *args, program, participant, ttl, **options):
-        found = Program.objects.filter(slug=program).first()
-        if found is None:
-            raise CommandError(f"No program with slug {program!r}.")
+        found = program_from_option(program, promo_codes=False)
         participant = participant.strip()
         if not participant or len(participant) > PARTICIPANT_ID_MAX_LENGTH:
             raise CommandError(

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from programs.models import Program
+from programs.management.lookup import program_from_option
 from programs.services import api_key_create
 
 
@@ -15,9 +15,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, program, name, requests_per_minute, **options):
-        found = Program.objects.filter(slug=program).first()
-        if found is None:
-            raise CommandError(f"No program with slug {program!r}.")
+        found = program_from_option(program, promo_codes=False)
         if requests_per_minute < 1:
             raise CommandError("--requests-per-minute must be at least 1.")
         api_key, raw_key = api_key_create(

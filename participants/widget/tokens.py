@@ -12,6 +12,7 @@ import jwt
 from django.utils import timezone
 
 from programs.models import Program
+from programs.selectors import program_get_by_slug
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("exp", "sub", "program")
@@ -88,7 +89,7 @@ def widget_token_decode(token):
     slug = unverified.get("program")
     if not isinstance(slug, str) or not slug:
         raise InvalidWidgetToken("The participant token has no 'program' claim.", "missing_claim")
-    program = Program.objects.filter(slug=slug).first()
+    program = program_get_by_slug(slug)
     if program is None:
         raise InvalidWidgetToken(f"Unknown program {slug[:50]!r} in the token.", "unknown_program")
     try:

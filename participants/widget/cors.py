@@ -12,6 +12,7 @@ import jwt
 from django.conf import settings
 
 from programs.models import Program
+from programs.selectors import program_get_by_slug
 
 WIDGET_API_PREFIX = "/api/v1/widget/"
 
@@ -55,7 +56,7 @@ def _token_program(request):
         return None
     if not isinstance(slug, str):
         return None
-    return Program.objects.filter(slug=slug).first()
+    return program_get_by_slug(slug)
 
 
 def widget_cors_allowed(sender, request, **kwargs):

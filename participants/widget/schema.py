@@ -62,7 +62,7 @@ class CodeCopySerializer(serializers.Serializer):
 
 
 class ParticipantTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "participants.widget_api.ParticipantTokenAuthentication"
+    target_class = "participants.widget.api.ParticipantTokenAuthentication"
     name = "participantToken"
 
     def get_security_definition(self, auto_schema):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .widget_api import WidgetCodeCopyView, WidgetMeView
+from .api import WidgetCodeCopyView, WidgetMeView
 
 app_name = "widget_api"
 

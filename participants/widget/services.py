@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from .services import participant_upsert, referral_link_from_code
+from ..services import participant_upsert, referral_link_from_code
 
 
 @transaction.atomic

@@ -1,6 +1,6 @@
 """The widget API (DESIGN §4): `GET /api/v1/widget/me`, `POST /api/v1/widget/codes/{code}/copy`.
 
-Authenticated by a participant token (participants.widget_tokens), rate-limited per
+Authenticated by a participant token (participants.widget.tokens), rate-limited per
 participant, answered in the one error shape of config.api_errors.
 """
 
@@ -16,11 +16,11 @@ from rest_framework.views import APIView
 
 from codes.services import CodeNotHeld, code_record_copy
 
-from .widget_cors import origin_allowed_for_program
-from .widget_schema import CodeCopySerializer, WidgetMeSerializer
-from .widget_selectors import participant_for_widget, widget_state
-from .widget_services import widget_participant_load
-from .widget_tokens import InvalidWidgetToken, WidgetIdentity, widget_token_decode
+from .cors import origin_allowed_for_program
+from .schema import CodeCopySerializer, WidgetMeSerializer
+from .selectors import participant_for_widget, widget_state
+from .services import widget_participant_load
+from .tokens import InvalidWidgetToken, WidgetIdentity, widget_token_decode
 
 DEFAULT_WIDGET_API_RATE = "120/min"
 _BEARER = re.compile(r"^Bearer\s+(\S+)\s*$", re.IGNORECASE)

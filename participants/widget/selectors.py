@@ -5,8 +5,8 @@ from decimal import Decimal
 
 from programs.models import RewardKind
 
-from .models import Participant, Referral, ReferralStatus, Reward, RewardStatus
-from .selectors import referral_codes
+from ..models import Participant, Referral, ReferralStatus, Reward, RewardStatus
+from ..selectors import referral_codes
 
 
 def participant_for_widget(*, identity):
