@@ -407,10 +407,10 @@ class PromoCode(models.Model):
 
     @property
     def shown_status(self):
-        """The status as the console shows it: a fuel-tank code claimed for a reward is
-        `reserved` until the reward becomes available."""
+        """The status as the console shows it: a fuel-tank code claimed for a reward still in
+        its review period is assigned but reserved (not shown to its advocate yet)."""
         if self.status == CodeStatus.ASSIGNED and self.revealed_at is None and self.is_reward_code:
-            return "reserved"
+            return "assigned (reserved)"
         return self.status
 
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import BinaryIO
 
-from django.db.models import Case, Count, F, QuerySet, Value, When
+from django.db.models import Case, Count, QuerySet, Value, When
 from django.utils import timezone
 
 from programs.models import Program
@@ -189,14 +189,13 @@ def upload_preview(*, pool: Pool, stream: BinaryIO, file_name: str) -> UploadPre
     return preview
 
 
-# A reward code claimed for a reward still in review is "reserved"; a tank code is a "reward".
-SHOWN_STATUS = Case(When(CodeState.RESERVED, then=Value("reserved")), default=F("status"))
+# A code of a fuel tank is a "reward" code, any other a "referral" code.
 CODE_TYPE = Case(When(CodeState.IN_FUEL_TANK, then=Value("reward")), default=Value("referral"))
 
 EXPORT_COLUMNS = [
     ("code", "code"),
     ("usage", "usage"),
-    ("status", "shown_status"),
+    ("status", "status"),
     ("pool", "pool__name"),
     ("batch", "batch_id"),
     ("advocate id", "holder__participant_id"),
@@ -218,7 +217,7 @@ def codes_export_rows(
     if queryset is None:
         queryset = PromoCode.objects.filter(program=program)
     rows = (
-        queryset.annotate(shown_status=SHOWN_STATUS, code_type=CODE_TYPE)
+        queryset.annotate(code_type=CODE_TYPE)
         .order_by("id")
         .values_list(*(lookup for _, lookup in EXPORT_COLUMNS))
     )

@@ -1,6 +1,6 @@
 """Every raw SQL statement of the codes app, each with the reason it is SQL.
 
-The claim engine (claim, the holder lock, the held count, the capped stock count) runs on every
+The claim engine (claim, the holder lock, the holder's state, the capped stock count) runs on every
 assignment: these statements are SQL because the ORM cannot say them (FOR UPDATE SKIP LOCKED in
 a MATERIALIZED CTE, an advisory lock) or spends more CPU building them than the database spends
 running them (bench/assign.py). Their code-state predicates are not written here: they are
@@ -21,6 +21,7 @@ from programs.models import CodeUsage, Program
 from .models import CodeShortfall, CodeSource, CodeState, CodeStatus, Pool, PoolKind, PromoCode
 
 CODES = PromoCode._meta.db_table
+CODES_QUOTED = f'"{CODES}"'
 _STAGING_TABLE = "codes_import_staging"
 # Advisory-lock keys of code holders: this namespace in the high bits, the holder's id below.
 _HOLDER_LOCK_NAMESPACE = 0x5250_4300_0000_0000
@@ -144,7 +145,9 @@ class HolderProgram:
 
 
 def lock_holder(holder_id: int) -> None:
-    """Serialise, until the transaction ends, every change to one holder's codes.
+    """Serialise, until the transaction ends, every change to one holder's codes: the first
+    statement of every top-up, alone, so the next one reads what the lock's previous holder
+    committed.
 
     A PostgreSQL advisory lock on the holder's id, not a lock on the participant row: the codes
     app owns the quota and reads no participant column. SQLite has no locks to take: its
@@ -155,44 +158,40 @@ def lock_holder(holder_id: int) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_HOLDER_LOCK_NAMESPACE | holder_id])
 
 
-def lock_holder_and_read_program(*, holder_id: int, program_id: int) -> HolderProgram | None:
-    """`lock_holder`, and the program's settings and referral pool id, in one round trip:
-    the first statement of every top-up."""
-    lock = "pg_advisory_xact_lock(%s)" if connection.vendor == "postgresql" else "%s"
-    sql = (
-        f"SELECT {lock}, p.promo_codes_enabled, p.code_usage, p.codes_per_advocate, "
-        "p.low_stock_threshold, "
-        f"(SELECT r.id FROM {Pool._meta.db_table} r WHERE r.program_id = p.id AND r.kind = %s) "
-        f"FROM {Program._meta.db_table} p WHERE p.id = %s"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql, [_HOLDER_LOCK_NAMESPACE | holder_id, PoolKind.REFERRAL.value, program_id]
-        )
-        row = cursor.fetchone()
-    return None if row is None else HolderProgram(*row[1:])
-
-
-def held_count_and_queue_entry(
-    *, holder_id: int, pool_id: int, usage: str
-) -> tuple[int, datetime | None]:
-    """How many codes toward the quota the holder holds, and since when they are queued as
-    short of codes (None: not queued). A statement of its own, after the lock, so that it sees
-    what the previous holder of the lock committed. (`PromoCode.objects.toward_quota` says the
-    same through the ORM; this is its hot-path form.)"""
+def holder_state(
+    *, holder_id: int, program_id: int
+) -> tuple[HolderProgram | None, int, datetime | None]:
+    """After the holder lock, in one statement: the program's settings and referral pool, how
+    many codes toward the quota the holder holds, and since when they are queued as short of
+    codes (None: not queued). A statement of its own, after `lock_holder`, so that everything
+    it reads is what the previous holder of the lock committed (a statement sees the data as of
+    its start). (`PromoCode.objects.toward_quota` says the same through the ORM; this is the
+    hot-path form.)"""
     assigned, assigned_params = state_sql("ASSIGNED")
-    held = f"SELECT COUNT(*) FROM {CODES} WHERE holder_id = %s AND pool_id = %s AND {assigned}"
-    params: list = [holder_id, pool_id, *assigned_params]
-    if usage == CodeUsage.SINGLE:
-        held += " AND usage = %s"
-        params.append(CodeUsage.SINGLE.value)
+    held = (
+        f"SELECT COUNT(*) FROM {CODES} c WHERE c.holder_id = %s AND c.pool_id = r.id "
+        f"AND {assigned.replace(CODES_QUOTED, 'c')} "
+        "AND (p.code_usage <> %s OR c.usage = %s)"
+    )
     queued = f"SELECT since FROM {CodeShortfall._meta.db_table} WHERE holder_id = %s"
+    sql = (
+        "SELECT p.promo_codes_enabled, p.code_usage, p.codes_per_advocate, "
+        f"p.low_stock_threshold, r.id, ({held}), ({queued}) "
+        f"FROM {Program._meta.db_table} p LEFT JOIN {Pool._meta.db_table} r "
+        "ON r.program_id = p.id AND r.kind = %s WHERE p.id = %s"
+    )
+    single = CodeUsage.SINGLE.value
+    params = [holder_id, *assigned_params, single, single, holder_id]
+    params += [PoolKind.REFERRAL.value, program_id]
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT ({held}), ({queued})", [*params, holder_id])
-        count, since = cursor.fetchone()
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None, 0, None
+    *settings, count, since = row
     if isinstance(since, str):  # SQLite hands back the text of a subquery's timestamp
         since = datetime.fromisoformat(since)
-    return count, since
+    return HolderProgram(*settings), count, since
 
 
 def available_at_most(*, pool_id: int, usage: str | None, limit: int) -> int:

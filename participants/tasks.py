@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from programs.models import Program, RewardKind
+from programs.models import Program
 
 from .models import Reward, RewardStatus
 from .services import advocates_top_up_program, rewards_fill_waiting, rewards_release_due
@@ -22,7 +22,9 @@ def rewards_release_due_task():
 def rewards_fill_waiting_task(program_id=None):
     """Rewards waiting for a fuel-tank code get one, oldest first (of one program, or, from
     beat, of every program with rewards waiting)."""
-    programs = Program.objects.filter(reward_kind=RewardKind.FUEL_TANK)
+    # Any program with rewards waiting, whatever its reward kind now: rewards earned as
+    # fuel-tank codes before a switch to another kind are still owed a code.
+    programs = Program.objects.all()
     if program_id:
         programs = programs.filter(pk=program_id)
     else:

@@ -5,6 +5,27 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def add_check_not_valid(model_name, constraint):
+    """Add a CHECK constraint to a big table without scanning it under an exclusive lock: on
+    PostgreSQL it is added NOT VALID here (instant) and validated by 0007 outside this
+    transaction, while codes keep being assigned. SQLite rebuilds the table as usual."""
+
+    def forwards(apps, schema_editor):
+        model = apps.get_model("codes", model_name)
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(str(constraint.create_sql(model, schema_editor)) + " NOT VALID")
+        else:
+            schema_editor.add_constraint(model, constraint)
+
+    def backwards(apps, schema_editor):
+        schema_editor.remove_constraint(apps.get_model("codes", model_name), constraint)
+
+    return migrations.SeparateDatabaseAndState(
+        state_operations=[migrations.AddConstraint(model_name=model_name, constraint=constraint)],
+        database_operations=[migrations.RunPython(forwards, backwards)],
+    )
+
+
 def copy_short_of_codes_queue(apps, schema_editor):
     """The queue of advocates short of codes moves from Participant.codes_short_since (the
     participants app) to the codes app's own table; blocked participants and friends leave it."""
@@ -143,16 +164,16 @@ class Migration(migrations.Migration):
                 name="pool_reward_tank_is_fuel_tank",
             ),
         ),
-        migrations.AddConstraint(
-            model_name="promocode",
-            constraint=models.CheckConstraint(
+        add_check_not_valid(
+            "promocode",
+            models.CheckConstraint(
                 condition=models.Q(("status__in", ["available", "assigned", "redeemed", "voided"])),
                 name="promocode_status_valid",
             ),
         ),
-        migrations.AddConstraint(
-            model_name="promocode",
-            constraint=models.CheckConstraint(
+        add_check_not_valid(
+            "promocode",
+            models.CheckConstraint(
                 condition=models.Q(
                     models.Q(("status", "available"), ("holder__isnull", True)),
                     models.Q(("status__in", ["assigned", "redeemed"]), ("holder__isnull", False)),
@@ -162,9 +183,9 @@ class Migration(migrations.Migration):
                 name="promocode_available_iff_unheld",
             ),
         ),
-        migrations.AddConstraint(
-            model_name="promocode",
-            constraint=models.CheckConstraint(
+        add_check_not_valid(
+            "promocode",
+            models.CheckConstraint(
                 condition=models.Q(
                     ("status", "voided"), ("voided_at__isnull", True), _connector="OR"
                 ),

@@ -61,16 +61,14 @@ def codes_top_up(*, holder: CodeHolder) -> int:
 
 @transaction.atomic
 def _top_up(*, holder_id: int, program_id: int, only_if_queued: bool = False) -> TopUpResult:
-    program = sql.lock_holder_and_read_program(holder_id=holder_id, program_id=program_id)
+    sql.lock_holder(holder_id)
+    program, held, queued_since = sql.holder_state(holder_id=holder_id, program_id=program_id)
     if program is None or not program.promo_codes_enabled:
         return _NOTHING
     pool_id = program.referral_pool_id
-    if pool_id is None:
+    if pool_id is None:  # no referral pool yet: nothing is held from it
         pool_id = pool_get_or_create_referral(program=Program(pk=program_id)).pk
     usage = program.code_usage
-    held, queued_since = sql.held_count_and_queue_entry(
-        holder_id=holder_id, pool_id=pool_id, usage=usage
-    )
     if only_if_queued and queued_since is None:
         return _NOTHING  # served meanwhile, or taken out of the queue (blocked)
     missing = program.code_quota - held

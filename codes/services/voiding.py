@@ -14,9 +14,9 @@ from django.utils import timezone
 
 from programs.models import Program
 
-from ..models import Batch, CodeStatus, PoolKind, PromoCode
+from ..models import Batch, CodeState, CodeStatus, PoolKind, PromoCode
 from ..rules import canonical_or_none
-from ..signals import reward_codes_voided
+from ..signals import reward_codes_voided, reward_codes_voiding
 from .assignment import codes_top_up
 
 VOID_REASON_MAX = 255
@@ -123,6 +123,12 @@ def codes_void(
         selected = selected.filter(pk__in=ids)
     else:
         raise ValueError("Name the codes to void: codes, a batch or a queryset.")
+    # Lock order: a reward before its code, as on every rewards path (cancel, release, fill):
+    # the rewards app locks the rewards of the fuel-tank codes about to be voided first.
+    rewarded = selected.filter(CodeState.ASSIGNED, pool__kind=PoolKind.FUEL_TANK)
+    rewarded_ids = list(rewarded.values_list("pk", flat=True))
+    if rewarded_ids:
+        reward_codes_voiding.send(sender=PromoCode, program=program, code_ids=rewarded_ids)
     locked = list(
         selected.select_for_update(of=("self",))
         .select_related("pool")

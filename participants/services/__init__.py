@@ -28,6 +28,7 @@ from .rewards import (
     reward_grant,
     rewards_fill_waiting,
     rewards_fill_waiting_later,
+    rewards_lock_for_codes,
     rewards_mark_paid,
     rewards_release_due,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "reward_grant",
     "rewards_fill_waiting",
     "rewards_fill_waiting_later",
+    "rewards_lock_for_codes",
     "rewards_mark_paid",
     "rewards_release_due",
 ]

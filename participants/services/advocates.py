@@ -61,13 +61,16 @@ def participant_block(
 ) -> BlockResult:
     """Block an advocate: their codes stop attributing orders and they get no new codes. With
     `void_codes`, the referral codes they hold are voided too (kept for the record)."""
-    participant = Participant.objects.select_for_update(of=("self",)).get(pk=participant.pk)
+    # Lock order, the same as an order's: the participant row (NO KEY, so the rows that merely
+    # reference it can still be written), then codes, then the holder lock last.
+    participant = Participant.objects.select_for_update(no_key=True, of=("self",)).get(
+        pk=participant.pk
+    )
     newly = not participant.is_blocked
     if newly:
         participant.is_blocked = True
         participant.blocked_at = timezone.now()
         participant.save(update_fields=["is_blocked", "blocked_at", "updated_at"])
-    codes_holder_withdraw(holder_id=participant.pk)
     voided = None
     if void_codes:
         note = reason.strip() or f"advocate {participant.participant_id} blocked"
@@ -77,13 +80,16 @@ def participant_block(
             by=by,
             reason=note,
         )
+    codes_holder_withdraw(holder_id=participant.pk)
     return BlockResult(participant=participant, newly_blocked=newly, voided=voided)
 
 
 @transaction.atomic
 def participant_unblock(*, participant: Participant) -> int:
     """Unblock an advocate; they are topped up to their quota again. Returns codes assigned."""
-    participant = Participant.objects.select_for_update(of=("self",)).get(pk=participant.pk)
+    participant = Participant.objects.select_for_update(no_key=True, of=("self",)).get(
+        pk=participant.pk
+    )
     if participant.is_blocked:
         participant.is_blocked = False
         participant.blocked_at = None

@@ -62,7 +62,14 @@ def _move(reward: Reward, to: str, *, now: datetime) -> None:
 
 def _start_review(reward: Reward, program: Program, *, now: datetime) -> None:
     """A reward that has what it pays (a code, for a fuel-tank reward) enters its review
-    period, or becomes available at once without one."""
+    period, or becomes available at once without one. A reward back in the queue because its
+    code was voided keeps the review period it had."""
+    if reward.available_at is not None:
+        if reward.available_at > now:
+            _move(reward, RewardStatus.PENDING, now=now)
+        else:
+            _move(reward, RewardStatus.AVAILABLE, now=now)
+        return
     if program.reward_review_days:
         _move(reward, RewardStatus.PENDING, now=now)
         reward.available_at = now + timedelta(days=program.reward_review_days)
@@ -99,7 +106,11 @@ def reward_grant(*, referral: Referral) -> Reward:
     if program.reward_kind == RewardKind.FUEL_TANK:
         queue = Reward.objects.filter(program=program, status=RewardStatus.WAITING_FOR_STOCK)
         code = None
-        if not queue.exists():
+        if queue.exists():
+            # Earlier rewards wait: queue behind them, and have the queue served after commit
+            # in case the tank has codes by now (a batch landed while this order ran).
+            rewards_fill_waiting_later(program_id=program.pk)
+        else:
             code = tank_code_claim(program=program, holder_id=referral.advocate_id)
         if code is not None:
             reward.code = code
@@ -214,7 +225,11 @@ def rewards_mark_paid(*, rewards: QuerySet[Reward]) -> MarkPaidResult:
     re-checked; one that is not available is left alone and named in `refused`."""
     result = MarkPaidResult()
     now = timezone.now()
-    for reward in rewards.select_for_update(of=("self",)).order_by("pk"):
+    # The admin's queryset may be DISTINCT (a manager's scope), which FOR UPDATE refuses: lock
+    # the rewards by their ids instead.
+    ids = list(rewards.values_list("pk", flat=True))
+    locked = Reward.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")
+    for reward in locked:
         try:
             _move(reward, RewardStatus.PAID, now=now)
         except RewardMoveRefused as refused:
@@ -225,25 +240,33 @@ def rewards_mark_paid(*, rewards: QuerySet[Reward]) -> MarkPaidResult:
     return result
 
 
+def rewards_lock_for_codes(*, code_ids: list[int]) -> None:
+    """Lock the rewards of these fuel-tank codes (before the codes themselves are locked)."""
+    list(
+        Reward.objects.select_for_update(of=("self",))
+        .filter(code_id__in=code_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 @transaction.atomic
 def reward_codes_voided(*, program: Program, code_ids: list[int]) -> int:
-    """Rewards whose fuel-tank code was voided: an unrevealed one gets another code from the
-    tank (or waits for one again); a revealed one is flagged for review (the advocate was shown
-    a code that no longer works). Returns how many rewards were touched."""
+    """Rewards whose fuel-tank code was voided. A pending reward (its code reserved, never shown)
+    goes back to waiting for a code and is served in its turn, oldest first: the one move
+    outside waiting → pending → available → paid, because the code it was waiting out its
+    review with no longer exists. A reward whose code was revealed is flagged for review (the
+    advocate was shown a code that no longer works). Returns how many rewards were touched."""
     touched = 0
     rewards = Reward.objects.select_for_update(of=("self",)).filter(code_id__in=code_ids)
     for reward in rewards.order_by("pk"):
         touched += 1
         if reward.status == RewardStatus.PENDING:
-            code = tank_code_claim(program=program, holder_id=reward.advocate_id)
-            reward.code = code
-            if code is None:
-                # Back in the queue for a code: the one exception to the one-way moves, for a
-                # reward whose reserved code was taken out of use.
-                reward.status = RewardStatus.WAITING_FOR_STOCK
-                reward.available_at = None
-            reward.save(update_fields=["code", "status", "available_at"])
-        else:
+            reward.code = None
+            reward.status = RewardStatus.WAITING_FOR_STOCK  # keeps its available_at
+            reward.save(update_fields=["code", "status"])
+            rewards_fill_waiting_later(program_id=reward.program_id)
+        elif not reward.needs_review:
             reward.needs_review = True
             reward.save(update_fields=["needs_review"])
     return touched

@@ -91,3 +91,52 @@ def test_the_admin_asks_then_blocks_and_voids(program, admin_client):
     admin_client.post(changelist, {"action": "unblock_advocates", "_selected_action": [alice.pk]})
     assert not Participant.objects.get(pk=alice.pk).is_blocked
     assert len(held(alice)) == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("void_codes", [True, False])
+def test_blocking_while_orders_of_the_advocate_arrive_never_deadlocks(void_codes):
+    """Orders lock a code, then the holder; the block must take its locks in the same order."""
+    import threading
+
+    from django.db import connection
+
+    from conversions.services import conversion_record
+
+    program = ProgramFactory(slug="race", code_usage=CodeUsage.SINGLE, codes_per_advocate=3)
+    stock_pool(program, 40)
+    alice, _ = participant_upsert(program=program, participant_id="alice")
+    codes = list(PromoCode.objects.held_by(alice).values_list("code", flat=True))
+    barrier = threading.Barrier(len(codes) + 1)
+    errors = []
+
+    def order(i):
+        try:
+            barrier.wait(timeout=30)
+            conversion_record(
+                program=program,
+                payload={"order_id": f"O-{i}", "promo_code": codes[i], "customer_id": f"f{i}"},
+            )
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def block():
+        try:
+            barrier.wait(timeout=30)
+            participant_block(participant=alice, void_codes=void_codes)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=order, args=(i,)) for i in range(len(codes))]
+    threads.append(threading.Thread(target=block))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Participant.objects.get(pk=alice.pk).is_blocked

@@ -68,7 +68,7 @@ def test_a_tank_code_is_reserved_during_review_and_revealed_when_available(progr
     code = reward.code
     assert code.code == "TANK00000" and code.holder_id == alice.pk
     assert code.status == CodeStatus.ASSIGNED and code.revealed_at is None
-    assert code.shown_status == "reserved"
+    assert code.shown_status == "assigned (reserved)"
     assert reward_codes(participant=alice) == []  # reserved, not shown
     assert rewards_release_due() == 0  # review not over
     assert rewards_release_due(now=timezone.now() + timedelta(days=15)) == 1
@@ -159,13 +159,19 @@ def test_a_tank_code_never_attributes_and_never_counts_toward_the_quota(program,
 
 
 @pytest.mark.django_db
-def test_voiding_a_reserved_code_gives_its_reward_another(program, alice):
+def test_voiding_a_reserved_code_gives_its_reward_another_in_turn(
+    program, alice, django_capture_on_commit_callbacks
+):
     fuel_tank(program, 2, review_days=7)
     reward = grant(program, alice, "f1")
-    codes_void(program=program, codes=[reward.code.code])
+    due = reward.available_at
+    with django_capture_on_commit_callbacks(execute=True):
+        codes_void(program=program, codes=[reward.code.code])
     reward.refresh_from_db()
     assert reward.status == S.PENDING and reward.code.code == "TANK00001"
-    codes_void(program=program, codes=["TANK00001"])
+    assert reward.available_at == due  # the review period runs on, it does not restart
+    with django_capture_on_commit_callbacks(execute=True):
+        codes_void(program=program, codes=["TANK00001"])
     reward.refresh_from_db()
     assert reward.status == S.WAITING_FOR_STOCK and reward.code is None
 
@@ -262,6 +268,31 @@ def test_mark_paid_and_cancel_are_bulk_actions(program, alice, admin_client):
     )
     assert "is paid: it cannot be cancelled" in done.content.decode()
     assert Reward.objects.get(pk=rewards[0].pk).status == S.PAID
+
+
+@pytest.mark.django_db
+def test_a_program_manager_marks_their_rewards_paid(program, alice, client):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    manager = UserFactory()
+    manager.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_reward", "change_reward"])
+    )
+    program.managers.add(manager)
+    other = ProgramFactory(slug="not-theirs")
+    theirs = grant(other, ParticipantFactory(program=other), "x1")
+    mine = grant(program, alice, "f1")
+    client.force_login(manager)
+    response = client.post(
+        reverse("admin:participants_reward_changelist"),
+        {"action": "mark_paid", "_selected_action": [mine.pk, theirs.pk]},
+        follow=True,
+    )
+    assert "Marked 1 reward(s) paid." in response.content.decode()
+    assert Reward.objects.get(pk=mine.pk).status == S.PAID
+    assert Reward.objects.get(pk=theirs.pk).status == S.AVAILABLE
 
 
 @pytest.mark.django_db
