@@ -27,7 +27,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{pool.program.slug} · {pool.name}: {stock.available} available "
                 f"(threshold {stock.threshold}), {stock.assigned} assigned, "
-                f"{stock.redeemed} redeemed, {stock.used_last_7_days} used in 7 days, "
+                f"{stock.redeemed} redeemed, {stock.voided} voided, "
+                f"{stock.used_last_7_days} used in 7 days, "
                 f"{days}{flag}"
             )
             for alert in pool_stock_check(pool_id=pool.pk):
