@@ -3,8 +3,10 @@
 import io
 
 from django.conf import settings
+from django.core.exceptions import TooManyFieldsSent
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import parsers
+from rest_framework.exceptions import ParseError
 from rest_framework.views import APIView
 
 from config.api_errors import PayloadTooLarge
@@ -34,7 +36,22 @@ class _BoundedStream:
 class BoundedJSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         data = _BoundedStream.read(stream)
-        return super().parse(io.BytesIO(data), media_type, parser_context)
+        try:
+            return super().parse(io.BytesIO(data), media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the body is nested too deeply.") from None
+
+
+class BoundedFormParser(parsers.FormParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = _BoundedStream.read(stream)
+        try:
+            return super().parse(io.BytesIO(data), media_type, parser_context)
+        except TooManyFieldsSent:
+            raise PayloadTooLarge(
+                f"The form has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields; "
+                "send a long order as JSON."
+            ) from None
 
 
 class ProgramAPIView(APIView):
@@ -47,7 +64,7 @@ class ProgramAPIView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasProgramApiKey]
     throttle_classes = [ApiKeyRateThrottle]
-    parser_classes = [BoundedJSONParser, parsers.FormParser]
+    parser_classes = [BoundedJSONParser, BoundedFormParser]
 
     def initial(self, request, *args, **kwargs):
         length = request.META.get("CONTENT_LENGTH") or "0"
