@@ -55,7 +55,8 @@ class BoundedFormParser(parsers.FormParser):
 
 
 class ProgramAPIView(APIView):
-    """Authenticated by a program API key (Bearer); the key's program is `self.program`.
+    """Authenticated by a program API key (Bearer, or Basic with the program slug as the user);
+    the key's program is `self.program`.
 
     The key must belong to the program named in the URL (403 otherwise; 404 for a program that
     does not exist), and requests are throttled per key at its requests_per_minute.
@@ -85,12 +86,28 @@ class ProgramAPIView(APIView):
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Two alternative schemes carrying the same program API key."""
+
     target_class = "programs.api_auth.ApiKeyAuthentication"
-    name = "programApiKey"
+    name = ["programApiKey", "programBasic"]
+
+    def get_security_requirement(self, auto_schema):
+        return [{name: []} for name in self.name]  # either one (OR)
 
     def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "A program API key (create_api_key --program SLUG).",
-        }
+        return [
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A program API key (create_api_key --program SLUG).",
+            },
+            {
+                "type": "http",
+                "scheme": "basic",
+                "description": (
+                    "The program's slug as the user and a program API key as the password: "
+                    "what impact.com clients send as AccountSID:AuthToken. A user that is not "
+                    "the key's program is refused (401) like a wrong key."
+                ),
+            },
+        ]
