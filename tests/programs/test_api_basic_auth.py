@@ -107,7 +107,7 @@ def test_bad_basic_headers_are_401_in_the_error_shape_never_500(header):
     program = stocked_program()
     api_key_create(program=program, name="impact")
     client = Client(HTTP_AUTHORIZATION=header)
-    for path in (url(program, "conversions"),):
+    for path in (url(program, "conversions"), f"/Advertisers/{program.slug}/Conversions"):
         response = client.post(path, {"OrderId": "BAD-1"}, "application/json")
         assert_401_error_shape(response)
     assert not Conversion.objects.exists()
