@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from conversions.api_impact import ImpactConversionView
+from conversions.api_impact import ImpactActionsView, ImpactConversionView
 
 admin.site.site_header = "Referral promo codes"
 admin.site.site_title = "Referral promo codes"
@@ -32,6 +32,7 @@ urlpatterns += [
         ImpactConversionView.as_view(),
         name="impact-conversions",
     ),
+    path("Advertisers/<slug:program>/Actions", ImpactActionsView.as_view(), name="impact-actions"),
 ]
 
 handler500 = "config.api_views.handler500"
