@@ -4,14 +4,17 @@ from django.views.defaults import server_error
 
 from .api_errors import json_error
 
+# The impact.com-compatible paths answer in the API's error shape too.
+API_PREFIXES = ("/api/", "/Advertisers/")
+
 
 def _is_api(request):
-    return request.path.startswith("/api/")
+    return request.path.startswith(API_PREFIXES)
 
 
 class ApiJsonErrorsMiddleware:
-    """A 404 under /api/ that no DRF view answered (no route matched) is given the JSON error
-    shape, with DEBUG on or off, instead of Django's HTML page."""
+    """A 404 under /api/ or /Advertisers/ that no DRF view answered (no route matched) is given
+    the JSON error shape, with DEBUG on or off, instead of Django's HTML page."""
 
     def __init__(self, get_response):
         self.get_response = get_response
