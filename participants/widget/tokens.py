@@ -14,6 +14,8 @@ from django.utils import timezone
 from programs.models import Program
 from programs.selectors import program_get_by_slug
 
+from ..models import ERASED_ID_PREFIX, is_reserved_participant_id
+
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("exp", "sub", "program")
 # Optional profile claims and the longest value each may carry (the participant's columns).
@@ -123,6 +125,10 @@ def _check_claims(claims):
     if len(sub) > PARTICIPANT_ID_MAX_LENGTH:
         raise InvalidWidgetToken(
             f"The token's 'sub' is longer than {PARTICIPANT_ID_MAX_LENGTH} characters."
+        )
+    if is_reserved_participant_id(sub):
+        raise InvalidWidgetToken(
+            f"The token's 'sub' starts with {ERASED_ID_PREFIX!r}, reserved for erased participants."
         )
     for name, max_length in OPTIONAL_CLAIMS.items():
         value = claims.get(name)
