@@ -190,7 +190,7 @@ class AuditEntryAdmin(LogEntryAdmin):
     """The whole trail, for superusers: nobody can add, change or delete an entry."""
 
     list_select_related = ["content_type", "actor"]
-    list_display = ["created", "who", "what", "resource_url", "program_name", "msg_short"]
+    list_display = ["created", "who", "what", "resource_url", "program_name", "summary"]
     list_filter = [
         ProgramFilter,
         ResourceTypeFilter,
@@ -248,6 +248,17 @@ class AuditEntryAdmin(LogEntryAdmin):
             cache = dict(program_model.objects.values_list("pk", "name"))
             self.request._audit_program_names = cache
         return cache
+
+    @admin.display(description="Change")
+    def summary(self, entry):
+        """The changed fields, or for an event without field changes its gist."""
+        if entry.changes:
+            return self.msg_short(entry)
+        details = entry.additional_data or {}
+        if "summary" in details:
+            return details["summary"]
+        shown = [f"{key}: {_shown(value)}" for key, value in list(details.items())[:3]]
+        return "; ".join(shown)[:200] or "—"
 
     @admin.display(description="Changes and details")
     def details(self, entry):

@@ -334,3 +334,12 @@ def test_a_task_run_outside_any_request_names_itself():
     assert completed.event == "batch completed"
     assert completed.actor_label == "task: codes.batch_process_upload"
     assert completed.changes["codes_added"] == ["0", "2"]
+
+
+def test_text_in_the_trail_is_shown_escaped(admin_client):
+    program = ProgramFactory()
+    stock_pool(program, 2)
+    codes_void(program=program, codes=["C00000"], reason="<script>alert(1)</script>")
+    page = admin_client.get(change_url(program)).content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert(1)</script>" not in page
