@@ -11,15 +11,19 @@ failed check (details go to the log, not to the caller: the body never names hos
 """
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime
+import functools
 import logging
 from urllib.parse import urlsplit
 
 from asgiref.sync import async_to_sync, sync_to_async
+from django import db
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
 from django.http import JsonResponse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_safe
@@ -42,19 +46,42 @@ REDIS_SCHEMES = {"redis", "rediss", "unix"}
 
 @dataclasses.dataclass
 class Database(checks.Database):
-    """SELECT 1, on the request thread's own connection (CONN_MAX_AGE keeps it open between
-    probes) instead of a new connection from a worker thread on every probe."""
+    """SELECT 1 on the request thread's own persistent connection (CONN_MAX_AGE), not a new
+    connection per probe: the library's check closes a connection it had to open."""
 
     timeout = CHECK_TIMEOUT
 
     async def run(self):
-        await sync_to_async(super().run, thread_sensitive=True)()
+        await sync_to_async(self._check, thread_sensitive=True)()
+
+    def _check(self):
+        connection = connections[self.alias]
+        reused = connection.connection is not None
+        with contextlib.suppress(db.Error):  # the library's check below says what failed
+            connection.ensure_connection()
+        try:
+            super().run()
+        except ServiceUnavailable:
+            if not reused or connection.in_atomic_block:
+                raise
+            # A connection that broke while idle (the server restarted): once more, anew.
+            connection.close()
+            with contextlib.suppress(db.Error):
+                connection.ensure_connection()
+            super().run()
+
+
+@functools.cache
+def disk_migrations():
+    """{(app, name): names it replaces} of this release's migrations, read once per process."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    return {key: tuple(loader.disk_migrations[key].replaces) for key in loader.graph.nodes}
 
 
 @dataclasses.dataclass
 class Migrations(HealthCheck):
-    """Every migration on disk is applied: a web process of a newer release waits for
-    `migrate` before taking traffic (about 7 ms: one query and the in-memory graph)."""
+    """Every migration of this release is applied: a web process of a newer release waits for
+    `migrate` before taking traffic. One query of the applied list per probe."""
 
     alias: str = DEFAULT_DB_ALIAS
     timeout = CHECK_TIMEOUT
@@ -63,12 +90,22 @@ class Migrations(HealthCheck):
         await sync_to_async(self._check, thread_sensitive=True)()
 
     def _check(self):
-        executor = MigrationExecutor(connections[self.alias])
-        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
-        if plan:
-            names = ", ".join(f"{m.app_label}.{m.name}" for m, _ in plan)
-            logger.warning("Not ready: %d migrations not applied: %s", len(plan), names)
-            raise ServiceUnavailable(f"{len(plan)} migrations not applied (run manage.py migrate)")
+        recorder = MigrationRecorder(connections[self.alias])
+        try:  # one query (applied_migrations() would first look the table up in the catalog)
+            applied = set(recorder.migration_qs.values_list("app", "name"))
+        except db.Error as error:
+            raise ServiceUnavailable("The list of applied migrations cannot be read") from error
+        missing = sorted(
+            key
+            for key, replaces in disk_migrations().items()
+            if key not in applied and not (replaces and all(r in applied for r in replaces))
+        )
+        if missing:
+            names = ", ".join(f"{app}.{name}" for app, name in missing)
+            logger.warning("Not ready: %d migrations not applied: %s", len(missing), names)
+            raise ServiceUnavailable(
+                f"{len(missing)} migrations not applied (run manage.py migrate)"
+            )
 
 
 @dataclasses.dataclass(repr=False)  # keep Redis' repr: host, port and db
@@ -121,8 +158,18 @@ def readiness_checks():
 
 
 async def _run(named):
-    results = await asyncio.gather(*(check.get_result() for check in named.values()))
-    return dict(zip(named, results, strict=True))
+    # The database checks first, one after the other, then the network ones together: run side
+    # by side, the request thread and the event loop's thread wait on each other for the GIL
+    # (about 5 ms a turn), which made a probe take 30-40 ms instead of a few.
+    results = {}
+    for name in ("database", "migrations"):
+        results[name] = await named[name].get_result()
+    others = [name for name in named if name not in results]
+    for name, result in zip(
+        others, await asyncio.gather(*(named[n].get_result() for n in others)), strict=True
+    ):
+        results[name] = result
+    return results
 
 
 @require_safe

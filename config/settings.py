@@ -335,7 +335,8 @@ if SENTRY_DSN:
         environment=os.environ.get("SENTRY_ENVIRONMENT", DJANGO_ENV),
         release=os.environ.get("SENTRY_RELEASE") or None,
         integrations=[DjangoIntegration(), CeleryIntegration()],
-        send_default_pii=False,
+        send_default_pii=False,  # no user, cookies or client address
+        max_request_body_size="never",  # no request bodies (participants' e-mails, orders)
         traces_sample_rate=_traces_sample_rate,
     )
 

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test import Client, override_settings
 
-from tests.config.net import free_port as closed_port
+from tests.config.processes import free_port as closed_port
 
 
 def test_healthz_answers_without_the_database(client):
@@ -97,3 +97,25 @@ def test_readyz_is_200_on_postgresql_with_redis_as_cache_and_broker(client):
         "status": "ok",
         "checks": {"database": "ok", "migrations": "ok", "redis": "ok", "broker": "ok"},
     }
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@override_settings(REDIS_URL="", CELERY_BROKER_URL="")
+def test_readyz_reconnects_when_its_idle_connection_was_cut(client):
+    import psycopg
+
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+        dbname=settings["NAME"],
+        autocommit=True,
+    ) as other:  # as a server restart would
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.content
+    assert connection.connection.info.backend_pid != pid

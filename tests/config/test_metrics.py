@@ -13,7 +13,7 @@ from codes.models import AlertKind, BatchStatus, CodeStatus, PoolKind, PromoCode
 from config.business_metrics import CACHE_KEY, REFRESH_LOCK_KEY
 from conversions.models import Conversion, ConversionStatus
 from programs.models import CodeUsage
-from tests.config.net import free_port as closed_port
+from tests.config.processes import free_port as closed_port
 from tests.factories import (
     BatchFactory,
     ParticipantFactory,
