@@ -25,10 +25,14 @@ def _cpus():
 
 
 wsgi_app = "config.wsgi"
+# The access log and worker recycling are for production; a local run (the embedded default,
+# the benchmarks) keeps gunicorn's own behaviour there.
+PRODUCTION = os.environ.get("DJANGO_ENV") == "production"
 
 # Sync workers, (2 × CPUs) + 1 of them: the requests are short and CPU-bound (JSON, the ORM);
-# WEB_CONCURRENCY overrides. Each worker holds one database connection (CONN_MAX_AGE).
-workers = _int("WEB_CONCURRENCY", 2 * _cpus() + 1)
+# WEB_CONCURRENCY overrides (locally gunicorn's own default: one). Each worker holds one database
+# connection (CONN_MAX_AGE).
+workers = _int("WEB_CONCURRENCY", 2 * _cpus() + 1 if PRODUCTION else 1)
 threads = _int("GUNICORN_THREADS", 1)
 
 # The slowest request is an admin upload: a code file up to CODES_UPLOAD_MAX_BYTES (100 MB)
@@ -44,12 +48,13 @@ graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 # balancers (60 s), so the balancer is the one to close them. Sync workers close each one.
 keepalive = _int("GUNICORN_KEEPALIVE", 75)
 # Recycle workers now and then (memory a long-lived worker collects); jitter staggers them.
-max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
+max_requests = _int("GUNICORN_MAX_REQUESTS", 2000 if PRODUCTION else 0)
 max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
 
-# Logs: to stdout/stderr, for the process manager to collect. With LOG_FORMAT=json every line
-# is a JSON object (config.log_format), gunicorn's own and its access log included.
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
+# Logs: to stdout/stderr, for the process manager to collect (the access log on stdout in
+# production; GUNICORN_ACCESS_LOG=- elsewhere). With LOG_FORMAT=json every line is a JSON object
+# (config.log_format), gunicorn's own and its access log included.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-" if PRODUCTION else None)
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 if os.environ.get("LOG_FORMAT") == "json":

@@ -61,16 +61,20 @@ def fetch(url, headers=None):
         return response.status, response.read()
 
 
-def wait_until_serving(url, server, seconds=30):
+def wait_until_serving(url, server, seconds=120):
+    """The first answer at `url`; on a busy machine workers may take a while to boot."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise AssertionError(f"the server exited with {server.returncode}")
+            break
         try:
             return fetch(url)
         except OSError:
             time.sleep(0.2)
-    raise AssertionError(f"nothing answered at {url} within {seconds} s")
+    out, err = stop(server, seconds=10)
+    raise AssertionError(
+        f"nothing answered at {url} within {seconds} s (exit {server.returncode}):\n{out}\n{err}"
+    )
 
 
 def procfile():

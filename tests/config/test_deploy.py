@@ -136,6 +136,35 @@ def test_the_procfile_runs_web_worker_and_beat_from_the_virtualenv():
         assert (BIN / shlex.split(command)[0]).exists(), command
 
 
+def gunicorn_config(tmp_path, **extra):
+    """{setting: value} as gunicorn reads gunicorn.conf.py (--print-config)."""
+    command = [*shlex.split(procfile()["web"]), "--print-config"]
+    result = subprocess.run(
+        [str(BIN / command[0]), *command[1:]],
+        cwd=ROOT,
+        env=clean_env(tmp_path, **extra),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return dict(
+        (part.strip() for part in line.split("=", 1))
+        for line in result.stdout.splitlines()
+        if "=" in line
+    )
+
+
+def test_gunicorn_runs_two_workers_per_cpu_plus_one_in_production_with_upload_timeouts(tmp_path):
+    production = gunicorn_config(tmp_path, **documented_env())
+    assert production["workers"] == str(2 * len(os.sched_getaffinity(0)) + 1)
+    assert production["timeout"] == "120" and production["graceful_timeout"] == "30"
+    assert production["accesslog"] == "-" and production["max_requests"] == "2000"
+    assert gunicorn_config(tmp_path, **documented_env(), WEB_CONCURRENCY="3")["workers"] == "3"
+    local = gunicorn_config(tmp_path)  # `gunicorn config.wsgi` on a laptop: gunicorn's defaults
+    assert local["workers"] == "1" and local["accesslog"] == "None"
+
+
 def test_json_logs_are_one_json_object_a_line(tmp_path):
     code = """
 import logging, warnings
