@@ -147,6 +147,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Fail fast when the server cannot be reached (a request, a probe of /readyz) instead of
+    # waiting for the operating system's TCP timeout; `?connect_timeout=N` in the URL wins.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 if os.environ.get("TEST_DATABASE_NAME") and DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # Several checkouts testing on one server at once each name their own test database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
