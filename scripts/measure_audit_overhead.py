@@ -3,7 +3,9 @@
 without), alternating runs in one session, and counts the audit rows each writes.
 
     git archive main | (mkdir -p /tmp/base && tar -x -C /tmp/base)
-    .venv/bin/python scripts/measure_audit_overhead.py --without /tmp/base [--runs 3]
+    .venv/bin/python scripts/measure_audit_overhead.py --without /tmp/base [--with DIR] [--runs 3]
+
+`--with` defaults to this checkout. Both run on this checkout's virtualenv.
 
 MEASURE_DATABASE_URL (default postgres://root@127.0.0.1:5432/postgres) names the server; each
 run creates and drops its own database, measure_audit. A measurement, not a test: the shared
@@ -131,12 +133,13 @@ def run(checkout, codes_file):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--without", help="A checkout without the audit trail (e.g. main).")
+    parser.add_argument("--with", dest="with_", default=str(ROOT), help="One with it.")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--worker", metavar="CODES_FILE")
     args = parser.parse_args()
     if args.worker:
         return worker(args.worker)
-    sides = {"with": ROOT, "without": Path(args.without)}
+    sides = {"with": Path(args.with_), "without": Path(args.without)}
     with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as handle:
         rng = random.Random(13)
         handle.write("code\n")
