@@ -22,19 +22,16 @@ PAGE_SIZE = 50
 
 
 def entry_details(entry):
-    """The entry's changes (a table of field, from, to) and details (key: value)."""
+    """The entry's changes (a table of field, from, to) and details (a line per key: value)."""
     parts = []
     if entry.changes:
         parts.append(render_logentry_changes_html(entry))
     if entry.additional_data:
         parts.append(
-            format_html(
-                "<table>{}</table>",
-                format_html_join(
-                    "",
-                    "<tr><th>{}</th><td>{}</td></tr>",
-                    ((key, _shown(value)) for key, value in entry.additional_data.items()),
-                ),
+            format_html_join(
+                "",
+                "<div>{}: {}</div>",
+                ((key, _shown(value)) for key, value in entry.additional_data.items()),
             )
         )
     return format_html_join("", "{}", ((part,) for part in parts))

@@ -47,7 +47,7 @@ class AuditEntry(AbstractLogEntry):
 
     class Meta(AbstractLogEntry.Meta):
         verbose_name = "audit entry"
-        verbose_name_plural = "audit trail"
+        verbose_name_plural = "audit entries"
         indexes = [
             # An object's history, newest first (the object's admin page).
             models.Index(fields=["content_type", "object_id", "-timestamp"], name="audit_object"),
