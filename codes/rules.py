@@ -5,6 +5,8 @@ import re
 from .models import CODE_MAX_LENGTH
 
 _ALLOWED = re.compile(r"[A-Za-z0-9_-]+")
+# A reason names at most this many of the characters at fault.
+_BAD_SHOWN = 10
 
 
 class InvalidCode(ValueError):
@@ -22,6 +24,8 @@ def canonical_code(raw):
         raise InvalidCode(f"too long ({len(text)} characters, at most {CODE_MAX_LENGTH})")
     if not _ALLOWED.fullmatch(text):
         bad = sorted({ch for ch in text if not _ALLOWED.fullmatch(ch)})
-        shown = ", ".join(repr(ch) for ch in bad)
+        shown = ", ".join(repr(ch) for ch in bad[:_BAD_SHOWN])
+        if len(bad) > _BAD_SHOWN:
+            shown += f" and {len(bad) - _BAD_SHOWN} more"
         raise InvalidCode(f"invalid characters {shown} (only A–Z, a–z, 0–9, - and _)")
     return text.upper()

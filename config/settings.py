@@ -250,17 +250,20 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Code files: admin uploads above CODES_UPLOAD_ASYNC_BYTES are imported by a Celery task (with
 # progress on the batch page); the admin refuses files above CODES_UPLOAD_MAX_BYTES (use
-# import_codes). Formats read whole (XLS, ODS, JSON) are refused above CODES_WHOLE_FILE_MAX_BYTES.
+# import_codes). XLS files, read whole, are refused above CODES_WHOLE_FILE_MAX_BYTES.
 CODES_UPLOAD_ASYNC_BYTES = env_int("CODES_UPLOAD_ASYNC_BYTES", 5 * 1024 * 1024)
 CODES_UPLOAD_MAX_BYTES = env_int("CODES_UPLOAD_MAX_BYTES", 100 * 1024 * 1024)
-CODES_WHOLE_FILE_MAX_BYTES = env_int("CODES_WHOLE_FILE_MAX_BYTES", 50 * 1024 * 1024)
-# Between the upload preview and its confirmation the file waits in django-import-export's
-# temporary storage: the shared cache (Redis) when there is one, so any web machine can confirm.
-IMPORT_EXPORT_TMP_STORAGE_CLASS = (
-    "import_export.tmp_storages.CacheStorage"
-    if REDIS_URL
-    else "import_export.tmp_storages.TempFolderStorage"
-)
+CODES_WHOLE_FILE_MAX_BYTES = env_int("CODES_WHOLE_FILE_MAX_BYTES", 10 * 1024 * 1024)
+# What any code file (admin or import_codes) may expand to, whatever its size on disk: rows
+# read, columns read (cells further right are never read), the length of one cell, and the bytes
+# a zipped workbook (XLSX, ODS) unpacks to. A file past one is refused whole, naming the limit.
+CODES_UPLOAD_MAX_ROWS = env_int("CODES_UPLOAD_MAX_ROWS", 2_000_000)
+CODES_UPLOAD_MAX_COLUMNS = env_int("CODES_UPLOAD_MAX_COLUMNS", 50)
+CODES_UPLOAD_MAX_CELL_CHARS = env_int("CODES_UPLOAD_MAX_CELL_CHARS", 1000)
+CODES_UPLOAD_MAX_EXPANDED_BYTES = env_int("CODES_UPLOAD_MAX_EXPANDED_BYTES", 512 * 1024 * 1024)
+# The upload preview checks duplicates and codes already in the program over this many rows
+# (the import itself checks them all).
+CODES_PREVIEW_CHECKED_ROWS = env_int("CODES_PREVIEW_CHECKED_ROWS", 200_000)
 
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
