@@ -154,7 +154,7 @@ _UNSHOWABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 def shown_value(value):
     """A refused cell as it is stored and shown: control characters and lone surrogates escaped
     (they cannot be stored or printed), cut to SHOWN_VALUE_CHARS characters."""
-    if isinstance(value, bool) or isinstance(value, int) and abs(value) < 2**53:
+    if isinstance(value, bool) or (isinstance(value, int) and abs(value) < 2**53):
         return value
     if isinstance(value, float) and math.isfinite(value):
         return value
@@ -507,7 +507,9 @@ def _parse_xml(chunks, handler, fmt, out=None):
                 out.clear()
         parser.Parse(b"", True)
     except expat.ExpatError as exc:
-        raise UnreadableFile(f"This .{fmt} file is damaged: its XML is not well formed ({exc}).")
+        raise UnreadableFile(
+            f"This .{fmt} file is damaged: its XML is not well formed ({exc})."
+        ) from None
     if out:
         yield from out
         out.clear()
@@ -670,7 +672,8 @@ class _SheetRows(_XmlHandler):
                 self.column = None
         elif tag == "row":
             ref = attrs.get("r", "")
-            self.line = int(ref) if ref.isascii() and ref.isdigit() and len(ref) < 19 else self.line + 1
+            numbered = ref.isascii() and ref.isdigit() and len(ref) < 19
+            self.line = int(ref) if numbered else self.line + 1
             self.cells = {}
             self.next_column = 0
         elif self.column is not None:
@@ -1067,7 +1070,8 @@ def _json_items(events, limits):
                 break
             continue
         if event == "map_key":
-            if depth == 2 and current is not None and not current and value.strip().lower() == "code":
+            first_code_key = current == [] and value.strip().lower() == "code"
+            if depth == 2 and first_code_key:
                 wanted = True
                 code_keys += 1
             continue

@@ -242,7 +242,8 @@ def upload_preview(*, pool, stream, file_name):
         )
     preview.already_in_program = len(existing)
     for code in sorted(existing, key=first_line.__getitem__)[:PREVIEW_REFUSED_KEPT]:
-        refused.append({"line": first_line[code], "value": code, "reason": "already in the program"})
+        line = first_line[code]
+        refused.append({"line": line, "value": code, "reason": "already in the program"})
     refused.sort(key=lambda r: r["line"])
     preview.refused = refused[:PREVIEW_REFUSED_KEPT]
     new_codes = (code for code in codes if code not in existing)

@@ -118,9 +118,7 @@ def xlsx_with_one_huge_string(chars):
             left -= len(block)
         part.write(b"</t></si>")
 
-    return xlsx(
-        '<row r="1"><c r="A1" t="s"><v>0</v></c></row>', shared=strings
-    )
+    return xlsx('<row r="1"><c r="A1" t="s"><v>0</v></c></row>', shared=strings)
 
 
 def xlsx_with_rows(count):
@@ -141,8 +139,9 @@ def xlsx_with_rows(count):
 def xlsx_with_a_doctype():
     """The billion laughs, in a worksheet."""
     entities = '<!DOCTYPE lol [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
-    return xlsx('<row r="1"><c r="A1" t="inlineStr"><is><t>&lol2;</t></is></c></row>',
-                sheet_head=entities)
+    return xlsx(
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>&lol2;</t></is></c></row>', sheet_head=entities
+    )
 
 
 def zip_with_entries(count):
@@ -163,7 +162,7 @@ def ods(rows_xml):
         '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
         'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
         'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
-        "<office:body><office:spreadsheet><table:table table:name=\"Codes\">"
+        '<office:body><office:spreadsheet><table:table table:name="Codes">'
         f"{rows_xml}</table:table></office:spreadsheet></office:body></office:document-content>"
     )
     return _zip({"mimetype": _ODS_MIMETYPE, "content.xml": content})

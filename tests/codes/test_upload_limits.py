@@ -132,7 +132,7 @@ def test_refused_values_are_cut_to_100_characters_and_escaped():
 
 
 def test_a_json_file_nested_absurdly_deep_is_refused():
-    result, peak = peak_while(lambda: read(bombs.json_nested(100_000), "json"))
+    result, _ = peak_while(lambda: read(bombs.json_nested(100_000), "json"))
     assert isinstance(result, UnreadableFile)
     assert "nested more than" in str(result)
 
