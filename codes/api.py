@@ -120,7 +120,7 @@ class StockView(ProgramAPIView):
     @extend_schema(
         operation_id="stock_get",
         summary="The program's pools with counts, threshold and forecast",
-        responses={200: StockSerializer, **AUTH_ERRORS, **not_found("program")},
+        responses={200: StockSerializer, **AUTH_ERRORS},
         examples=[
             OpenApiExample(
                 "Stock",

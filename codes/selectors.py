@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from .models import CodeSource, CodeStatus, Pool, PoolKind, PromoCode
+from .models import Batch, BatchStatus, CodeSource, CodeStatus, Pool, PoolKind, PromoCode
 from .parsing import file_format, read_rows
 
 USE_WINDOW_DAYS = 7
@@ -251,6 +251,16 @@ def upload_preview(*, pool, stream, file_name):
     unchecked = preview.valid_rows - preview.checked_rows
     preview.codes_to_add = len(codes) - len(existing) + unchecked
     return preview
+
+
+def upload_batches_waiting(*, older_than, now=None):
+    """Ids of admin-upload batches still waiting for their import task after `older_than`."""
+    since = (now or timezone.now()) - older_than
+    return list(
+        Batch.objects.filter(status=BatchStatus.PENDING, created_at__lt=since)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
 
 
 EXPORT_COLUMNS = [

@@ -35,7 +35,7 @@ def error(description, code, message, fields=None):
 AUTH_ERRORS = {
     401: error("Missing, unknown or revoked API key.", "authentication_failed", "Invalid API key."),
     403: error(
-        "The key belongs to another program.",
+        "The key belongs to another program (an unknown program's slug gets the same answer).",
         "permission_denied",
         "This API key does not belong to this program.",
     ),
@@ -58,4 +58,4 @@ BODY_ERRORS = {
 
 
 def not_found(what):
-    return {404: error(f"Unknown program or {what}.", "not_found", f"No such {what}.")}
+    return {404: error(f"Unknown {what}.", "not_found", f"No such {what}.")}

@@ -135,11 +135,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache (and rate-limit counters): Redis when REDIS_URL is set, local memory otherwise.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Short socket timeouts: an unreachable Redis fails a cache call fast, and rate limits fail open
+# (programs.ratelimit) instead of holding requests.
+REDIS_TIMEOUT_SECONDS = float(os.environ.get("REDIS_TIMEOUT_SECONDS") or 2)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_TIMEOUT_SECONDS,
+            },
         }
     }
 else:
@@ -203,12 +210,26 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# An unreachable broker fails an enqueue within about a second (config.tasks logs it and the
+# request goes on) rather than retrying for long.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
 CELERY_BEAT_SCHEDULE = {
     # Catch a low-stock crossing from any path (and re-arm alerts after stock rose).
     "codes-check-stock": {"task": "codes.check_code_stock", "schedule": 15 * 60.0},
     # Safety net for the top-up that runs when a batch lands.
     "codes-top-up-short-advocates": {"task": "codes.top_up_short_advocates", "schedule": 60 * 60.0},
     "rewards-release-due": {"task": "participants.rewards_release_due", "schedule": 15 * 60},
+    # Admin uploads whose import task was never enqueued (broker unreachable at the time).
+    "codes-process-waiting-uploads": {
+        "task": "codes.process_waiting_uploads",
+        "schedule": 10 * 60.0,
+    },
 }
 
 # CORS: an allowlist, never a wildcard.

@@ -132,7 +132,6 @@ class ConversionView(ProgramAPIView):
             200: ConversionSerializer,
             **BODY_ERRORS,
             **AUTH_ERRORS,
-            **not_found("program"),
             409: error(
                 "The OrderId was recorded with a different payload.",
                 "conflict",

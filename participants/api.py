@@ -108,7 +108,6 @@ class ParticipantView(ProgramAPIView):
             201: ParticipantSerializer,
             **BODY_ERRORS,
             **AUTH_ERRORS,
-            **not_found("program"),
         },
         examples=[
             OpenApiExample(
