@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
 
 from .exports import csv_lines, write_xlsx
-from .forms import CodeUploadForm, ConfirmUploadForm
+from .forms import CodeUploadForm, ConfirmUploadForm, PoolForm
 from .models import Batch, BatchSource, BatchStatus, Pool, PromoCode, StockAlert
 from .parsing import UnreadableFile
 from .selectors import codes_export_rows, upload_preview
@@ -40,6 +40,7 @@ def _upload_url(pool=None):
 
 @admin.register(Pool)
 class PoolAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
+    form = PoolForm
     list_display = ["name", "program", "kind", "low_stock_threshold", "created_at", "upload_link"]
     list_filter = ["kind", "program"]
     readonly_fields = ["low_alert_armed", "empty_alert_armed", "created_at"]

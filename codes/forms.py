@@ -3,8 +3,21 @@
 from django import forms
 from django.conf import settings
 
+from programs.validators import validate_single_line
+
 from .models import Pool
 from .parsing import FORMATS, UnreadableFile, file_format
+
+
+class PoolForm(forms.ModelForm):
+    """A pool's name reaches low-stock e-mail subjects: one line, no control characters.
+    (The model refuses it too once codes.models carries the validator.)"""
+
+    name = forms.CharField(max_length=100, validators=[validate_single_line])
+
+    class Meta:
+        model = Pool
+        fields = "__all__"
 
 
 class CodeUploadForm(forms.Form):

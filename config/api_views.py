@@ -1,7 +1,10 @@
 """Django-level error answers under /api/ in the one JSON error shape."""
 
+import io
 import logging
 
+from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpResponse
 from django.views.defaults import server_error
 
@@ -54,6 +57,50 @@ class ApiJsonErrorsMiddleware:
         if _is_api(request):
             return json_error(request, 503, "service_unavailable", message)
         return HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+
+
+class ChunkedBodyMiddleware:
+    """An API request body sent chunked (Transfer-Encoding: chunked, no Content-Length) is read
+    here, bounded by DATA_UPLOAD_MAX_MEMORY_SIZE, so the view sees it like any other (Django
+    alone would read it as empty). Only a server that de-chunks the body (gunicorn sets
+    wsgi.input_terminated) can hand it over; elsewhere the answer is 411, asking for a
+    Content-Length."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        meta = request.META
+        if (
+            _is_api(request)
+            and "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
+            and not meta.get("CONTENT_LENGTH")
+        ):
+            if not meta.get("wsgi.input_terminated"):
+                return json_error(
+                    request,
+                    411,
+                    "length_required",
+                    "Send the body with a Content-Length header: this server cannot read a "
+                    "chunked body.",
+                )
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            body = _read_at_most(meta["wsgi.input"], limit + 1)
+            if len(body) > limit:
+                return json_error(
+                    request, 413, "too_large", f"The request body is larger than {limit} bytes."
+                )
+            meta["CONTENT_LENGTH"] = str(len(body))
+            request._stream = LimitedStream(io.BytesIO(body), len(body))
+        return self.get_response(request)
+
+
+def _read_at_most(stream, size):
+    parts, left = [], size
+    while left > 0 and (part := stream.read(min(left, 1 << 16))):
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
 def handler500(request):

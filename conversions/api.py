@@ -1,5 +1,7 @@
 """Server API: conversions (orders) and their reversal."""
 
+from decimal import Decimal
+
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -39,10 +41,10 @@ class ConversionInputSerializer(serializers.Serializer):
     )
     EventDate = serializers.DateTimeField(required=False, allow_null=True)
     OrderSubtotal = serializers.DecimalField(
-        max_digits=14, decimal_places=2, required=False, allow_null=True
+        max_digits=14, decimal_places=2, required=False, allow_null=True, min_value=Decimal(0)
     )
     OrderDiscount = serializers.DecimalField(
-        max_digits=14, decimal_places=2, required=False, allow_null=True
+        max_digits=14, decimal_places=2, required=False, allow_null=True, min_value=Decimal(0)
     )
     CurrencyCode = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, min_length=3, max_length=3

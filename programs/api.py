@@ -5,6 +5,7 @@ import io
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import parsers
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.views import APIView
 
 from config.api_errors import PayloadTooLarge
@@ -12,6 +13,7 @@ from config.api_errors import PayloadTooLarge
 from .api_auth import ApiKeyAuthentication, ApiKeyRateThrottle, HasProgramApiKey
 from .models import ApiKey
 from .services import api_key_mark_used
+from .validators import is_clean_text
 
 
 def body_limit():
@@ -34,7 +36,22 @@ class _BoundedStream:
 class BoundedJSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         data = _BoundedStream.read(stream)
-        return super().parse(io.BytesIO(data), media_type, parser_context)
+        try:
+            return super().parse(io.BytesIO(data), media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - the body is nested too deeply.") from None
+
+
+def check_path_segments(kwargs):
+    """Refuse (400, naming the segment) a path segment holding a control character (NUL…) or
+    a lone surrogate: the database can neither store nor look such text up."""
+    bad = {
+        name: ["Holds a control character or an invalid one (a lone surrogate)."]
+        for name, value in kwargs.items()
+        if isinstance(value, str) and not is_clean_text(value)
+    }
+    if bad:
+        raise ValidationError(bad)
 
 
 class ProgramAPIView(APIView):
@@ -58,6 +75,7 @@ class ProgramAPIView(APIView):
         super().initial(request, *args, **kwargs)
         if too_large:
             raise PayloadTooLarge(f"The request body is larger than {body_limit()} bytes.")
+        check_path_segments(kwargs)
         self.program = request.auth.program
 
     def finalize_response(self, request, response, *args, **kwargs):

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from codes.services import CodeNotHeld, code_record_copy
+from programs.api import check_path_segments
 from programs.ratelimit import count_request
 
 from .cors import origin_allowed_for_program
@@ -124,6 +125,7 @@ class WidgetCodeCopyView(WidgetAPIView):
 
     @extend_schema(request=None, responses=CodeCopySerializer, tags=["widget"])
     def post(self, request, code):
+        check_path_segments({"code": code})
         participant = participant_for_widget(identity=request.user)
         if participant is None:
             raise exceptions.NotFound("This participant holds no codes yet.")
