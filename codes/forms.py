@@ -17,7 +17,7 @@ class PoolForm(forms.ModelForm):
 
     class Meta:
         model = Pool
-        fields = "__all__"
+        fields = ["program", "kind", "name", "low_stock_threshold", "low_stock_recipients"]
 
 
 class CodeUploadForm(forms.Form):
