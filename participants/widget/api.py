@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from codes.services import CodeNotHeld, code_record_copy
+from config.api_docs import PATH_ERRORS, WIDGET_AUTH_ERRORS, not_found
 from programs.api import check_path_segments
 from programs.ratelimit import count_request
 
@@ -114,7 +115,7 @@ class WidgetAPIView(APIView):
 class WidgetMeView(WidgetAPIView):
     """Widget load: upserts the participant; answers their codes, referrals and rewards."""
 
-    @extend_schema(responses=WidgetMeSerializer, tags=["widget"])
+    @extend_schema(responses={200: WidgetMeSerializer, **WIDGET_AUTH_ERRORS}, tags=["widget"])
     def get(self, request):
         participant = widget_participant_load(identity=request.user)
         return Response(widget_state(participant=participant, program=request.user.program))
@@ -123,7 +124,16 @@ class WidgetMeView(WidgetAPIView):
 class WidgetCodeCopyView(WidgetAPIView):
     """Records a copy of one of the participant's codes; says whether it was copied before."""
 
-    @extend_schema(request=None, responses=CodeCopySerializer, tags=["widget"])
+    @extend_schema(
+        request=None,
+        responses={
+            200: CodeCopySerializer,
+            **PATH_ERRORS,
+            **WIDGET_AUTH_ERRORS,
+            **not_found("code of this participant"),
+        },
+        tags=["widget"],
+    )
     def post(self, request, code):
         check_path_segments({"code": code})
         participant = participant_for_widget(identity=request.user)
