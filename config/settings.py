@@ -279,7 +279,7 @@ CODES_WHOLE_FILE_MAX_BYTES = env_int("CODES_WHOLE_FILE_MAX_BYTES", 10 * 1024 * 1
 # What any code file (admin or import_codes) may expand to, whatever its size on disk: rows
 # read, columns read (cells further right are never read), the length of one cell, and the bytes
 # a zipped workbook (XLSX, ODS) unpacks to. A file past one is refused whole, naming the limit.
-CODES_UPLOAD_MAX_ROWS = env_int("CODES_UPLOAD_MAX_ROWS", 2_000_000)
+CODES_UPLOAD_MAX_ROWS = env_int("CODES_UPLOAD_MAX_ROWS", 10_000_000)
 CODES_UPLOAD_MAX_COLUMNS = env_int("CODES_UPLOAD_MAX_COLUMNS", 50)
 CODES_UPLOAD_MAX_CELL_CHARS = env_int("CODES_UPLOAD_MAX_CELL_CHARS", 1000)
 CODES_UPLOAD_MAX_EXPANDED_BYTES = env_int("CODES_UPLOAD_MAX_EXPANDED_BYTES", 512 * 1024 * 1024)

@@ -152,3 +152,26 @@ def test_xls_files_are_capped_in_size():
     with pytest.raises(UnreadableFile, match="CODES_WHOLE_FILE_MAX_BYTES"):
         read(data, "xls", whole_file_bytes=len(data) - 1)
     assert [r.code for r in read(data, "xls")] == ["ABC"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("deep.json", bombs.json_nested(100_000), "nested more than"),
+        ("bomb.xlsx", bombs.xlsx_with_one_huge_string(5 * MB), "CODES_UPLOAD_MAX_CELL_CHARS"),
+        ("many.ods", bombs.ods(bombs.ods_row("abc", repeat=10**9)), "CODES_UPLOAD_MAX_ROWS"),
+    ],
+)
+def test_import_codes_refuses_a_bomb_with_a_clear_command_error(tmp_path, name, data, message):
+    from django.core.management import CommandError, call_command
+
+    from codes.models import Batch
+    from tests.factories import ProgramFactory
+
+    ProgramFactory(slug="shop")
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(CommandError, match=message):
+        call_command("import_codes", "--program", "shop", str(path))
+    assert not Batch.objects.exists()
