@@ -155,7 +155,7 @@ def bench_service(advocates, quota, threads):
     from codes.services import codes_top_up
     from participants.models import Participant
 
-    _program, pool, ids = make_program("service", advocates, quota)
+    program, pool, ids = make_program("service", advocates, quota)
     events = [[] for _ in range(threads)]
     told = {}
 
@@ -163,7 +163,8 @@ def bench_service(advocates, quota, threads):
         mine = events[index]
         try:
             for pk in ids[index::threads]:
-                claimed = codes_top_up(participant=Participant(pk=pk))
+                advocate = Participant(pk=pk, program_id=program.pk, is_advocate=True)
+                claimed = codes_top_up(holder=advocate)
                 mine.append((time.perf_counter(), claimed))
                 told[pk] = claimed
         finally:

@@ -2,6 +2,7 @@ import io
 import logging
 import tempfile
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -11,14 +12,27 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from programs.admin import ProgramAdmin, ProgramForm
+from programs.admin_confirm import action_confirmation, action_confirmed
 from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
+from programs.models import Program, RewardKind
 
 from .exports import csv_lines, write_xlsx
-from .forms import CodeUploadForm, ConfirmUploadForm, PoolForm
-from .models import Batch, BatchSource, BatchStatus, Pool, PromoCode, StockAlert
+from .forms import CodeUploadForm, ConfirmUploadForm, PoolForm, VoidForm
+from .models import Batch, BatchSource, BatchStatus, Pool, PoolKind, PromoCode, StockAlert
 from .parsing import UnreadableFile
 from .selectors import codes_export_rows, upload_preview
-from .services import PromoCodesOff, batch_import, batch_upload_enqueue
+from .services import (
+    PromoCodesOff,
+    batch_import,
+    batch_upload_enqueue,
+    codes_void,
+    codes_void_preview,
+    pool_create_fuel_tank,
+    pool_set_reward_tank,
+    pool_update_settings,
+    reward_tank_of,
+)
 from .upload_store import (
     UploadExpired,
     UploadStoreUnavailable,
@@ -41,9 +55,61 @@ def _upload_url(pool=None):
 @admin.register(Pool)
 class PoolAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
     form = PoolForm
-    list_display = ["name", "program", "kind", "low_stock_threshold", "created_at", "upload_link"]
+    list_display = [
+        "name",
+        "program",
+        "kind",
+        "pays_rewards",
+        "low_stock_threshold",
+        "created_at",
+        "upload_link",
+    ]
     list_filter = ["kind", "program"]
     readonly_fields = ["low_alert_armed", "empty_alert_armed", "created_at"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["program", "kind", "name"]
+        if obj is None or obj.kind == PoolKind.FUEL_TANK:
+            fields += ["low_stock_threshold", "low_stock_recipients", "pays_rewards"]
+        return [*fields, *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.readonly_fields
+        # A pool stays in its program and keeps its kind; the referral pool's name and
+        # thresholds are the program's.
+        fixed = ["program", "kind"] + (["name"] if obj.kind == PoolKind.REFERRAL else [])
+        return [*fixed, *self.readonly_fields]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if "kind" in form.base_fields:
+            # The referral pool is made when promo codes are turned on: here, fuel tanks only.
+            form.base_fields["kind"].choices = [(PoolKind.FUEL_TANK, PoolKind.FUEL_TANK.label)]
+        return form
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            saved = pool_update_settings(
+                pool=obj,
+                name=data.get("name", obj.name),
+                low_stock_threshold=data.get("low_stock_threshold"),
+                recipients=data.get("low_stock_recipients", ""),
+                pays_rewards=data.get("pays_rewards", False),
+            )
+        else:
+            saved = pool_create_fuel_tank(
+                program=data["program"],
+                name=data["name"],
+                low_stock_threshold=data.get("low_stock_threshold") or 0,
+                recipients=data.get("low_stock_recipients", ""),
+            )
+            if data.get("pays_rewards"):
+                pool_set_reward_tank(program=data["program"], pool=saved)
+        obj.pk = saved.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
 
     @admin.display(description="Codes")
     def upload_link(self, pool):
@@ -90,9 +156,20 @@ class BatchAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
         "completed_at",
     ]
     readonly_fields = ["progress", "refused_rows"]
+    actions = ["void_batches"]
 
     def has_add_permission(self, request):
         return False  # batches come from an upload, an import or generation
+
+    def has_void_permission(self, request):
+        return request.user.has_perm("codes.change_promocode")
+
+    @admin.action(description="Void every code of the selected batches…", permissions=["void"])
+    def void_batches(self, request, queryset):
+        batches = list(queryset.select_related("pool__program"))
+        codes = PromoCode.objects.filter(batch__in=batches)
+        names = ", ".join(str(b) for b in batches[:5]) + (" …" if len(batches) > 5 else "")
+        return _void_flow(self, request, queryset, codes=codes, action="void_batches", what=names)
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -284,7 +361,8 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "code",
         "usage",
-        "status",
+        "shown_status",
+        "kind",
         "pool",
         "batch",
         "advocate",
@@ -293,12 +371,27 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
         "redeemed_at",
         "redemption_count",
     ]
-    list_filter = ["usage", "status", "source", "pool", "batch"]
+    list_filter = ["usage", "status", "source", "pool__kind", "pool", "batch"]
     list_select_related = ["pool__program", "batch", "holder"]
     search_fields = ["=code"]
     show_full_result_count = False
     raw_id_fields = ["holder", "redeemed_by", "batch"]
-    actions = ["export_csv", "export_xlsx"]
+    actions = ["export_csv", "export_xlsx", "void_codes"]
+
+    @admin.display(description="Status", ordering="status")
+    def shown_status(self, code):
+        return code.shown_status
+
+    @admin.display(description="Type", ordering="pool__kind")
+    def kind(self, code):
+        return "reward" if code.pool.kind == PoolKind.FUEL_TANK else "referral"
+
+    def has_void_permission(self, request):
+        return request.user.has_perm("codes.change_promocode")
+
+    @admin.action(description="Void the selected codes…", permissions=["void"])
+    def void_codes(self, request, queryset):
+        return _void_flow(self, request, queryset, codes=queryset, action="void_codes")
 
     @admin.display(description="Advocate", ordering="holder__participant_id")
     def advocate(self, code):
@@ -353,3 +446,147 @@ class StockAlertAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+def _void_flow(modeladmin, request, queryset, *, codes, action, what=""):
+    """Void codes after a confirmation page saying how many and who is topped up."""
+    programs = list(Program.objects.filter(codes__in=codes.values("pk")).distinct())
+    if len(programs) > 1:
+        modeladmin.message_user(
+            request, "Void codes of one program at a time: filter by program first.", messages.ERROR
+        )
+        return None
+    if not programs:
+        modeladmin.message_user(request, "None of the selected rows holds a code.", messages.INFO)
+        return None
+    program = programs[0]
+    form = VoidForm(request.POST if action_confirmed(request) else None)
+    if action_confirmed(request) and form.is_valid():
+        result = codes_void(
+            program=program, queryset=codes, by=request.user, reason=form.cleaned_data["reason"]
+        )
+        modeladmin.message_user(request, result.summary(), messages.SUCCESS)
+        return None
+    preview = codes_void_preview(codes=codes)
+    source = f" ({what})" if what else ""
+    facts = [
+        f"{preview.to_void:,} codes of {program}{source} will be voided: they are never "
+        "assigned again and an order carrying one is rejected."
+    ]
+    if preview.holders_to_top_up:
+        facts.append(
+            f"{preview.holders_to_top_up:,} advocates hold some of them: each is topped up with "
+            "new codes at once (as far as the pool has stock)."
+        )
+    if preview.reward_codes:
+        facts.append(
+            f"{preview.reward_codes:,} are fuel-tank codes: a reward still in review gets another "
+            "code; one already shown to its advocate is flagged for review."
+        )
+    if preview.already_voided:
+        facts.append(f"{preview.already_voided:,} are voided already.")
+    if preview.redeemed_left:
+        facts.append(f"{preview.redeemed_left:,} were redeemed in an order and stay as they are.")
+    return action_confirmation(
+        modeladmin,
+        request,
+        queryset,
+        action=action,
+        title="Void codes",
+        facts=facts,
+        warning="Voiding cannot be undone.",
+        submit=f"Yes, void {preview.to_void:,} codes",
+        form=form,
+    )
+
+
+# --- The program page: its pools and the tank that pays its fuel-tank rewards ------------------
+
+
+class ProgramWithPoolsForm(ProgramForm):
+    reward_tank = forms.ModelChoiceField(
+        queryset=Pool.objects.none(),
+        required=False,
+        label="Reward fuel tank",
+        help_text="For rewards of kind “fuel tank code”: the tank whose codes pay them.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        program = self.instance
+        if program.pk:
+            self.fields["reward_tank"].queryset = Pool.objects.filter(
+                program=program, kind=PoolKind.FUEL_TANK
+            )
+            self.fields["reward_tank"].initial = reward_tank_of(program)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("reward_kind") == RewardKind.FUEL_TANK and not data.get("reward_tank"):
+            if self.instance.pk and self.fields["reward_tank"].queryset.exists():
+                self.add_error("reward_tank", "Choose the fuel tank that pays the rewards.")
+            else:
+                self.add_error(
+                    "reward_kind",
+                    "Add a fuel tank first (Pools → Add pool, or the create_pool command), "
+                    "then choose it here.",
+                )
+        return data
+
+
+class ProgramWithPoolsAdmin(ProgramAdmin):
+    """The program page with its pools and reward tank (the codes app adds them: programs
+    knows nothing of pools)."""
+
+    form = ProgramWithPoolsForm
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [(name, dict(options)) for name, options in super().get_fieldsets(request, obj)]
+        for name, options in fieldsets:
+            if name == "Rewards":
+                fields = list(options["fields"])
+                fields.insert(fields.index("reward_kind") + 1, "reward_tank")
+                options["fields"] = fields
+        if obj is not None:
+            fieldsets.insert(2, ("Pools", {"fields": ["pools_overview"]}))
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "pools_overview"]
+
+    @admin.display(description="Pools")
+    def pools_overview(self, program):
+        if program is None or not program.pk:
+            return "—"
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td><a href="{}">Upload codes'
+            "</a></td></tr>",
+            (
+                (
+                    reverse("admin:codes_pool_change", args=[pool.pk]),
+                    pool.name,
+                    pool.get_kind_display(),
+                    "pays the rewards" if pool.pays_rewards else "",
+                    _upload_url(pool),
+                )
+                for pool in Pool.objects.filter(program=program).order_by("-kind", "name")
+            ),
+        )
+        add = reverse("admin:codes_pool_add") + f"?program={program.pk}"
+        return format_html(
+            "<table><tbody>{}</tbody></table>"
+            '<p><a href="{}">Add a fuel tank</a> (a pool of reward codes)</p>',
+            rows,
+            add,
+        )
+
+    def save_model(self, request, obj, form, change):
+        tank = form.cleaned_data.pop("reward_tank", None)
+        super().save_model(request, obj, form, change)
+        if form.cleaned_data.get("reward_kind") == RewardKind.FUEL_TANK and tank is not None:
+            pool_set_reward_tank(program=obj, pool=tank)
+
+
+admin.site.unregister(Program)
+admin.site.register(Program, ProgramWithPoolsAdmin)

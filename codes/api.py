@@ -40,6 +40,7 @@ class PoolStockSerializer(serializers.Serializer):
     available = serializers.IntegerField()
     assigned = serializers.IntegerField()
     redeemed = serializers.IntegerField()
+    voided = serializers.IntegerField(help_text="Codes taken out of use for good.")
     threshold = serializers.IntegerField()
     used_last_7_days = serializers.IntegerField(help_text="Codes assigned in the last 7 days.")
     per_day = serializers.DecimalField(max_digits=12, decimal_places=2)
@@ -133,6 +134,7 @@ class StockView(ProgramAPIView):
                             "available": 9400,
                             "assigned": 550,
                             "redeemed": 50,
+                            "voided": 0,
                             "threshold": 100,
                             "used_last_7_days": 700,
                             "per_day": "100.00",

@@ -2,22 +2,12 @@
 
 from django import forms
 from django.conf import settings
-
-from programs.validators import validate_single_line
+from django.core.exceptions import ValidationError
 
 from .models import Pool
 from .parsing import FORMATS, UnreadableFile, file_format
-
-
-class PoolForm(forms.ModelForm):
-    """A pool's name reaches low-stock e-mail subjects: one line, no control characters.
-    (The model refuses it too once codes.models carries the validator.)"""
-
-    name = forms.CharField(max_length=100, validators=[validate_single_line])
-
-    class Meta:
-        model = Pool
-        fields = ["program", "kind", "name", "low_stock_threshold", "low_stock_recipients"]
+from .services import validate_pool_name, validate_recipients
+from .services.voiding import VOID_REASON_MAX
 
 
 class CodeUploadForm(forms.Form):
@@ -63,3 +53,54 @@ class ConfirmUploadForm(forms.Form):
     file, its name and its pool are what the preview kept, never what the request says."""
 
     upload = forms.CharField(widget=forms.HiddenInput, max_length=2000)
+
+
+def _field_error(error: ValidationError, field: str) -> forms.ValidationError:
+    messages = error.message_dict.get(field) if hasattr(error, "message_dict") else None
+    return forms.ValidationError(messages or error.messages)
+
+
+class PoolForm(forms.ModelForm):
+    """A fuel tank's settings (the referral pool takes its settings from the program)."""
+
+    class Meta:
+        model = Pool
+        fields = ["program", "kind", "name", "low_stock_threshold", "low_stock_recipients"]
+        widgets = {"low_stock_recipients": forms.Textarea(attrs={"rows": 3, "cols": 50})}
+        help_texts = {
+            "low_stock_threshold": "E-mail the recipients when this many codes or fewer are left.",
+            "low_stock_recipients": "One address per line (or comma-separated).",
+        }
+
+    pays_rewards = forms.BooleanField(
+        required=False,
+        label="Pays the program's fuel-tank rewards",
+        help_text="Rewards of kind “fuel tank code” take their code from this tank.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["pays_rewards"].initial = self.instance.pays_rewards
+
+    def clean_name(self):
+        try:
+            return validate_pool_name(self.cleaned_data.get("name", ""))
+        except ValidationError as error:
+            raise _field_error(error, "name") from None
+
+    def clean_low_stock_recipients(self):
+        try:
+            return validate_recipients(self.cleaned_data.get("low_stock_recipients", ""))
+        except ValidationError as error:
+            raise _field_error(error, "low_stock_recipients") from None
+
+
+class VoidForm(forms.Form):
+    reason = forms.CharField(
+        max_length=VOID_REASON_MAX,
+        required=False,
+        label="Why",
+        help_text="Kept with each code, e.g. “leaked on a coupon site”.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )

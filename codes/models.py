@@ -1,7 +1,13 @@
 """Pools of codes, upload batches, the codes themselves and low-stock alerts.
 
 A code's holder is a participants.Participant, named by string: codes never imports the
-participants app (apps depend conversions → participants → codes → programs).
+participants app (apps depend conversions → participants → codes → programs). Whether a
+participant may hold codes is the participants app's to say (`can_hold_codes`); the codes app
+keeps its own queue of advocates short of codes (CodeShortfall).
+
+A code's states live here, once: `CodeState` holds the predicate of each state, the
+`PromoCode.objects` queryset methods use them, and the claim engine's SQL (codes.sql) is built
+from the same predicates.
 """
 
 from django.conf import settings
@@ -41,6 +47,11 @@ class Pool(models.Model):
     # concurrent claimers sends an alert; they re-arm when stock rises above the threshold.
     low_alert_armed = models.BooleanField(default=True)
     empty_alert_armed = models.BooleanField(default=True)
+    pays_rewards = models.BooleanField(
+        "pays the program's fuel-tank rewards",
+        default=False,
+        help_text="Fuel tanks only: rewards of kind “fuel tank code” take their code from here.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -55,10 +66,22 @@ class Pool(models.Model):
             # Target of the codes' composite foreign key (pool_id, program_id).
             models.UniqueConstraint(fields=["id", "program"], name="pool_id_program_unique"),
             models.CheckConstraint(condition=Q(kind__in=PoolKind.values), name="pool_kind_valid"),
+            # One tank pays a program's fuel-tank rewards, and it is a fuel tank.
+            models.UniqueConstraint(
+                fields=["program"], condition=Q(pays_rewards=True), name="pool_one_reward_tank"
+            ),
+            models.CheckConstraint(
+                condition=Q(pays_rewards=False) | Q(kind=PoolKind.FUEL_TANK),
+                name="pool_reward_tank_is_fuel_tank",
+            ),
         ]
 
     def __str__(self):
         return f"{self.program} · {self.name}"
+
+    @property
+    def is_fuel_tank(self):
+        return self.kind == PoolKind.FUEL_TANK
 
     @property
     def threshold(self):
@@ -148,6 +171,74 @@ class CodeStatus(models.TextChoices):
     AVAILABLE = "available", "Available"
     ASSIGNED = "assigned", "Assigned"
     REDEEMED = "redeemed", "Redeemed"
+    VOIDED = "voided", "Voided"
+
+
+class CodeState:
+    """The predicate of each state a code can be in: the one definition the queryset methods,
+    the eligibility rules (codes.rules) and the claim engine's SQL (codes.sql) all use.
+
+    available: in its pool, held by nobody, can be claimed (never once voided).
+    held: a referral code an advocate holds and can still share (assigned, not redeemed, not
+        voided); in a referral pool.
+    reserved / revealed: a fuel-tank code claimed for a reward, before / after the reward
+        became available (only a revealed code is ever shown to its advocate).
+    redeemed: a single-use code used in an order. voided: taken out of use for good.
+    """
+
+    AVAILABLE = Q(status=CodeStatus.AVAILABLE)
+    ASSIGNED = Q(status=CodeStatus.ASSIGNED)
+    REDEEMED = Q(status=CodeStatus.REDEEMED)
+    VOIDED = Q(status=CodeStatus.VOIDED)
+    IN_REFERRAL_POOL = Q(pool__kind=PoolKind.REFERRAL)
+    IN_FUEL_TANK = Q(pool__kind=PoolKind.FUEL_TANK)
+    HELD = ASSIGNED & IN_REFERRAL_POOL
+    RESERVED = ASSIGNED & IN_FUEL_TANK & Q(revealed_at__isnull=True)
+    REVEALED = ASSIGNED & IN_FUEL_TANK & Q(revealed_at__isnull=False)
+
+
+class PromoCodeQuerySet(models.QuerySet):
+    def available(self):
+        return self.filter(CodeState.AVAILABLE)
+
+    def assigned(self):
+        return self.filter(CodeState.ASSIGNED)
+
+    def redeemed(self):
+        return self.filter(CodeState.REDEEMED)
+
+    def voided(self):
+        return self.filter(CodeState.VOIDED)
+
+    def referral(self):
+        """Codes of referral pools: the only ones that attribute orders."""
+        return self.filter(CodeState.IN_REFERRAL_POOL)
+
+    def reward(self):
+        """Codes of fuel tanks: they reward advocates and never attribute."""
+        return self.filter(CodeState.IN_FUEL_TANK)
+
+    def held(self):
+        return self.filter(CodeState.HELD)
+
+    def held_by(self, holder):
+        """The referral codes `holder` holds now, i.e. can still share."""
+        return self.filter(CodeState.HELD, holder=holder)
+
+    def held_by_any(self, holders):
+        """The referral codes held now by any of `holders` (ids, objects or a subquery)."""
+        return self.filter(CodeState.HELD, holder__in=holders)
+
+    def toward_quota(self, *, usage):
+        """Held codes that count toward the quota of a program with this usage: in a
+        single-use program only single-use ones (a multi-use code kept from before the switch
+        still attributes but does not fill the quota)."""
+        held = self.held()
+        return held.filter(usage=CodeUsage.SINGLE) if usage == CodeUsage.SINGLE else held
+
+    def revealed_to(self, holder):
+        """The fuel-tank codes `holder` has earned and may be shown."""
+        return self.filter(CodeState.REVEALED, holder=holder)
 
 
 class PromoCode(models.Model):
@@ -206,6 +297,29 @@ class PromoCode(models.Model):
         blank=True,
         help_text="The friend whose order used the code (single-use).",
     )
+    revealed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Fuel-tank codes: when the reward became available and the code was shown.",
+    )
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        null=True,
+        blank=True,
+    )
+    void_reason = models.CharField(
+        max_length=255,
+        blank=True,
+        # A database default: the import's set-based INSERT names only the columns it fills.
+        db_default="",
+        help_text="Why and through what (admin, command) it was voided.",
+    )
+
+    objects = PromoCodeQuerySet.as_manager()
 
     class Meta:
         verbose_name = "promo code"
@@ -226,11 +340,20 @@ class PromoCode(models.Model):
             models.CheckConstraint(
                 condition=Q(source__in=CodeSource.values), name="promocode_source_valid"
             ),
-            # Available ⇔ held by nobody: a held code can never be claimed again.
+            # Available ⇔ held by nobody: a held code can never be claimed again. A voided code
+            # keeps the holder it had, if any, for the record.
             models.CheckConstraint(
                 condition=(Q(status=CodeStatus.AVAILABLE) & Q(holder__isnull=True))
-                | (~Q(status=CodeStatus.AVAILABLE) & Q(holder__isnull=False)),
+                | (
+                    Q(status__in=[CodeStatus.ASSIGNED, CodeStatus.REDEEMED])
+                    & Q(holder__isnull=False)
+                )
+                | Q(status=CodeStatus.VOIDED),
                 name="promocode_available_iff_unheld",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=CodeStatus.VOIDED) | Q(voided_at__isnull=True),
+                name="promocode_voided_at_only_when_voided",
             ),
             # Only single-use codes end up redeemed; multi-use ones count uses.
             models.CheckConstraint(
@@ -278,9 +401,43 @@ class PromoCode(models.Model):
     def __str__(self):
         return self.code
 
-    @staticmethod
-    def canonical(text):
-        return text.strip().upper()
+    @property
+    def is_reward_code(self):
+        return self.pool.kind == PoolKind.FUEL_TANK
+
+    @property
+    def shown_status(self):
+        """The status as the console shows it: a fuel-tank code claimed for a reward still in
+        its review period is assigned but reserved (not shown to its advocate yet)."""
+        if self.status == CodeStatus.ASSIGNED and self.revealed_at is None and self.is_reward_code:
+            return "assigned (reserved)"
+        return self.status
+
+
+class CodeShortfall(models.Model):
+    """An advocate short of codes (the pool could not fill their quota): the codes app's queue.
+
+    A row exists exactly while the advocate is short; a batch landing in the referral pool tops
+    up the queue in `since` order. The participants app says who may hold codes: it takes an
+    advocate out of the queue when they are blocked (codes.services.codes_holder_withdraw).
+    """
+
+    holder = models.OneToOneField(
+        "participants.Participant",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="code_shortfall",
+    )
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, db_index=False)
+    since = models.DateTimeField(help_text="When the advocate fell short of their quota.")
+
+    class Meta:
+        verbose_name = "advocate short of codes"
+        verbose_name_plural = "advocates short of codes"
+        indexes = [models.Index(fields=["program", "since", "holder"], name="shortfall_queue")]
+
+    def __str__(self):
+        return f"{self.holder_id} short since {self.since:%Y-%m-%d %H:%M}"
 
 
 class AlertKind(models.TextChoices):

@@ -7,65 +7,57 @@ codes left in the pool can never be handed out again.
 """
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import BinaryIO
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import Count
+from django.db.models import Case, Count, QuerySet, Value, When
 from django.utils import timezone
 
-from .models import Batch, BatchStatus, CodeSource, CodeStatus, Pool, PoolKind, PromoCode
+from programs.models import Program
+
+from . import sql
+from .models import (
+    Batch,
+    BatchStatus,
+    CodeSource,
+    CodeState,
+    CodeStatus,
+    Pool,
+    PoolKind,
+    PromoCode,
+)
 from .parsing import file_format, read_rows
 
 USE_WINDOW_DAYS = 7
 
 
-def pool_available_codes(*, pool):
+def pool_available_codes(*, pool: Pool) -> QuerySet[PromoCode]:
     """The queryset of `pool`'s codes that can still be handed out."""
-    codes = PromoCode.objects.filter(pool=pool, status=CodeStatus.AVAILABLE)
+    codes = PromoCode.objects.filter(pool=pool).available()
     if pool.kind == PoolKind.REFERRAL:
         codes = codes.filter(usage=pool.program.code_usage)
     return codes
 
 
-def pool_available_count(*, pool):
+def pool_available_count(*, pool: Pool) -> int:
     return pool_available_codes(pool=pool).count()
 
 
-def pool_available_at_most(*, pool, limit):
+def pool_available_at_most(*, pool: Pool, limit: int) -> int:
     """min(available, limit + 1): whether the pool is above `limit`, at a cost of `limit` rows.
 
     The low-stock check runs after every claim; counting a pool of a million codes each time
     would cost more than the claim. Above the threshold the exact number does not matter.
     """
     usage = pool.program.code_usage if pool.kind == PoolKind.REFERRAL else None
-    return available_at_most(pool_id=pool.pk, usage=usage, limit=limit)
+    return sql.available_at_most(pool_id=pool.pk, usage=usage, limit=limit)
 
 
-def available_at_most(*, pool_id, usage, limit):
-    """pool_available_at_most by ids (usage None: any usage).
-
-    Plain SQL: it runs after every claim, and Django's sliced count() costs more CPU than the
-    query itself. Walks at most limit + 1 entries of the claim index.
-    """
-    sql = (
-        f"SELECT COUNT(*) FROM (SELECT 1 FROM {PromoCode._meta.db_table} "
-        "WHERE pool_id = %s AND status = %s"
-    )
-    params = [pool_id, CodeStatus.AVAILABLE.value]
-    if usage is not None:
-        sql += " AND usage = %s"
-        params.append(usage)
-    sql += " LIMIT %s) AS capped"
-    params.append(limit + 1)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()[0]
-
-
-def pool_used_recently(*, pool, days=USE_WINDOW_DAYS, now=None):
+def pool_used_recently(*, pool: Pool, days: int = USE_WINDOW_DAYS, now=None) -> int:
     """Codes of the pool handed to advocates in the last `days` days (manual codes excluded:
     they never came out of the stock)."""
     since = (now or timezone.now()) - timedelta(days=days)
@@ -74,7 +66,7 @@ def pool_used_recently(*, pool, days=USE_WINDOW_DAYS, now=None):
     ).count()
 
 
-def forecast_days_left(*, available, used, days=USE_WINDOW_DAYS):
+def forecast_days_left(*, available: int, used: int, days: int = USE_WINDOW_DAYS) -> Decimal | None:
     """Days until the pool runs out at the recent rate; None when nothing was used recently."""
     if available <= 0:
         return Decimal("0.0")
@@ -90,6 +82,7 @@ class PoolStock:
     available: int
     assigned: int
     redeemed: int
+    voided: int
     threshold: int
     used_last_7_days: int
     days_left: Decimal | None
@@ -113,10 +106,10 @@ class PoolStock:
         return self.available == 0
 
 
-def pool_stock(*, pool, now=None):
+def pool_stock(*, pool: Pool, now=None) -> PoolStock:
     """Counts, threshold, recent use and forecast of one pool."""
     available = pool_available_count(pool=pool)
-    assigned = redeemed = 0
+    taken = {CodeStatus.ASSIGNED: 0, CodeStatus.REDEEMED: 0, CodeStatus.VOIDED: 0}
     # Served by the partial index of codes taken out of the pool.
     rows = (
         PromoCode.objects.filter(pool=pool)
@@ -126,23 +119,21 @@ def pool_stock(*, pool, now=None):
         .order_by()
     )
     for row in rows:
-        if row["status"] == CodeStatus.ASSIGNED:
-            assigned += row["n"]
-        else:
-            redeemed += row["n"]
+        taken[row["status"]] += row["n"]
     used = pool_used_recently(pool=pool, now=now)
     return PoolStock(
         pool=pool,
         available=available,
-        assigned=assigned,
-        redeemed=redeemed,
+        assigned=taken[CodeStatus.ASSIGNED],
+        redeemed=taken[CodeStatus.REDEEMED],
+        voided=taken[CodeStatus.VOIDED],
         threshold=pool.threshold,
         used_last_7_days=used,
         days_left=forecast_days_left(available=available, used=used),
     )
 
 
-def program_pools(*, program=None):
+def program_pools(*, program: Program | None = None) -> QuerySet[Pool]:
     """Pools (of one program, or of every program with promo codes on), referral pool first."""
     pools = Pool.objects.select_related("program").filter(program__promo_codes_enabled=True)
     if program is not None:
@@ -150,7 +141,7 @@ def program_pools(*, program=None):
     return pools.order_by("program__slug", "-kind", "name")  # "referral" > "fuel_tank"
 
 
-def program_stock(*, program, now=None):
+def program_stock(*, program: Program, now=None) -> list[PoolStock]:
     """PoolStock of each of the program's pools, referral pool first."""
     return [pool_stock(pool=pool, now=now) for pool in program_pools(program=program)]
 
@@ -197,7 +188,7 @@ class UploadPreview:
         return self.invalid_rows + self.duplicates_in_file + self.already_in_program
 
 
-def upload_preview(*, pool, stream, file_name):
+def upload_preview(*, pool: Pool, stream: BinaryIO, file_name: str) -> UploadPreview:
     """Read an uploaded file as a stream and say what importing it would do.
 
     Memory stays bounded whatever the file: the parser's limits bound what a row can expand
@@ -263,6 +254,9 @@ def upload_batches_waiting(*, older_than, now=None):
     )
 
 
+# A code of a fuel tank is a "reward" code, any other a "referral" code.
+CODE_TYPE = Case(When(CodeState.IN_FUEL_TANK, then=Value("reward")), default=Value("referral"))
+
 EXPORT_COLUMNS = [
     ("code", "code"),
     ("usage", "usage"),
@@ -274,17 +268,24 @@ EXPORT_COLUMNS = [
     ("first copied", "first_copied_at"),
     ("redeemed", "redeemed_at"),
     ("order id", "redeemed_order_id"),
+    ("type", "code_type"),
 ]
 
 
-def codes_export_rows(*, queryset=None, program=None):
+def codes_export_rows(
+    *, queryset: QuerySet[PromoCode] | None = None, program: Program | None = None
+) -> Iterator[list[str]]:
     """The export rows (DESIGN §4 Exports) of `queryset`, or of all of `program`'s codes.
 
     Streams from the database in chunks; every value comes out as text ("" for none).
     """
     if queryset is None:
         queryset = PromoCode.objects.filter(program=program)
-    rows = queryset.order_by("id").values_list(*(lookup for _, lookup in EXPORT_COLUMNS))
+    rows = (
+        queryset.annotate(code_type=CODE_TYPE)
+        .order_by("id")
+        .values_list(*(lookup for _, lookup in EXPORT_COLUMNS))
+    )
     for row in rows.iterator(chunk_size=2000):
         yield [_text(value) for value in row]
 
@@ -300,10 +301,11 @@ def _text(value):
 # --- Codes held --------------------------------------------------------------------------------
 
 
-def codes_held(*, participant):
-    """The codes a participant holds now (can still share), in the order they were assigned."""
+def codes_held(*, participant) -> list[PromoCode]:
+    """The referral codes a participant holds now (can still share), in the order they were
+    assigned."""
     return list(
-        PromoCode.objects.filter(holder=participant, status=CodeStatus.ASSIGNED)
+        PromoCode.objects.held_by(participant)
         .order_by("assigned_at", "id")
         .only("code", "usage", "status", "assigned_at", "first_copied_at")
     )

@@ -1,7 +1,6 @@
 """Celery tasks of the codes app: thin, each loads what it needs and calls a service.
 
-Enqueue them with config.tasks.enqueue_on_commit (after the commit; a broker failure is logged,
-never raised into the request), never inside an open transaction.
+Enqueue them on commit (config.tasks.enqueue_on_commit), never inside an open transaction.
 """
 
 import logging
@@ -12,7 +11,8 @@ from celery import shared_task
 from programs.models import Program
 
 from . import selectors, services
-from .models import Pool, PoolKind
+from .models import CodeShortfall, Pool, PoolKind
+from .signals import pool_restocked
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +24,12 @@ def send_stock_alert(alert_id):
 
 @shared_task(name="codes.check_code_stock")
 def check_code_stock(program_id=None):
-    """Periodic: check every pool (of one program, or all) and send the alerts now due."""
+    """Periodic: check every pool (of one program, or all), send the alerts now due and those
+    whose e-mail never went out."""
     program = Program.objects.get(pk=program_id) if program_id else None
     alerts = 0
     for pool in selectors.program_pools(program=program):
-        alerts += len(services.pool_stock_check(pool_id=pool.pk))
+        alerts += len(services.pool_stock_check(pool_id=pool.pk, resend_unsent=True))
     return alerts
 
 
@@ -39,7 +40,8 @@ def top_up_short_advocates(program_id=None):
     if program_id:
         programs = programs.filter(pk=program_id)
     else:
-        programs = programs.filter(participants__codes_short_since__isnull=False).distinct()
+        queued = CodeShortfall.objects.values("program_id").distinct()
+        programs = programs.filter(pk__in=queued)
     assigned = 0
     for program in programs:
         run = services.codes_top_up_short(program=program)
@@ -48,21 +50,15 @@ def top_up_short_advocates(program_id=None):
     return assigned
 
 
-@shared_task(name="codes.top_up_program_advocates")
-def top_up_program_advocates(program_id):
-    program = Program.objects.get(pk=program_id)
-    run = services.codes_top_up_program(program=program)
-    log.info("Top-up of all advocates of %s: %s", program.slug, run)
-    return run.codes_assigned
-
-
 @shared_task(name="codes.pool_batch_landed")
 def pool_batch_landed_task(pool_id):
     pool = Pool.objects.select_related("program").get(pk=pool_id)
     services.pool_stock_check(pool_id=pool.pk)  # re-arms the alerts if stock rose
+    assigned = 0
     if pool.kind == PoolKind.REFERRAL:
-        return services.codes_top_up_short(program=pool.program).codes_assigned
-    return 0
+        assigned = services.codes_top_up_short(program=pool.program).codes_assigned
+    pool_restocked.send(sender=Pool, pool=pool)  # fuel tanks: rewards waiting for a code
+    return assigned
 
 
 @shared_task(name="codes.batch_process_upload")

@@ -23,6 +23,8 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 
+from config.resilience import CACHE_ERRORS
+
 # How long a previewed file waits for its confirmation.
 UPLOAD_TTL_SECONDS = 6 * 3600
 _CHUNK_BYTES = 4 * 1024 * 1024
@@ -63,7 +65,7 @@ def upload_keep(*, chunks, user, pool, file_name):
     token = secrets.token_hex(16)
     try:
         size = _cache_write(token, chunks) if _uses_cache() else _folder_write(token, chunks)
-    except _REDIS_ERRORS as exc:
+    except CACHE_ERRORS as exc:
         raise UploadStoreUnavailable(str(exc)) from exc
     payload = {"t": token, "u": user.pk, "p": pool.pk, "f": file_name, "s": size}
     return signing.dumps(payload, salt=_SALT, compress=True)
@@ -96,7 +98,7 @@ def upload_claim(pending):
     """
     try:
         data = _cache_claim(pending.token) if _uses_cache() else _folder_claim(pending.token)
-    except _REDIS_ERRORS as exc:
+    except CACHE_ERRORS as exc:
         raise UploadStoreUnavailable(str(exc)) from exc
     if data is None:
         raise UploadExpired("The uploaded file has expired or was already imported.")
@@ -184,17 +186,6 @@ def _cache_claim(token):
     cache.delete_many(parts)
     return data
 
-
-def _redis_errors():
-    errors = [ConnectionError, TimeoutError]
-    with contextlib.suppress(ImportError):
-        import redis
-
-        errors.append(redis.RedisError)
-    return tuple(errors)
-
-
-_REDIS_ERRORS = _redis_errors()
 
 __all__ = [
     "PendingUpload",

@@ -1,6 +1,6 @@
-"""Broken neighbours (DESIGN §2 Resilience): which errors mean Redis or the broker is
-unreachable, so callers can fail open (rate limits), answer 503 (what truly needs them), or log
-and carry on (enqueues after a commit)."""
+"""Broken neighbours (DESIGN §2 Resilience): which errors mean Redis is unreachable, so callers
+can fail open (rate limits) or answer 503 (what truly needs it). An unreachable broker is
+config.tasks.enqueue_on_commit's to survive."""
 
 import contextlib
 
@@ -14,20 +14,5 @@ def _cache_errors():
     return tuple(errors)
 
 
-def _broker_errors():
-    errors = [ConnectionError, TimeoutError, OSError]
-    with contextlib.suppress(ImportError):
-        import kombu.exceptions
-
-        errors.append(kombu.exceptions.OperationalError)
-    with contextlib.suppress(ImportError):
-        import redis
-
-        errors.append(redis.RedisError)
-    return tuple(errors)
-
-
 # The shared cache (Redis) cannot be reached, or failed to answer.
 CACHE_ERRORS = _cache_errors()
-# The Celery broker cannot be reached: the message was not sent.
-BROKER_ERRORS = _broker_errors()

@@ -226,6 +226,8 @@ CELERY_BEAT_SCHEDULE = {
     # Safety net for the top-up that runs when a batch lands.
     "codes-top-up-short-advocates": {"task": "codes.top_up_short_advocates", "schedule": 60 * 60.0},
     "rewards-release-due": {"task": "participants.rewards_release_due", "schedule": 15 * 60},
+    # Safety net for the fill that runs when a fuel-tank batch lands.
+    "rewards-fill-waiting": {"task": "participants.rewards_fill_waiting", "schedule": 15 * 60},
     # Admin uploads whose import task was never enqueued (broker unreachable at the time).
     "codes-process-waiting-uploads": {
         "task": "codes.process_waiting_uploads",

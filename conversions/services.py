@@ -11,17 +11,17 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from codes.models import CodeStatus, PoolKind, PromoCode
-from codes.rules import InvalidCode, canonical_code
+from codes.models import PromoCode
+from codes.rules import CodeUse, canonical_or_none, code_verdict
 from codes.services import CodeNotRedeemable, code_redeem
-from participants.models import Participant, Referral, ReferralStatus
+from participants.models import Participant, Referral, ReferralStatus, Reward
 from participants.services import (
     participant_friend_get_or_create,
     referral_convert,
     referral_reverse,
     reward_grant,
 )
-from programs.models import CodeUsage
+from programs.models import Program
 
 from .models import Conversion, ConversionStatus
 
@@ -42,7 +42,7 @@ class ConversionConflict(Exception):
     """The OrderId was already recorded with a different payload."""
 
 
-def payload_normalise(payload):
+def payload_normalise(payload: dict) -> dict:
     """The parsed order in one canonical form: what a replay is compared by.
 
     Blank and missing are the same; amounts are decimals to the cent; the code is in canonical
@@ -63,7 +63,7 @@ def payload_normalise(payload):
     return values
 
 
-def payload_digest(values):
+def payload_digest(values: dict) -> str:
     canonical = {
         name: (value.isoformat() if hasattr(value, "isoformat") else value)
         for name, value in values.items()
@@ -73,7 +73,7 @@ def payload_digest(values):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def reward_body(reward):
+def reward_body(reward: Reward | None) -> dict | None:
     if reward is None:
         return None
     return {
@@ -88,7 +88,7 @@ def reward_body(reward):
     }
 
 
-def conversion_body(conversion, reward=None):
+def conversion_body(conversion: Conversion, reward: Reward | None = None) -> dict:
     """The answer to a conversion (stored on the row, so a replay returns it verbatim)."""
     return {
         "order_id": conversion.order_id,
@@ -103,7 +103,7 @@ def conversion_body(conversion, reward=None):
 
 
 @transaction.atomic
-def conversion_record(*, program, payload):
+def conversion_record(*, program: Program, payload: dict) -> tuple[Conversion, bool]:
     """Record an order and attribute it (DESIGN §2). Returns (conversion, created).
 
     `payload` is the parsed order (PAYLOAD_FIELDS). The Conversion row is inserted first: the
@@ -152,10 +152,7 @@ def _attribute(*, conversion, program, values):
     if not values["promo_code"]:
         outcome(ConversionStatus.UNATTRIBUTED, "The order carries no promo code.")
         return None
-    try:
-        canonical = canonical_code(values["promo_code"])
-    except InvalidCode:
-        canonical = None
+    canonical = canonical_or_none(values["promo_code"])
     # Lock the code row: concurrent orders for one code are decided one after another.
     code = (
         PromoCode.objects.select_for_update(of=("self",))
@@ -165,24 +162,17 @@ def _attribute(*, conversion, program, values):
         if canonical
         else None
     )
-    if code is None or code.pool.kind != PoolKind.REFERRAL:
-        outcome(
-            ConversionStatus.UNATTRIBUTED,
-            "The promo code is not one of the program's referral codes.",
+    verdict = code_verdict(code, use=CodeUse.ATTRIBUTE)
+    if code is not None and verdict.is_referral_code:
+        conversion.code = code
+        conversion.advocate = code.holder  # None for a code held by nobody
+    if not verdict.allowed:
+        status = (
+            ConversionStatus.REJECTED if verdict.is_referral_code else ConversionStatus.UNATTRIBUTED
         )
-        return None
-    conversion.code = code
-    if code.holder_id is None or code.status == CodeStatus.AVAILABLE:
-        outcome(ConversionStatus.REJECTED, "The code is held by no advocate.")
+        outcome(status, verdict.reason)
         return None
     advocate = code.holder
-    conversion.advocate = advocate
-    if code.usage == CodeUsage.SINGLE and code.status == CodeStatus.REDEEMED:
-        outcome(ConversionStatus.REJECTED, "The single-use code was already redeemed.")
-        return None
-    if advocate.is_blocked:
-        outcome(ConversionStatus.REJECTED, "The advocate is blocked.")
-        return None
     email = values["customer_email"]
     if values["customer_id"] == advocate.participant_id or (
         email and advocate.email and email == advocate.email.lower()
@@ -198,7 +188,12 @@ def _attribute(*, conversion, program, values):
     # Orders of one customer are decided one after another: lock the friend's row (NO KEY, so
     # inserts that merely reference it are not blocked) before reading their referral. Without
     # it two first orders of one customer would both try to create the referral.
-    list(Participant.objects.select_for_update(no_key=True).filter(pk=friend.pk).values("pk"))
+    list(
+        Participant.objects.select_for_update(no_key=True, of=("self",))
+        .filter(pk=friend.pk)
+        .order_by()
+        .values("pk")
+    )
     referral = None if new_friend else Referral.objects.filter(friend=friend).first()
     try:
         code_redeem(code=code, order_id=values["order_id"], redeemed_by=friend)
@@ -256,7 +251,7 @@ def _friend(*, program, values):
 
 
 @transaction.atomic
-def conversion_reverse(*, conversion, reason=""):
+def conversion_reverse(*, conversion: Conversion, reason: str = "") -> Conversion:
     """Reverse a refunded or cancelled order: cancel its referral and reward (a paid reward
     stays paid, flagged needs_review); the code stays redeemed and a multi-use count stays.
 
@@ -275,7 +270,7 @@ def conversion_reverse(*, conversion, reason=""):
     return conversion
 
 
-def conversion_current_body(conversion):
+def conversion_current_body(conversion: Conversion) -> dict:
     """The conversion's answer as it stands now (after a reversal: with reversed_at, the
     reversal reason and the reward's current status)."""
     reward = conversion.reward

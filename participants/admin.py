@@ -8,11 +8,20 @@ from import_export.admin import ImportMixin
 from import_export.forms import ConfirmImportForm, ImportForm
 
 from codes.models import PromoCode
-from codes.services import CannotAddCode, PromoCodesOff, code_add_manual
+from codes.services import CannotAddCode, PromoCodesOff
+from programs.admin_confirm import action_confirmation, action_confirmed
 from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
 
-from .models import Participant, Referral, Reward
+from .models import Participant, Referral, Reward, RewardStatus
 from .resources import ParticipantImportResource
+from .services import (
+    RewardMoveRefused,
+    participant_block,
+    participant_code_add,
+    participant_unblock,
+    reward_cancel,
+    rewards_mark_paid,
+)
 
 
 class ParticipantImportForm(ImportForm):
@@ -61,8 +70,69 @@ class ParticipantAdmin(ProgramScopedAdminMixin, ImportMixin, admin.ModelAdmin):
     ]
     list_filter = ["program", "is_advocate", "is_blocked"]
     search_fields = ["participant_id", "email", "first_name", "last_name"]
-    readonly_fields = ["codes_short_since", "created_at", "updated_at"]
+    readonly_fields = [
+        "is_blocked",
+        "blocked_at",
+        "short_of_codes_since",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [CodesAndLinksInline]
+    actions = ["block_advocates", "unblock_advocates"]
+
+    @admin.display(description="Short of codes since")
+    def short_of_codes_since(self, participant):
+        shortfall = getattr(participant, "code_shortfall", None)
+        return shortfall.since if shortfall else "—"
+
+    @admin.action(description="Block the selected advocates…", permissions=["change"])
+    def block_advocates(self, request, queryset):
+        form = BlockForm(request.POST if action_confirmed(request) else None)
+        if action_confirmed(request) and form.is_valid():
+            blocked = voided = 0
+            for participant in queryset.order_by("pk"):
+                result = participant_block(
+                    participant=participant,
+                    void_codes=form.cleaned_data["void_codes"],
+                    by=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
+                blocked += result.newly_blocked
+                voided += result.voided.voided if result.voided else 0
+            text = f"Blocked {blocked} advocate(s): their codes no longer attribute orders."
+            if form.cleaned_data["void_codes"]:
+                text += f" {voided} code(s) they held were voided."
+            self.message_user(request, text, messages.SUCCESS)
+            return None
+        held = PromoCode.objects.held_by_any(queryset.values("pk")).count()
+        facts = [
+            f"{queryset.count()} participant(s) will be blocked: orders carrying their codes are "
+            "rejected, and they get no new codes.",
+            f"They hold {held} referral code(s) now.",
+        ]
+        return action_confirmation(
+            self,
+            request,
+            queryset,
+            action="block_advocates",
+            title="Block advocates",
+            facts=facts,
+            submit="Block",
+            form=form,
+        )
+
+    @admin.action(description="Unblock the selected advocates", permissions=["change"])
+    def unblock_advocates(self, request, queryset):
+        codes = 0
+        count = 0
+        for participant in queryset.filter(is_blocked=True).order_by("pk"):
+            codes += participant_unblock(participant=participant)
+            count += 1
+        self.message_user(
+            request,
+            f"Unblocked {count} advocate(s); {codes} new code(s) were assigned to them.",
+            messages.SUCCESS,
+        )
 
     def get_readonly_fields(self, request, obj=None):
         # Moving a participant to another program or id would orphan their codes and referrals.
@@ -90,7 +160,7 @@ class ParticipantAdmin(ProgramScopedAdminMixin, ImportMixin, admin.ModelAdmin):
         if not self.has_change_permission(request, participant):
             raise PermissionDenied
         try:
-            code = code_add_manual(participant=participant)
+            code = participant_code_add(participant=participant)
         except (CannotAddCode, PromoCodesOff) as error:
             self.message_user(request, f"No code added: {error}", messages.ERROR)
         else:
@@ -152,10 +222,22 @@ class ReferralAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(Reward)
 class RewardAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["advocate", "kind", "amount", "currency", "percent", "status", "needs_review"]
+    list_display = [
+        "advocate",
+        "kind",
+        "amount",
+        "currency",
+        "percent",
+        "reward_code",
+        "status",
+        "needs_review",
+        "created_at",
+    ]
     list_filter = ["status", "kind", "needs_review", "program"]
+    list_select_related = ["advocate", "code"]
     raw_id_fields = ["advocate", "referral", "code"]
-    # A manager marks a reward paid or reviewed; what was earned is the services' business.
+    # Every change of a reward's state goes through the rewards service (its allowed moves):
+    # the page shows a reward, the actions change it.
     readonly_fields = [
         "program",
         "advocate",
@@ -165,10 +247,87 @@ class RewardAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
         "currency",
         "percent",
         "code",
+        "status",
+        "needs_review",
         "available_at",
+        "paid_at",
         "cancelled_at",
         "created_at",
     ]
+    actions = ["mark_paid", "cancel_rewards"]
+
+    @admin.display(description="Code")
+    def reward_code(self, reward):
+        if reward.code_id is None:
+            return "—"
+        if reward.code.revealed_at is None:
+            return f"{reward.code.code} (reserved)"
+        return reward.code.code
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Mark the selected rewards paid", permissions=["change"])
+    def mark_paid(self, request, queryset):
+        result = rewards_mark_paid(rewards=queryset)
+        if result.paid:
+            self.message_user(request, f"Marked {result.paid} reward(s) paid.", messages.SUCCESS)
+        if result.refused:
+            shown = " ".join(result.refused[:5])
+            more = f" (and {len(result.refused) - 5} more)" if len(result.refused) > 5 else ""
+            self.message_user(
+                request,
+                f"{len(result.refused)} reward(s) not marked paid: only available rewards can "
+                f"be. {shown}{more}",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Cancel the selected rewards…", permissions=["change"])
+    def cancel_rewards(self, request, queryset):
+        if not action_confirmed(request):
+            facts = [
+                f"{queryset.count()} reward(s) will be cancelled. A fuel-tank code not yet shown "
+                "to its advocate goes back to the tank; one already shown is flagged for review.",
+                "Paid rewards cannot be cancelled and are left as they are.",
+            ]
+            return action_confirmation(
+                self,
+                request,
+                queryset,
+                action="cancel_rewards",
+                title="Cancel rewards",
+                facts=facts,
+                warning="A cancelled reward can never be made available again.",
+                submit="Cancel these rewards",
+            )
+        cancelled = 0
+        refused = []
+        for reward in queryset.exclude(status=RewardStatus.CANCELLED).order_by("pk"):
+            try:
+                reward_cancel(reward=reward)
+            except RewardMoveRefused as error:
+                refused.append(str(error))
+            else:
+                cancelled += 1
+        self.message_user(request, f"Cancelled {cancelled} reward(s).", messages.SUCCESS)
+        if refused:
+            self.message_user(request, " ".join(refused[:5]), messages.WARNING)
+
+
+class BlockForm(forms.Form):
+    void_codes = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Also void the referral codes they hold",
+        help_text="A voided code is kept for the record and never attributes again.",
+    )
+    reason = forms.CharField(
+        max_length=255,
+        required=False,
+        label="Why",
+        help_text="Kept with each voided code.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )

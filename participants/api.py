@@ -5,13 +5,12 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from codes.models import CodeStatus
 from config.api_docs import AUTH_ERRORS, BODY_ERRORS, PATH_ERRORS, not_found
 from programs.api import ProgramAPIView
-from programs.models import CodeUsage
 
 from .models import ReferralStatus
 from .selectors import participant_detail, participant_get
+from .serializers import ReferralCodeSerializer, RewardCodeSerializer
 from .services import ReferralRefused, participant_upsert_referred
 
 PARTICIPANT_ID_MAX = 255
@@ -33,15 +32,6 @@ class ParticipantUpsertSerializer(serializers.Serializer):
     )
 
 
-class ReferralCodeSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    usage = serializers.ChoiceField(choices=CodeUsage.choices)
-    status = serializers.ChoiceField(choices=CodeStatus.choices)
-    assigned_at = serializers.DateTimeField(allow_null=True)
-    copied_before = serializers.BooleanField()
-    first_copied_at = serializers.DateTimeField(allow_null=True)
-
-
 class ReferredBySerializer(serializers.Serializer):
     participant_id = serializers.CharField(help_text="The advocate's participant id.")
     code = serializers.CharField(allow_null=True)
@@ -60,6 +50,7 @@ class ParticipantSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     referral_codes = ReferralCodeSerializer(many=True)
+    reward_codes = RewardCodeSerializer(many=True)
     referred_by = ReferredBySerializer(allow_null=True)
 
 
@@ -79,6 +70,17 @@ PARTICIPANT_EXAMPLE = {
             "usage": "single",
             "status": "assigned",
             "assigned_at": "2026-11-26T10:00:00Z",
+            "copied_before": False,
+            "first_copied_at": None,
+        }
+    ],
+    "reward_codes": [
+        {
+            "code": "THANKS-4KD9",
+            "reward_id": 9,
+            "status": "available",
+            "earned_at": "2026-11-20T10:00:00Z",
+            "available_at": "2026-11-26T10:00:00Z",
             "copied_before": False,
             "first_copied_at": None,
         }

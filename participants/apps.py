@@ -9,6 +9,7 @@ class ParticipantsConfig(AppConfig):
         # Per-program CORS for the widget API.
         from corsheaders.signals import check_request_enabled
 
+        from . import receivers  # noqa: F401  (connects signal receivers)
         from .widget.cors import widget_cors_allowed
 
         check_request_enabled.connect(widget_cors_allowed, dispatch_uid="widget_cors_allowed")

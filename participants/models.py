@@ -20,9 +20,7 @@ class Participant(models.Model):
     account_id = models.CharField(max_length=255, blank=True)
     is_advocate = models.BooleanField(default=False)
     is_blocked = models.BooleanField(default=False)
-    # When the advocate last fell short of their code quota (pool empty); the top-up after a
-    # batch lands serves them in this order. Null when they hold their quota.
-    codes_short_since = models.DateTimeField(null=True, blank=True)
+    blocked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -33,16 +31,15 @@ class Participant(models.Model):
                 fields=["program", "participant_id"], name="participant_unique_id"
             ),
         ]
-        indexes = [
-            models.Index(
-                fields=["program", "codes_short_since", "id"],
-                condition=Q(codes_short_since__isnull=False),
-                name="participant_short_of_codes",
-            ),
-        ]
 
     def __str__(self):
         return self.participant_id
+
+    @property
+    def can_hold_codes(self):
+        """Whether the codes app may hand this participant referral codes (and top them up):
+        an advocate (a friend seen only in an order is not one yet) who is not blocked."""
+        return self.is_advocate and not self.is_blocked
 
 
 class ReferralStatus(models.TextChoices):

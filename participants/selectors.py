@@ -1,15 +1,17 @@
 """Reads over participants that are more than one ORM call."""
 
+from codes.models import PromoCode
 from codes.selectors import codes_held
+from programs.models import Program
 
-from .models import Participant, Referral
+from .models import Participant, Referral, Reward, RewardStatus
 
 
-def participant_get(*, program, participant_id):
+def participant_get(*, program: Program, participant_id: str) -> Participant | None:
     return Participant.objects.filter(program=program, participant_id=participant_id).first()
 
 
-def referral_codes(*, participant):
+def referral_codes(*, participant: Participant) -> list[dict]:
     """`referral_codes` of the APIs: the codes held now, in the order they were assigned."""
     return [
         {
@@ -24,7 +26,33 @@ def referral_codes(*, participant):
     ]
 
 
-def participant_detail(*, participant):
+def reward_codes(*, participant: Participant) -> list[dict]:
+    """`reward_codes` of the APIs: the fuel-tank codes the participant earned and may use now
+    (rewards available or paid, their code revealed and not voided), oldest first."""
+    rewards = (
+        Reward.objects.filter(
+            advocate=participant,
+            status__in=[RewardStatus.AVAILABLE, RewardStatus.PAID],
+            code__in=PromoCode.objects.revealed_to(participant),
+        )
+        .select_related("code")
+        .order_by("created_at", "id")
+    )
+    return [
+        {
+            "code": reward.code.code,
+            "reward_id": reward.pk,
+            "status": reward.status,
+            "earned_at": reward.created_at,
+            "available_at": reward.available_at,
+            "copied_before": reward.code.first_copied_at is not None,
+            "first_copied_at": reward.code.first_copied_at,
+        }
+        for reward in rewards
+    ]
+
+
+def participant_detail(*, participant: Participant) -> dict:
     """The participant as the server API shows it: profile, held codes and who referred them."""
     referral = (
         Referral.objects.select_related("advocate", "code").filter(friend=participant).first()
@@ -40,6 +68,7 @@ def participant_detail(*, participant):
         "created_at": participant.created_at,
         "updated_at": participant.updated_at,
         "referral_codes": referral_codes(participant=participant),
+        "reward_codes": reward_codes(participant=participant),
         "referred_by": None
         if referral is None
         else {

@@ -1,9 +1,44 @@
+"""Celery tasks of the participants app: thin, each loads what it needs and calls a service."""
+
+import logging
+
 from celery import shared_task
 
-from .services import rewards_release_due
+from programs.models import Program
+
+from .models import Reward, RewardStatus
+from .services import advocates_top_up_program, rewards_fill_waiting, rewards_release_due
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="participants.rewards_release_due")
 def rewards_release_due_task():
     """Periodic (beat): pending rewards whose review period is over become available."""
     return rewards_release_due()
+
+
+@shared_task(name="participants.rewards_fill_waiting")
+def rewards_fill_waiting_task(program_id=None):
+    """Rewards waiting for a fuel-tank code get one, oldest first (of one program, or, from
+    beat, of every program with rewards waiting)."""
+    # Any program with rewards waiting, whatever its reward kind now: rewards earned as
+    # fuel-tank codes before a switch to another kind are still owed a code.
+    programs = Program.objects.all()
+    if program_id:
+        programs = programs.filter(pk=program_id)
+    else:
+        waiting = Reward.objects.filter(status=RewardStatus.WAITING_FOR_STOCK)
+        programs = programs.filter(pk__in=waiting.values("program_id"))
+    filled = 0
+    for program in programs:
+        filled += rewards_fill_waiting(program=program)
+    return filled
+
+
+@shared_task(name="participants.top_up_program_advocates")
+def top_up_program_advocates(program_id):
+    program = Program.objects.get(pk=program_id)
+    run = advocates_top_up_program(program=program)
+    log.info("Top-up of all advocates of %s: %s", program.slug, run)
+    return run.codes_assigned

@@ -50,7 +50,9 @@ class PromoSettingsChange:
         return parts
 
 
-def promo_settings_change_preview(*, program, promo_codes_enabled, code_usage):
+def promo_settings_change_preview(
+    *, program: Program, promo_codes_enabled: bool, code_usage: str
+) -> PromoSettingsChange:
     """The one-way changes that saving these values over `program`'s stored ones would make."""
     stored = Program.objects.filter(pk=program.pk).values(
         "promo_codes_enabled", "code_usage"
@@ -85,15 +87,15 @@ def _validate_promo_settings(*, code_usage, codes_per_advocate, low_stock_recipi
 @transaction.atomic
 def program_create(
     *,
-    slug,
-    name,
-    promo_codes_enabled=False,
-    code_usage=CodeUsage.MULTI,
-    codes_per_advocate=1,
-    low_stock_threshold=100,
-    low_stock_recipients="",
+    slug: str,
+    name: str,
+    promo_codes_enabled: bool = False,
+    code_usage: str = CodeUsage.MULTI,
+    codes_per_advocate: int = 1,
+    low_stock_threshold: int = 100,
+    low_stock_recipients: str = "",
     **other_fields,
-):
+) -> Program:
     _validate_promo_settings(
         code_usage=code_usage,
         codes_per_advocate=codes_per_advocate,
@@ -129,7 +131,9 @@ PROMO_FIELDS = (
 
 
 @transaction.atomic
-def program_update(*, program, apply_template_to_widgets=False, **fields):
+def program_update(
+    *, program: Program, apply_template_to_widgets: bool = False, **fields
+) -> Program:
     """Save changes to a program, refusing to undo either one-way switch.
 
     `fields` are model field names and their new values; the ones not given keep their stored
@@ -171,7 +175,7 @@ def program_update(*, program, apply_template_to_widgets=False, **fields):
 
 
 @transaction.atomic
-def widget_apply_promo_code_template(*, program, widgets=None):
+def widget_apply_promo_code_template(*, program: Program, widgets=None) -> int:
     """Add the referral promo-code component to the program's widgets that lack it.
 
     Returns how many widgets got it.
@@ -188,7 +192,7 @@ def widget_apply_promo_code_template(*, program, widgets=None):
 
 
 @transaction.atomic
-def program_rotate_widget_secret(*, program):
+def program_rotate_widget_secret(*, program: Program) -> Program:
     program.widget_secret = secrets.token_urlsafe(48)
     program.save(update_fields=["widget_secret", "updated_at"])
     return program
@@ -198,13 +202,15 @@ API_KEY_PREFIX = "rpc_"
 API_KEY_USE_RESOLUTION = timedelta(minutes=1)
 
 
-def api_key_digest(raw_key):
+def api_key_digest(raw_key: str) -> str:
     # A random 32-byte key needs no slow hash: SHA-256 cannot be brute-forced back to it.
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
 @transaction.atomic
-def api_key_create(*, program, name, requests_per_minute=10_000):
+def api_key_create(
+    *, program: Program, name: str, requests_per_minute: int = 10_000
+) -> tuple[ApiKey, str]:
     """Create a key; return (ApiKey, raw key). The raw key is not stored anywhere."""
     raw_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(
@@ -218,13 +224,13 @@ def api_key_create(*, program, name, requests_per_minute=10_000):
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key):
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     api_key.refresh_from_db()
     return api_key
 
 
-def api_key_mark_used(*, api_key, now=None):
+def api_key_mark_used(*, api_key: ApiKey, now=None) -> None:
     """Stamp last_used_at, at most once a minute per key.
 
     A conditional UPDATE: of many concurrent requests at most one writes in each minute.

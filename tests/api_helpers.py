@@ -40,3 +40,15 @@ def advocate_with_code(program, participant_id="adv-1", email="adv@example.com")
 
 def url(program, rest):
     return f"/api/v1/programs/{program.slug}/{rest}"
+
+
+# Each item of `reward_codes` in the server API and the widget API (DESIGN §4).
+REWARD_CODE_FIELDS = {
+    "code",
+    "reward_id",
+    "status",
+    "earned_at",
+    "available_at",
+    "copied_before",
+    "first_copied_at",
+}

@@ -1,7 +1,7 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from codes.models import Batch, BatchSource, BatchStatus, Pool, PoolKind, PromoCode
+from codes.models import Batch, BatchSource, BatchStatus, CodeShortfall, Pool, PoolKind, PromoCode
 from participants.models import Participant
 from programs.models import CodeUsage, Program
 
@@ -85,3 +85,48 @@ def stock_pool(program, count, prefix="C", digits=5):
         for i in range(count)
     )
     return pool
+
+
+def short_since(participant):
+    """When the advocate joined the codes app's queue of the short (None: not short)."""
+    entry = CodeShortfall.objects.filter(holder_id=participant.pk).first()
+    return entry.since if entry else None
+
+
+def queue_short(participant, since):
+    """Put an advocate in the queue of the short, as if they fell short at `since`."""
+    CodeShortfall.objects.create(holder=participant, program_id=participant.program_id, since=since)
+
+
+def fuel_tank(program, count, prefix="TANK", name="Thank-you codes", review_days=0, start=0):
+    """A fuel tank of `count` codes PREFIX00000, … that pays the program's rewards."""
+    from codes.services import pool_create_fuel_tank, program_reward_rule_set
+    from programs.models import RewardKind
+
+    tank = Pool.objects.filter(program=program, name=name).first()
+    if tank is None:
+        tank = pool_create_fuel_tank(program=program, name=name)
+        program_reward_rule_set(
+            program=program, kind=RewardKind.FUEL_TANK, tank=tank, review_days=review_days
+        )
+        program.refresh_from_db()
+    tank_add(tank, count, prefix=prefix, start=start)
+    tank.refresh_from_db()
+    return tank
+
+
+def tank_add(tank, count, prefix="TANK", start=0):
+    """One more batch of `count` codes in a fuel tank (no on-commit work: call
+    pool_batch_landed to set off what a landed batch does)."""
+    batch = BatchFactory(pool=tank)
+    PromoCode.objects.bulk_create(
+        PromoCode(
+            program_id=tank.program_id,
+            pool=tank,
+            batch=batch,
+            code=f"{prefix}{start + i:05d}",
+            usage=batch.usage,
+        )
+        for i in range(count)
+    )
+    return batch

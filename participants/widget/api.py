@@ -118,11 +118,13 @@ class WidgetMeView(WidgetAPIView):
     @extend_schema(responses={200: WidgetMeSerializer, **WIDGET_AUTH_ERRORS}, tags=["widget"])
     def get(self, request):
         participant = widget_participant_load(identity=request.user)
-        return Response(widget_state(participant=participant, program=request.user.program))
+        state = widget_state(participant=participant, program=request.user.program)
+        return Response(WidgetMeSerializer(state).data)
 
 
 class WidgetCodeCopyView(WidgetAPIView):
-    """Records a copy of one of the participant's codes; says whether it was copied before."""
+    """Records a copy of one of the participant's codes (a referral code they hold, or a reward
+    code revealed to them); says whether it was copied before."""
 
     @extend_schema(
         request=None,
@@ -143,13 +145,7 @@ class WidgetCodeCopyView(WidgetAPIView):
             copy = code_record_copy(participant=participant, code_text=code)
         except CodeNotHeld:
             raise exceptions.NotFound(f"{code[:64]!r} is not one of your codes.") from None
-        return Response(
-            {
-                "code": copy.code,
-                "copied_before": copy.copied_before,
-                "first_copied_at": copy.first_copied_at,
-            }
-        )
+        return Response(CodeCopySerializer(copy).data)
 
 
 __all__ = ["WidgetCodeCopyView", "WidgetMeView"]

@@ -3,14 +3,7 @@
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import serializers
 
-
-class WidgetCodeSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    usage = serializers.ChoiceField(choices=["multi", "single"])
-    status = serializers.CharField()
-    assigned_at = serializers.DateTimeField()
-    copied_before = serializers.BooleanField()
-    first_copied_at = serializers.DateTimeField(allow_null=True)
+from ..serializers import ReferralCodeSerializer, RewardCodeSerializer
 
 
 class ReferralsSummarySerializer(serializers.Serializer):
@@ -50,7 +43,8 @@ class WidgetMeSerializer(serializers.Serializer):
     participant = WidgetParticipantSerializer()
     program = WidgetProgramSerializer()
     friend_offer_text = serializers.CharField()
-    referral_codes = WidgetCodeSerializer(many=True)
+    referral_codes = ReferralCodeSerializer(many=True)
+    reward_codes = RewardCodeSerializer(many=True)
     referrals = ReferralsSummarySerializer()
     rewards = RewardsSummarySerializer()
 

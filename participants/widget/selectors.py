@@ -3,20 +3,21 @@
 from collections import Counter
 from decimal import Decimal
 
-from programs.models import RewardKind
+from programs.models import Program, RewardKind
 
 from ..models import Participant, Referral, ReferralStatus, Reward, RewardStatus
-from ..selectors import referral_codes
+from ..selectors import referral_codes, reward_codes
+from .tokens import WidgetIdentity
 
 
-def participant_for_widget(*, identity):
+def participant_for_widget(*, identity: WidgetIdentity) -> Participant | None:
     """The token's participant if they exist yet, else None."""
     return Participant.objects.filter(
         program=identity.program, participant_id=identity.participant_id
     ).first()
 
 
-def referrals_summary(*, participant):
+def referrals_summary(*, participant: Participant) -> dict:
     counts = Counter(Referral.objects.filter(advocate=participant).values_list("status", flat=True))
     return {
         "total": sum(counts.values()),
@@ -24,7 +25,7 @@ def referrals_summary(*, participant):
     }
 
 
-def rewards_summary(*, participant):
+def rewards_summary(*, participant: Participant) -> dict:
     """Counts by status, and credit earned per currency (cancelled rewards left out)."""
     rows = list(
         Reward.objects.filter(advocate=participant)
@@ -46,7 +47,7 @@ def rewards_summary(*, participant):
     }
 
 
-def widget_state(*, participant, program):
+def widget_state(*, participant: Participant, program: Program) -> dict:
     """Everything `GET /api/v1/widget/me` answers (`program` is the participant's)."""
     return {
         "participant": {
@@ -57,6 +58,7 @@ def widget_state(*, participant, program):
         "program": {"slug": program.slug, "name": program.name},
         "friend_offer_text": program.friend_offer_text,
         "referral_codes": referral_codes(participant=participant),
+        "reward_codes": reward_codes(participant=participant),
         "referrals": referrals_summary(participant=participant),
         "rewards": rewards_summary(participant=participant),
     }

@@ -2,11 +2,13 @@
 
 from django.db import transaction
 
+from ..models import Participant
 from ..services import participant_upsert, referral_link_from_code
+from .tokens import WidgetIdentity
 
 
 @transaction.atomic
-def widget_participant_load(*, identity):
+def widget_participant_load(*, identity: WidgetIdentity) -> Participant:
     """Widget load: upsert the token's participant (topping their codes up) and, when the
     signed token names the code that referred them, link them to that code's advocate.
 

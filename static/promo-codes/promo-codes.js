@@ -251,6 +251,7 @@
         el("h3", { class: "pc-summary-title", text: "Your referrals" }),
         ...summaryText(data.referrals, data.rewards).map((t) => el("p", { text: t })),
       );
+      this.renderRewardCodes(data.reward_codes || []);
       if (this.codes.length === 0) {
         this.body.replaceChildren(
           el(
@@ -311,6 +312,59 @@
       this.body.replaceChildren(card);
       if (this.codes.length > 1) this.body.append(nav);
       this.show();
+    }
+
+    // Codes earned as rewards (fuel-tank codes), each with its own Copy button.
+    renderRewardCodes(rewardCodes) {
+      if (rewardCodes.length === 0) return;
+      const list = el("ul", { class: "pc-rewards", "aria-label": "Your reward codes" });
+      for (const reward of rewardCodes) {
+        const text = el("span", { class: "pc-reward-code", text: reward.code });
+        const note = el("span", { class: "pc-notice", hidden: "" });
+        if (reward.copied_before) {
+          note.hidden = false;
+          note.textContent = "You've copied this code before";
+        }
+        const button = el("button", {
+          type: "button",
+          class: "pc-copy-reward",
+          "aria-label": `Copy reward code ${reward.code}`,
+          text: "Copy",
+        });
+        button.addEventListener("click", () => this.copyReward(reward, button, note));
+        list.append(el("li", { class: "pc-reward" }, text, button, note));
+      }
+      this.summary.append(
+        el("h3", { class: "pc-summary-title", text: "Your reward codes" }),
+        el("p", { text: "Use them at checkout: they are yours to spend." }),
+        list,
+      );
+    }
+
+    async copyReward(reward, button, note) {
+      const copied = await copyText(reward.code);
+      if (!copied) {
+        this.status.textContent = `Could not copy automatically: your code is ${reward.code}.`;
+        return;
+      }
+      button.textContent = "Copied";
+      this.status.textContent = `Reward code ${reward.code} copied to the clipboard.`;
+      try {
+        const result = await call(
+          this.apiBase,
+          this.token,
+          "POST",
+          `codes/${encodeURIComponent(reward.code)}/copy`,
+        );
+        reward.copied_before = true;
+        if (result.copied_before) {
+          note.hidden = false;
+          note.textContent = "You've copied this code before";
+        }
+      } catch (error) {
+        const { title } = readableError(error);
+        this.status.textContent = `Copied, but not recorded: ${title}`;
+      }
     }
 
     current() {

@@ -51,3 +51,18 @@ def test_codes_assigned_before_the_window_do_not_count_as_recent_use():
 def test_stock_of_another_program_is_forbidden():
     program, other = stocked_program(), stocked_program()
     assert client_for(program).get(url(other, "stock")).status_code == 403
+
+
+@pytest.mark.django_db
+def test_stock_counts_voided_codes_apart(capsys):
+    from django.core.management import call_command
+
+    from codes.services import codes_void
+
+    program = stocked_program(codes=10, slug="voids", low_stock_threshold=1)
+    advocate_with_code(program)  # 3 assigned (R00000-R00002)
+    codes_void(program=program, codes=["R00005", "R00006"])
+    referral = client_for(program).get(url(program, "stock")).json()["pools"][0]
+    assert (referral["available"], referral["assigned"], referral["voided"]) == (5, 3, 2)
+    call_command("check_code_stock", "--program", "voids")
+    assert "5 available (threshold 1), 3 assigned, 0 redeemed, 2 voided" in capsys.readouterr().out

@@ -12,6 +12,7 @@ from tests.factories import (
     ParticipantFactory,
     ProgramFactory,
     PromoCodeFactory,
+    short_since,
     stock_pool,
 )
 
@@ -37,7 +38,7 @@ def test_upsert_assigns_the_quota_in_file_order_and_again_is_a_no_op():
     assert created
     assert held_codes(advocate) == ["C00000", "C00001", "C00002"]
     participant_upsert(program=program, participant_id="a1", email="a1@example.com")
-    assert codes_top_up(participant=advocate) == 0
+    assert codes_top_up(holder=advocate) == 0
     assert held_codes(advocate) == ["C00000", "C00001", "C00002"]
 
 
@@ -53,11 +54,11 @@ def test_empty_pool_marks_the_advocate_short_and_a_new_batch_fills_them():
     program = stocked_program(codes=2, code_usage=CodeUsage.SINGLE, codes_per_advocate=3)
     advocate, _ = participant_upsert(program=program, participant_id="a1")
     advocate.refresh_from_db()
-    assert len(held_codes(advocate)) == 2 and advocate.codes_short_since is not None
+    assert len(held_codes(advocate)) == 2 and short_since(advocate) is not None
     PromoCodeFactory(batch=BatchFactory(pool=program.pools.get()), code="LATE")
-    assert codes_top_up(participant=advocate) == 1
+    assert codes_top_up(holder=advocate) == 1
     advocate.refresh_from_db()
-    assert advocate.codes_short_since is None
+    assert short_since(advocate) is None
 
 
 @pytest.mark.django_db
@@ -83,7 +84,7 @@ def test_32_threads_never_hand_one_code_to_two_advocates():
     def work(chunk):
         try:
             for advocate in chunk:
-                claimed.append(codes_top_up(participant=advocate))
+                claimed.append(codes_top_up(holder=advocate))
         except Exception as error:  # surfaced below
             errors.append(error)
         finally:

@@ -5,10 +5,10 @@ import io
 import pytest
 from django.db import DatabaseError
 
-from codes import services
 from codes.models import Batch, BatchStatus, PoolKind, PromoCode
 from codes.parsing import UnreadableFile
-from codes.services import PromoCodesOff, batch_import, pool_get_or_create_referral
+from codes.services import PromoCodesOff, batch_import, batches, pool_get_or_create_referral
+from codes.sql import ImportStaging
 from programs.models import CodeUsage
 from tests.codes import files
 from tests.factories import PoolFactory, ProgramFactory, PromoCodeFactory
@@ -114,7 +114,7 @@ def test_a_database_error_leaves_no_partial_batch(pool, monkeypatch):
     def explode(self, **kwargs):
         raise DatabaseError("disk full")
 
-    monkeypatch.setattr(services._Staging, "existing_rows", explode)
+    monkeypatch.setattr(ImportStaging, "existing_rows", explode)
     with pytest.raises(DatabaseError):
         run(pool, files.text(["code", "new1", "old", "new2"]))
     assert Batch.objects.count() == batches_before
@@ -129,14 +129,14 @@ def test_a_program_with_promo_codes_off_is_refused(pool, program):
 
 
 def test_errors_kept_are_capped_but_counts_are_exact(pool, monkeypatch):
-    monkeypatch.setattr(services, "BATCH_ERRORS_KEPT", 3)
+    monkeypatch.setattr(batches, "BATCH_ERRORS_KEPT", 3)
     batch = run(pool, files.text(["bad code"] * 10 + ["good"]), "c.txt")
     assert batch.invalid_rows == 10
     assert [e["line"] for e in batch.errors] == [1, 2, 3]
 
 
 def test_staging_in_chunks_reports_progress(pool, monkeypatch):
-    monkeypatch.setattr(services, "STAGING_CHUNK_ROWS", 4)
+    monkeypatch.setattr(batches, "STAGING_CHUNK_ROWS", 4)
     seen = []
     batch = batch_import(
         pool=pool,

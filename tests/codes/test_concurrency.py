@@ -54,7 +54,7 @@ def test_32_threads_bring_many_advocates_to_quota_and_never_share_a_code():
     def work(chunk):
         for advocate in chunk:
             # Each advocate is topped up by two threads at once: idempotent, no double quota.
-            told[(advocate.pk, threading.get_ident())] = codes_top_up(participant=advocate)
+            told[(advocate.pk, threading.get_ident())] = codes_top_up(holder=advocate)
 
     errors = run_threads(32, work, lambda i: (advocates[i::32] + advocates[(i + 1) % 32 :: 32],))
     assert errors == []
@@ -79,7 +79,7 @@ def test_16_concurrent_claimers_crossing_the_threshold_send_exactly_one_alert():
     )
     pool = stock(program, 20)
     advocates = [ParticipantFactory(program=program) for _ in range(16)]
-    errors = run_threads(16, lambda a: codes_top_up(participant=a), lambda i: (advocates[i],))
+    errors = run_threads(16, lambda a: codes_top_up(holder=a), lambda i: (advocates[i],))
     assert errors == []
     assert PromoCode.objects.filter(status=CodeStatus.AVAILABLE).count() == 4
     alert = StockAlert.objects.get()  # exactly one
@@ -123,7 +123,7 @@ def test_a_real_celery_worker_on_redis_sends_the_low_stock_email():
     task_postrun.connect(close_connection, weak=False)
     try:
         with start_worker(app, perform_ping_check=False, shutdown_timeout=30):
-            assert codes_top_up(participant=advocate) == 2  # 2 left: the send goes to Redis
+            assert codes_top_up(holder=advocate) == 2  # 2 left: the send goes to Redis
             deadline = time.monotonic() + 60
             while not mail.outbox and time.monotonic() < deadline:
                 time.sleep(0.1)

@@ -26,6 +26,7 @@ HEADER = [
     "first copied",
     "redeemed",
     "order id",
+    "type",
 ]
 
 
@@ -86,9 +87,9 @@ def test_csv_export_command(codes, tmp_path, capsys):
     ]
     assert rows[1][6] == held.assigned_at.isoformat()
     assert rows[1][9] == "'+1234"
-    assert (
-        rows[2] == ["FREE1", "single", "available", "'=HYPERLINK(1)", str(free.batch_id)] + [""] * 5
-    )
+    assert rows[2] == ["FREE1", "single", "available", "'=HYPERLINK(1)", str(free.batch_id)] + [
+        ""
+    ] * 5 + ["referral"]
 
 
 def test_csv_export_to_stdout(codes, capsys):

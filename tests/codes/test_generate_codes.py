@@ -60,10 +60,10 @@ def test_unknown_program_and_promo_codes_off():
 
 
 def test_a_clash_is_resolved_by_insert_and_retry(program, monkeypatch):
-    from codes import services
+    from codes.services import generation
 
     draws = iter(["AAAAAAAAAA", "AAAAAAAAAA", "BBBBBBBBBB", "CCCCCCCCCC"])
-    monkeypatch.setattr(services, "_random_code", lambda prefix, length: next(draws))
+    monkeypatch.setattr(generation, "_random_code", lambda prefix, length: next(draws))
     call_command("generate_codes", "--program", "shop", "--count", "1")
     call_command("generate_codes", "--program", "shop", "--count", "1")
     assert sorted(PromoCode.objects.values_list("code", flat=True)) == ["AAAAAAAAAA", "BBBBBBBBBB"]

@@ -14,11 +14,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 from codes import selectors
-from codes.models import AlertKind, CodeSource, CodeStatus, Pool, PromoCode, StockAlert
+from codes.models import (
+    AlertKind,
+    CodeShortfall,
+    CodeSource,
+    CodeStatus,
+    Pool,
+    PromoCode,
+    StockAlert,
+)
 from codes.services import (
     GENERATED_ALPHABET,
     CannotAddCode,
-    code_add_manual,
     code_redeem,
     codes_top_up,
     pool_batch_landed,
@@ -26,10 +33,17 @@ from codes.services import (
     pool_stock_check,
 )
 from participants.models import Participant
-from participants.services import participant_upsert
+from participants.services import participant_code_add, participant_upsert
 from programs.models import CodeUsage
 from programs.services import program_update
-from tests.factories import BatchFactory, ParticipantFactory, ProgramFactory, UserFactory
+from tests.factories import (
+    BatchFactory,
+    ParticipantFactory,
+    ProgramFactory,
+    UserFactory,
+    queue_short,
+    short_since,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -226,9 +240,8 @@ def short_advocates(program, order):
     """Advocates with no codes, fallen short in the given order (participant ids)."""
     now = timezone.now()
     for rank, pid in enumerate(order):
-        ParticipantFactory(
-            program=program, participant_id=pid, codes_short_since=now + timedelta(seconds=rank)
-        )
+        advocate = ParticipantFactory(program=program, participant_id=pid)
+        queue_short(advocate, now + timedelta(seconds=rank))
 
 
 def test_batch_landing_tops_up_in_the_order_advocates_fell_short(
@@ -243,9 +256,9 @@ def test_batch_landing_tops_up_in_the_order_advocates_fell_short(
     assert held(by_id["c"]) == ["C00000", "C00001"]
     assert held(by_id["a"]) == ["C00002"]
     assert held(by_id["b"]) == []
-    assert by_id["c"].codes_short_since is None
-    assert by_id["a"].codes_short_since is not None  # still short, keeps its place
-    assert by_id["a"].codes_short_since < by_id["b"].codes_short_since
+    assert short_since(by_id["c"]) is None
+    assert short_since(by_id["a"]) is not None  # still short, keeps its place
+    assert short_since(by_id["a"]) < short_since(by_id["b"])
 
 
 def test_assign_codes_command_tops_up_short_advocates_and_is_safe_to_rerun(capsys):
@@ -256,7 +269,7 @@ def test_assign_codes_command_tops_up_short_advocates_and_is_safe_to_rerun(capsy
     out = capsys.readouterr().out
     assert "autumn: 5 advocates short looked at, 10 codes assigned" in out
     assert out.strip().splitlines()[-1] == "Assigned 10 codes to 5 advocates."
-    assert not Participant.objects.filter(codes_short_since__isnull=False).exists()
+    assert not CodeShortfall.objects.exists()
     call_command("assign_codes")
     assert capsys.readouterr().out.strip() == "Assigned 0 codes to 0 advocates."
     with pytest.raises(CommandError, match="No program"):
@@ -272,7 +285,7 @@ def test_assign_codes_stops_when_the_pool_is_empty(capsys):
     assert "Assigned 3 codes to 2 advocates. Pool empty, advocates still short in: tiny." in out
     # p2 and p3 were never looked at: the run stopped at p1.
     assert "2 advocates short looked at" in out
-    assert Participant.objects.filter(codes_short_since__isnull=False).count() == 3
+    assert CodeShortfall.objects.count() == 3
 
 
 def test_redeeming_marks_short_when_no_replacement_and_a_batch_fills_it(
@@ -283,7 +296,7 @@ def test_redeeming_marks_short_when_no_replacement_and_a_batch_fills_it(
     advocate, _ = participant_upsert(program=program, participant_id="a")
     code_redeem(code=PromoCode.objects.get(code="C00000"), order_id="O-1")
     advocate.refresh_from_db()
-    assert held(advocate) == ["C00001"] and advocate.codes_short_since is not None
+    assert held(advocate) == ["C00001"] and short_since(advocate) is not None
     with django_capture_on_commit_callbacks(execute=True):
         pool = add_batch(program, 1, start=50)
         pool_batch_landed(pool_id=pool.pk)
@@ -303,14 +316,14 @@ def test_switch_to_single_use_keeps_the_multi_use_code_and_tops_up_to_quota(
     with django_capture_on_commit_callbacks(execute=True):
         program = program_update(program=program, code_usage=CodeUsage.SINGLE, codes_per_advocate=2)
     # No single-use codes yet: everyone keeps the multi-use code and is marked short.
-    assert Participant.objects.filter(codes_short_since__isnull=False).count() == 3
+    assert CodeShortfall.objects.count() == 3
     with django_capture_on_commit_callbacks(execute=True):
         pool = add_batch(program, 10, start=100)
         pool_batch_landed(pool_id=pool.pk)
     for advocate in advocates:
         assert len(held(advocate, usage=CodeUsage.MULTI)) == 1
         assert len(held(advocate, usage=CodeUsage.SINGLE)) == 2
-    assert codes_top_up(participant=advocates[0]) == 0
+    assert codes_top_up(holder=advocates[0]) == 0
 
 
 def test_switch_to_single_use_tops_up_from_stock_on_commit(django_capture_on_commit_callbacks):
@@ -338,18 +351,18 @@ def test_code_add_manual_counts_towards_quota_and_may_exceed_it():
     add_batch(program, 1)
     advocate, _ = participant_upsert(program=program, participant_id="a")
     advocate.refresh_from_db()
-    assert advocate.codes_short_since is not None  # 1 of 2
-    code = code_add_manual(participant=advocate)
+    assert short_since(advocate) is not None  # 1 of 2
+    code = participant_code_add(participant=advocate)
     assert code.source == CodeSource.MANUAL and code.status == CodeStatus.ASSIGNED
     assert code.usage == CodeUsage.SINGLE and code.pool.kind == "referral"
     assert code.batch is None and code.holder_id == advocate.pk
     assert len(code.code) == 10 and set(code.code) <= set(GENERATED_ALPHABET)
     advocate.refresh_from_db()
-    assert advocate.codes_short_since is None  # the manual code filled the quota
-    extra = code_add_manual(participant=advocate, prefix="vip-")
+    assert short_since(advocate) is None  # the manual code filled the quota
+    extra = participant_code_add(participant=advocate, prefix="vip-")
     assert extra.code.startswith("VIP-")
     assert held(advocate) == ["C00000", code.code, extra.code]  # over quota is fine
-    assert codes_top_up(participant=advocate) == 0
+    assert codes_top_up(holder=advocate) == 0
 
 
 def test_code_add_manual_retries_on_a_clash(monkeypatch):
@@ -357,16 +370,18 @@ def test_code_add_manual_retries_on_a_clash(monkeypatch):
     add_batch(program, 1)
     advocate = ParticipantFactory(program=program)
     draws = iter(["C00000", "FRESHCODE"])
-    monkeypatch.setattr("codes.services._random_code", lambda prefix, length: next(draws))
-    assert code_add_manual(participant=advocate).code == "FRESHCODE"
+    monkeypatch.setattr(
+        "codes.services.generation._random_code", lambda prefix, length: next(draws)
+    )
+    assert participant_code_add(participant=advocate).code == "FRESHCODE"
 
 
 def test_code_add_manual_refuses_friends_and_blocked_advocates():
     program = ProgramFactory()
     with pytest.raises(CannotAddCode, match="not an advocate"):
-        code_add_manual(participant=ParticipantFactory(program=program, is_advocate=False))
+        participant_code_add(participant=ParticipantFactory(program=program, is_advocate=False))
     with pytest.raises(CannotAddCode, match="blocked"):
-        code_add_manual(participant=ParticipantFactory(program=program, is_blocked=True))
+        participant_code_add(participant=ParticipantFactory(program=program, is_blocked=True))
 
 
 @pytest.fixture
@@ -422,5 +437,5 @@ def test_top_up_run_skips_and_unqueues_a_blocked_advocate(django_capture_on_comm
         pool = add_batch(program, 5)
         pool_batch_landed(pool_id=pool.pk)
     by_id = {p.participant_id: p for p in Participant.objects.filter(program=program)}
-    assert held(by_id["blocked"]) == [] and by_id["blocked"].codes_short_since is None
+    assert held(by_id["blocked"]) == [] and short_since(by_id["blocked"]) is None
     assert held(by_id["next"]) == ["C00000"]

@@ -235,21 +235,20 @@ def test_a_program_name_with_a_line_break_is_refused_by_the_admin(admin_client, 
     assert "\n" not in program.name
 
 
-def test_a_pool_name_with_a_line_break_is_refused_by_the_admin(admin_client, program):
-    pool = program.pools.get()
+def test_a_fuel_tank_name_with_a_line_break_is_refused_by_the_admin(admin_client, program):
     response = admin_client.post(
-        f"/admin/codes/pool/{pool.pk}/change/",
+        "/admin/codes/pool/add/",
         {
             "program": program.pk,
-            "kind": pool.kind,
-            "name": "Codes\r\nBcc: x@example.com",
+            "kind": "fuel_tank",
+            "name": "Tank\r\nBcc: x@example.com",
+            "low_stock_threshold": 5,
             "low_stock_recipients": "",
         },
     )
     assert response.status_code == 200
     assert "control character" in response.text
-    pool.refresh_from_db()
-    assert "\n" not in pool.name
+    assert not program.pools.filter(kind="fuel_tank").exists()
 
 
 def test_the_migration_cleans_existing_program_names():

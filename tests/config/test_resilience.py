@@ -13,14 +13,12 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
 from django.urls import reverse
 
 from codes.models import Batch, BatchStatus, StockAlert
 from codes.services import batch_upload_enqueue, pool_get_or_create_referral
-from codes.tasks import process_waiting_uploads, send_stock_alert
+from codes.tasks import process_waiting_uploads
 from config.celery import app as celery_app
-from config.tasks import enqueue_on_commit
 from conversions.models import Conversion, ConversionStatus
 from participants.models import Reward
 from programs.ratelimit import reset_fail_open
@@ -167,15 +165,9 @@ def test_with_the_broker_down_a_conversion_crossing_the_threshold_still_answers(
     assert Reward.objects.filter(advocate__participant_id="adv-1").count() == 1
     alert = StockAlert.objects.get()
     assert alert.sent_at is None  # recorded, its e-mail not sent yet
-    assert "the Celery broker is unreachable" in caplog.text
-    assert "codes.send_stock_alert" in caplog.text
+    assert "Could not enqueue codes.send_stock_alert" in caplog.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Hand-off: pool_stock_check (codes/services.py, being restructured) must re-send "
-    "alerts recorded but never sent; remove this marker when it does.",
-)
 @pytest.mark.django_db(transaction=True)
 def test_an_alert_left_unsent_by_a_broker_outage_is_sent_by_the_next_stock_check(
     broker_down, mailoutbox
@@ -187,6 +179,10 @@ def test_an_alert_left_unsent_by_a_broker_outage_is_sent_by_the_next_stock_check
     alert = StockAlert.objects.get()
     assert alert.sent_at is None
     celery_app.conf.task_always_eager = True  # the broker is back
+    # (a just-recorded alert may still be on its way: only one past the grace is sent again)
+    StockAlert.objects.filter(pk=alert.pk).update(
+        created_at=alert.created_at - timedelta(minutes=6)
+    )
     call_command("check_code_stock")
     alert.refresh_from_db()
     assert alert.sent_at is not None
@@ -205,17 +201,3 @@ def test_an_upload_whose_task_was_never_enqueued_is_imported_by_the_periodic_tas
     assert process_waiting_uploads() == 1
     batch.refresh_from_db()
     assert (batch.status, batch.codes_added) == (BatchStatus.COMPLETED, 2)
-
-
-@pytest.mark.django_db(transaction=True)
-def test_enqueue_on_commit_logs_a_broker_failure_and_never_raises(broker_down, caplog):
-    with caplog.at_level(logging.ERROR, logger="config.tasks"), transaction.atomic():
-        enqueue_on_commit(send_stock_alert, 12345)
-    assert "Could not enqueue codes.send_stock_alert(12345)" in caplog.text
-
-
-@pytest.mark.django_db(transaction=True)
-def test_enqueue_on_commit_keeps_an_eager_task_failure_from_the_request(caplog):
-    with caplog.at_level(logging.ERROR, logger="config.tasks"), transaction.atomic():
-        enqueue_on_commit(send_stock_alert, 999999)  # no such alert: the task raises
-    assert "failed when run in-process" in caplog.text

@@ -46,5 +46,5 @@ def program(db):
 @pytest.fixture
 def advocate(program):
     advocate = ParticipantFactory(program=program, participant_id="alice")
-    codes_top_up(participant=advocate)
+    codes_top_up(holder=advocate)
     return advocate

@@ -74,7 +74,7 @@ def test_rotate_copy_reload_and_see_the_notice(page, live_server):
         slug="shoes", codes_per_advocate=3, friend_offer_text="Friends get 20% off shoes."
     )
     stock(program, 5, prefix="SHOE")
-    codes_top_up(participant=ParticipantFactory(program=program, participant_id="alice"))
+    codes_top_up(holder=ParticipantFactory(program=program, participant_id="alice"))
     page.goto(widget_url(live_server, program, token_for(program, "alice")))
 
     code = page.locator(".pc-code")
@@ -122,6 +122,47 @@ def test_rotate_copy_reload_and_see_the_notice(page, live_server):
     expect(code).to_have_text("SHOE0001")
     expect(notice).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "widget-copied-before.png"), full_page=True)
+
+
+def test_a_reward_code_shows_under_the_rewards_and_is_copied(page, live_server):
+    from playwright.sync_api import expect
+
+    from participants.models import Referral, ReferralStatus
+    from participants.services import reward_grant
+    from tests.factories import fuel_tank
+
+    program = ProgramFactory(slug="gifts", codes_per_advocate=1)
+    stock(program, 2, prefix="REF")
+    fuel_tank(program, 2, prefix="GIFT-")
+    alice = ParticipantFactory(program=program, participant_id="alice")
+    codes_top_up(holder=alice)
+    friend = ParticipantFactory(program=program, participant_id="bob", is_advocate=False)
+    reward_grant(
+        referral=Referral.objects.create(
+            program=program,
+            advocate=alice,
+            friend=friend,
+            status=ReferralStatus.CONVERTED,
+            converted_at=timezone.now(),
+        )
+    )
+    page.goto(widget_url(live_server, program, token_for(program, "alice")))
+    expect(page.locator(".pc-code")).to_have_text("REF0000")
+    expect(page.get_by_role("heading", name="Your reward codes")).to_be_visible()
+    reward = page.locator(".pc-reward-code")
+    expect(reward).to_have_text("GIFT-00000")
+    with page.expect_response(
+        lambda r: r.url.endswith("/copy") and r.request.method == "POST"
+    ) as recorded:
+        page.get_by_role("button", name="Copy reward code GIFT-00000").click()
+    assert recorded.value.status == 200
+    expect(page.get_by_role("status")).to_contain_text("GIFT-00000 copied")
+    assert page.evaluate("navigator.clipboard.readText()") == "GIFT-00000"
+    assert PromoCode.objects.get(code="GIFT-00000").first_copied_at is not None
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "widget-reward-code.png"), full_page=True)
+    page.reload()
+    expect(page.locator(".pc-reward").get_by_text("You've copied this code before")).to_be_visible()
 
 
 def test_an_advocate_with_no_code_sees_the_empty_state(page, live_server):

@@ -124,7 +124,7 @@ def test_own_code_unknown_code_and_second_code_do_not_link(api, program, advocat
     other = ParticipantFactory(program=program, participant_id="carol")
     from codes.services import codes_top_up
 
-    codes_top_up(participant=other)
+    codes_top_up(holder=other)
     api.get(ME, **bearer(token_for(program, "friend", referred_by_code=own.code)))
     carols = PromoCode.objects.filter(holder=other).first()
     api.get(ME, **bearer(token_for(program, "friend", referred_by_code=carols.code)))
@@ -161,7 +161,7 @@ def test_copy_of_a_code_not_held_is_404(api, program, advocate):
     other = ParticipantFactory(program=program, participant_id="carol")
     from codes.services import codes_top_up
 
-    codes_top_up(participant=other)
+    codes_top_up(holder=other)
     carols = PromoCode.objects.filter(holder=other).first()
     token = token_for(program, "alice")
     for text in [carols.code, "NOSUCHCODE", "bad code!"]:
@@ -204,7 +204,7 @@ def test_concurrent_copies_exactly_one_is_first():
     advocate = ParticipantFactory(program=program, participant_id="racer")
     from codes.services import codes_top_up
 
-    codes_top_up(participant=advocate)
+    codes_top_up(holder=advocate)
     code = PromoCode.objects.filter(holder=advocate).first()
     results, barrier = [], threading.Barrier(8)
 

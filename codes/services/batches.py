@@ -1,0 +1,186 @@
+"""Batches: importing a code file (admin upload or import_codes) into a pool as one batch."""
+
+import io
+from collections.abc import Callable
+from pathlib import PurePath
+from typing import BinaryIO
+
+from django.db import transaction
+from django.utils import timezone
+
+from config.tasks import enqueue_on_commit
+
+from ..errors import PromoCodesOff
+from ..models import Batch, BatchSource, BatchStatus, Pool
+from ..parsing import UnreadableFile, file_format, read_rows
+from ..sql import ImportStaging
+from .pools import program_accepting_codes
+from .stock import pool_batch_landed
+
+# Refused rows kept on a batch (counts are always exact).
+BATCH_ERRORS_KEPT = 1000
+# Rows staged per statement, and how often progress is written.
+STAGING_CHUNK_ROWS = 50_000
+
+
+def _refusal(line, value, reason):
+    return {"line": line, "value": value, "reason": reason}
+
+
+def batch_import(
+    *,
+    pool: Pool,
+    stream: BinaryIO,
+    file_name: str,
+    source: str = BatchSource.IMPORT,
+    created_by=None,
+    batch: Batch | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> Batch:
+    """Import a code file (any upload format) into `pool` as one batch; return the batch.
+
+    Rows are read as a stream and validated in Python, then staged (see sql.ImportStaging); one
+    transaction then inserts the new codes and writes the batch with its counts, so a crash or
+    database error leaves no codes and no partial batch. A file that cannot be read raises
+    UnreadableFile and writes nothing. `batch` is a pending upload batch to fill in (the admin's
+    background path); without it a new batch is created. `on_progress(rows)` is called as rows
+    are staged.
+    """
+    program = program_accepting_codes(pool)
+    fmt = file_format(file_name)
+    staging = ImportStaging()
+    staging.create()
+    try:
+        rows_read = invalid = 0
+        errors = []
+        chunk = []
+
+        def flush():
+            with transaction.atomic():
+                if chunk:
+                    staging.write(chunk)
+                if batch is not None:
+                    Batch.objects.filter(pk=batch.pk).update(progress_rows=rows_read)
+            chunk.clear()
+            if on_progress:
+                on_progress(rows_read)
+
+        for row in read_rows(stream, fmt):
+            rows_read += 1
+            if row.code is None:
+                invalid += 1
+                if len(errors) < BATCH_ERRORS_KEPT:
+                    errors.append(_refusal(row.line, row.value, row.reason))
+            else:
+                chunk.append((row.line, row.code))
+            if rows_read % STAGING_CHUNK_ROWS == 0:
+                flush()
+        flush()
+        with transaction.atomic():
+            if batch is None:
+                batch = Batch.objects.create(
+                    pool=pool,
+                    source=source,
+                    file_name=PurePath(file_name).name[:255],
+                    usage=program.code_usage,
+                    status=BatchStatus.PROCESSING,
+                    created_by=created_by,
+                )
+            valid, distinct = staging.counts()
+            added = staging.insert_codes(program=program, pool=pool, batch=batch)
+            duplicates = valid - distinct
+            already = distinct - added
+            if duplicates:
+                errors += [
+                    _refusal(line, code, "duplicate within the file")
+                    for line, code in staging.duplicate_rows(BATCH_ERRORS_KEPT)
+                ]
+            if already:
+                errors += [
+                    _refusal(line, code, "already in the program")
+                    for line, code in staging.existing_rows(
+                        program=program, batch=batch, limit=BATCH_ERRORS_KEPT
+                    )
+                ]
+            errors.sort(key=lambda e: e["line"])
+            Batch.objects.filter(pk=batch.pk).update(
+                status=BatchStatus.COMPLETED,
+                rows_read=rows_read,
+                codes_added=added,
+                duplicates_in_file=duplicates,
+                already_in_program=already,
+                invalid_rows=invalid,
+                errors=errors[:BATCH_ERRORS_KEPT],
+                progress_rows=rows_read,
+                failure_reason="",
+                upload_data=None,
+                completed_at=timezone.now(),
+            )
+            if added:
+                # After commit: re-arm alerts, top up advocates short of codes.
+                pool_batch_landed(pool_id=pool.pk)
+    finally:
+        staging.drop()
+    batch.refresh_from_db()
+    return batch
+
+
+@transaction.atomic
+def batch_upload_enqueue(*, pool: Pool, data: bytes, file_name: str, created_by=None) -> Batch:
+    """Keep an uploaded file on a pending batch and process it in a Celery task after commit.
+
+    For admin uploads too big to import within the request. The file travels in the database
+    (Batch.upload_data), so any worker can pick it up; it is cleared once imported.
+    """
+    from ..tasks import batch_process_upload_task
+
+    program = program_accepting_codes(pool)
+    file_format(file_name)
+    batch = Batch.objects.create(
+        pool=pool,
+        source=BatchSource.UPLOAD,
+        file_name=PurePath(file_name).name[:255],
+        usage=program.code_usage,
+        status=BatchStatus.PENDING,
+        created_by=created_by,
+        upload_data=data,
+    )
+    enqueue_on_commit(batch_process_upload_task, batch.pk)
+    return batch
+
+
+def batch_process_upload(*, batch_id: int) -> Batch | None:
+    """Import a pending upload batch (the Celery task's body); mark it failed if it cannot be.
+
+    The import itself is one transaction (see batch_import); a failure leaves the batch row
+    with status failed and its reason, and no codes.
+    """
+    claimed = Batch.objects.filter(pk=batch_id, status=BatchStatus.PENDING).update(
+        status=BatchStatus.PROCESSING
+    )
+    if not claimed:
+        return None  # already processed (a redelivered task), or gone
+    batch = Batch.objects.select_related("pool").get(pk=batch_id)
+    try:
+        return batch_import(
+            pool=batch.pool,
+            stream=io.BytesIO(bytes(batch.upload_data or b"")),
+            file_name=batch.file_name,
+            batch=batch,
+        )
+    except (UnreadableFile, PromoCodesOff) as exc:
+        _batch_fail(batch, str(exc))
+    except Exception:
+        _batch_fail(batch, "The import failed with an internal error; no codes were added.")
+        raise
+    batch.refresh_from_db()
+    return batch
+
+
+def _batch_fail(batch, reason):
+    Batch.objects.filter(pk=batch.pk).update(
+        status=BatchStatus.FAILED,
+        failure_reason=reason,
+        upload_data=None,
+        completed_at=timezone.now(),
+    )

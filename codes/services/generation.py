@@ -1,0 +1,154 @@
+"""Generated codes: a batch of random codes into a pool, or one code by hand for an advocate.
+
+Random from `secrets` over an alphabet without look-alikes; a clash with an existing code is
+resolved by insert-and-retry on the unique index, never by check-then-insert (which two
+concurrent generators would both pass).
+"""
+
+import secrets
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from programs.models import Program
+
+from .. import sql
+from ..errors import CannotAddCode, CodeSpaceTooSmall, PromoCodesOff
+from ..models import Batch, BatchSource, BatchStatus, CodeSource, CodeStatus, Pool, PromoCode
+from .assignment import CodeHolder, codes_holder_dequeue_if_at_quota
+from .pools import referral_pool_of
+from .stock import pool_batch_landed
+
+# No look-alikes: I, O, 0 and 1 are left out so a code read aloud or off a receipt is typed
+# right the first time.
+GENERATED_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+DEFAULT_GENERATED_LENGTH = 10
+_GENERATE_ROUNDS = 20
+_MANUAL_CODE_TRIES = 20
+
+
+def _random_code(prefix: str, length: int) -> str:
+    return prefix + "".join(secrets.choice(GENERATED_ALPHABET) for _ in range(length))
+
+
+@transaction.atomic
+def batch_generate(
+    *,
+    pool: Pool,
+    count: int,
+    prefix: str = "",
+    length: int = DEFAULT_GENERATED_LENGTH,
+    created_by=None,
+) -> Batch:
+    """Generate `count` new random codes into `pool` as one batch.
+
+    A clash with an existing code is resolved by insert-and-retry: insert ignoring conflicts on
+    the unique index, count what landed, generate the shortfall again. Never check-then-insert,
+    which two concurrent generators would both pass.
+    """
+    program = Program.objects.get(pk=pool.program_id)
+    if not program.promo_codes_enabled:
+        raise PromoCodesOff(f"Referral promo codes are off for program {program.slug!r}.")
+    prefix = (prefix or "").strip().upper()
+    if count < 1:
+        raise ValueError("Count must be at least 1.")
+    if length < 4:
+        raise ValueError("Length must be at least 4 random characters.")
+    if len(prefix) + length > 64:
+        raise ValueError("Prefix and length together must be at most 64 characters.")
+    if prefix and not all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in prefix):
+        raise ValueError("The prefix may only use A–Z, 0–9, - and _.")
+    space = len(GENERATED_ALPHABET) ** length
+    taken = PromoCode.objects.filter(program=program, code__startswith=prefix).count()
+    # Random draws slow to a crawl near a full space; refuse above half of what is left.
+    if count > (space - taken) // 2:
+        raise CodeSpaceTooSmall(
+            f"{count} codes do not fit: prefix {prefix!r} with {length} random characters "
+            f"allows {space:,} codes and {taken:,} exist. Use a longer length."
+        )
+    batch = Batch.objects.create(
+        pool=pool,
+        source=BatchSource.GENERATED,
+        usage=program.code_usage,
+        status=BatchStatus.PROCESSING,
+        file_name=f"generated {count} × {prefix}{'?' * length}",
+        created_by=created_by,
+    )
+    added = 0
+    for _ in range(_GENERATE_ROUNDS):
+        missing = count - added
+        if missing == 0:
+            break
+        fresh = {_random_code(prefix, length) for _ in range(missing)}
+        PromoCode.objects.bulk_create(
+            [
+                PromoCode(program=program, pool=pool, batch=batch, code=c, usage=batch.usage)
+                for c in fresh
+            ],
+            ignore_conflicts=True,
+            batch_size=5000,
+        )
+        added = PromoCode.objects.filter(batch=batch).count()
+    else:
+        raise CodeSpaceTooSmall("Could not find enough free codes; use a longer length.")
+    Batch.objects.filter(pk=batch.pk).update(
+        status=BatchStatus.COMPLETED,
+        rows_read=count,
+        codes_added=added,
+        progress_rows=count,
+        completed_at=timezone.now(),
+    )
+    pool_batch_landed(pool_id=pool.pk)  # after commit: re-arm alerts, top up the short
+    batch.refresh_from_db()
+    return batch
+
+
+@transaction.atomic
+def code_add_manual(
+    *, holder: CodeHolder, prefix: str = "", length: int = DEFAULT_GENERATED_LENGTH
+) -> PromoCode:
+    """Generate a new code for one advocate, outside the pool's stock, and give it to them.
+
+    The code goes into the program's referral pool with source `manual`, already assigned, in
+    the program's current usage. It counts towards the advocate's quota, and may take them over
+    it. Random from `secrets` over the no-look-alike alphabet; a clash with an existing code is
+    resolved by insert-and-retry (a savepoint around each insert), never check-then-insert.
+    Returns the PromoCode. Raises PromoCodesOff or CannotAddCode. (participants'
+    `participant_code_add` says in a manager's words why a participant cannot get one.)
+    """
+    if not holder.can_hold_codes:
+        raise CannotAddCode("This participant may not hold codes (not an advocate, or blocked).")
+    prefix = (prefix or "").strip().upper()
+    if prefix and not all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in prefix):
+        raise CannotAddCode("The prefix may only use A–Z, 0–9, - and _.")
+    if length < 4 or len(prefix) + length > 64:
+        raise CannotAddCode("Use 4 or more random characters, at most 64 with the prefix.")
+    sql.lock_holder(holder.pk)
+    program = Program.objects.get(pk=holder.program_id)
+    if not program.promo_codes_enabled:
+        raise PromoCodesOff(f"Referral promo codes are off for program {program.slug!r}.")
+    pool = referral_pool_of(program)
+    now = timezone.now()
+    for _ in range(_MANUAL_CODE_TRIES):
+        try:
+            with transaction.atomic():
+                code = PromoCode.objects.create(
+                    program=program,
+                    pool=pool,
+                    code=_random_code(prefix, length),
+                    usage=program.code_usage,
+                    source=CodeSource.MANUAL,
+                    status=CodeStatus.ASSIGNED,
+                    holder_id=holder.pk,
+                    assigned_at=now,
+                )
+            break
+        except IntegrityError:
+            continue  # that code exists in the program: draw another
+    else:
+        raise CodeSpaceTooSmall("Could not find a free code; use a longer length.")
+    held = PromoCode.objects.toward_quota(usage=program.code_usage).filter(holder_id=holder.pk)
+    codes_holder_dequeue_if_at_quota(
+        holder_id=holder.pk, held=held.count(), quota=program.code_quota
+    )
+    return code

@@ -1,0 +1,159 @@
+"""Stock: low-stock and empty-pool alerts, and what happens when a batch lands."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from config.tasks import enqueue_on_commit
+
+from .. import selectors
+from ..models import AlertKind, Pool, StockAlert
+
+
+def pool_batch_landed(*, pool_id: int) -> None:
+    """Call when a batch of codes lands in a pool (inside or outside the import transaction).
+
+    On commit, a Celery task re-checks the pool's stock (re-arming its low-stock alerts when it
+    rose above the threshold) and tops up what waits for the pool: for a referral pool the
+    advocates short of codes, for the reward tank the rewards waiting for a code.
+    """
+    from ..tasks import pool_batch_landed_task
+
+    enqueue_on_commit(pool_batch_landed_task, pool_id)
+
+
+# An alert whose e-mail could not be enqueued (broker down) is sent again by the periodic check
+# once it is this old (younger ones may still be on their way), for two days; older ones stay
+# unsent in the admin.
+UNSENT_ALERT_GRACE = timedelta(minutes=5)
+UNSENT_ALERT_RETRY = timedelta(days=2)
+
+
+@transaction.atomic
+def pool_stock_check(*, pool_id: int, resend_unsent: bool = False) -> list[StockAlert]:
+    """Check a pool's stock against its threshold; decide the alerts now due.
+
+    Below or at the threshold the low alert fires once per crossing; at zero the empty alert
+    fires once (when the pool empties in one step from above the threshold, only the empty
+    alert is sent). Each alert is claimed with a conditional UPDATE … WHERE armed, so exactly
+    one of many concurrent checkers records it. Above the threshold both alerts re-arm. Alerts
+    are recorded as StockAlert rows and e-mailed by a Celery task enqueued on commit; an alert
+    whose e-mail never went out (the broker was down) is enqueued again by the periodic check
+    (`resend_unsent`, check_code_stock).
+    Returns the StockAlerts created (usually none).
+    """
+    pool = Pool.objects.select_related("program").get(pk=pool_id)
+    if resend_unsent:
+        _resend_unsent_alerts(pool)
+    threshold = pool.threshold
+    level = selectors.pool_available_at_most(pool=pool, limit=threshold)
+    if level > threshold:
+        if not (pool.low_alert_armed and pool.empty_alert_armed):
+            Pool.objects.filter(pk=pool.pk).filter(
+                Q(low_alert_armed=False) | Q(empty_alert_armed=False)
+            ).update(low_alert_armed=True, empty_alert_armed=True)
+        return []
+    if level == 0:
+        claimed = Pool.objects.filter(pk=pool.pk, empty_alert_armed=True).update(
+            empty_alert_armed=False, low_alert_armed=False
+        )
+        kind = AlertKind.EMPTY
+    else:
+        claimed = Pool.objects.filter(pk=pool.pk, low_alert_armed=True).update(
+            low_alert_armed=False
+        )
+        kind = AlertKind.LOW
+    if not claimed:
+        return []
+    used = selectors.pool_used_recently(pool=pool)
+    alert = StockAlert.objects.create(
+        pool=pool,
+        kind=kind,
+        available=level,
+        threshold=threshold,
+        recipients="\n".join(pool.recipient_list),
+        used_last_7_days=used,
+        days_left=selectors.forecast_days_left(available=level, used=used),
+    )
+    from ..tasks import send_stock_alert
+
+    enqueue_on_commit(send_stock_alert, alert.pk)
+    return [alert]
+
+
+def _resend_unsent_alerts(pool: Pool) -> None:
+    from ..tasks import send_stock_alert
+
+    now = timezone.now()
+    unsent = StockAlert.objects.filter(
+        pool=pool,
+        sent_at__isnull=True,
+        created_at__gte=now - UNSENT_ALERT_RETRY,
+        created_at__lte=now - UNSENT_ALERT_GRACE,
+    )
+    for alert_id in unsent.exclude(recipients="").values_list("pk", flat=True)[:10]:
+        enqueue_on_commit(send_stock_alert, alert_id)
+
+
+def _stock_alert_message(alert):
+    pool = alert.pool
+    program = pool.program
+    site = settings.SITE_URL.rstrip("/")
+    pool_url = site + reverse("admin:codes_pool_change", args=[pool.pk])
+    batches_url = site + reverse("admin:codes_batch_changelist") + f"?pool__id__exact={pool.pk}"
+    if alert.kind == AlertKind.EMPTY:
+        subject = f"[{program.name}] Out of codes: {pool.name} is empty"
+        headline = f"The pool {pool.name!r} of program {program.name!r} has no codes left."
+    else:
+        subject = f"[{program.name}] Low stock: {alert.available} codes left in {pool.name}"
+        headline = (
+            f"The pool {pool.name!r} of program {program.name!r} is down to "
+            f"{alert.available} available codes."
+        )
+    if alert.days_left is None:
+        forecast = "no codes were used in the last 7 days, so no run-out date can be forecast"
+    else:
+        forecast = f"at that rate it runs out in about {alert.days_left} days"
+    body = "\n".join(
+        [
+            headline,
+            "",
+            f"Program:            {program.name} ({program.slug})",
+            f"Pool:               {pool.name} ({pool.get_kind_display()})",
+            f"Codes left:         {alert.available}",
+            f"Low-stock threshold: {alert.threshold}",
+            f"Used, last 7 days:  {alert.used_last_7_days}",
+            f"Forecast:           {forecast}.",
+            "",
+            f"Upload a new batch of codes: {pool_url}",
+            f"Batches of this pool: {batches_url}",
+            "",
+            "You get this e-mail once each time the pool falls to its threshold, and once more",
+            "if it runs empty. Advocates short of codes are topped up when a batch lands.",
+        ]
+    )
+    return subject, body
+
+
+@transaction.atomic
+def stock_alert_send(*, alert_id: int) -> bool:
+    """E-mail one recorded alert to its recipients and stamp sent_at. Sends at most once (the
+    row is locked and re-checked, so a retried task does not send again). Returns whether an
+    e-mail went out: an alert with no recipients is kept, unsent, in the admin."""
+    alert = (
+        StockAlert.objects.select_for_update(of=("self",))
+        .select_related("pool__program")
+        .get(pk=alert_id)
+    )
+    recipients = [r for r in alert.recipients.splitlines() if r.strip()]
+    if alert.sent_at is not None or not recipients:
+        return False
+    subject, body = _stock_alert_message(alert)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    StockAlert.objects.filter(pk=alert.pk).update(sent_at=timezone.now())
+    return True

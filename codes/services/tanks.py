@@ -1,0 +1,206 @@
+"""Fuel tanks: pools of reward codes. A program's reward tank pays its fuel-tank rewards.
+
+A tank code is claimed for a reward when the reward is granted (the same claim engine as
+referral codes: never one code for two rewards), stays reserved while the reward is in its
+review period, and is revealed when the reward becomes available. A cancelled pending reward's
+code goes back to the tank. Tank codes never attribute orders and never count toward an
+advocate's referral quota.
+"""
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from programs.models import Program, RewardKind, split_addresses
+from programs.services import program_update
+
+from .. import sql
+from ..models import CodeState, CodeStatus, Pool, PoolKind, PromoCode
+from .assignment import _check_stock_on_commit
+from .stock import pool_batch_landed
+
+POOL_NAME_MAX = Pool._meta.get_field("name").max_length
+
+
+def validate_pool_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Give the pool a name."})
+    if len(name) > POOL_NAME_MAX:
+        raise ValidationError({"name": f"At most {POOL_NAME_MAX} characters."})
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in name):
+        raise ValidationError(
+            {"name": "The name cannot hold control characters (line breaks, tabs, NUL)."}
+        )
+    return name
+
+
+def validate_recipients(recipients: str) -> str:
+    bad = []
+    for address in split_addresses(recipients or ""):
+        try:
+            validate_email(address)
+        except ValidationError:
+            bad.append(address)
+    if bad:
+        raise ValidationError(
+            {"low_stock_recipients": f"Not an e-mail address: {', '.join(bad)[:200]}."}
+        )
+    return "\n".join(split_addresses(recipients or ""))
+
+
+@transaction.atomic
+def pool_create_fuel_tank(
+    *, program: Program, name: str, low_stock_threshold: int = 0, recipients: str = ""
+) -> Pool:
+    """A new fuel tank of the program. Raises ValidationError naming the field at fault."""
+    name = validate_pool_name(name)
+    if low_stock_threshold < 0:
+        raise ValidationError({"low_stock_threshold": "Cannot be negative."})
+    recipients = validate_recipients(recipients)
+    try:
+        with transaction.atomic():
+            return Pool.objects.create(
+                program=program,
+                kind=PoolKind.FUEL_TANK,
+                name=name,
+                low_stock_threshold=low_stock_threshold,
+                low_stock_recipients=recipients,
+            )
+    except IntegrityError:
+        raise ValidationError(
+            {"name": f"Program {program.slug!r} already has a pool named {name!r}."}
+        ) from None
+
+
+@transaction.atomic
+def pool_update_settings(
+    *,
+    pool: Pool,
+    name: str,
+    low_stock_threshold: int | None,
+    recipients: str,
+    pays_rewards: bool,
+) -> Pool:
+    """Save a pool's settings. The referral pool's name, threshold and recipients are the
+    program's (only fuel tanks have their own); `pays_rewards` makes a tank the reward tank."""
+    pool = Pool.objects.select_for_update(of=("self",)).get(pk=pool.pk)
+    if pool.kind == PoolKind.REFERRAL:
+        return pool
+    pool.name = validate_pool_name(name)
+    if low_stock_threshold is not None and low_stock_threshold < 0:
+        raise ValidationError({"low_stock_threshold": "Cannot be negative."})
+    pool.low_stock_threshold = low_stock_threshold
+    pool.low_stock_recipients = validate_recipients(recipients)
+    try:
+        with transaction.atomic():
+            pool.save(update_fields=["name", "low_stock_threshold", "low_stock_recipients"])
+    except IntegrityError:
+        raise ValidationError(
+            {"name": f"The program already has a pool named {pool.name!r}."}
+        ) from None
+    program = Program.objects.get(pk=pool.program_id)
+    if pays_rewards and not pool.pays_rewards:
+        pool_set_reward_tank(program=program, pool=pool)
+    elif not pays_rewards and pool.pays_rewards:
+        pool_set_reward_tank(program=program, pool=None)
+    pool.refresh_from_db()
+    return pool
+
+
+@transaction.atomic
+def pool_set_reward_tank(*, program: Program, pool: Pool | None) -> None:
+    """Make `pool` the tank that pays the program's fuel-tank rewards (None: no tank)."""
+    if pool is not None and (pool.program_id != program.pk or pool.kind != PoolKind.FUEL_TANK):
+        raise ValidationError({"pool": f"{pool.name!r} is not a fuel tank of {program.slug!r}."})
+    Pool.objects.filter(program=program, pays_rewards=True).exclude(
+        pk=getattr(pool, "pk", None)
+    ).update(pays_rewards=False)
+    if pool is not None:
+        Pool.objects.filter(pk=pool.pk).update(pays_rewards=True)
+        pool_batch_landed(pool_id=pool.pk)  # on commit: rewards waiting for a code get one
+
+
+def reward_tank_of(program: Program) -> Pool | None:
+    return Pool.objects.filter(program=program, pays_rewards=True).first()
+
+
+@transaction.atomic
+def program_reward_rule_set(
+    *,
+    program: Program,
+    kind: str,
+    amount: Decimal | None = None,
+    currency: str | None = None,
+    percent: Decimal | None = None,
+    tank: Pool | None = None,
+    review_days: int | None = None,
+) -> Program:
+    """Set what an advocate earns for a converted referral: a credit (amount, currency), a
+    percent discount, or a code from a fuel tank of the program; and the review period."""
+    fields: dict = {"reward_kind": kind}
+    if kind == RewardKind.CREDIT:
+        if amount is None or amount < 0:
+            raise ValidationError({"reward_amount": "A credit needs an amount of 0 or more."})
+        currency = (currency or "").strip().upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise ValidationError(
+                {"reward_currency": "A credit needs a three-letter currency (ISO 4217)."}
+            )
+        fields.update(reward_amount=amount, reward_currency=currency)
+    elif kind == RewardKind.PERCENT:
+        if percent is None or not 0 <= percent <= 100:
+            raise ValidationError({"reward_percent": "A percent discount is 0 to 100."})
+        fields["reward_percent"] = percent
+    elif kind == RewardKind.FUEL_TANK:
+        if tank is None:
+            raise ValidationError({"reward_tank": "Choose the fuel tank that pays the rewards."})
+    else:
+        raise ValidationError({"reward_kind": f"Unknown reward kind {kind!r}."})
+    if review_days is not None:
+        if review_days < 0:
+            raise ValidationError({"reward_review_days": "Cannot be negative."})
+        fields["reward_review_days"] = review_days
+    program = program_update(program=program, **fields)
+    if kind == RewardKind.FUEL_TANK:
+        pool_set_reward_tank(program=program, pool=tank)
+    return program
+
+
+# --- Reward codes: claim, release, reveal -------------------------------------------------------
+
+
+def tank_code_claim(*, program: Program, holder_id: int) -> PromoCode | None:
+    """Claim one code of the program's reward tank for the holder; None when the tank is empty
+    (or the program has none). Call inside the reward's transaction."""
+    tank = reward_tank_of(program)
+    if tank is None:
+        return None
+    code_id = sql.claim_one(pool_id=tank.pk, holder_id=holder_id, now=timezone.now())
+    if code_id is None:
+        _check_stock_on_commit(pool_id=tank.pk, usage=None, threshold=tank.threshold)
+        return None
+    _check_stock_on_commit(pool_id=tank.pk, usage=None, threshold=tank.threshold)
+    return PromoCode.objects.get(pk=code_id)
+
+
+def tank_code_release(*, code_id: int) -> bool:
+    """Put a reserved (never revealed) reward code back in its tank; return whether it went
+    back. A revealed code cannot be taken back, and a voided one stays voided."""
+    return bool(
+        PromoCode.objects.filter(CodeState.RESERVED, pk=code_id).update(
+            status=CodeStatus.AVAILABLE, holder=None, assigned_at=None, first_copied_at=None
+        )
+    )
+
+
+def tank_codes_reveal(*, code_ids: list[int]) -> int:
+    """Reveal reserved reward codes to their advocates (their rewards became available)."""
+    if not code_ids:
+        return 0
+    return PromoCode.objects.filter(CodeState.RESERVED, pk__in=code_ids).update(
+        revealed_at=timezone.now()
+    )

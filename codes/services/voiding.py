@@ -1,0 +1,178 @@
+"""Voiding: taking codes out of use for good (a leaked multi-use code, a wrong batch).
+
+A voided code is never assigned, never attributes (an order carrying it is rejected, saying
+so) and is kept for the record with who voided it, when and why. An advocate who held a voided
+code is topped up in the same transaction.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from programs.models import Program
+
+from ..models import Batch, CodeState, CodeStatus, PoolKind, PromoCode
+from ..rules import canonical_or_none
+from ..signals import reward_codes_voided, reward_codes_voiding
+from .assignment import codes_top_up
+
+VOID_REASON_MAX = 255
+# Codes named in one call are looked up this many at a time.
+_LOOKUP_CHUNK = 5000
+
+
+@dataclass
+class VoidResult:
+    voided: int = 0
+    already_voided: int = 0
+    # Single-use codes already used in an order: left as they are (voiding changes nothing).
+    redeemed_left: int = 0
+    not_found: list[str] = field(default_factory=list)
+    advocates_topped_up: int = 0
+    codes_assigned: int = 0
+
+    def summary(self) -> str:
+        parts = [f"Voided {self.voided:,} codes"]
+        if self.already_voided:
+            parts.append(f"{self.already_voided:,} were already voided")
+        if self.redeemed_left:
+            parts.append(f"{self.redeemed_left:,} already redeemed were left as they are")
+        if self.not_found:
+            parts.append(f"{len(self.not_found):,} are not codes of this program")
+        text = "; ".join(parts) + "."
+        if self.advocates_topped_up or self.codes_assigned:
+            text += (
+                f" {self.advocates_topped_up:,} advocates who held them got "
+                f"{self.codes_assigned:,} new codes."
+            )
+        return text
+
+
+@dataclass(frozen=True)
+class VoidPreview:
+    """What voiding a set of codes would do: for the confirmation page."""
+
+    to_void: int
+    already_voided: int
+    redeemed_left: int
+    holders_to_top_up: int
+    reward_codes: int
+
+
+def codes_void_preview(*, codes: QuerySet[PromoCode]) -> VoidPreview:
+    counts = {status: 0 for status in CodeStatus.values}
+    for status, count in _status_counts(codes):
+        counts[status] = count
+    voidable = codes.filter(status__in=[CodeStatus.AVAILABLE, CodeStatus.ASSIGNED])
+    holders = (
+        voidable.filter(status=CodeStatus.ASSIGNED, pool__kind=PoolKind.REFERRAL)
+        .values("holder_id")
+        .distinct()
+        .count()
+    )
+    return VoidPreview(
+        to_void=counts[CodeStatus.AVAILABLE] + counts[CodeStatus.ASSIGNED],
+        already_voided=counts[CodeStatus.VOIDED],
+        redeemed_left=counts[CodeStatus.REDEEMED],
+        holders_to_top_up=holders,
+        reward_codes=voidable.filter(pool__kind=PoolKind.FUEL_TANK).count(),
+    )
+
+
+def _status_counts(codes):
+    return codes.order_by().values("status").annotate(n=Count("id")).values_list("status", "n")
+
+
+@transaction.atomic
+def codes_void(
+    *,
+    program: Program,
+    codes: Iterable[str] | None = None,
+    batch: Batch | None = None,
+    queryset: QuerySet[PromoCode] | None = None,
+    by=None,
+    reason: str = "",
+) -> VoidResult:
+    """Void codes of `program`: named ones (any case), a whole batch, or a queryset of them.
+
+    One transaction: the codes are locked (in id order, so two voids never deadlock),
+    re-checked and voided; redeemed ones are left as they are; then every advocate who held a
+    voided referral code is topped up. A fuel-tank code reserved for or revealed to a reward is
+    voided too, and the rewards app is told (its reward gets another code, or is flagged).
+    `by` is the user who voided (None for a command); `reason` is kept on each code.
+    """
+    result = VoidResult()
+    selected = PromoCode.objects.filter(program=program)
+    if batch is not None:
+        if batch.pool.program_id != program.pk:
+            raise ValueError(f"Batch {batch.pk} is not a batch of program {program.slug!r}.")
+        selected = selected.filter(batch=batch)
+    elif queryset is not None:
+        selected = selected.filter(pk__in=queryset.values("pk"))
+    elif codes is not None:
+        wanted = _canonical_codes(codes, result)
+        ids: list[int] = []
+        for start in range(0, len(wanted), _LOOKUP_CHUNK):
+            chunk = wanted[start : start + _LOOKUP_CHUNK]
+            found = dict(selected.filter(code__in=chunk).values_list("code", "pk"))
+            result.not_found += [c for c in chunk if c not in found]
+            ids += found.values()
+        selected = selected.filter(pk__in=ids)
+    else:
+        raise ValueError("Name the codes to void: codes, a batch or a queryset.")
+    # Lock order: a reward before its code, as on every rewards path (cancel, release, fill):
+    # the rewards app locks the rewards of the fuel-tank codes about to be voided first.
+    rewarded = selected.filter(CodeState.ASSIGNED, pool__kind=PoolKind.FUEL_TANK)
+    rewarded_ids = list(rewarded.values_list("pk", flat=True))
+    if rewarded_ids:
+        reward_codes_voiding.send(sender=PromoCode, program=program, code_ids=rewarded_ids)
+    locked = list(
+        selected.select_for_update(of=("self",))
+        .select_related("pool")
+        .order_by("pk")
+        .only("pk", "status", "holder_id", "pool__kind")
+    )
+    to_void = []
+    holders = set()
+    reward_code_ids = []
+    for code in locked:
+        if code.status == CodeStatus.VOIDED:
+            result.already_voided += 1
+        elif code.status == CodeStatus.REDEEMED:
+            result.redeemed_left += 1
+        else:
+            to_void.append(code.pk)
+            if code.pool.kind == PoolKind.FUEL_TANK:
+                if code.status == CodeStatus.ASSIGNED:
+                    reward_code_ids.append(code.pk)
+            elif code.status == CodeStatus.ASSIGNED:
+                holders.add(code.holder_id)
+    note = (reason or "").strip()[:VOID_REASON_MAX]
+    now = timezone.now()
+    for start in range(0, len(to_void), _LOOKUP_CHUNK):
+        chunk = to_void[start : start + _LOOKUP_CHUNK]
+        result.voided += PromoCode.objects.filter(pk__in=chunk).update(
+            status=CodeStatus.VOIDED, voided_at=now, voided_by=by, void_reason=note
+        )
+    holder_model = PromoCode._meta.get_field("holder").related_model
+    for holder in holder_model.objects.filter(pk__in=holders).order_by("pk"):
+        assigned = codes_top_up(holder=holder)
+        result.advocates_topped_up += bool(assigned)
+        result.codes_assigned += assigned
+    if reward_code_ids:
+        reward_codes_voided.send(sender=PromoCode, program=program, code_ids=reward_code_ids)
+    return result
+
+
+def _canonical_codes(codes: Iterable[str], result: VoidResult) -> list[str]:
+    wanted: dict[str, None] = {}
+    for text in codes:
+        canonical = canonical_or_none(text)
+        if canonical is None:
+            result.not_found.append(str(text)[:100])
+        else:
+            wanted[canonical] = None
+    return list(wanted)

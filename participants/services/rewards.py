@@ -1,0 +1,272 @@
+"""Rewards: what an advocate earns for a converted referral, and every change of its state.
+
+States (DESIGN §2 Rewards): waiting → pending → available → paid, and cancelled from any of the
+first three. Nothing leaves cancelled; a paid reward stays paid (a reversal flags it for
+review). Every status write goes through this module, which refuses a move the rules forbid.
+
+A fuel-tank reward takes its code from the program's reward tank when it is granted; with the
+tank empty it waits, and waiting rewards are filled oldest first when a tank batch lands (and by
+the periodic task). The code is revealed only once the reward is available.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from codes.services import (
+    reward_tank_of,
+    tank_code_claim,
+    tank_code_release,
+    tank_codes_reveal,
+)
+from config.tasks import enqueue_on_commit
+from programs.models import Program, RewardKind
+
+from ..models import Referral, Reward, RewardStatus
+
+ALLOWED_MOVES: dict[str, frozenset[str]] = {
+    RewardStatus.WAITING_FOR_STOCK: frozenset(
+        {RewardStatus.PENDING, RewardStatus.AVAILABLE, RewardStatus.CANCELLED}
+    ),
+    RewardStatus.PENDING: frozenset({RewardStatus.AVAILABLE, RewardStatus.CANCELLED}),
+    RewardStatus.AVAILABLE: frozenset({RewardStatus.PAID, RewardStatus.CANCELLED}),
+    RewardStatus.PAID: frozenset(),
+    RewardStatus.CANCELLED: frozenset(),
+}
+_CHUNK = 500
+
+
+class RewardMoveRefused(ValueError):
+    """A reward state change the rules forbid; the message says why, for a manager."""
+
+
+def _label(status: str) -> str:
+    return RewardStatus(status).label.lower()
+
+
+def _move(reward: Reward, to: str, *, now: datetime) -> None:
+    """Set the reward's status (in memory) if the rules allow the move; raise otherwise."""
+    if to not in ALLOWED_MOVES[reward.status]:
+        raise RewardMoveRefused(
+            f"Reward {reward.pk} is {_label(reward.status)}: it cannot become {_label(to)}."
+        )
+    reward.status = to
+    if to == RewardStatus.PAID:
+        reward.paid_at = now
+    elif to == RewardStatus.CANCELLED:
+        reward.cancelled_at = now
+
+
+def _start_review(reward: Reward, program: Program, *, now: datetime) -> None:
+    """A reward that has what it pays (a code, for a fuel-tank reward) enters its review
+    period, or becomes available at once without one. A reward back in the queue because its
+    code was voided keeps the review period it had."""
+    if reward.available_at is not None:
+        if reward.available_at > now:
+            _move(reward, RewardStatus.PENDING, now=now)
+        else:
+            _move(reward, RewardStatus.AVAILABLE, now=now)
+        return
+    if program.reward_review_days:
+        _move(reward, RewardStatus.PENDING, now=now)
+        reward.available_at = now + timedelta(days=program.reward_review_days)
+    else:
+        _move(reward, RewardStatus.AVAILABLE, now=now)
+        reward.available_at = now
+
+
+# savepoint=False: inside conversion_record it adds no savepoint round trips.
+@transaction.atomic(savepoint=False)
+def reward_grant(*, referral: Referral) -> Reward:
+    """The advocate's reward for a converted referral, per the program's reward rule.
+
+    Credit: amount and currency; percent: the percent; fuel tank: a code claimed from the
+    program's reward tank now (never one code for two rewards), or `waiting` while the tank is
+    empty or earlier rewards still wait (they are served first). With a review period the
+    reward is `pending` until `available_at` (rewards_release_due makes it available and
+    reveals its code); with none it is available at once. One reward per referral.
+    """
+    program = referral.program
+    now = timezone.now()
+    reward = Reward(
+        program=program,
+        advocate_id=referral.advocate_id,
+        referral=referral,
+        kind=program.reward_kind,
+        status=RewardStatus.WAITING_FOR_STOCK,
+    )
+    if program.reward_kind == RewardKind.CREDIT:
+        reward.amount = program.reward_amount
+        reward.currency = program.reward_currency
+    elif program.reward_kind == RewardKind.PERCENT:
+        reward.percent = program.reward_percent
+    if program.reward_kind == RewardKind.FUEL_TANK:
+        queue = Reward.objects.filter(program=program, status=RewardStatus.WAITING_FOR_STOCK)
+        code = None
+        if queue.exists():
+            # Earlier rewards wait: queue behind them, and have the queue served after commit
+            # in case the tank has codes by now (a batch landed while this order ran).
+            rewards_fill_waiting_later(program_id=program.pk)
+        else:
+            code = tank_code_claim(program=program, holder_id=referral.advocate_id)
+        if code is not None:
+            reward.code = code
+            _start_review(reward, program, now=now)
+    else:
+        _start_review(reward, program, now=now)
+    reward.save()
+    if reward.status == RewardStatus.AVAILABLE and reward.code_id:
+        tank_codes_reveal(code_ids=[reward.code_id])
+    return reward
+
+
+def rewards_fill_waiting(*, program: Program) -> int:
+    """Give rewards waiting for a fuel-tank code their code, oldest first, until the tank runs
+    out. Each reward in its own short transaction, locked (SKIP LOCKED, so two fillers share
+    the work) and re-checked. Returns how many were filled."""
+    if reward_tank_of(program) is None:
+        return 0
+    filled = 0
+    while True:
+        with transaction.atomic():
+            reward = (
+                Reward.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(program=program, status=RewardStatus.WAITING_FOR_STOCK)
+                .order_by("created_at", "id")
+                .first()
+            )
+            if reward is None:
+                return filled
+            code = tank_code_claim(program=program, holder_id=reward.advocate_id)
+            if code is None:
+                return filled
+            now = timezone.now()
+            reward.code = code
+            _start_review(reward, program, now=now)
+            reward.save(update_fields=["code", "status", "available_at"])
+            if reward.status == RewardStatus.AVAILABLE:
+                tank_codes_reveal(code_ids=[code.pk])
+            filled += 1
+
+
+def rewards_fill_waiting_later(*, program_id: int) -> None:
+    """Enqueue, on commit, a fill of the program's waiting rewards (a code went back to the
+    tank, or a tank batch landed)."""
+    from ..tasks import rewards_fill_waiting_task
+
+    enqueue_on_commit(rewards_fill_waiting_task, program_id)
+
+
+def rewards_release_due(*, now: datetime | None = None) -> int:
+    """Make pending rewards whose review period is over available, revealing their codes;
+    return how many. In chunks, each its own transaction."""
+    now = now or timezone.now()
+    released = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                Reward.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(status=RewardStatus.PENDING, available_at__lte=now)
+                .order_by("available_at", "id")
+                .values_list("pk", "code_id")[:_CHUNK]
+            )
+            if not due:
+                return released
+            ids = [pk for pk, _ in due]
+            released += Reward.objects.filter(pk__in=ids, status=RewardStatus.PENDING).update(
+                status=RewardStatus.AVAILABLE
+            )
+            tank_codes_reveal(code_ids=[code_id for _, code_id in due if code_id])
+
+
+@transaction.atomic
+def reward_cancel(*, reward: Reward, flag_paid: bool = False) -> Reward:
+    """Cancel a reward (its order was reversed, or a manager cancelled it).
+
+    Waiting, pending and available rewards become cancelled. A pending reward's reserved code
+    goes back to the tank; a revealed code cannot be taken back, so its reward is flagged for
+    review. A paid reward stays paid: with `flag_paid` (a reversal) it is flagged for review,
+    otherwise the cancel is refused. Cancelling a cancelled reward changes nothing.
+    """
+    reward = Reward.objects.select_for_update(of=("self",)).get(pk=reward.pk)
+    now = timezone.now()
+    if reward.status == RewardStatus.CANCELLED:
+        return reward
+    if reward.status == RewardStatus.PAID:
+        if not flag_paid:
+            raise RewardMoveRefused(f"Reward {reward.pk} is paid: it cannot be cancelled.")
+        if not reward.needs_review:
+            reward.needs_review = True
+            reward.save(update_fields=["needs_review"])
+        return reward
+    _move(reward, RewardStatus.CANCELLED, now=now)
+    if reward.code_id is not None:
+        if tank_code_release(code_id=reward.code_id):
+            reward.code = None  # the code is back in the tank, for another reward
+            rewards_fill_waiting_later(program_id=reward.program_id)
+        else:
+            reward.needs_review = True  # its code was shown to the advocate already
+    reward.save(update_fields=["status", "cancelled_at", "code", "needs_review"])
+    return reward
+
+
+@dataclass
+class MarkPaidResult:
+    paid: int = 0
+    refused: list[str] = field(default_factory=list)
+
+
+@transaction.atomic
+def rewards_mark_paid(*, rewards: QuerySet[Reward]) -> MarkPaidResult:
+    """Mark available rewards paid (the admin's bulk action). Each reward is locked and
+    re-checked; one that is not available is left alone and named in `refused`."""
+    result = MarkPaidResult()
+    now = timezone.now()
+    # The admin's queryset may be DISTINCT (a manager's scope), which FOR UPDATE refuses: lock
+    # the rewards by their ids instead.
+    ids = list(rewards.values_list("pk", flat=True))
+    locked = Reward.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")
+    for reward in locked:
+        try:
+            _move(reward, RewardStatus.PAID, now=now)
+        except RewardMoveRefused as refused:
+            result.refused.append(str(refused))
+            continue
+        reward.save(update_fields=["status", "paid_at"])
+        result.paid += 1
+    return result
+
+
+def rewards_lock_for_codes(*, code_ids: list[int]) -> None:
+    """Lock the rewards of these fuel-tank codes (before the codes themselves are locked)."""
+    list(
+        Reward.objects.select_for_update(of=("self",))
+        .filter(code_id__in=code_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+@transaction.atomic
+def reward_codes_voided(*, program: Program, code_ids: list[int]) -> int:
+    """Rewards whose fuel-tank code was voided. A pending reward (its code reserved, never shown)
+    goes back to waiting for a code and is served in its turn, oldest first: the one move
+    outside waiting → pending → available → paid, because the code it was waiting out its
+    review with no longer exists. A reward whose code was revealed is flagged for review (the
+    advocate was shown a code that no longer works). Returns how many rewards were touched."""
+    touched = 0
+    rewards = Reward.objects.select_for_update(of=("self",)).filter(code_id__in=code_ids)
+    for reward in rewards.order_by("pk"):
+        touched += 1
+        if reward.status == RewardStatus.PENDING:
+            reward.code = None
+            reward.status = RewardStatus.WAITING_FOR_STOCK  # keeps its available_at
+            reward.save(update_fields=["code", "status"])
+            rewards_fill_waiting_later(program_id=reward.program_id)
+        elif not reward.needs_review:
+            reward.needs_review = True
+            reward.save(update_fields=["needs_review"])
+    return touched

@@ -1,0 +1,44 @@
+"""A confirmation step for admin actions that change many rows (void codes, block advocates):
+the action answers this page first, and does its work when the page is posted back."""
+
+from django import forms
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+
+CONFIRMED = "_confirmed"
+
+
+def action_confirmed(request) -> bool:
+    return request.POST.get(CONFIRMED) == "yes"
+
+
+def action_confirmation(
+    modeladmin,
+    request,
+    queryset,
+    *,
+    action: str,
+    title: str,
+    facts: list[str],
+    submit: str,
+    form: forms.Form | None = None,
+    warning: str = "",
+) -> TemplateResponse:
+    """The page asking to confirm `action` on `queryset`, saying what it will do (`facts`).
+    Posting it back runs the action again with `_confirmed=yes` and the form's fields."""
+    opts = modeladmin.model._meta
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "opts": opts,
+        "facts": facts,
+        "warning": warning,
+        "submit": submit,
+        "form": form,
+        "action": action,
+        "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+        "select_across": request.POST.get("select_across", "0"),
+        "confirmed_field": CONFIRMED,
+        "count": queryset.count(),
+    }
+    return TemplateResponse(request, "admin/action_confirmation.html", context)

@@ -1,0 +1,69 @@
+"""Reward (fuel-tank) codes in the widget's /me and the server API's participant, with copy."""
+
+import pytest
+from django.utils import timezone
+
+from codes.models import PromoCode
+from participants.models import Referral, ReferralStatus
+from participants.services import reward_grant, rewards_release_due
+from tests.api_helpers import REWARD_CODE_FIELDS, client_for, url
+from tests.factories import ParticipantFactory, fuel_tank
+from tests.widget.conftest import bearer, token_for
+
+pytestmark = pytest.mark.django_db
+
+ME = "/api/v1/widget/me"
+
+
+def earn(program, advocate, friend_id):
+    friend = ParticipantFactory(program=program, participant_id=friend_id, is_advocate=False)
+    referral = Referral.objects.create(
+        program=program,
+        advocate=advocate,
+        friend=friend,
+        status=ReferralStatus.CONVERTED,
+        converted_at=timezone.now(),
+    )
+    return reward_grant(referral=referral)
+
+
+def test_me_and_the_server_api_show_revealed_reward_codes_only(api, program, advocate):
+    fuel_tank(program, 3, review_days=10)
+    pending = earn(program, advocate, "f1")
+    token = token_for(program, "alice")
+    assert api.get(ME, **bearer(token)).json()["reward_codes"] == []
+    server = client_for(program)
+    assert server.get(url(program, "participants/alice")).json()["reward_codes"] == []
+
+    rewards_release_due(now=timezone.now() + timezone.timedelta(days=11))
+    body = api.get(ME, **bearer(token)).json()
+    [shown] = body["reward_codes"]
+    assert set(shown) == REWARD_CODE_FIELDS
+    assert shown["code"] == "TANK00000" and shown["reward_id"] == pending.pk
+    assert shown["status"] == "available" and shown["copied_before"] is False
+    assert server.get(url(program, "participants/alice")).json()["reward_codes"] == [shown]
+    # Reward codes are not referral codes: the referral codes are unchanged.
+    assert all(c["code"].startswith("W") for c in body["referral_codes"])
+
+
+def test_a_revealed_reward_code_is_copied_and_a_reserved_one_is_not(api, program, advocate):
+    fuel_tank(program, 2)
+    earn(program, advocate, "f1")  # revealed at once (no review period)
+    token = token_for(program, "alice")
+    first = api.post("/api/v1/widget/codes/tank00000/copy", **bearer(token))
+    assert first.status_code == 200
+    assert first.json()["code"] == "TANK00000" and first.json()["copied_before"] is False
+    again = api.post("/api/v1/widget/codes/TANK00000/copy", **bearer(token)).json()
+    assert again["copied_before"] is True
+    assert api.get(ME, **bearer(token)).json()["reward_codes"][0]["copied_before"] is True
+
+    program.reward_review_days = 5
+    program.save()
+    earn(program, advocate, "f2")  # reserved for 5 days
+    reserved = api.post("/api/v1/widget/codes/TANK00001/copy", **bearer(token))
+    assert reserved.status_code == 404
+    assert PromoCode.objects.get(code="TANK00001").first_copied_at is None
+    # Nor can another participant copy alice's reward code.
+    other = token_for(program, "bob")
+    api.get(ME, **bearer(other))
+    assert api.post("/api/v1/widget/codes/TANK00000/copy", **bearer(other)).status_code == 404
