@@ -56,7 +56,7 @@ def make_files(folder):
 
 
 RUNNER = r"""
-import json, os, resource, sys
+import json, os, sys
 import django
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
 django.setup()
@@ -67,7 +67,13 @@ from programs.services import program_create
 from codes.services import pool_get_or_create_referral
 program = program_create(slug="mem", name="Mem", promo_codes_enabled=True)
 pool = pool_get_or_create_referral(program=program)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def high_water_mb():
+    # VmHWM: this process's own peak RSS (ru_maxrss would count the parent's pages at fork).
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+base = high_water_mb()
 answer = ""
 try:
     if mode == "preview":
@@ -82,8 +88,7 @@ try:
         answer = out.getvalue().strip()
 except Exception as exc:
     answer = f"refused: {exc}"
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"base_mb": base / 1024, "peak_mb": peak / 1024, "answer": answer[:150]}))
+print(json.dumps({"base_mb": base, "peak_mb": high_water_mb(), "answer": answer[:150]}))
 """
 
 
@@ -111,7 +116,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         files = make_files(folder)
-        print(f"{'file':28} {'on disk':>10} {'mode':8} {'peak RSS':>9}  answer")
+        print(f"{'file':28} {'on disk':>10} {'mode':8} {'peak RSS':>9} {'(base)':>7}  answer")
         for name, path in files.items():
             if only and only not in name:
                 continue
@@ -120,7 +125,8 @@ def main():
                     result = measure(mode, path, var_dir)
                 size = path.stat().st_size
                 print(
-                    f"{name:28} {size / 1024:>8,.0f}KB {mode:8} {result['peak_mb']:>7.0f}MB  "
+                    f"{name:28} {size / 1024:>8,.0f}KB {mode:8} {result['peak_mb']:>7.0f}MB "
+                    f"{result.get('base_mb', float('nan')):>5.0f}MB  "
                     f"{result['answer']}",
                     flush=True,
                 )

@@ -50,7 +50,7 @@ def credentials(db):
     program = ProgramFactory(slug="fuzz", codes_per_advocate=2)
     stock_pool(program, 500, prefix="FZ")
     advocate = ParticipantFactory(program=program, participant_id="alice")
-    codes_top_up(participant=advocate)
+    codes_top_up(holder=advocate)
     _, key = api_key_create(program=program, name="fuzz", requests_per_minute=1_000_000)
     return {"program": program.slug, "key": key, "token": token_for(program, "alice")}
 
