@@ -22,16 +22,19 @@ _API_ERROR_CODES = {
     500: ("server_error", "Internal server error."),
 }
 
+# The impact.com-compatible paths answer in the API's error shape too.
+API_PREFIXES = ("/api/", "/Advertisers/")
+
 
 def _is_api(request):
-    return request.path.startswith("/api/")
+    return request.path.startswith(API_PREFIXES)
 
 
 class ApiJsonErrorsMiddleware:
-    """Under /api/, an error page that no DRF view answered (no route matched; Django refusing
-    a request before any view: a malformed body, too many fields) is given the JSON error shape,
-    with DEBUG on or off, instead of Django's HTML page. Anywhere, an unreachable Redis that a
-    page truly needs is a 503 saying so, not a 500."""
+    """Under /api/ and /Advertisers/, an error page that no DRF view answered (no route matched;
+    Django refusing a request before any view: a malformed body, too many fields) is given the
+    JSON error shape, with DEBUG on or off, instead of Django's HTML page. Anywhere, an
+    unreachable Redis that a page truly needs is a 503 saying so, not a 500."""
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -6,6 +6,8 @@ Celery tasks run eagerly in-process, e-mail written to var/outbox/, DEBUG on, lo
 or with the default SECRET_KEY.
 """
 
+import ipaddress
+import logging
 import os
 from pathlib import Path
 
@@ -33,6 +35,19 @@ def env_list(name, default=()):
     if not value:
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_networks(name):
+    """A comma-separated list of IP addresses or networks (CIDR), each checked at start-up."""
+    networks = []
+    for item in env_list(name):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+            ) from None
+    return networks
 
 
 def env_int(name, default):
@@ -84,9 +99,13 @@ INSTALLED_APPS = [
     "codes",
     "participants",
     "conversions",
+    "config.apps.OpsConfig",  # deploy checks (config/checks.py)
 ]
 
 MIDDLEWARE = [
+    # /healthz, /readyz and /metrics answer here, before host validation and the HTTPS
+    # redirect: probes and scrapers call a machine by its address over plain HTTP.
+    "config.ops.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.api_views.ApiJsonErrorsMiddleware",
     "config.api_views.ChunkedBodyMiddleware",
@@ -129,6 +148,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Fail fast when the server cannot be reached (a request, a probe of /readyz) instead of
+    # waiting for the operating system's TCP timeout; `?connect_timeout=N` in the URL wins.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 if os.environ.get("TEST_DATABASE_NAME") and DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # Several checkouts testing on one server at once each name their own test database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
@@ -290,19 +313,83 @@ CODES_UPLOAD_MAX_EXPANDED_BYTES = env_int("CODES_UPLOAD_MAX_EXPANDED_BYTES", 512
 CODES_PREVIEW_CHECKED_ROWS = env_int("CODES_PREVIEW_CHECKED_ROWS", 200_000)
 
 if PRODUCTION:
+    # Behind a TLS-terminating proxy or load balancer that sets X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# --- Operations (docs/deploy.md) --------------------------------------------------------------
+
+# Prometheus /metrics: off unless METRICS_ENABLED, and then served only to METRICS_ALLOWED_IPS
+# (addresses or networks, matched against the connecting address, never X-Forwarded-For).
+# The business gauges are read from the database at most once per METRICS_CACHE_SECONDS,
+# shared through the cache (Redis) by every web process.
+METRICS_ENABLED = env_bool("METRICS_ENABLED", False)
+METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS")
+METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 30)
+if METRICS_ENABLED and not METRICS_ALLOWED_IPS:
+    raise ImproperlyConfigured(
+        "METRICS_ENABLED needs METRICS_ALLOWED_IPS: the addresses (or networks) of the "
+        "Prometheus servers allowed to read /metrics, comma-separated."
+    )
+if METRICS_ENABLED:
+    # Request and database metrics from django-prometheus.
+    MIDDLEWARE = [
+        "django_prometheus.middleware.PrometheusBeforeMiddleware",
+        *MIDDLEWARE,
+        "django_prometheus.middleware.PrometheusAfterMiddleware",
+    ]
+    _vendor = DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    if _vendor in {"postgresql", "sqlite3"}:
+        DATABASES["default"]["ENGINE"] = f"django_prometheus.db.backends.{_vendor}"
+
+# Error reporting to Sentry: off unless SENTRY_DSN is set. No personal data is sent.
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    try:
+        _traces_sample_rate = float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE") or 0)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "SENTRY_TRACES_SAMPLE_RATE must be a number from 0 to 1"
+        ) from None
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=os.environ.get("SENTRY_ENVIRONMENT", DJANGO_ENV),
+        release=os.environ.get("SENTRY_RELEASE") or None,
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        send_default_pii=False,  # no user, cookies or client address
+        max_request_body_size="never",  # no request bodies (participants' e-mails, orders)
+        traces_sample_rate=_traces_sample_rate,
+    )
+
+# Logs go to stderr: plain lines by default, one JSON object a line with LOG_FORMAT=json.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "config.log_format.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Python warnings become log records too, so that every line is JSON.
+logging.captureWarnings(LOG_FORMAT == "json")
+# A Celery worker keeps these handlers instead of installing its own (plain) ones.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
 
 # Widget API: requests per participant (program + participant id), e.g. "120/min".
 WIDGET_API_RATE = os.environ.get("WIDGET_API_RATE", "120/min")

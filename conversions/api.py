@@ -1,8 +1,13 @@
 """Server API: conversions (orders) and their reversal."""
 
-from decimal import Decimal
+import re
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import EmailValidator
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -15,17 +20,213 @@ from programs.models import RewardKind
 
 from .models import Conversion, ConversionStatus
 from .services import (
+    EVENT_DATE_NOW,
     ConversionConflict,
     conversion_current_body,
     conversion_record,
     conversion_reverse,
+    item_amount,
+    items_subtotal,
 )
+
+# impact.com's indexed line fields: ItemSku1, ItemPrice2, … (ItemSubtotal is its other spelling).
+ITEM_FIELD = re.compile(r"^Item(Sku|Name|Category|Quantity|Price|SubTotal|Subtotal)(\d+)$")
+ITEM_KEYS = {
+    "Sku": "sku",
+    "Name": "name",
+    "Category": "category",
+    "Quantity": "quantity",
+    "Price": "price",
+    "SubTotal": "subtotal",
+    "Subtotal": "subtotal",
+}
+MAX_ITEMS = 1000
+MAX_WHOLE_DIGITS = 12  # the amount columns hold 14 digits, 2 of them after the point
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "number"},
+            {"type": "string", "format": "decimal", "pattern": r"^-?[0-9]{1,12}(\.[0-9]+)?$"},
+        ]
+    }
+)
+class MoneyField(serializers.DecimalField):
+    """An amount as a JSON number or a string, rounded half up to the cent.
+
+    Extra decimals are rounded rather than refused: a shop's tag computing price × quantity in
+    floating point sends 59.970000000000006 for 59.97.
+    """
+
+    def __init__(self, *, decimal_places=2, **kwargs):
+        super().__init__(
+            max_digits=MAX_WHOLE_DIGITS + decimal_places,
+            decimal_places=decimal_places,
+            rounding=ROUND_HALF_UP,
+            **kwargs,
+        )
+
+    def validate_precision(self, value):
+        if value and value.adjusted() + 1 > MAX_WHOLE_DIGITS:
+            self.fail("max_whole_digits", max_whole_digits=MAX_WHOLE_DIGITS)
+        return value
+
+
+class EventDateField(serializers.DateTimeField):
+    """ISO 8601, or impact.com's `NOW` (the time the order is received)."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and value.strip().upper() == EVENT_DATE_NOW:
+            return EVENT_DATE_NOW
+        return super().to_internal_value(value)
+
+
+class CustomerEmailField(serializers.CharField):
+    """An e-mail address, or its SHA-1 hex digest (what impact.com clients often send)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=254, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value and not re.fullmatch(r"[0-9a-fA-F]{40}", value):
+            try:
+                EmailValidator()(value)
+            except DjangoValidationError:
+                self.fail("invalid")
+        return value
+
+    default_error_messages = {
+        "invalid": "Enter a valid email address, or its SHA-1 hex digest.",
+    }
+
+
+class ConversionItemSerializer(serializers.Serializer):
+    """One order line; the API names its fields ItemSku{n}, ItemName{n}, …"""
+
+    sku = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    category = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    quantity = serializers.IntegerField(required=False, min_value=0, max_value=2_147_483_647)
+    price = MoneyField(required=False, decimal_places=4)
+    subtotal = MoneyField(required=False)
+
+
+def _items(data):
+    """The order lines from the indexed item fields, in index order; (items, errors by the
+    field names the client sent)."""
+    if not isinstance(data, Mapping):
+        return [], {}
+    raw, errors = {}, {}
+    for key in data:
+        match = ITEM_FIELD.match(key) if isinstance(key, str) else None
+        if match is None:
+            continue
+        index = int(match.group(2))
+        if not 1 <= index <= MAX_ITEMS:
+            errors[key] = [f"Item fields are numbered from 1 to {MAX_ITEMS}."]
+            continue
+        value = data[key]
+        if value is None or value == "":
+            continue  # blank is the same as not sent
+        raw.setdefault(index, {})[ITEM_KEYS[match.group(1)]] = (key, value)
+    items = []
+    for index in sorted(raw):
+        fields = raw[index]
+        line = ConversionItemSerializer(data={name: value for name, (_, value) in fields.items()})
+        if not line.is_valid():
+            for name, messages in line.errors.items():
+                errors[fields[name][0]] = messages
+            continue
+        item = {"position": index, **line.validated_data}
+        amount = item_amount(item)
+        if amount is not None and amount.adjusted() + 1 > MAX_WHOLE_DIGITS:
+            key = fields.get("subtotal", fields.get("quantity", fields.get("price")))[0]
+            errors[key] = [f"The line's amount has more than {MAX_WHOLE_DIGITS} whole digits."]
+            continue
+        items.append(item)
+    return items, errors
+
+
+# impact.com conversion fields this product has no use for: accepted and ignored (not stored).
+IGNORED_IMPACT_FIELDS = {
+    "CampaignId": "impact.com program id.",
+    "ActionTrackerId": "impact.com event type id.",
+    "EventTypeId": "impact.com event type id.",
+    "EventTypeCode": "impact.com event type code.",
+    "ClickId": "impact.com click id: attribution here is by the promo code.",
+    "SharedId": "impact.com shared id.",
+    "CustomProfileId": "Visitor id.",
+    "CustomerStatus": "New or existing customer.",
+    "CustomerCity": "Customer location.",
+    "CustomerRegion": "Customer location.",
+    "CustomerCountry": "Customer location.",
+    "CustomerPostCode": "Customer location.",
+    "IpAddress": "The customer's IP address (not stored).",
+    "UserAgent": "The customer's browser (not stored).",
+    "PaymentType": "Payment method.",
+    "OrderShipping": "Shipping cost.",
+    "OrderTax": "Tax.",
+    "Amount": "impact.com's post-discount total: OrderSubtotal or the lines are used instead.",
+    "Note": "Free text.",
+}
+ITEM_DESCRIPTIONS = {
+    "ItemSku1": ("string", "Line 1's SKU; line n is ItemSku{n}, n from 1 to 1000."),
+    "ItemName1": ("string", "Line 1's product name (ItemName{n})."),
+    "ItemCategory1": ("string", "Line 1's category (ItemCategory{n})."),
+    "ItemQuantity1": ("integer", "Line 1's quantity (ItemQuantity{n}); 1 when not sent."),
+    "ItemPrice1": ("money", "Line 1's unit price (ItemPrice{n}), to 4 decimals."),
+    "ItemSubTotal1": (
+        "money",
+        "Line 1's amount (ItemSubTotal{n}, or ItemSubtotal{n}); else price × quantity.",
+    ),
+}
+
+
+class ConversionInputSchema(OpenApiSerializerExtension):
+    """The indexed item fields and the ignored impact.com fields, which are not serializer
+    fields, in the published schema."""
+
+    target_class = "conversions.api.ConversionInputSerializer"
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        money_schema = auto_schema._map_serializer_field(MoneyField(), direction)
+        properties = schema.setdefault("properties", {})
+        for name, (kind, description) in ITEM_DESCRIPTIONS.items():
+            if kind == "money":
+                properties[name] = {**money_schema, "description": description}
+            else:
+                properties[name] = {"type": kind, "description": description}
+        properties["ItemQuantity1"]["minimum"] = 0
+        for name, description in IGNORED_IMPACT_FIELDS.items():
+            properties[name] = {"description": f"Accepted and ignored. {description}"}
+        schema["required"] = ["OrderId"]
+        schema["additionalProperties"] = True
+        schema["description"] = (
+            "An order in impact.com's field names. `OrderId` is required (or `Oid`). Order "
+            "lines are impact's indexed fields `ItemSku{n}`, `ItemName{n}`, `ItemCategory{n}`, "
+            "`ItemQuantity{n}`, `ItemPrice{n}`, `ItemSubTotal{n}` (n from 1): kept with the "
+            "order, part of its payload for idempotency, and summed into `OrderSubtotal` when "
+            "that is absent. Amounts are numbers or strings. Any other impact.com field "
+            "(ClickId, CampaignId, EventTypeId, IpAddress, …) is accepted and ignored."
+        )
+        return schema
 
 
 class ConversionInputSerializer(serializers.Serializer):
-    """The impact.com conversion field names; JSON or form-encoded."""
+    """The impact.com conversion field names; JSON or form-encoded.
 
-    OrderId = serializers.CharField(max_length=255)
+    Order lines come as impact's indexed fields (ItemSku1, ItemQuantity1, ItemPrice1, …); every
+    other field impact.com defines (ClickId, CampaignId, EventTypeId, IpAddress, …) is accepted
+    and ignored.
+    """
+
+    OrderId = serializers.CharField(max_length=255, required=False)
+    Oid = serializers.CharField(
+        max_length=255, required=False, help_text="impact.com's older name for OrderId."
+    )
     OrderPromoCode = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, max_length=255
     )
@@ -36,19 +237,82 @@ class ConversionInputSerializer(serializers.Serializer):
         max_length=255,
         help_text="The friend's participant id.",
     )
-    CustomerEmail = serializers.EmailField(
-        required=False, allow_blank=True, allow_null=True, max_length=254
+    CustomerEmail = CustomerEmailField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text=(
+            "The friend's e-mail address, or the SHA-1 hex digest of it (lower-cased, trimmed) "
+            "as impact.com clients send it. A digest only serves the self-referral check."
+        ),
     )
-    EventDate = serializers.DateTimeField(required=False, allow_null=True)
-    OrderSubtotal = serializers.DecimalField(
-        max_digits=14, decimal_places=2, required=False, allow_null=True, min_value=Decimal(0)
+    EventDate = EventDateField(
+        required=False,
+        allow_null=True,
+        help_text="ISO 8601, or NOW for the time the order is received.",
     )
-    OrderDiscount = serializers.DecimalField(
-        max_digits=14, decimal_places=2, required=False, allow_null=True, min_value=Decimal(0)
+    OrderSubtotal = MoneyField(
+        required=False,
+        allow_null=True,
+        min_value=Decimal(0),
+        help_text=(
+            "A number or a string, rounded to the cent. When absent: the sum of the lines "
+            "(ItemSubTotal{n}, else ItemPrice{n} × ItemQuantity{n}), if every line has one."
+        ),
+    )
+    OrderDiscount = MoneyField(
+        required=False,
+        allow_null=True,
+        min_value=Decimal(0),
+        help_text="A number or a string, rounded to the cent.",
     )
     CurrencyCode = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, min_length=3, max_length=3
     )
+    Currency = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        min_length=3,
+        max_length=3,
+        help_text="impact.com's other name for CurrencyCode.",
+    )
+
+    def to_internal_value(self, data):
+        errors = {}
+        try:
+            values = super().to_internal_value(data)
+        except serializers.ValidationError as invalid:
+            values, errors = None, dict(invalid.detail)
+        items, item_errors = _items(data)
+        errors.update(item_errors)
+        if values is not None:
+            errors.update(self._aliases(values))
+        if values is not None and not errors and values.get("OrderSubtotal") is None:
+            subtotal = items_subtotal(items)
+            if subtotal is not None and subtotal.adjusted() + 1 > MAX_WHOLE_DIGITS:
+                errors["OrderSubtotal"] = [
+                    f"The lines add up to more than {MAX_WHOLE_DIGITS} whole digits."
+                ]
+        if errors:
+            raise serializers.ValidationError(errors)
+        values["items"] = items
+        return values
+
+    @staticmethod
+    def _aliases(values):
+        """OrderId or Oid, CurrencyCode or Currency: one of each pair, or both alike."""
+        errors = {}
+        for name, alias in (("OrderId", "Oid"), ("CurrencyCode", "Currency")):
+            if values.get(alias) in (None, ""):
+                continue
+            if values.get(name) in (None, ""):
+                values[name] = values[alias]
+            elif values[name] != values[alias]:
+                errors[alias] = [f"{alias} differs from {name}; send one of them."]
+        if not values.get("OrderId"):
+            errors["OrderId"] = ["This field is required."]
+        return errors
 
     def to_payload(self):
         data = self.validated_data
@@ -61,6 +325,7 @@ class ConversionInputSerializer(serializers.Serializer):
             "order_subtotal": data.get("OrderSubtotal"),
             "order_discount": data.get("OrderDiscount"),
             "currency_code": data.get("CurrencyCode"),
+            "items": data["items"],
         }
 
 
@@ -170,18 +435,31 @@ class ConversionView(ProgramAPIView):
         ],
     )
     def post(self, request, program):
-        serializer = ConversionInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            conversion, created = conversion_record(
-                program=self.program, payload=serializer.to_payload()
-            )
-        except ConversionConflict as conflict:
-            raise Conflict(str(conflict)) from None
-        return Response(
-            conversion.response,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        return record_response(program=self.program, data=request.data)
+
+
+def record_response(*, program, data):
+    """Validate an order, record it, and answer: 201 the first time, 200 with the first
+    answer on a replay, 409 for the same OrderId with another payload."""
+    serializer = ConversionInputSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    try:
+        conversion, created = conversion_record(program=program, payload=serializer.to_payload())
+    except ConversionConflict as conflict:
+        raise Conflict(str(conflict)) from None
+    return Response(
+        conversion.response,
+        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+    )
+
+
+def reversal_response(*, program, order_id, reason):
+    """Reverse the program's order and answer it as it now stands (404 for an unknown one)."""
+    conversion = Conversion.objects.filter(program=program, order_id=order_id).first()
+    if conversion is None:
+        raise NotFound(f"No order {order_id!r} in this program.")
+    conversion = conversion_reverse(conversion=conversion, reason=reason)
+    return Response(conversion_current_body(conversion))
 
 
 class ReversalView(ProgramAPIView):
@@ -218,10 +496,8 @@ class ReversalView(ProgramAPIView):
     def post(self, request, program, order_id):
         serializer = ReversalInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        conversion = Conversion.objects.filter(program=self.program, order_id=order_id).first()
-        if conversion is None:
-            raise NotFound(f"No order {order_id!r} in this program.")
-        conversion = conversion_reverse(
-            conversion=conversion, reason=serializer.validated_data.get("reason", "")
+        return reversal_response(
+            program=self.program,
+            order_id=order_id,
+            reason=serializer.validated_data.get("reason", ""),
         )
-        return Response(conversion_current_body(conversion))

@@ -32,7 +32,11 @@ class Conversion(models.Model):
         PromoCode, on_delete=models.PROTECT, related_name="conversions", null=True, blank=True
     )
     customer_id = models.CharField(max_length=255, blank=True)
-    customer_email = models.EmailField(blank=True)
+    customer_email = models.CharField(
+        max_length=254,
+        blank=True,
+        help_text="CustomerEmail as sent, in lower case: an address, or its SHA-1 hex digest.",
+    )
     event_date = models.DateTimeField(null=True, blank=True)
     order_subtotal = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     order_discount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
@@ -68,3 +72,44 @@ class Conversion(models.Model):
 
     def __str__(self):
         return f"{self.order_id} ({self.status})"
+
+
+class ConversionItem(models.Model):
+    """One line of an order (impact.com's `ItemSku{n}`, `ItemName{n}`, … fields), kept with
+    its conversion in the order it was sent.
+
+    A table rather than a JSON list on Conversion: the database holds typed amounts and the
+    rules below, the admin shows the lines as a table, and a line can carry its own state when
+    item-level reversals arrive. Written once, with the conversion, in one INSERT.
+    """
+
+    # The unique (conversion, position) index serves the lookups: no second index on the key.
+    conversion = models.ForeignKey(
+        Conversion, on_delete=models.CASCADE, related_name="items", db_index=False
+    )
+    position = models.PositiveIntegerField(help_text="1 for the first line sent, and so on.")
+    sku = models.CharField(max_length=255, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    category = models.CharField(max_length=255, blank=True)
+    quantity = models.PositiveIntegerField(null=True, blank=True)
+    price = models.DecimalField(
+        max_digits=16, decimal_places=4, null=True, blank=True, help_text="Unit price."
+    )
+    subtotal = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The line's amount: ItemSubTotal as sent, else price × quantity.",
+    )
+
+    class Meta:
+        ordering = ["conversion", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversion", "position"], name="conversion_item_unique_position"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.position}. {self.sku or self.name or 'item'}"

@@ -5,8 +5,9 @@ Keyword-only arguments, one transaction each.
 
 import hashlib
 import json
+import re
 from datetime import UTC
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -23,7 +24,7 @@ from participants.services import (
 )
 from programs.models import Program
 
-from .models import Conversion, ConversionStatus
+from .models import Conversion, ConversionItem, ConversionStatus
 
 PAYLOAD_FIELDS = (
     "order_id",
@@ -35,18 +36,63 @@ PAYLOAD_FIELDS = (
     "order_discount",
     "currency_code",
 )
+ITEM_FIELDS = ("position", "sku", "name", "category", "quantity", "price", "subtotal")
+# EventDate "NOW" (impact.com's word for "when you receive it"): stored as the time of receipt,
+# compared as the word itself, so a replay of a NOW order is the same order.
+EVENT_DATE_NOW = "NOW"
 _CENT = Decimal("0.01")
+_PRICE_PLACES = Decimal("0.0001")
+# Impact.com clients may send CustomerEmail as the SHA-1 hex digest of the address.
+_SHA1_HEX = re.compile(r"^[0-9a-f]{40}$")
 
 
 class ConversionConflict(Exception):
     """The OrderId was already recorded with a different payload."""
 
 
+def money(value):
+    """An amount to the cent, half up (amounts are compared and stored to the cent)."""
+    return Decimal(value).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def item_amount(item):
+    """A line's amount: its ItemSubTotal when sent, else unit price × quantity (1 when the
+    quantity is not sent); None when it has neither."""
+    if item.get("subtotal") is not None:
+        return money(item["subtotal"])
+    if item.get("price") is not None:
+        quantity = item.get("quantity")
+        return money(Decimal(item["price"]) * (1 if quantity is None else quantity))
+    return None
+
+
+def items_subtotal(items):
+    """The order's subtotal from its lines: their sum when every line has an amount, else
+    None (a partial sum would understate the order)."""
+    amounts = [item_amount(item) for item in items]
+    if not amounts or any(amount is None for amount in amounts):
+        return None
+    return sum(amounts, Decimal("0.00"))
+
+
+def _item_normalise(item):
+    values = {name: item.get(name) for name in ITEM_FIELDS}
+    for name in ("sku", "name", "category"):
+        text = values[name]
+        values[name] = text.strip() if isinstance(text, str) else ""
+    if values["price"] is not None:
+        values["price"] = Decimal(values["price"]).quantize(_PRICE_PLACES, rounding=ROUND_HALF_UP)
+    values["subtotal"] = item_amount(values)
+    return values
+
+
 def payload_normalise(payload: dict) -> dict:
     """The parsed order in one canonical form: what a replay is compared by.
 
     Blank and missing are the same; amounts are decimals to the cent; the code is in canonical
-    (upper) case; e-mail in lower case; the date in UTC. JSON and form bodies parse to the same.
+    (upper) case; e-mail (or its SHA-1 digest) in lower case; the date in UTC; each line with
+    its amount. Without OrderSubtotal, the subtotal is the sum of the lines. JSON and form
+    bodies parse to the same.
     """
     values = {name: payload.get(name) for name in PAYLOAD_FIELDS}
     for name in ("order_id", "promo_code", "customer_id", "customer_email", "currency_code"):
@@ -55,20 +101,30 @@ def payload_normalise(payload: dict) -> dict:
     values["promo_code"] = values["promo_code"].upper()
     values["customer_email"] = values["customer_email"].lower()
     values["currency_code"] = values["currency_code"].upper()
+    values["items"] = [_item_normalise(item) for item in payload.get("items") or ()]
+    if values["order_subtotal"] is None:
+        values["order_subtotal"] = items_subtotal(values["items"])
     for name in ("order_subtotal", "order_discount"):
         if values[name] is not None:
-            values[name] = Decimal(values[name]).quantize(_CENT)
-    if values["event_date"] is not None:
+            values[name] = money(values[name])
+    if values["event_date"] not in (None, EVENT_DATE_NOW):
         values["event_date"] = values["event_date"].astimezone(UTC)
     return values
 
 
 def payload_digest(values: dict) -> str:
-    canonical = {
-        name: (value.isoformat() if hasattr(value, "isoformat") else value)
-        for name, value in values.items()
-    }
-    canonical = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in canonical.items()}
+    def plain(value):
+        if isinstance(value, Decimal):
+            return str(value)
+        return value.isoformat() if hasattr(value, "isoformat") else value
+
+    canonical = {name: plain(values[name]) for name in PAYLOAD_FIELDS}
+    # Orders without lines digest exactly as before lines were kept, so replays of orders
+    # recorded earlier still match.
+    if values.get("items"):
+        canonical["items"] = [
+            {name: plain(value) for name, value in item.items()} for item in values["items"]
+        ]
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -113,6 +169,7 @@ def conversion_record(*, program: Program, payload: dict) -> tuple[Conversion, b
     """
     values = payload_normalise(payload)
     digest = payload_digest(values)
+    event_date = values["event_date"]
     try:
         with transaction.atomic():
             conversion = Conversion.objects.create(
@@ -122,7 +179,7 @@ def conversion_record(*, program: Program, payload: dict) -> tuple[Conversion, b
                 promo_code=values["promo_code"][:255],
                 customer_id=values["customer_id"],
                 customer_email=values["customer_email"],
-                event_date=values["event_date"],
+                event_date=timezone.now() if event_date == EVENT_DATE_NOW else event_date,
                 order_subtotal=values["order_subtotal"],
                 order_discount=values["order_discount"],
                 currency_code=values["currency_code"],
@@ -136,6 +193,10 @@ def conversion_record(*, program: Program, payload: dict) -> tuple[Conversion, b
             ) from None
         return existing, False
 
+    if values["items"]:
+        ConversionItem.objects.bulk_create(
+            ConversionItem(conversion=conversion, **item) for item in values["items"]
+        )
     reward = _attribute(conversion=conversion, program=program, values=values)
     conversion.response = conversion_body(conversion, reward)
     conversion.save()
@@ -173,9 +234,8 @@ def _attribute(*, conversion, program, values):
         outcome(status, verdict.reason)
         return None
     advocate = code.holder
-    email = values["customer_email"]
-    if values["customer_id"] == advocate.participant_id or (
-        email and advocate.email and email == advocate.email.lower()
+    if values["customer_id"] == advocate.participant_id or _same_email(
+        values["customer_email"], advocate.email
     ):
         outcome(ConversionStatus.REJECTED, "Self-referral: the customer is the advocate.")
         return None
@@ -226,27 +286,41 @@ def _attribute(*, conversion, program, values):
     return reward
 
 
+def _same_email(customer_email, advocate_email):
+    """CustomerEmail (an address, or the SHA-1 hex digest of the trimmed lower-case address,
+    as impact.com clients send it) names the advocate's address."""
+    if not customer_email or not advocate_email:
+        return False
+    address = advocate_email.strip().lower()
+    if _SHA1_HEX.match(customer_email):
+        return customer_email == hashlib.sha1(address.encode()).hexdigest()
+    return customer_email == address
+
+
 def _friend(*, program, values):
     """The customer as a participant: by CustomerId; else an existing participant with the
-    CustomerEmail; else a new participant named after the order (`order:<OrderId>`)."""
+    CustomerEmail; else a new participant named after the order (`order:<OrderId>`).
+
+    A hashed CustomerEmail is no address: it finds nobody and is given to nobody."""
+    email = values["customer_email"]
+    if _SHA1_HEX.match(email):
+        email = ""
     if values["customer_id"]:
         return participant_friend_get_or_create(
             program=program,
             participant_id=values["customer_id"],
-            email=values["customer_email"],
+            email=email,
         )
-    if values["customer_email"]:
+    if email:
         known = (
-            Participant.objects.filter(program=program, email__iexact=values["customer_email"])
-            .order_by("id")
-            .first()
+            Participant.objects.filter(program=program, email__iexact=email).order_by("id").first()
         )
         if known is not None:
             return known, False
     return participant_friend_get_or_create(
         program=program,
         participant_id=f"order:{values['order_id']}"[:255],
-        email=values["customer_email"],
+        email=email,
     )
 
 

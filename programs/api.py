@@ -3,6 +3,7 @@
 import io
 
 from django.conf import settings
+from django.core.exceptions import TooManyFieldsSent
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError, ValidationError
@@ -42,6 +43,18 @@ class BoundedJSONParser(parsers.JSONParser):
             raise ParseError("JSON parse error - the body is nested too deeply.") from None
 
 
+class BoundedFormParser(parsers.FormParser):
+    def parse(self, stream, media_type=None, parser_context=None):
+        data = _BoundedStream.read(stream)
+        try:
+            return super().parse(io.BytesIO(data), media_type, parser_context)
+        except TooManyFieldsSent:
+            raise PayloadTooLarge(
+                f"The form has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields; "
+                "send a long order as JSON."
+            ) from None
+
+
 def check_path_segments(kwargs):
     """Refuse (400, naming the segment) a path segment holding a control character (NUL…) or
     a lone surrogate: the database can neither store nor look such text up."""
@@ -55,16 +68,17 @@ def check_path_segments(kwargs):
 
 
 class ProgramAPIView(APIView):
-    """Authenticated by a program API key (Bearer); the key's program is `self.program`.
+    """Authenticated by a program API key (Bearer, or Basic with the program slug as the user);
+    the key's program is `self.program`.
 
-    The key must belong to the program named in the URL (403 otherwise; 404 for a program that
-    does not exist), and requests are throttled per key at its requests_per_minute.
+    The key must belong to the program named in the URL (403 otherwise, the same for a program
+    that does not exist), and requests are throttled per key at its requests_per_minute.
     """
 
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [HasProgramApiKey]
     throttle_classes = [ApiKeyRateThrottle]
-    parser_classes = [BoundedJSONParser, parsers.FormParser]
+    parser_classes = [BoundedJSONParser, BoundedFormParser]
 
     def initial(self, request, *args, **kwargs):
         length = request.META.get("CONTENT_LENGTH") or "0"
@@ -86,12 +100,28 @@ class ProgramAPIView(APIView):
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Two alternative schemes carrying the same program API key."""
+
     target_class = "programs.api_auth.ApiKeyAuthentication"
-    name = "programApiKey"
+    name = ["programApiKey", "programBasic"]
+
+    def get_security_requirement(self, auto_schema):
+        return [{name: []} for name in self.name]  # either one (OR)
 
     def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "A program API key (create_api_key --program SLUG).",
-        }
+        return [
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A program API key (create_api_key --program SLUG).",
+            },
+            {
+                "type": "http",
+                "scheme": "basic",
+                "description": (
+                    "The program's slug as the user and a program API key as the password: "
+                    "what impact.com clients send as AccountSID:AuthToken. A user that is not "
+                    "the key's program is refused (401) like a wrong key."
+                ),
+            },
+        ]

@@ -1,9 +1,15 @@
 """Server-API authentication, permission and throttling by program API key.
 
-`Authorization: Bearer <key>`: the key is looked up by its SHA-256 digest, a revoked key is
-refused (401), a key works for its own program only (403), and each key has its own request
-rate (requests per minute), counted atomically in the cache (Redis when configured).
+`Authorization: Bearer <key>`, or HTTP Basic with the program's slug as the user and the key as
+the password (what impact.com clients send as `AccountSID:AuthToken`). The key is looked up by
+its SHA-256 digest, a revoked key is refused (401), a Basic user that is not the key's program
+is refused like a wrong key (401), a key works for its own program only (403), and each key has
+its own request rate (requests per minute), counted atomically in the cache (Redis when
+configured).
 """
+
+import base64
+import binascii
 
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -18,34 +24,92 @@ from .services import api_key_digest
 THROTTLE_WINDOW_SECONDS = 60
 
 
+# Far longer than any key or slug: a longer header is refused before it is decoded.
+MAX_CREDENTIALS_LENGTH = 1024
+SCHEMES_HINT = (
+    "Use Authorization: Bearer <program API key>, or Basic with the program slug as the user "
+    "and the API key as the password."
+)
+BASIC_MISMATCH = "Invalid credentials: unknown API key, or not a key of the program named."
+
+
+def _refuse(message):
+    raise exceptions.AuthenticationFailed(message)
+
+
+def _basic_credentials(token):
+    """(user, password) from a Basic token (RFC 7617), or a 401 saying what is wrong with it."""
+    if len(token) > MAX_CREDENTIALS_LENGTH:
+        _refuse("Malformed Basic credentials: too long.")
+    try:
+        # Clients that drop the padding are forgiven; any other non-base64 byte is not.
+        decoded = base64.b64decode(token + b"=" * (-len(token) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        _refuse("Malformed Basic credentials: not base64.")
+    try:
+        text = decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        _refuse("Malformed Basic credentials: not UTF-8.")
+    if any(ord(character) < 32 or ord(character) == 127 for character in text):
+        _refuse("Malformed Basic credentials: control characters.")
+    user, colon, password = text.partition(":")
+    if not colon:
+        _refuse("Malformed Basic credentials: expected user:password.")
+    if not user or not password:
+        _refuse("Malformed Basic credentials: the program slug and the API key are both needed.")
+    return user, password
+
+
 class ApiKeyAuthentication(BaseAuthentication):
-    keyword = "Bearer"
+    """Bearer <key>, or Basic <base64(program slug:key)>."""
 
     def authenticate(self, request):
-        header = get_authorization_header(request).split()
+        header = self._header(request).split()
         if not header:
             return None
-        if header[0].lower() != self.keyword.lower().encode():
-            raise exceptions.AuthenticationFailed("Use Authorization: Bearer <program API key>.")
+        scheme = header[0].lower()
+        if scheme not in (b"bearer", b"basic"):
+            _refuse(SCHEMES_HINT)
         if len(header) != 2:
-            raise exceptions.AuthenticationFailed("Malformed Authorization header.")
-        try:
-            raw_key = header[1].decode()
-        except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed("Invalid API key.") from None
-        api_key = (
-            ApiKey.objects.select_related("program").filter(digest=api_key_digest(raw_key)).first()
-        )
-        if api_key is None:
-            raise exceptions.AuthenticationFailed("Invalid API key.")
-        if api_key.revoked_at is not None:
-            raise exceptions.AuthenticationFailed("This API key has been revoked.")
+            _refuse("Malformed Authorization header.")
+        if scheme == b"basic":
+            user, raw_key = _basic_credentials(header[1])
+            api_key = self._api_key(raw_key, mismatch=BASIC_MISMATCH)
+            if api_key.program.slug != user:
+                # Like a wrong key: the user names a program the key does not belong to.
+                _refuse(BASIC_MISMATCH)
+        else:
+            if len(header[1]) > MAX_CREDENTIALS_LENGTH:
+                _refuse("Invalid API key.")
+            try:
+                raw_key = header[1].decode()
+            except UnicodeDecodeError:
+                _refuse("Invalid API key.")
+            api_key = self._api_key(raw_key, mismatch="Invalid API key.")
         # last_used_at is stamped after a successful answer (ProgramAPIView), so a refused
         # request changes no row.
         return (None, api_key)
 
+    @staticmethod
+    def _header(request):
+        try:
+            return get_authorization_header(request)
+        except UnicodeEncodeError:  # only a test client can pass a header that is not latin-1
+            _refuse("Malformed Authorization header.")
+
+    @staticmethod
+    def _api_key(raw_key, *, mismatch):
+        api_key = (
+            ApiKey.objects.select_related("program").filter(digest=api_key_digest(raw_key)).first()
+        )
+        if api_key is None:
+            _refuse(mismatch)
+        if api_key.revoked_at is not None:
+            _refuse("This API key has been revoked.")
+        return api_key
+
     def authenticate_header(self, request):
-        return self.keyword
+        return 'Bearer, Basic realm="api", charset="UTF-8"'
 
 
 class HasProgramApiKey(BasePermission):
@@ -57,7 +121,8 @@ class HasProgramApiKey(BasePermission):
         api_key = request.auth
         if not isinstance(api_key, ApiKey):
             raise exceptions.NotAuthenticated(
-                "Authorization: Bearer <program API key> is required."
+                "Authorization is required: Bearer <program API key>, or Basic with the program "
+                "slug as the user and the API key as the password."
             )
         slug = view.kwargs.get("program")
         # Another program's slug and one that does not exist get the same 403: a key cannot be

@@ -7,6 +7,16 @@ SERVER_PATHS = {
     "/api/v1/programs/{program}/stock": {"get"},
     "/api/v1/programs/{program}/conversions": {"post"},
     "/api/v1/programs/{program}/conversions/{order_id}/reversal": {"post"},
+    "/Advertisers/{program}/Conversions": {"post"},
+    "/Advertisers/{program}/Actions": {"delete", "put"},
+}
+
+LOOKUPS = {
+    ("/api/v1/programs/{program}/participants/{participant_id}", "get"),
+    ("/api/v1/programs/{program}/codes/{code}", "get"),
+    ("/api/v1/programs/{program}/conversions/{order_id}/reversal", "post"),
+    ("/Advertisers/{program}/Actions", "delete"),
+    ("/Advertisers/{program}/Actions", "put"),
 }
 
 
@@ -24,9 +34,9 @@ def test_the_schema_is_public_openapi_3_with_every_server_endpoint():
             operation = operations[method]
             responses = operation["responses"]
             assert {"401", "403", "429"} <= set(responses), (path, method)
-            # 404 is for a thing looked up by the path; an unknown program is a 403, like
-            # another program's (a key cannot tell slugs apart).
-            looks_up = "{" in path.replace("{program}", "") and method in {"get", "post"}
+            # 404 is for a thing looked up (a participant, a code, an order); an unknown program
+            # is a 403, like another program's (a key cannot tell slugs apart).
+            looks_up = (path, method) in LOOKUPS
             assert ("404" in responses) == looks_up, (path, method)
             assert any(
                 "examples" in content
@@ -40,6 +50,37 @@ def test_the_schema_is_public_openapi_3_with_every_server_endpoint():
     )
     assert {"409", "413", "415", "429"} <= set(conversion["responses"])
     assert schema["components"]["securitySchemes"]["programApiKey"]["scheme"] == "bearer"
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_impacts_path_basic_auth_items_and_ignored_fields():
+    schema = Client().get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["programBasic"] == {**schemes["programBasic"], "type": "http", "scheme": "basic"}
+    impact = schema["paths"]["/Advertisers/{program}/Conversions"]["post"]
+    native = schema["paths"]["/api/v1/programs/{program}/conversions"]["post"]
+    for operation in (impact, native):
+        # Either scheme (OR): Bearer or Basic.
+        assert {"programApiKey": []} in operation["security"]
+        assert {"programBasic": []} in operation["security"]
+        assert {"application/json", "application/x-www-form-urlencoded"} <= set(
+            operation["requestBody"]["content"]
+        )
+        assert {"409", "413", "415", "429"} <= set(operation["responses"])
+    reference = impact["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = schema["components"]["schemas"][reference.rsplit("/", 1)[1]]
+    assert body["required"] == ["OrderId"]
+    for item_field in ("ItemSku1", "ItemName1", "ItemCategory1", "ItemQuantity1"):
+        assert item_field in body["properties"]
+    for amount in ("ItemPrice1", "ItemSubTotal1", "OrderSubtotal", "OrderDiscount"):
+        kinds = {choice["type"] for choice in body["properties"][amount]["oneOf"]}
+        assert kinds == {"number", "string"}, amount
+    for ignored in ("ClickId", "CampaignId", "EventTypeId", "IpAddress"):
+        assert body["properties"][ignored]["description"].startswith("Accepted and ignored")
+    assert body["additionalProperties"] is True
+    reversal = schema["paths"]["/Advertisers/{program}/Actions"]
+    assert {"OrderId", "DispositionCode"} <= {p["name"] for p in reversal["delete"]["parameters"]}
+    assert "Amount=0" in reversal["put"]["description"]
 
 
 @pytest.mark.django_db

@@ -1,38 +1,12 @@
 """The embedded default and the production profile, each in a fresh interpreter."""
 
-import os
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PYTHON = sys.executable
-# A clean environment: none of the project's variables, as on a fresh machine.
-PROJECT_VARS = {
-    "DATABASE_URL",
-    "REDIS_URL",
-    "CELERY_BROKER_URL",
-    "DJANGO_ENV",
-    "DEBUG",
-    "SECRET_KEY",
-    "ALLOWED_HOSTS",
-    "DJANGO_SETTINGS_MODULE",
-    "EMAIL_HOST",
-    "TEST_DATABASE_NAME",
-    "REQUIRE_SERVICES",
-}
-
-
-def clean_env(tmp_path, **extra):
-    env = {k: v for k, v in os.environ.items() if k not in PROJECT_VARS}
-    env["VAR_DIR"] = str(tmp_path / "var")
-    env.update(extra)
-    return env
+from tests.config.processes import PYTHON, ROOT, clean_env, fetch, free_port
 
 
 def settings_value(tmp_path, expression, **extra):
@@ -97,17 +71,6 @@ def test_production_starts_with_a_real_secret_key(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def fetch(url):
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return response.status, response.read()
 
 
 def test_gunicorn_serves_the_admin_and_static_files_with_no_environment(tmp_path):

@@ -1,5 +1,7 @@
 """Concurrent conversions on real PostgreSQL: threads with their own connections."""
 
+import base64
+import json
 import threading
 
 import pytest
@@ -94,3 +96,45 @@ def test_20_orders_racing_for_one_single_use_code_attribute_exactly_once():
     assert code.status == CodeStatus.REDEEMED
     # The advocate got exactly one replacement.
     assert PromoCode.objects.filter(holder=code.holder, status=CodeStatus.ASSIGNED).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_order_raced_through_both_paths_is_one_conversion_with_its_lines_once():
+    program = stocked_program(code_usage=CodeUsage.SINGLE, codes_per_advocate=2)
+    _, code = advocate_with_code(program)
+    _, raw_key = api_key_create(program=program, name="impact")
+    basic = base64.b64encode(f"{program.slug}:{raw_key}".encode()).decode()
+    body = json.dumps(
+        {
+            "OrderId": "RACE-2",
+            "OrderPromoCode": code.code.lower(),
+            "CustomerId": "friend-1",
+            "ItemSku1": "A",
+            "ItemQuantity1": 2,
+            "ItemPrice1": 9.95,
+            "ItemSku2": "B",
+            "ItemSubTotal2": "5",
+            "ClickId": "abc",
+        }
+    )
+
+    def post(i):
+        client = APIClient()
+        if i % 2:
+            client.credentials(HTTP_AUTHORIZATION=f"Basic {basic}")
+            path = f"/Advertisers/{program.slug}/Conversions"
+        else:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+            path = url(program, "conversions")
+        return client.generic("POST", path, body, content_type="application/json")
+
+    results = run_in_threads(20, post)
+
+    assert sorted(status for status, _ in results) == [200] * 19 + [201]
+    assert len({json.dumps(body, sort_keys=True) for _, body in results}) == 1
+    conversion = Conversion.objects.get()
+    assert conversion.status == ConversionStatus.ATTRIBUTED
+    assert list(conversion.items.values_list("sku", flat=True)) == ["A", "B"]
+    assert str(conversion.order_subtotal) == "24.90"
+    assert Reward.objects.count() == 1

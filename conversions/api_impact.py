@@ -1,0 +1,276 @@
+"""impact.com-compatible paths, so a brand's existing impact integration changes only its host
+and credentials: the same conversions and reversals as the native API, at impact's paths, with
+impact's field names and HTTP Basic (program slug : API key as AccountSID : AuthToken).
+
+What maps and what does not is written up in docs/impact.md.
+"""
+
+from collections.abc import Mapping
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
+
+from config.api_docs import AUTH_ERRORS, BODY_ERRORS, error, not_found
+from programs.api import ProgramAPIView
+
+from .api import (
+    ATTRIBUTED_EXAMPLE,
+    ConversionInputSerializer,
+    ConversionSerializer,
+    MoneyField,
+    record_response,
+    reversal_response,
+)
+
+IMPACT_TAG = "impact.com compatible"
+NOT_ISSUED_HERE = (
+    "ActionId is impact.com's own id for an action, which this service never issued: "
+    "identify the order by its OrderId."
+)
+
+
+class AlwaysJSON(DefaultContentNegotiation):
+    """Answer JSON whatever Accept says: an impact client asking for XML still gets its order
+    recorded (and a readable answer) instead of a 406 that would lose it."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        renderer = renderers[0]
+        return renderer, renderer.media_type
+
+
+class ImpactAPIView(ProgramAPIView):
+    content_negotiation_class = AlwaysJSON
+
+
+class ImpactConversionView(ImpactAPIView):
+    @extend_schema(
+        operation_id="impact_conversion_record",
+        tags=[IMPACT_TAG],
+        summary="Report an order at impact.com's path",
+        description=(
+            "`POST /Advertisers/{AccountSID}/Conversions` as impact.com clients send it, with "
+            "the program's slug in place of the AccountSID and HTTP Basic `slug:API key` in "
+            "place of `AccountSID:AuthToken`. The same service as "
+            "`POST /api/v1/programs/{program}/conversions`: the same outcomes, answers and "
+            "idempotency (one OrderId is one order, whichever of the two paths it is posted "
+            "to). impact.com fields this product does not use are accepted and ignored. The "
+            "answer is always JSON."
+        ),
+        request={
+            "application/json": ConversionInputSerializer,
+            "application/x-www-form-urlencoded": ConversionInputSerializer,
+        },
+        responses={
+            201: ConversionSerializer,
+            200: ConversionSerializer,
+            **BODY_ERRORS,
+            **AUTH_ERRORS,
+            409: error(
+                "The OrderId was recorded with a different payload.",
+                "conflict",
+                "Order 'ORD-10042' was already recorded with a different payload.",
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "A server-side tag's order",
+                request_only=True,
+                value={
+                    "CampaignId": 12345,
+                    "EventTypeId": 67890,
+                    "ClickId": "Qx1Sd2Vb3Nm4",
+                    "EventDate": "2026-11-27T08:00:05+00:00",
+                    "OrderId": "ORD-10042",
+                    "OrderPromoCode": "friend7kq2",
+                    "CustomerId": "cust-2001",
+                    "CurrencyCode": "USD",
+                    "OrderDiscount": 16,
+                    "ItemSku1": "SKU-1",
+                    "ItemName1": "Trail shoe",
+                    "ItemCategory1": "Shoes",
+                    "ItemQuantity1": 2,
+                    "ItemPrice1": 40,
+                    "IpAddress": "203.0.113.7",
+                },
+            ),
+            OpenApiExample("Attributed", response_only=True, value=ATTRIBUTED_EXAMPLE),
+        ],
+    )
+    def post(self, request, program):
+        return record_response(program=self.program, data=request.data)
+
+
+class ActionReversalSerializer(serializers.Serializer):
+    """Which order to reverse, as impact.com's Actions API names it."""
+
+    OrderId = serializers.CharField(
+        required=False, max_length=255, help_text="The order to reverse (required, or Oid)."
+    )
+    Oid = serializers.CharField(
+        required=False, max_length=255, help_text="impact.com's older name for OrderId."
+    )
+    ActionId = serializers.CharField(
+        required=False,
+        max_length=255,
+        help_text="impact.com's own action id: never issued here, so refused without OrderId.",
+    )
+    ActionTrackerId = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        help_text="Accepted and ignored (a program has one kind of event).",
+    )
+    DispositionCode = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=255,
+        help_text="Kept as the reversal's reason, e.g. ITEM_RETURNED.",
+    )
+    Reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=255,
+        help_text="Kept as the reversal's reason when there is no DispositionCode.",
+    )
+
+    def validate(self, data):
+        order_id, alias = data.get("OrderId"), data.get("Oid")
+        if order_id and alias and order_id != alias:
+            raise serializers.ValidationError({"Oid": ["Oid differs from OrderId; send one."]})
+        data["order_id"] = order_id or alias
+        if not data["order_id"]:
+            if data.get("ActionId"):
+                raise serializers.ValidationError({"ActionId": [NOT_ISSUED_HERE]})
+            raise serializers.ValidationError({"OrderId": ["This field is required."]})
+        data["reason"] = data.get("DispositionCode") or data.get("Reason") or ""
+        return data
+
+
+# What a PUT may carry and still be a whole-order reversal.
+PUT_FIELDS = {
+    "OrderId",
+    "Oid",
+    "ActionId",
+    "ActionTrackerId",
+    "DispositionCode",
+    "Reason",
+    "Amount",
+}
+
+
+class ActionUpdateSerializer(ActionReversalSerializer):
+    """impact.com's action update, where it means a reversal: the order's Amount set to 0."""
+
+    Amount = MoneyField(
+        required=False, help_text="Must be 0: setting the order's amount to 0 reverses it."
+    )
+
+    def to_internal_value(self, data):
+        keys = data if isinstance(data, Mapping) else ()
+        unsupported = sorted(str(key) for key in keys if str(key) not in PUT_FIELDS)
+        if unsupported:
+            message = (
+                "Only a reversal of the whole order (Amount=0) is supported; item-level and "
+                "other modifications are not."
+            )
+            raise serializers.ValidationError({key: [message] for key in unsupported})
+        return super().to_internal_value(data)
+
+    def validate(self, data):
+        data = super().validate(data)
+        if data.get("Reason", "").strip().upper() == "RESET":
+            raise serializers.ValidationError(
+                {"Reason": ["A reversal cannot be undone (RESET is not supported)."]}
+            )
+        amount = data.get("Amount")
+        if amount is None or amount != 0:
+            raise serializers.ValidationError(
+                {
+                    "Amount": [
+                        "Send Amount=0 to reverse the order; changing an order's amount is "
+                        "not supported."
+                    ]
+                }
+            )
+        return data
+
+
+REVERSAL_RESPONSES = {
+    200: ConversionSerializer,
+    **BODY_ERRORS,
+    **AUTH_ERRORS,
+    **not_found("order"),
+}
+REVERSED_EXAMPLE = OpenApiExample(
+    "Reversed",
+    response_only=True,
+    value={
+        **ATTRIBUTED_EXAMPLE,
+        "status": "reversed",
+        "reward": {**ATTRIBUTED_EXAMPLE["reward"], "status": "cancelled"},
+        "reversed_at": "2026-11-28T09:00:00+00:00",
+        "reversal_reason": "ITEM_RETURNED",
+    },
+)
+
+
+class ImpactActionsView(ImpactAPIView):
+    @extend_schema(
+        operation_id="impact_action_reverse",
+        tags=[IMPACT_TAG],
+        summary="Reverse an order at impact.com's path",
+        description=(
+            "impact.com's `DELETE /Advertisers/{AccountSID}/Actions`, identified by OrderId: "
+            "the same reversal as `POST /api/v1/programs/{program}/conversions/{order_id}/"
+            "reversal` (the referral and reward are cancelled, a paid reward stays paid and is "
+            "flagged, the code stays redeemed). Fields in a form-encoded or JSON body, as "
+            "impact's examples send them, or in the query string. Reversing again answers the "
+            "same; an unknown order is 404; an ActionId alone is 400."
+        ),
+        parameters=[
+            OpenApiParameter(name, str, OpenApiParameter.QUERY, description=field.help_text)
+            for name, field in ActionReversalSerializer().fields.items()
+        ],
+        request=None,
+        responses=REVERSAL_RESPONSES,
+        examples=[REVERSED_EXAMPLE],
+    )
+    def delete(self, request, program):
+        serializer = ActionReversalSerializer(data=request.data or request.query_params)
+        serializer.is_valid(raise_exception=True)
+        return self._reverse(serializer.validated_data)
+
+    @extend_schema(
+        operation_id="impact_action_update",
+        tags=[IMPACT_TAG],
+        summary="Reverse an order by setting its amount to 0 (impact.com's action update)",
+        description=(
+            "impact.com's `PUT /Advertisers/{AccountSID}/Actions` where it is a reversal: "
+            "`OrderId` with `Amount=0` reverses the whole order, as the DELETE does. Other "
+            "modifications (a new amount, item-level Sku/Quantity changes, RESET) do not map "
+            "to this product and are refused with 400 naming the field."
+        ),
+        request={
+            "application/x-www-form-urlencoded": ActionUpdateSerializer,
+            "application/json": ActionUpdateSerializer,
+        },
+        responses=REVERSAL_RESPONSES,
+        examples=[
+            OpenApiExample(
+                "Whole-order reversal",
+                request_only=True,
+                value={"OrderId": "ORD-10042", "Amount": 0, "Reason": "ITEM_RETURNED"},
+            ),
+            REVERSED_EXAMPLE,
+        ],
+    )
+    def put(self, request, program):
+        serializer = ActionUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self._reverse(serializer.validated_data)
+
+    def _reverse(self, data):
+        return reversal_response(
+            program=self.program, order_id=data["order_id"], reason=data["reason"]
+        )
