@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import parsers
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.views import APIView
 
 from config.api_errors import PayloadTooLarge
@@ -14,6 +14,7 @@ from config.api_errors import PayloadTooLarge
 from .api_auth import ApiKeyAuthentication, ApiKeyRateThrottle, HasProgramApiKey
 from .models import ApiKey
 from .services import api_key_mark_used
+from .validators import is_clean_text
 
 
 def body_limit():
@@ -54,12 +55,24 @@ class BoundedFormParser(parsers.FormParser):
             ) from None
 
 
+def check_path_segments(kwargs):
+    """Refuse (400, naming the segment) a path segment holding a control character (NUL…) or
+    a lone surrogate: the database can neither store nor look such text up."""
+    bad = {
+        name: ["Holds a control character or an invalid one (a lone surrogate)."]
+        for name, value in kwargs.items()
+        if isinstance(value, str) and not is_clean_text(value)
+    }
+    if bad:
+        raise ValidationError(bad)
+
+
 class ProgramAPIView(APIView):
     """Authenticated by a program API key (Bearer, or Basic with the program slug as the user);
     the key's program is `self.program`.
 
-    The key must belong to the program named in the URL (403 otherwise; 404 for a program that
-    does not exist), and requests are throttled per key at its requests_per_minute.
+    The key must belong to the program named in the URL (403 otherwise, the same for a program
+    that does not exist), and requests are throttled per key at its requests_per_minute.
     """
 
     authentication_classes = [ApiKeyAuthentication]
@@ -76,6 +89,7 @@ class ProgramAPIView(APIView):
         super().initial(request, *args, **kwargs)
         if too_large:
             raise PayloadTooLarge(f"The request body is larger than {body_limit()} bytes.")
+        check_path_segments(kwargs)
         self.program = request.auth.program
 
     def finalize_response(self, request, response, *args, **kwargs):
