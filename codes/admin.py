@@ -1,5 +1,5 @@
-import contextlib
 import io
+import logging
 import tempfile
 
 from django import forms
@@ -11,7 +11,6 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.module_loading import import_string
 
 from audit.admin import AuditTrailAdminMixin
 from programs.admin import ProgramAdmin, ProgramForm
@@ -35,6 +34,15 @@ from .services import (
     pool_update_settings,
     reward_tank_of,
 )
+from .upload_store import (
+    UploadExpired,
+    UploadStoreUnavailable,
+    upload_claim,
+    upload_keep,
+    upload_verify,
+)
+
+log = logging.getLogger(__name__)
 
 PREVIEW_ROWS_SHOWN = 1000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -249,22 +257,27 @@ class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, admin.ModelAdmin
     def _preview(self, request, form, pools, context):
         pool = form.cleaned_data["pool"]
         upload = form.cleaned_data["import_file"]
-        data = upload.read()
         try:
-            preview = upload_preview(pool=pool, stream=_bytes_stream(data), file_name=upload.name)
+            upload.seek(0)
+            preview = upload_preview(pool=pool, stream=upload, file_name=upload.name)
         except UnreadableFile as exc:
             form.add_error("import_file", f"{exc} Nothing was imported.")
             return None
-        storage = _tmp_storage()
-        storage.save(data)
-        confirm_form = ConfirmUploadForm(
-            pools=pools,
-            initial={
-                "pool": pool.pk,
-                "import_file_name": storage.name,
-                "original_file_name": upload.name,
-            },
-        )
+        upload.seek(0)
+        try:
+            reference = upload_keep(
+                chunks=upload.chunks(), user=request.user, pool=pool, file_name=upload.name
+            )
+        except UploadStoreUnavailable:
+            log.error("Upload preview: the shared store (Redis) is unreachable", exc_info=True)
+            form.add_error(
+                None,
+                "The file cannot be kept for confirmation: the shared store (Redis) is "
+                "unreachable. Nothing was imported; try again in a few minutes.",
+            )
+            return TemplateResponse(
+                request, "admin/codes/batch/upload.html", {**context, "form": form}, status=503
+            )
         return TemplateResponse(
             request,
             "admin/codes/batch/upload.html",
@@ -274,25 +287,36 @@ class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, admin.ModelAdmin
                 "pool": pool,
                 "preview": preview,
                 "refused_shown": preview.refused[:PREVIEW_ROWS_SHOWN],
-                "refused_hidden": max(0, len(preview.refused) - PREVIEW_ROWS_SHOWN),
-                "confirm_form": confirm_form,
-                "background": len(data) > settings.CODES_UPLOAD_ASYNC_BYTES,
+                "refused_hidden": max(0, preview.refused_count - PREVIEW_ROWS_SHOWN),
+                "confirm_form": ConfirmUploadForm(initial={"upload": reference}),
+                "background": upload.size > settings.CODES_UPLOAD_ASYNC_BYTES,
             },
         )
 
     def _confirm(self, request, pools, context):
-        form = ConfirmUploadForm(request.POST, pools=pools)
+        form = ConfirmUploadForm(request.POST)
         if not form.is_valid():
-            raise PermissionDenied  # a pool outside the user's programs, or a tampered form
-        pool = form.cleaned_data["pool"]
-        file_name = form.cleaned_data["original_file_name"]
-        storage = _tmp_storage(name=form.cleaned_data["import_file_name"])
+            raise PermissionDenied  # no reference at all: a forged form
         try:
-            data = storage.read()
-        except OSError:
-            data = None
-        if not data:
+            pending = upload_verify(reference=form.cleaned_data["upload"], user=request.user)
+        except UploadExpired:
+            raise PermissionDenied from None  # forged, altered, someone else's, or too old
+        pool = pools.filter(pk=pending.pool_id).first()
+        if pool is None:
+            raise PermissionDenied  # the user no longer manages the pool's program
+        file_name = pending.file_name
+        try:
+            data = upload_claim(pending)
+        except UploadExpired:
             messages.error(request, "The uploaded file has expired: please upload it again.")
+            return redirect(_upload_url(pool))
+        except UploadStoreUnavailable:
+            log.error("Upload confirm: the shared store (Redis) is unreachable", exc_info=True)
+            messages.error(
+                request,
+                "The shared store (Redis) is unreachable, so the previewed file cannot be read. "
+                "Nothing was imported; upload it again in a few minutes.",
+            )
             return redirect(_upload_url(pool))
         try:
             if len(data) > settings.CODES_UPLOAD_ASYNC_BYTES:
@@ -303,7 +327,7 @@ class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, admin.ModelAdmin
             else:
                 batch = batch_import(
                     pool=pool,
-                    stream=_bytes_stream(data),
+                    stream=io.BytesIO(data),
                     file_name=file_name,
                     source=BatchSource.UPLOAD,
                     created_by=request.user,
@@ -312,8 +336,6 @@ class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, admin.ModelAdmin
         except (UnreadableFile, PromoCodesOff) as exc:
             messages.error(request, f"{file_name}: {exc} Nothing was imported.")
             return redirect(_upload_url(pool))
-        finally:
-            _remove_quietly(storage)
         return redirect(reverse("admin:codes_batch_change", args=[batch.pk]))
 
 
@@ -323,20 +345,6 @@ def _summary(batch):
         f"{batch.duplicates_in_file:,} duplicates in the file, {batch.already_in_program:,} "
         f"already in the program, {batch.invalid_rows:,} invalid rows."
     )
-
-
-def _bytes_stream(data):
-    return io.BytesIO(data)
-
-
-def _tmp_storage(name=None):
-    storage_class = import_string(settings.IMPORT_EXPORT_TMP_STORAGE_CLASS)
-    return storage_class(name=name, read_mode="rb")
-
-
-def _remove_quietly(storage):
-    with contextlib.suppress(OSError):
-        storage.remove()
 
 
 def _xlsx_chunks(rows):

@@ -5,7 +5,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from config.api_docs import AUTH_ERRORS, not_found
+from config.api_docs import AUTH_ERRORS, PATH_ERRORS, not_found
 from programs.api import ProgramAPIView
 from programs.models import CodeUsage
 
@@ -58,7 +58,7 @@ class CodeView(ProgramAPIView):
         operation_id="code_get",
         summary="A code's status and owner",
         description="Codes are matched in any case.",
-        responses={200: CodeSerializer, **AUTH_ERRORS, **not_found("code")},
+        responses={200: CodeSerializer, **PATH_ERRORS, **AUTH_ERRORS, **not_found("code")},
         examples=[
             OpenApiExample(
                 "Code",
@@ -121,7 +121,7 @@ class StockView(ProgramAPIView):
     @extend_schema(
         operation_id="stock_get",
         summary="The program's pools with counts, threshold and forecast",
-        responses={200: StockSerializer, **AUTH_ERRORS, **not_found("program")},
+        responses={200: StockSerializer, **AUTH_ERRORS},
         examples=[
             OpenApiExample(
                 "Stock",

@@ -49,13 +49,10 @@ class CodeUploadForm(forms.Form):
 
 
 class ConfirmUploadForm(forms.Form):
-    pool = forms.ModelChoiceField(queryset=Pool.objects.none(), widget=forms.HiddenInput)
-    import_file_name = forms.CharField(widget=forms.HiddenInput)
-    original_file_name = forms.CharField(widget=forms.HiddenInput)
+    """The confirmation carries only the preview's signed reference (codes.upload_store): the
+    file, its name and its pool are what the preview kept, never what the request says."""
 
-    def __init__(self, *args, pools, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["pool"].queryset = pools
+    upload = forms.CharField(widget=forms.HiddenInput, max_length=2000)
 
 
 def _field_error(error: ValidationError, field: str) -> forms.ValidationError:

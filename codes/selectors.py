@@ -6,19 +6,30 @@ codes of the program's current usage count: after the one-way switch to single-u
 codes left in the pool can never be handed out again.
 """
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import BinaryIO
 
+from django.conf import settings
 from django.db.models import Case, Count, QuerySet, Value, When
 from django.utils import timezone
 
 from programs.models import Program
 
 from . import sql
-from .models import CodeSource, CodeState, CodeStatus, Pool, PoolKind, PromoCode
+from .models import (
+    Batch,
+    BatchStatus,
+    CodeSource,
+    CodeState,
+    CodeStatus,
+    Pool,
+    PoolKind,
+    PromoCode,
+)
 from .parsing import file_format, read_rows
 
 USE_WINDOW_DAYS = 7
@@ -138,11 +149,21 @@ def program_stock(*, program: Program, now=None) -> list[PoolStock]:
 # --- Upload preview ---------------------------------------------------------------------------
 
 _EXISTING_CHUNK = 5000
+# Refused rows listed on the preview (counts are always of the whole file).
+PREVIEW_REFUSED_KEPT = 1000
+# The first codes it will add, shown on the preview.
+PREVIEW_SAMPLE_CODES = 10
 
 
 @dataclass
 class UploadPreview:
-    """What importing a file would do: the counts of a batch and every refused row."""
+    """What importing a file would do: the counts of a batch, a sample, the first refused rows.
+
+    Rows read and invalid rows are counted over the whole file. Duplicates within the file and
+    codes already in the program are checked over the first `checked_rows` valid rows (all of
+    them unless the file has more than CODES_PREVIEW_CHECKED_ROWS): past that, `complete` is
+    False and `codes_to_add` is an upper bound; the import counts everything exactly.
+    """
 
     file_name: str
     rows_read: int = 0
@@ -150,43 +171,87 @@ class UploadPreview:
     duplicates_in_file: int = 0
     already_in_program: int = 0
     invalid_rows: int = 0
-    refused: list = field(default_factory=list)  # [{"line", "value", "reason"}] by line
+    valid_rows: int = 0
+    checked_rows: int = 0
+    refused: list = field(default_factory=list)  # the first [{"line", "value", "reason"}]
+    sample: list = field(default_factory=list)  # the first codes it will add
+    header: str | None = None  # the header cell that named the code column, if any
+    column: int = 1  # the column (1-based) the codes were read from
+    usage: str = ""
+
+    @property
+    def complete(self):
+        return self.checked_rows == self.valid_rows
+
+    @property
+    def refused_count(self):
+        return self.invalid_rows + self.duplicates_in_file + self.already_in_program
 
 
 def upload_preview(*, pool: Pool, stream: BinaryIO, file_name: str) -> UploadPreview:
-    """Read a whole uploaded file and say which rows would be imported and which refused.
+    """Read an uploaded file as a stream and say what importing it would do.
 
-    Validation and de-duplication happen in memory; codes already in the program are looked up
-    a few thousand at a time (no query per row). Raises parsing.UnreadableFile.
+    Memory stays bounded whatever the file: the parser's limits bound what a row can expand
+    to, at most CODES_PREVIEW_CHECKED_ROWS codes are held for the duplicate and existing-code
+    checks (looked up a few thousand at a time, no query per row), and only the first refused
+    rows are kept. Raises parsing.UnreadableFile.
     """
-    preview = UploadPreview(file_name=file_name)
+    preview = UploadPreview(file_name=file_name, usage=pool.program.get_code_usage_display())
+    check_limit = settings.CODES_PREVIEW_CHECKED_ROWS
     first_line = {}
-    for row in read_rows(stream, file_format(file_name)):
+    refused = []
+
+    def refuse(line, value, reason):
+        if len(refused) < PREVIEW_REFUSED_KEPT:
+            refused.append({"line": line, "value": value, "reason": reason})
+
+    layout = {}
+    for row in read_rows(stream, file_format(file_name), layout=layout):
         preview.rows_read += 1
         if row.code is None:
             preview.invalid_rows += 1
-            preview.refused.append({"line": row.line, "value": row.value, "reason": row.reason})
-        elif row.code in first_line:
+            refuse(row.line, row.value, row.reason)
+            continue
+        preview.valid_rows += 1
+        if preview.checked_rows >= check_limit:
+            continue
+        preview.checked_rows += 1
+        if row.code in first_line:
             preview.duplicates_in_file += 1
-            preview.refused.append(
-                {"line": row.line, "value": row.value, "reason": "duplicate within the file"}
-            )
+            refuse(row.line, row.value, "duplicate within the file")
         else:
-            first_line[row.code] = row
+            first_line[row.code] = row.line
+    preview.header = layout.get("header")
+    preview.column = layout.get("column", 0) + 1
     codes = list(first_line)
+    existing = set()
     for start in range(0, len(codes), _EXISTING_CHUNK):
-        existing = PromoCode.objects.filter(
-            program_id=pool.program_id, code__in=codes[start : start + _EXISTING_CHUNK]
-        ).values_list("code", flat=True)
-        for code in existing:
-            row = first_line[code]
-            preview.already_in_program += 1
-            preview.refused.append(
-                {"line": row.line, "value": row.value, "reason": "already in the program"}
-            )
-    preview.codes_to_add = len(codes) - preview.already_in_program
-    preview.refused.sort(key=lambda r: r["line"])
+        existing.update(
+            PromoCode.objects.filter(
+                program_id=pool.program_id, code__in=codes[start : start + _EXISTING_CHUNK]
+            ).values_list("code", flat=True)
+        )
+    preview.already_in_program = len(existing)
+    for code in sorted(existing, key=first_line.__getitem__)[:PREVIEW_REFUSED_KEPT]:
+        line = first_line[code]
+        refused.append({"line": line, "value": code, "reason": "already in the program"})
+    refused.sort(key=lambda r: r["line"])
+    preview.refused = refused[:PREVIEW_REFUSED_KEPT]
+    new_codes = (code for code in codes if code not in existing)
+    preview.sample = list(itertools.islice(new_codes, PREVIEW_SAMPLE_CODES))
+    unchecked = preview.valid_rows - preview.checked_rows
+    preview.codes_to_add = len(codes) - len(existing) + unchecked
     return preview
+
+
+def upload_batches_waiting(*, older_than, now=None):
+    """Ids of admin-upload batches still waiting for their import task after `older_than`."""
+    since = (now or timezone.now()) - older_than
+    return list(
+        Batch.objects.filter(status=BatchStatus.PENDING, created_at__lt=since)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
 
 
 # A code of a fuel tank is a "reward" code, any other a "referral" code.

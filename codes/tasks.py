@@ -4,6 +4,7 @@ Enqueue them on commit (config.tasks.enqueue_on_commit), never inside an open tr
 """
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 
@@ -63,3 +64,19 @@ def pool_batch_landed_task(pool_id):
 @shared_task(name="codes.batch_process_upload")
 def batch_process_upload_task(batch_id):
     services.batch_process_upload(batch_id=batch_id)
+
+
+# An upload batch still waiting this long was never picked up (its task was not enqueued).
+WAITING_UPLOAD_GRACE = timedelta(minutes=10)
+
+
+@shared_task(name="codes.process_waiting_uploads")
+def process_waiting_uploads():
+    """Periodic: import the admin uploads whose task never ran (the broker was unreachable when
+    they were confirmed). batch_process_upload claims a batch before importing it, so a batch
+    is never imported twice."""
+    waiting = selectors.upload_batches_waiting(older_than=WAITING_UPLOAD_GRACE)
+    for batch_id in waiting:
+        log.info("Importing upload batch %s, which waited past its task", batch_id)
+        services.batch_process_upload(batch_id=batch_id)
+    return len(waiting)

@@ -35,7 +35,7 @@ def error(description, code, message, fields=None):
 AUTH_ERRORS = {
     401: error("Missing, unknown or revoked API key.", "authentication_failed", "Invalid API key."),
     403: error(
-        "The key belongs to another program.",
+        "The key belongs to another program (an unknown program's slug gets the same answer).",
         "permission_denied",
         "This API key does not belong to this program.",
     ),
@@ -49,6 +49,11 @@ BODY_ERRORS = {
         {"email": ["Enter a valid email address."]},
     ),
     413: error("The body is too large.", "too_large", "The request body is too large."),
+    411: error(
+        "A chunked body on a server that cannot read one: send a Content-Length.",
+        "length_required",
+        "Send the body with a Content-Length header: this server cannot read a chunked body.",
+    ),
     415: error(
         "Neither JSON nor form-encoded.",
         "unsupported_media_type",
@@ -58,4 +63,29 @@ BODY_ERRORS = {
 
 
 def not_found(what):
-    return {404: error(f"Unknown program or {what}.", "not_found", f"No such {what}.")}
+    return {404: error(f"Unknown {what}.", "not_found", f"No such {what}.")}
+
+
+# A path segment (participant id, code, order id) holding a control character or a lone
+# surrogate: refused before any lookup (programs.api.check_path_segments).
+PATH_ERRORS = {
+    400: error(
+        "A path segment holds a control character (NUL…) or a lone surrogate.",
+        "invalid",
+        "Invalid fields: participant_id",
+        {"participant_id": ["Holds a control character or an invalid one (a lone surrogate)."]},
+    )
+}
+WIDGET_AUTH_ERRORS = {
+    401: error(
+        "Missing, malformed, expired or wrongly signed participant token.",
+        "token_expired",
+        "The participant token has expired.",
+    ),
+    403: error(
+        "The calling origin may not use this program's widget.",
+        "permission_denied",
+        "This origin may not call the widget API of this program.",
+    ),
+    429: error("Too many requests for this participant.", "throttled", "Request was throttled."),
+}

@@ -3,7 +3,14 @@
 {"error": {"code": "...", "message": "...", "fields": {...}}}
 """
 
-from django.core.exceptions import PermissionDenied
+import logging
+
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+)
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -27,6 +34,12 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state."
     default_code = "conflict"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "A service this request needs is unreachable; try again shortly."
+    default_code = "service_unavailable"
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -57,12 +70,36 @@ def _fields(detail):
     }
 
 
-def exception_handler(exc, context):
-    """DRF's handler, reshaped; also maps Django's 404/403 into the same shape."""
+log = logging.getLogger(__name__)
+
+
+def _django_exception(exc):
+    """Django's own refusals (and an unreachable Redis) as DRF exceptions, or None."""
+    from .resilience import CACHE_ERRORS
+
     if isinstance(exc, Http404):
-        exc = exceptions.NotFound(str(exc) or "Not found.")
-    elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied(str(exc) or "Permission denied.")
+        return exceptions.NotFound(str(exc) or "Not found.")
+    if isinstance(exc, PermissionDenied):
+        return exceptions.PermissionDenied(str(exc) or "Permission denied.")
+    if isinstance(exc, TooManyFieldsSent):
+        return exceptions.ValidationError(
+            {"non_field_errors": ["The form has too many fields."]}, code="too_many_fields"
+        )
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge("The request body is too large.")
+    if isinstance(exc, SuspiciousOperation):
+        return exceptions.ParseError("The request is malformed.")
+    if isinstance(exc, RecursionError):
+        return exceptions.ParseError("The request body is nested too deeply.")
+    if isinstance(exc, CACHE_ERRORS):
+        log.error("Answering 503: the cache (Redis) is unreachable (%s)", exc)
+        return ServiceUnavailable("The shared cache (Redis) is unreachable; try again shortly.")
+    return None
+
+
+def exception_handler(exc, context):
+    """DRF's handler, reshaped; also maps Django's refusals into the same shape."""
+    exc = _django_exception(exc) or exc
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -1,8 +1,26 @@
 """Django-level error answers under /api/ in the one JSON error shape."""
 
+import io
+import logging
+
+from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
+from django.http import HttpResponse
 from django.views.defaults import server_error
 
 from .api_errors import json_error
+from .resilience import CACHE_ERRORS
+
+log = logging.getLogger(__name__)
+
+# Django's own error pages under /api/ that get the JSON shape instead: status → code.
+_API_ERROR_CODES = {
+    400: ("malformed_request", "The request is malformed."),
+    403: ("permission_denied", "Permission denied."),
+    405: ("method_not_allowed", "Method not allowed."),
+    413: ("too_large", "The request body is too large."),
+    500: ("server_error", "Internal server error."),
+}
 
 # The impact.com-compatible paths answer in the API's error shape too.
 API_PREFIXES = ("/api/", "/Advertisers/")
@@ -13,21 +31,79 @@ def _is_api(request):
 
 
 class ApiJsonErrorsMiddleware:
-    """A 404 under /api/ or /Advertisers/ that no DRF view answered (no route matched) is given
-    the JSON error shape, with DEBUG on or off, instead of Django's HTML page."""
+    """Under /api/ and /Advertisers/, an error page that no DRF view answered (no route matched;
+    Django refusing a request before any view: a malformed body, too many fields) is given the
+    JSON error shape, with DEBUG on or off, instead of Django's HTML page. Anywhere, an
+    unreachable Redis that a page truly needs is a 503 saying so, not a 500."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
-        if (
-            response.status_code == 404
-            and _is_api(request)
-            and not response.get("Content-Type", "").startswith("application/json")
-        ):
+        if not _is_api(request) or response.get("Content-Type", "").startswith("application/json"):
+            return response
+        if response.status_code == 404:
             return json_error(request, 404, "not_found", f"No API endpoint at {request.path}.")
+        if response.status_code in _API_ERROR_CODES:
+            code, message = _API_ERROR_CODES[response.status_code]
+            return json_error(request, response.status_code, code, message)
         return response
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, CACHE_ERRORS):
+            return None
+        log.error(
+            "Answering 503 for %s: the cache (Redis) is unreachable (%s)", request.path, exception
+        )
+        message = "The shared cache (Redis) is unreachable; try again shortly."
+        if _is_api(request):
+            return json_error(request, 503, "service_unavailable", message)
+        return HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+
+
+class ChunkedBodyMiddleware:
+    """An API request body sent chunked (Transfer-Encoding: chunked, no Content-Length) is read
+    here, bounded by DATA_UPLOAD_MAX_MEMORY_SIZE, so the view sees it like any other (Django
+    alone would read it as empty). Only a server that de-chunks the body (gunicorn sets
+    wsgi.input_terminated) can hand it over; elsewhere the answer is 411, asking for a
+    Content-Length."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        meta = request.META
+        if (
+            _is_api(request)
+            and "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
+            and not meta.get("CONTENT_LENGTH")
+        ):
+            if not meta.get("wsgi.input_terminated"):
+                return json_error(
+                    request,
+                    411,
+                    "length_required",
+                    "Send the body with a Content-Length header: this server cannot read a "
+                    "chunked body.",
+                )
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            body = _read_at_most(meta["wsgi.input"], limit + 1)
+            if len(body) > limit:
+                return json_error(
+                    request, 413, "too_large", f"The request body is larger than {limit} bytes."
+                )
+            meta["CONTENT_LENGTH"] = str(len(body))
+            request._stream = LimitedStream(io.BytesIO(body), len(body))
+        return self.get_response(request)
+
+
+def _read_at_most(stream, size):
+    parts, left = [], size
+    while left > 0 and (part := stream.read(min(left, 1 << 16))):
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
 def handler500(request):

@@ -110,6 +110,7 @@ MIDDLEWARE = [
     "config.ops.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.api_views.ApiJsonErrorsMiddleware",
+    "config.api_views.ChunkedBodyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -161,11 +162,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache (and rate-limit counters): Redis when REDIS_URL is set, local memory otherwise.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Short socket timeouts: an unreachable Redis fails a cache call fast, and rate limits fail open
+# (programs.ratelimit) instead of holding requests.
+REDIS_TIMEOUT_SECONDS = float(os.environ.get("REDIS_TIMEOUT_SECONDS") or 2)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+                "socket_timeout": REDIS_TIMEOUT_SECONDS,
+            },
         }
     }
 else:
@@ -229,6 +237,15 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# An unreachable broker fails an enqueue within about a second (config.tasks logs it and the
+# request goes on) rather than retrying for long.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
 CELERY_BEAT_SCHEDULE = {
     # Catch a low-stock crossing from any path (and re-arm alerts after stock rose).
     "codes-check-stock": {"task": "codes.check_code_stock", "schedule": 15 * 60.0},
@@ -237,6 +254,11 @@ CELERY_BEAT_SCHEDULE = {
     "rewards-release-due": {"task": "participants.rewards_release_due", "schedule": 15 * 60},
     # Safety net for the fill that runs when a fuel-tank batch lands.
     "rewards-fill-waiting": {"task": "participants.rewards_fill_waiting", "schedule": 15 * 60},
+    # Admin uploads whose import task was never enqueued (broker unreachable at the time).
+    "codes-process-waiting-uploads": {
+        "task": "codes.process_waiting_uploads",
+        "schedule": 10 * 60.0,
+    },
 }
 
 # The audit trail (django-auditlog, with the audit app's entry model): who changed programs,
@@ -289,17 +311,20 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2 * 1024 * 
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Code files: admin uploads above CODES_UPLOAD_ASYNC_BYTES are imported by a Celery task (with
 # progress on the batch page); the admin refuses files above CODES_UPLOAD_MAX_BYTES (use
-# import_codes). Formats read whole (XLS, ODS, JSON) are refused above CODES_WHOLE_FILE_MAX_BYTES.
+# import_codes). XLS files, read whole, are refused above CODES_WHOLE_FILE_MAX_BYTES.
 CODES_UPLOAD_ASYNC_BYTES = env_int("CODES_UPLOAD_ASYNC_BYTES", 5 * 1024 * 1024)
 CODES_UPLOAD_MAX_BYTES = env_int("CODES_UPLOAD_MAX_BYTES", 100 * 1024 * 1024)
-CODES_WHOLE_FILE_MAX_BYTES = env_int("CODES_WHOLE_FILE_MAX_BYTES", 50 * 1024 * 1024)
-# Between the upload preview and its confirmation the file waits in django-import-export's
-# temporary storage: the shared cache (Redis) when there is one, so any web machine can confirm.
-IMPORT_EXPORT_TMP_STORAGE_CLASS = (
-    "import_export.tmp_storages.CacheStorage"
-    if REDIS_URL
-    else "import_export.tmp_storages.TempFolderStorage"
-)
+CODES_WHOLE_FILE_MAX_BYTES = env_int("CODES_WHOLE_FILE_MAX_BYTES", 10 * 1024 * 1024)
+# What any code file (admin or import_codes) may expand to, whatever its size on disk: rows
+# read, columns read (cells further right are never read), the length of one cell, and the bytes
+# a zipped workbook (XLSX, ODS) unpacks to. A file past one is refused whole, naming the limit.
+CODES_UPLOAD_MAX_ROWS = env_int("CODES_UPLOAD_MAX_ROWS", 10_000_000)
+CODES_UPLOAD_MAX_COLUMNS = env_int("CODES_UPLOAD_MAX_COLUMNS", 50)
+CODES_UPLOAD_MAX_CELL_CHARS = env_int("CODES_UPLOAD_MAX_CELL_CHARS", 1000)
+CODES_UPLOAD_MAX_EXPANDED_BYTES = env_int("CODES_UPLOAD_MAX_EXPANDED_BYTES", 512 * 1024 * 1024)
+# The upload preview checks duplicates and codes already in the program over this many rows
+# (the import itself checks them all).
+CODES_PREVIEW_CHECKED_ROWS = env_int("CODES_PREVIEW_CHECKED_ROWS", 200_000)
 
 if PRODUCTION:
     # Behind a TLS-terminating proxy or load balancer that sets X-Forwarded-Proto.

@@ -2,7 +2,7 @@
 
 import re
 from collections.abc import Mapping
-from decimal import ROUND_HALF_UP
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator
@@ -254,13 +254,17 @@ class ConversionInputSerializer(serializers.Serializer):
     OrderSubtotal = MoneyField(
         required=False,
         allow_null=True,
+        min_value=Decimal(0),
         help_text=(
             "A number or a string, rounded to the cent. When absent: the sum of the lines "
             "(ItemSubTotal{n}, else ItemPrice{n} × ItemQuantity{n}), if every line has one."
         ),
     )
     OrderDiscount = MoneyField(
-        required=False, allow_null=True, help_text="A number or a string, rounded to the cent."
+        required=False,
+        allow_null=True,
+        min_value=Decimal(0),
+        help_text="A number or a string, rounded to the cent.",
     )
     CurrencyCode = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, min_length=3, max_length=3
@@ -395,7 +399,6 @@ class ConversionView(ProgramAPIView):
             200: ConversionSerializer,
             **BODY_ERRORS,
             **AUTH_ERRORS,
-            **not_found("program"),
             409: error(
                 "The OrderId was recorded with a different payload.",
                 "conflict",

@@ -66,7 +66,6 @@ class ImpactConversionView(ImpactAPIView):
             200: ConversionSerializer,
             **BODY_ERRORS,
             **AUTH_ERRORS,
-            **not_found("program"),
             409: error(
                 "The OrderId was recorded with a different payload.",
                 "conflict",

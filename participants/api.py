@@ -5,7 +5,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from config.api_docs import AUTH_ERRORS, BODY_ERRORS, not_found
+from config.api_docs import AUTH_ERRORS, BODY_ERRORS, PATH_ERRORS, not_found
 from programs.api import ProgramAPIView
 
 from .models import ERASED_ID_PREFIX, ReferralStatus, is_reserved_participant_id
@@ -115,7 +115,6 @@ class ParticipantView(ProgramAPIView):
             201: ParticipantSerializer,
             **BODY_ERRORS,
             **AUTH_ERRORS,
-            **not_found("program"),
         },
         examples=[
             OpenApiExample(
@@ -164,7 +163,12 @@ class ParticipantView(ProgramAPIView):
     @extend_schema(
         operation_id="participant_get",
         summary="Read a participant",
-        responses={200: ParticipantSerializer, **AUTH_ERRORS, **not_found("participant")},
+        responses={
+            200: ParticipantSerializer,
+            **PATH_ERRORS,
+            **AUTH_ERRORS,
+            **not_found("participant"),
+        },
         examples=[OpenApiExample("Participant", value=PARTICIPANT_EXAMPLE, response_only=True)],
     )
     def get(self, request, program, participant_id):
@@ -187,7 +191,7 @@ class ParticipantView(ProgramAPIView):
             "key's name, without the erased values."
         ),
         request=None,
-        responses={204: None, **AUTH_ERRORS, **not_found("participant")},
+        responses={204: None, **PATH_ERRORS, **AUTH_ERRORS, **not_found("participant")},
     )
     def delete(self, request, program, participant_id):
         try:

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import parsers
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.views import APIView
 
 from audit.context import api_key_label, audit_actor_enter, audit_actor_exit, correlation_id
@@ -15,6 +15,7 @@ from config.api_errors import PayloadTooLarge
 from .api_auth import ApiKeyAuthentication, ApiKeyRateThrottle, HasProgramApiKey
 from .models import ApiKey
 from .services import api_key_mark_used
+from .validators import is_clean_text
 
 
 def body_limit():
@@ -55,13 +56,25 @@ class BoundedFormParser(parsers.FormParser):
             ) from None
 
 
+def check_path_segments(kwargs):
+    """Refuse (400, naming the segment) a path segment holding a control character (NUL…) or
+    a lone surrogate: the database can neither store nor look such text up."""
+    bad = {
+        name: ["Holds a control character or an invalid one (a lone surrogate)."]
+        for name, value in kwargs.items()
+        if isinstance(value, str) and not is_clean_text(value)
+    }
+    if bad:
+        raise ValidationError(bad)
+
+
 class ProgramAPIView(APIView):
     """Authenticated by a program API key (Bearer, or Basic with the program slug as the user);
     the key's program is `self.program`.
 
-    The key must belong to the program named in the URL (403 otherwise; 404 for a program that
-    does not exist), and requests are throttled per key at its requests_per_minute. What the
-    request changes is attributed to the key in the audit trail ("API key 'name' (prefix…)").
+    The key must belong to the program named in the URL (403 otherwise, the same for a program
+    that does not exist), and requests are throttled per key at its requests_per_minute. What
+    the request changes is attributed to the key in the audit trail ("API key 'name' (prefix…)").
     """
 
     authentication_classes = [ApiKeyAuthentication]
@@ -78,6 +91,7 @@ class ProgramAPIView(APIView):
         super().initial(request, *args, **kwargs)
         if too_large:
             raise PayloadTooLarge(f"The request body is larger than {body_limit()} bytes.")
+        check_path_segments(kwargs)
         self.program = request.auth.program
         # API keys are not users: the entry names the key (its name and visible prefix).
         self._audit_token = audit_actor_enter(

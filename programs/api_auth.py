@@ -10,16 +10,14 @@ configured).
 
 import base64
 import binascii
-import time
 
-from django.core.cache import cache
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import BaseThrottle
 
 from .models import ApiKey
-from .selectors import program_get_by_slug
+from .ratelimit import count_request
 from .services import api_key_digest
 
 # last_used_at is written at most this often per key, not on every request.
@@ -127,11 +125,9 @@ class HasProgramApiKey(BasePermission):
                 "slug as the user and the API key as the password."
             )
         slug = view.kwargs.get("program")
-        if slug is None or api_key.program.slug == slug:
-            return True
-        if program_get_by_slug(slug) is None:
-            raise exceptions.NotFound(f"No program {slug!r}.")
-        return False
+        # Another program's slug and one that does not exist get the same 403: a key cannot be
+        # used to tell which slugs exist.
+        return slug is None or api_key.program.slug == slug
 
 
 class ApiKeyRateThrottle(BaseThrottle):
@@ -145,23 +141,12 @@ class ApiKeyRateThrottle(BaseThrottle):
         api_key = request.auth
         if not isinstance(api_key, ApiKey):
             return True
-        now = time.time()
-        window = int(now // THROTTLE_WINDOW_SECONDS)
-        key = f"throttle:apikey:{api_key.digest[:24]}:{window}"
-        count = _incr(key)
-        if count <= api_key.requests_per_minute:
+        # Fails open (counts None) when Redis is unreachable: programs.ratelimit.
+        counted = count_request(f"throttle:apikey:{api_key.digest[:24]}", THROTTLE_WINDOW_SECONDS)
+        if counted.count is None or counted.count <= api_key.requests_per_minute:
             return True
-        self._wait = THROTTLE_WINDOW_SECONDS - (now % THROTTLE_WINDOW_SECONDS)
+        self._wait = counted.retry_after
         return False
 
     def wait(self):
         return getattr(self, "_wait", None)
-
-
-def _incr(key):
-    try:
-        return cache.incr(key)
-    except ValueError:  # no counter for this window yet
-        if cache.add(key, 1, timeout=THROTTLE_WINDOW_SECONDS + 10):
-            return 1
-        return cache.incr(key)

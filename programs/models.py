@@ -5,6 +5,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from .validators import validate_single_line
+
 MAX_CODES_PER_ADVOCATE = 25
 
 
@@ -31,7 +33,8 @@ class Program(models.Model):
     """
 
     slug = models.SlugField(max_length=50, unique=True)
-    name = models.CharField(max_length=200)
+    # Reaches e-mail subjects (low-stock alerts): one line, no control characters.
+    name = models.CharField(max_length=200, validators=[validate_single_line])
 
     promo_codes_enabled = models.BooleanField(
         "referral promo codes",

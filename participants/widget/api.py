@@ -4,10 +4,10 @@ Authenticated by a participant token (participants.widget.tokens), rate-limited 
 participant, answered in the one error shape of config.api_errors.
 """
 
+import hashlib
 import re
 
 from django.conf import settings
-from django.core.cache import cache
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, permissions, throttling
 from rest_framework.authentication import BaseAuthentication
@@ -15,6 +15,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from codes.services import CodeNotHeld, code_record_copy
+from config.api_docs import PATH_ERRORS, WIDGET_AUTH_ERRORS, not_found
+from programs.api import check_path_segments
+from programs.ratelimit import count_request
 
 from .cors import origin_allowed_for_program
 from .schema import CodeCopySerializer, WidgetMeSerializer
@@ -79,37 +82,28 @@ class OriginAllowed(permissions.BasePermission):
 
 
 class ParticipantRateThrottle(throttling.BaseThrottle):
-    """N requests per period per program and participant, counted atomically in the cache.
-
-    The window opens at a participant's first request (cache.add, i.e. SET NX) and every
-    request counts with cache.incr (INCR in Redis), so concurrent requests on several web
-    machines share one count and none slips past the limit.
-    """
+    """N requests per period per program and participant, in fixed windows counted atomically
+    in the cache (programs.ratelimit: one INCR per request, shared by every web machine; fails
+    open when Redis is unreachable). Retry-After is the time left in the window."""
 
     def __init__(self):
         rate = getattr(settings, "WIDGET_API_RATE", DEFAULT_WIDGET_API_RATE)
         self.num_requests, self.duration = throttling.SimpleRateThrottle.parse_rate(None, rate)
+        self._wait = None
 
     def allow_request(self, request, view):
         identity = request.user
         if not isinstance(identity, WidgetIdentity):
             return True
-        key = f"widget-rate:{identity.program.pk}:{identity.participant_id}"
-        for _ in range(3):
-            cache.add(key, 0, timeout=self.duration)
-            try:
-                count = cache.incr(key)
-            except ValueError:  # expired between add and incr: open a new window
-                continue
-            if count == 1:
-                # This request opened the window. Should the key have expired between the
-                # backend's exists-check and INCR, INCR made it without a timeout: set one.
-                cache.touch(key, timeout=self.duration)
-            return count <= self.num_requests
-        return True
+        participant = hashlib.sha256(identity.participant_id.encode()).hexdigest()[:24]
+        counted = count_request(f"widget-rate:{identity.program.pk}:{participant}", self.duration)
+        if counted.count is None or counted.count <= self.num_requests:
+            return True
+        self._wait = counted.retry_after
+        return False
 
     def wait(self):
-        return self.duration
+        return self._wait
 
 
 class WidgetAPIView(APIView):
@@ -121,7 +115,7 @@ class WidgetAPIView(APIView):
 class WidgetMeView(WidgetAPIView):
     """Widget load: upserts the participant; answers their codes, referrals and rewards."""
 
-    @extend_schema(responses=WidgetMeSerializer, tags=["widget"])
+    @extend_schema(responses={200: WidgetMeSerializer, **WIDGET_AUTH_ERRORS}, tags=["widget"])
     def get(self, request):
         participant = widget_participant_load(identity=request.user)
         state = widget_state(participant=participant, program=request.user.program)
@@ -132,8 +126,18 @@ class WidgetCodeCopyView(WidgetAPIView):
     """Records a copy of one of the participant's codes (a referral code they hold, or a reward
     code revealed to them); says whether it was copied before."""
 
-    @extend_schema(request=None, responses=CodeCopySerializer, tags=["widget"])
+    @extend_schema(
+        request=None,
+        responses={
+            200: CodeCopySerializer,
+            **PATH_ERRORS,
+            **WIDGET_AUTH_ERRORS,
+            **not_found("code of this participant"),
+        },
+        tags=["widget"],
+    )
     def post(self, request, code):
+        check_path_segments({"code": code})
         participant = participant_for_widget(identity=request.user)
         if participant is None:
             raise exceptions.NotFound("This participant holds no codes yet.")

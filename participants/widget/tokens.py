@@ -5,14 +5,18 @@ Claims: `sub` (participant id), `program` (slug), `exp` (required), and optional
 `first_name`, `last_name`, `referred_by_code`.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
 import jwt
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.utils import timezone
 
 from programs.models import Program
 from programs.selectors import program_get_by_slug
+from programs.validators import is_clean_text, shown
 
 from ..models import ERASED_ID_PREFIX, is_reserved_participant_id
 
@@ -21,6 +25,9 @@ REQUIRED_CLAIMS = ("exp", "sub", "program")
 # Optional profile claims and the longest value each may carry (the participant's columns).
 OPTIONAL_CLAIMS = {"email": 254, "first_name": 150, "last_name": 150, "referred_by_code": 64}
 PARTICIPANT_ID_MAX_LENGTH = 255
+# A token is a few hundred characters; anything near this is not one.
+TOKEN_MAX_LENGTH = 8192
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,50}")
 
 
 class InvalidWidgetToken(Exception):
@@ -75,10 +82,18 @@ def widget_token_decode(token):
     The unverified `program` claim only picks whose secret to check the signature with;
     nothing in the token is trusted before that check passes.
     """
+    if len(token) > TOKEN_MAX_LENGTH:
+        raise InvalidWidgetToken(
+            f"The participant token is longer than {TOKEN_MAX_LENGTH} characters.",
+            "malformed_token",
+        )
     try:
         header = jwt.get_unverified_header(token)
-    except jwt.DecodeError:
-        raise InvalidWidgetToken("The participant token is malformed.", "malformed_token") from None
+    except jwt.InvalidTokenError as error:
+        # Any header PyJWT refuses (malformed, or a `crit` extension it does not support).
+        raise InvalidWidgetToken(
+            f"The participant token's header is not acceptable: {error}.", "malformed_token"
+        ) from None
     if header.get("alg") != ALGORITHM:
         raise InvalidWidgetToken(
             f"The participant token must be signed with {ALGORITHM}, not {header.get('alg')!r}.",
@@ -86,14 +101,20 @@ def widget_token_decode(token):
         )
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
-    except jwt.DecodeError:
+    except jwt.InvalidTokenError:
         raise InvalidWidgetToken("The participant token is malformed.", "malformed_token") from None
     slug = unverified.get("program")
     if not isinstance(slug, str) or not slug:
         raise InvalidWidgetToken("The participant token has no 'program' claim.", "missing_claim")
+    if not _SLUG.fullmatch(slug):
+        raise InvalidWidgetToken(
+            f"Unknown program {shown(slug[:50])!r} in the token.", "unknown_program"
+        )
     program = program_get_by_slug(slug)
     if program is None:
-        raise InvalidWidgetToken(f"Unknown program {slug[:50]!r} in the token.", "unknown_program")
+        raise InvalidWidgetToken(
+            f"Unknown program {shown(slug[:50])!r} in the token.", "unknown_program"
+        )
     try:
         claims = jwt.decode(
             token,
@@ -113,7 +134,9 @@ def widget_token_decode(token):
             f"The participant token has no {error.claim!r} claim.", "missing_claim"
         ) from None
     except jwt.InvalidTokenError as error:
-        raise InvalidWidgetToken(f"The participant token is invalid: {error}.") from None
+        raise InvalidWidgetToken(
+            f"The participant token is invalid: {shown(str(error))}."
+        ) from None
     _check_claims(claims)
     return WidgetIdentity(program=program, participant_id=claims["sub"], claims=claims)
 
@@ -125,6 +148,10 @@ def _check_claims(claims):
     if len(sub) > PARTICIPANT_ID_MAX_LENGTH:
         raise InvalidWidgetToken(
             f"The token's 'sub' is longer than {PARTICIPANT_ID_MAX_LENGTH} characters."
+        )
+    if not is_clean_text(sub):
+        raise InvalidWidgetToken(
+            "The token's 'sub' holds a control character or an invalid one (a lone surrogate)."
         )
     if is_reserved_participant_id(sub):
         raise InvalidWidgetToken(
@@ -140,3 +167,16 @@ def _check_claims(claims):
             raise InvalidWidgetToken(
                 f"The token's {name!r} claim is longer than {max_length} characters."
             )
+        if not is_clean_text(value):
+            raise InvalidWidgetToken(
+                f"The token's {name!r} claim holds a control character or an invalid one (a "
+                "lone surrogate)."
+            )
+    email = claims.get("email")
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise InvalidWidgetToken(
+                "The token's 'email' claim is not an e-mail address."
+            ) from None

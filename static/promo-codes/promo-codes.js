@@ -4,7 +4,8 @@
  * Mounts into every <div data-promo-codes> of the page. The participant token comes from the
  * element's data-token attribute or, on the widget page, from the URL fragment (#token=…),
  * which browsers never send to a server. The widget API lives on the origin this script was
- * loaded from (override with data-api-base on the element).
+ * loaded from (override with data-api-base on the element). With data-program="<slug>" (the
+ * widget page sets it) a token of another program is refused before any call.
  */
 (() => {
   "use strict";
@@ -34,11 +35,27 @@
     not_authenticated: "This page needs a personal link. Please open it from your account.",
     throttled: "Too many requests just now. Please wait a minute and try again.",
     permission_denied: "This site may not show the referral widget.",
+    wrong_program: "This link is for another program. Please open the page again from your account.",
   };
 
   function tokenFromHash() {
     const hash = location.hash.replace(/^#/, "");
     return new URLSearchParams(hash).get("token") || "";
+  }
+
+  // The program a token names, read without verifying it (the API verifies): only to refuse,
+  // before any call, a token of another program than the page's (data-program).
+  function tokenProgram(token) {
+    try {
+      const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      const padded = payload + "=".repeat((4 - (payload.length % 4)) % 4);
+      const claims = JSON.parse(new TextDecoder().decode(
+        Uint8Array.from(atob(padded), (c) => c.charCodeAt(0)),
+      ));
+      return typeof claims.program === "string" ? claims.program : null;
+    } catch {
+      return null;
+    }
   }
 
   function el(tag, attrs = {}, ...children) {
@@ -192,6 +209,15 @@
           code: "not_authenticated",
           message: "No participant token was given to the widget.",
         });
+        return;
+      }
+      const pageProgram = this.root.dataset.program;
+      if (pageProgram && tokenProgram(this.token) !== pageProgram) {
+        this.showError({
+          code: "wrong_program",
+          message: `The token is not for the program ${pageProgram} of this page.`,
+        });
+        this.root.setAttribute("aria-busy", "false");
         return;
       }
       try {

@@ -51,11 +51,16 @@ def test_another_programs_key_is_forbidden():
 
 
 @pytest.mark.django_db
-def test_an_unknown_program_is_404():
+def test_an_unknown_program_answers_as_another_programs_does():
+    # A key cannot be used to tell which slugs exist: both are 403, word for word.
     program = stocked_program()
-    response = client_for(program).get("/api/v1/programs/no-such-program/stock")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    other = stocked_program()
+    client = client_for(program)
+    unknown = client.get("/api/v1/programs/no-such-program/stock")
+    someone_elses = client.get(f"/api/v1/programs/{other.slug}/stock")
+    assert unknown.status_code == someone_elses.status_code == 403
+    assert unknown.json() == someone_elses.json()
+    assert unknown.json()["error"]["code"] == "permission_denied"
 
 
 @pytest.mark.django_db

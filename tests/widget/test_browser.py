@@ -261,3 +261,20 @@ def test_the_admin_rotate_button_rotates_the_secret(page, live_server, django_us
     program.refresh_from_db()
     assert program.widget_secret != before
     expect(page.locator(".widget-secret")).to_have_text(program.widget_secret, use_inner_text=False)
+
+
+def test_a_token_of_another_program_is_refused_before_any_call(page, live_server):
+    from playwright.sync_api import expect
+
+    from participants.models import Participant
+
+    shoes = ProgramFactory(slug="shoes")
+    hats = ProgramFactory(slug="hats")
+    calls = []
+    page.on("request", lambda request: calls.append(request.url))
+    page.goto(widget_url(live_server, shoes, token_for(hats, "alice")))
+    expect(page.locator(".pc-error-title")).to_have_text(
+        "This link is for another program. Please open the page again from your account."
+    )
+    assert not [u for u in calls if "/api/v1/widget/" in u]
+    assert not Participant.objects.exists()

@@ -275,10 +275,10 @@ def test_rate_counts_live_in_redis_when_configured(api, program, advocate):
     assert settings.CACHES["default"]["BACKEND"].endswith("RedisCache")
     api.get(ME, **bearer(token_for(program, "alice")))
     api.get(ME, **bearer(token_for(program, "alice")))
-    key = cache.make_and_validate_key(f"widget-rate:{program.pk}:alice")
     client = redis.Redis.from_url(settings.REDIS_URL)
+    [key] = client.keys(cache.make_and_validate_key(f"widget-rate:{program.pk}:*"))
     assert int(client.get(key)) == 2
-    assert 0 < client.ttl(key) <= 60
+    assert 0 < client.ttl(key) <= 70  # the window, and a margin
 
 
 def test_the_documented_answers_match_the_real_ones(api, program, advocate):

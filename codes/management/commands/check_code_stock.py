@@ -7,7 +7,7 @@ from programs.management.lookup import program_from_option
 class Command(AuditedCommand):
     help = (
         "Print each pool's available codes, threshold, last-7-day use and forecast, "
-        "and send the low-stock alerts that are due."
+        "and send the low-stock alerts that are due (and those recorded but never sent)."
     )
 
     def add_arguments(self, parser):
@@ -30,7 +30,8 @@ class Command(AuditedCommand):
                 f"{stock.used_last_7_days} used in 7 days, "
                 f"{days}{flag}"
             )
-            for alert in pool_stock_check(pool_id=pool.pk):
+            # Like the periodic task: alerts recorded but never sent (broker down) go out too.
+            for alert in pool_stock_check(pool_id=pool.pk, resend_unsent=True):
                 alerts += 1
                 self.stdout.write(f"  alert: {alert.get_kind_display()} e-mail queued")
         self.stdout.write(

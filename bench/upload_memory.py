@@ -1,0 +1,136 @@
+"""Peak memory of reading code files, bombs included (DESIGN §5: ≤ 250 MB for any file).
+
+Makes each file in a temporary folder, then reads it in a fresh Python process the way the
+admin preview does (codes.selectors.upload_preview) and the way `import_codes` does, and prints
+the process's peak RSS and the answer (rows, or the refusal). Uses a throwaway SQLite database:
+no shared service is touched.
+
+    .venv/bin/python bench/upload_memory.py [--only NAME]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+MB = 1024 * 1024
+
+
+def make_files(folder):
+    from tests.codes import bombs
+
+    made = {}
+
+    def keep(name, data):
+        path = folder / name
+        path.write_bytes(data)
+        made[name] = path
+
+    keep("whole-sheet-declared.xlsx", bombs.xlsx_declaring_the_whole_sheet())
+    keep("one-400MB-string.xlsx", bombs.xlsx_with_one_huge_string(400 * MB))
+    keep("5M-rows.xlsx", bombs.xlsx_with_rows(5_000_000))
+    rows = "".join(bombs.ods_row(f"C{n:07d}") for n in range(400_000))
+    keep("400k-rows.ods", bombs.ods(rows))
+    keep("repeated-1e9-rows.ods", bombs.ods(bombs.ods_row("abc", repeat=10**9)))
+    keep("nested-100k.json", bombs.json_nested(100_000))
+    with open(folder / "2M-rows.csv", "w") as out:
+        out.write("code\n")
+        for n in range(2_000_000):
+            out.write(f"CODE{n:08d}\n")
+    made["2M-rows.csv"] = folder / "2M-rows.csv"
+    with open(folder / "100MB.csv", "w") as out:
+        out.write("code\n")
+        n = 0
+        while out.tell() < 100 * MB - 20:
+            out.write(f"X{n:09d}\n")
+            n += 1
+    made["100MB.csv"] = folder / "100MB.csv"
+    keep("one-10MB-line.txt", b"abc\n" + b"A" * (10 * MB) + b"\n")
+    return made
+
+
+RUNNER = r"""
+import json, os, sys
+import django
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+django.setup()
+from django.core.management import call_command
+mode, path = sys.argv[1], sys.argv[2]
+call_command("migrate", verbosity=0)
+from programs.services import program_create
+from codes.services import pool_get_or_create_referral
+program = program_create(slug="mem", name="Mem", promo_codes_enabled=True)
+pool = pool_get_or_create_referral(program=program)
+def high_water_mb():
+    # VmHWM: this process's own peak RSS (ru_maxrss would count the parent's pages at fork).
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+base = high_water_mb()
+answer = ""
+try:
+    if mode == "preview":
+        from codes.selectors import upload_preview
+        with open(path, "rb") as stream:
+            preview = upload_preview(pool=pool, stream=stream, file_name=path)
+        answer = f"{preview.rows_read:,} rows, {preview.codes_to_add:,} to add"
+    else:
+        from io import StringIO
+        out = StringIO()
+        call_command("import_codes", "--program", "mem", path, stdout=out, stderr=StringIO())
+        answer = out.getvalue().strip()
+except Exception as exc:
+    answer = f"refused: {exc}"
+print(json.dumps({"base_mb": base, "peak_mb": high_water_mb(), "answer": answer[:150]}))
+"""
+
+
+def measure(mode, path, var_dir):
+    env = {**os.environ, "VAR_DIR": str(var_dir)}
+    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
+        env.pop(name, None)
+    done = subprocess.run(
+        [sys.executable, "-c", RUNNER, mode, str(path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if done.returncode != 0:
+        return {"peak_mb": float("nan"), "answer": done.stderr.strip().splitlines()[-1]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", help="Only the files whose name contains this.")
+    only = parser.parse_args().only
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        files = make_files(folder)
+        print(f"{'file':28} {'on disk':>10} {'mode':8} {'peak RSS':>9} {'(base)':>7}  answer")
+        for name, path in files.items():
+            if only and only not in name:
+                continue
+            for mode in ("preview", "import"):
+                with tempfile.TemporaryDirectory() as var_dir:
+                    result = measure(mode, path, var_dir)
+                size = path.stat().st_size
+                print(
+                    f"{name:28} {size / 1024:>8,.0f}KB {mode:8} {result['peak_mb']:>7.0f}MB "
+                    f"{result.get('base_mb', float('nan')):>5.0f}MB  "
+                    f"{result['answer']}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""Where an admin upload waits between its preview and its confirmation (DESIGN §2 Resilience).
+
+The preview keeps the file under a random name made here and gives the page a signed reference
+(django.core.signing, so it cannot be forged or altered) naming that file, the user, the pool
+and the uploaded file's name. The confirm step reads only a file named by a reference it can
+verify for the same user: never a name or a path that the request carries. A reference works
+once: confirming claims the file and removes it.
+
+Files wait in the shared cache (Redis, in chunks) when REDIS_URL is set, so any web machine
+can confirm what another previewed; otherwise in a folder under VAR_DIR (the embedded default,
+one machine).
+"""
+
+import contextlib
+import os
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+
+from config.resilience import CACHE_ERRORS
+
+# How long a previewed file waits for its confirmation.
+UPLOAD_TTL_SECONDS = 6 * 3600
+_CHUNK_BYTES = 4 * 1024 * 1024
+_SALT = "codes.upload_store"
+_TOKEN = re.compile(r"[0-9a-f]{32}")
+_CACHE_PREFIX = "codes-upload:"
+
+
+class UploadExpired(LookupError):
+    """The reference is not valid for this user, or its file is gone (expired or confirmed)."""
+
+
+class UploadStoreUnavailable(RuntimeError):
+    """The shared store (Redis) cannot be reached: an upload cannot wait for its confirmation."""
+
+
+@dataclass(frozen=True)
+class PendingUpload:
+    token: str
+    user_id: int
+    pool_id: int
+    file_name: str
+    size: int
+
+
+def _uses_cache():
+    return bool(settings.REDIS_URL)
+
+
+def _folder():
+    folder = Path(settings.VAR_DIR) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def upload_keep(*, chunks, user, pool, file_name):
+    """Keep an uploaded file (an iterable of byte chunks); return its signed reference."""
+    token = secrets.token_hex(16)
+    try:
+        size = _cache_write(token, chunks) if _uses_cache() else _folder_write(token, chunks)
+    except CACHE_ERRORS as exc:
+        raise UploadStoreUnavailable(str(exc)) from exc
+    payload = {"t": token, "u": user.pk, "p": pool.pk, "f": file_name, "s": size}
+    return signing.dumps(payload, salt=_SALT, compress=True)
+
+
+def upload_verify(*, reference, user):
+    """The PendingUpload a reference names, if it was issued to `user`; else UploadExpired."""
+    try:
+        payload = signing.loads(reference, salt=_SALT, max_age=UPLOAD_TTL_SECONDS)
+    except signing.BadSignature:
+        raise UploadExpired("This upload is not yours or has expired.") from None
+    pending = PendingUpload(
+        token=payload.get("t", ""),
+        user_id=payload.get("u"),
+        pool_id=payload.get("p"),
+        file_name=payload.get("f", ""),
+        size=payload.get("s", 0),
+    )
+    # A signed token is one this module made, but check its form anyway: it names a file.
+    if not _TOKEN.fullmatch(pending.token) or pending.user_id != user.pk:
+        raise UploadExpired("This upload is not yours or has expired.")
+    return pending
+
+
+def upload_claim(pending):
+    """Take the waiting file of a verified upload (once): return its bytes.
+
+    Raises UploadExpired when it is gone (confirmed already, or expired), and
+    UploadStoreUnavailable when the shared store cannot be reached.
+    """
+    try:
+        data = _cache_claim(pending.token) if _uses_cache() else _folder_claim(pending.token)
+    except CACHE_ERRORS as exc:
+        raise UploadStoreUnavailable(str(exc)) from exc
+    if data is None:
+        raise UploadExpired("The uploaded file has expired or was already imported.")
+    return data
+
+
+# The embedded default: a local folder ------------------------------------------------------
+
+
+def _folder_write(token, chunks):
+    folder = _folder()
+    _folder_sweep(folder)
+    size = 0
+    with open(folder / token, "xb") as out:
+        for chunk in chunks:
+            out.write(chunk)
+            size += len(chunk)
+    return size
+
+
+def _folder_claim(token):
+    folder = _folder()
+    path = folder / token
+    claimed = folder / f"{token}.{secrets.token_hex(4)}.claimed"
+    try:
+        os.rename(path, claimed)  # atomic: of two concurrent confirmations one gets the file
+    except FileNotFoundError:
+        return None
+    try:
+        if time.time() - claimed.stat().st_mtime > UPLOAD_TTL_SECONDS:
+            return None
+        return claimed.read_bytes()
+    finally:
+        with contextlib.suppress(OSError):
+            claimed.unlink()
+
+
+def _folder_sweep(folder):
+    # Previews never confirmed leave their file behind: drop those past their time.
+    cutoff = time.time() - UPLOAD_TTL_SECONDS
+    for entry in os.scandir(folder):
+        with contextlib.suppress(OSError):
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                os.unlink(entry.path)
+
+
+# With REDIS_URL: the shared cache, in chunks -------------------------------------------------
+
+
+def _cache_write(token, chunks):
+    key = _CACHE_PREFIX + token
+    count = size = 0
+    buffer = bytearray()
+
+    def flush():
+        nonlocal count
+        cache.set(f"{key}:{count}", bytes(buffer), UPLOAD_TTL_SECONDS)
+        count += 1
+        buffer.clear()
+
+    for chunk in chunks:
+        buffer += chunk
+        size += len(chunk)
+        if len(buffer) >= _CHUNK_BYTES:
+            flush()
+    if buffer or count == 0:
+        flush()
+    cache.set(key, count, UPLOAD_TTL_SECONDS)  # last: the file is complete once this exists
+    return size
+
+
+def _cache_claim(token):
+    key = _CACHE_PREFIX + token
+    count = cache.get(key)
+    if not isinstance(count, int) or not cache.delete(key):
+        return None  # expired, or another confirmation claimed it first
+    parts = [f"{key}:{i}" for i in range(count)]
+    data = bytearray()
+    for part in parts:
+        chunk = cache.get(part)
+        if chunk is None:
+            cache.delete_many(parts)
+            return None
+        data += chunk
+    cache.delete_many(parts)
+    return data
+
+
+__all__ = [
+    "PendingUpload",
+    "UploadExpired",
+    "UploadStoreUnavailable",
+    "upload_claim",
+    "upload_keep",
+    "upload_verify",
+]

@@ -1,0 +1,113 @@
+"""Property tests (hypothesis) of the code rules: the canonical form, the header rule, and the
+normalised order payload a replay is compared by."""
+
+import csv
+import io
+import re
+import string
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from codes.models import CANONICAL_CODE_REGEX
+from codes.parsing import UnreadableFile, read_rows
+from codes.rules import InvalidCode, canonical_code
+from conversions.services import payload_digest, payload_normalise
+
+CODE_CHARS = string.ascii_letters + string.digits + "-_"
+codes = st.text(CODE_CHARS, min_size=1, max_size=64)
+spaces = st.text(" \t", max_size=3)
+
+
+@given(code=codes, before=spaces, after=spaces)
+def test_a_valid_code_in_any_case_with_spaces_around_is_its_upper_case(code, before, after):
+    canonical = canonical_code(before + code + after)
+    assert canonical == code.upper()
+    assert re.fullmatch(CANONICAL_CODE_REGEX, canonical)
+    assert canonical_code(canonical) == canonical  # idempotent
+    assert canonical_code(code.lower()) == canonical_code(code.upper())  # case-insensitive
+
+
+@given(st.text(max_size=80))
+def test_any_text_is_either_a_canonical_code_or_refused_with_a_reason(text):
+    try:
+        canonical = canonical_code(text)
+    except InvalidCode as refused:
+        assert str(refused)
+        stripped = text.strip()
+        assert not stripped or len(stripped) > 64 or any(ch not in CODE_CHARS for ch in stripped)
+    else:
+        assert re.fullmatch(CANONICAL_CODE_REGEX, canonical)
+        assert canonical == text.strip().upper()
+
+
+cells = st.text(string.ascii_letters + string.digits + " -", max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(st.lists(cells, min_size=1, max_size=4), min_size=1, max_size=12),
+    header_at=st.none() | st.integers(min_value=0, max_value=3),
+    header_text=st.sampled_from(["code", "CODE", "Code", " code ", "cOdE"]),
+)
+def test_the_header_rule(rows, header_at, header_text):
+    width = max(len(r) for r in rows)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    if header_at is not None:
+        header_at = min(header_at, width - 1)
+        header = ["name"] * width
+        header[header_at] = header_text
+        rows = [header, *rows]
+    elif any(c.strip().lower() == "code" for c in rows[0]):
+        return  # the first row happens to read "code": covered by the header case
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    data = out.getvalue().encode()
+    column = header_at if header_at is not None else 0
+    body = rows[1:] if header_at is not None else rows
+    expected = [r[column].strip().upper() for r in body if r[column].strip()]
+    try:
+        got = [row.code or row.value for row in read_rows(io.BytesIO(data), "csv")]
+    except UnreadableFile:
+        assert not expected  # refused whole only when there are no codes at all
+        return
+    assert [g.strip().upper() for g in got] == expected
+
+
+amounts = st.decimals(min_value=0, max_value=10**9, places=2, allow_nan=False)
+
+
+@given(
+    order_id=st.text(CODE_CHARS, min_size=1, max_size=20),
+    code=codes,
+    email=st.emails(),
+    subtotal=amounts,
+)
+def test_an_order_normalises_the_same_however_it_is_written(order_id, code, email, subtotal):
+    as_json = {
+        "order_id": order_id,
+        "promo_code": code.lower(),
+        "customer_email": email.upper(),
+        "order_subtotal": subtotal,
+        "currency_code": "usd",
+    }
+    as_form = {
+        "order_id": f" {order_id} ",
+        "promo_code": f"{code.upper()} ",
+        "customer_email": email.lower(),
+        "order_subtotal": Decimal(str(subtotal)).normalize(),
+        "currency_code": "USD",
+        "customer_id": "",  # blank is the same as missing
+    }
+    one, other = payload_normalise(as_json), payload_normalise(as_form)
+    assert one == other
+    assert payload_digest(one) == payload_digest(other)
+    assert payload_normalise(one) == one  # idempotent
+
+
+@given(first=codes, second=codes)
+def test_different_codes_give_different_digests(first, second):
+    one = payload_normalise({"order_id": "A", "promo_code": first})
+    other = payload_normalise({"order_id": "A", "promo_code": second})
+    assert (payload_digest(one) == payload_digest(other)) == (first.upper() == second.upper())
