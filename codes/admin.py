@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from audit.admin import AuditTrailAdminMixin
 from programs.admin import ProgramAdmin, ProgramForm
 from programs.admin_confirm import action_confirmation, action_confirmed
 from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
@@ -53,7 +54,7 @@ def _upload_url(pool=None):
 
 
 @admin.register(Pool)
-class PoolAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
+class PoolAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, admin.ModelAdmin):
     form = PoolForm
     list_display = [
         "name",
@@ -117,7 +118,7 @@ class PoolAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Batch)
-class BatchAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
+class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, admin.ModelAdmin):
     program_path = "pool__program"
     change_list_template = "admin/codes/batch/change_list.html"
     change_form_template = "admin/codes/batch/change_form.html"

@@ -95,6 +95,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "corsheaders",
     "import_export",
+    "auditlog",
+    "audit",
     "programs",
     "codes",
     "participants",
@@ -115,6 +117,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -257,6 +260,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10 * 60.0,
     },
 }
+
+# The audit trail (django-auditlog, with the audit app's entry model): who changed programs,
+# pools, batches, API keys, managers, rewards and voids. Entries of one request, command run or
+# task share a correlation id.
+AUDITLOG_LOGENTRY_MODEL = "audit.AuditEntry"
+# auditlog's own entry table would stay empty beside ours (its migrations create it even when
+# the model is swapped): its migrations are not run, so the table never exists.
+MIGRATION_MODULES = {"auditlog": None}
+AUDITLOG_CID_GETTER = "audit.context.correlation_id"
+# A changed foreign key is recorded as the object's name (the pool, the user), not its id.
+AUDITLOG_USE_FK_STRING_REPRESENTATION = True
 
 # CORS: an allowlist, never a wildcard.
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")

@@ -10,6 +10,7 @@ from datetime import UTC
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from codes.models import PromoCode
@@ -351,3 +352,47 @@ def conversion_current_body(conversion: Conversion) -> dict:
     if reward is not None:
         reward.refresh_from_db()
     return conversion_body(conversion, reward)
+
+
+# Orders rewritten per statement when an advocate's id changes in their stored answers.
+_FORGET_CHUNK = 500
+
+
+def conversions_forget_customer(*, program: Program, participants, erased) -> int:
+    """A participant's personal data is being erased: their orders keep their amounts, codes
+    and outcomes for the brand's books, but no longer the customer's e-mail (an address or its
+    SHA-1 digest) or id, and the stored answers name the advocate by their tombstone.
+
+    `participants` are the erased rows (already carrying their tombstones); `erased` says what
+    the person was known by (participants.services.erasure.ErasedIdentity). Call inside the
+    erasure's transaction. Returns how many orders lost the customer's data.
+
+    The orders are found by customer, CustomerId and CustomerEmail (no index covers the last
+    two: a full pass over the program's orders, acceptable for a rare privacy request, and the
+    hot path of recording an order pays no index for it). The payload digest stays, so a replay
+    of an order sent before the erasure still gets its first answer rather than a 409.
+    """
+    customer = Q(friend__in=participants) | Q(customer_id__in=erased.participant_ids)
+    if erased.email:
+        customer |= Q(customer_email__in=[erased.email, erased.email_sha1])
+    theirs = Conversion.objects.filter(program=program).filter(customer)
+    new_ids = {
+        old: person.participant_id
+        for old, person in zip(erased.participant_ids, participants, strict=True)
+    }
+    changed = 0
+    for old_id, new_id in new_ids.items():
+        changed += theirs.filter(customer_id=old_id).update(customer_id=new_id, customer_email="")
+    changed += theirs.exclude(customer_email="").update(customer_email="")
+    # Answers kept for replays name the advocate by participant id.
+    as_advocate = Conversion.objects.filter(program=program, advocate__in=participants)
+    tombstone_of = {person.pk: person.participant_id for person in participants}
+    rewritten = []
+    for conversion in as_advocate.only("pk", "advocate_id", "response"):
+        response = dict(conversion.response or {})
+        if response.get("advocate_id") is not None:
+            response["advocate_id"] = tombstone_of[conversion.advocate_id]
+            conversion.response = response
+            rewritten.append(conversion)
+    Conversion.objects.bulk_update(rewritten, ["response"], batch_size=_FORGET_CHUNK)
+    return changed

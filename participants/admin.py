@@ -7,6 +7,7 @@ from django.urls import path, reverse
 from import_export.admin import ImportMixin
 from import_export.forms import ConfirmImportForm, ImportForm
 
+from audit.admin import AuditTrailAdminMixin
 from codes.models import PromoCode
 from codes.services import CannotAddCode, PromoCodesOff
 from programs.admin_confirm import action_confirmation, action_confirmed
@@ -57,7 +58,9 @@ class CodesAndLinksInline(admin.TabularInline):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(ProgramScopedAdminMixin, ImportMixin, admin.ModelAdmin):
+class ParticipantAdmin(
+    AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixin, admin.ModelAdmin
+):
     list_display = [
         "participant_id",
         "email",
@@ -221,7 +224,7 @@ class ReferralAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Reward)
-class RewardAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
+class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "advocate",
         "kind",

@@ -8,10 +8,15 @@ from rest_framework.response import Response
 from config.api_docs import AUTH_ERRORS, BODY_ERRORS, PATH_ERRORS, not_found
 from programs.api import ProgramAPIView
 
-from .models import ReferralStatus
+from .models import ERASED_ID_PREFIX, ReferralStatus, is_reserved_participant_id
 from .selectors import participant_detail, participant_get
 from .serializers import ReferralCodeSerializer, RewardCodeSerializer
-from .services import ReferralRefused, participant_upsert_referred
+from .services import (
+    ParticipantNotFound,
+    ReferralRefused,
+    participant_erase,
+    participant_upsert_referred,
+)
 
 PARTICIPANT_ID_MAX = 255
 
@@ -129,6 +134,15 @@ class ParticipantView(ProgramAPIView):
     def put(self, request, program, participant_id):
         if len(participant_id) > PARTICIPANT_ID_MAX:
             raise ValidationError({"participant_id": [f"At most {PARTICIPANT_ID_MAX} characters."]})
+        if is_reserved_participant_id(participant_id):
+            raise ValidationError(
+                {
+                    "participant_id": [
+                        f"Ids starting with {ERASED_ID_PREFIX!r} are reserved for erased "
+                        "participants."
+                    ]
+                }
+            )
         serializer = ParticipantUpsertSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -162,3 +176,29 @@ class ParticipantView(ProgramAPIView):
         if participant is None:
             raise NotFound(f"No participant {participant_id!r} in this program.")
         return Response(ParticipantSerializer(participant_detail(participant=participant)).data)
+
+    @extend_schema(
+        operation_id="participant_erase",
+        summary="Erase a participant (privacy request)",
+        description=(
+            "Erases the participant's personal data: e-mail, names and account id are blanked "
+            "and the participant id is replaced by an opaque tombstone; the referral codes they "
+            "hold are voided; the orders they placed lose the customer's e-mail (an address or "
+            "its SHA-1 digest) and id. Their referrals, rewards and redeemed codes are kept "
+            "(linked to the tombstone) for the brand's books. Afterwards the old id answers "
+            "404, here and on GET; erasing again is 404 too. A later PUT with the same id "
+            "creates a new, unrelated participant. Recorded in the audit trail under the API "
+            "key's name, without the erased values."
+        ),
+        request=None,
+        responses={204: None, **PATH_ERRORS, **AUTH_ERRORS, **not_found("participant")},
+    )
+    def delete(self, request, program, participant_id):
+        try:
+            participant_erase(program=self.program, participant_id=participant_id)
+        except ParticipantNotFound:
+            raise NotFound(
+                f"No participant {participant_id!r} in this program (never created, or "
+                "already erased)."
+            ) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)

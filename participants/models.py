@@ -4,6 +4,14 @@ from django.db.models import F, Q
 from codes.models import PromoCode
 from programs.models import Program, RewardKind
 
+# An erased participant's id is replaced by ERASED_ID_PREFIX + random hex (an opaque
+# tombstone); ids with this prefix are refused from the brand, so one can never be reused.
+ERASED_ID_PREFIX = "erased:"
+
+
+def is_reserved_participant_id(participant_id: str) -> bool:
+    return participant_id.startswith(ERASED_ID_PREFIX)
+
 
 class Participant(models.Model):
     """A person in a program: an advocate, a referred friend, or both.
@@ -21,6 +29,12 @@ class Participant(models.Model):
     is_advocate = models.BooleanField(default=False)
     is_blocked = models.BooleanField(default=False)
     blocked_at = models.DateTimeField(null=True, blank=True)
+    erased_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When their personal data was erased (a privacy request): the id is a "
+        "tombstone, e-mail and names are blank, their referrals and rewards are kept.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -38,8 +52,13 @@ class Participant(models.Model):
     @property
     def can_hold_codes(self):
         """Whether the codes app may hand this participant referral codes (and top them up):
-        an advocate (a friend seen only in an order is not one yet) who is not blocked."""
-        return self.is_advocate and not self.is_blocked
+        an advocate (a friend seen only in an order is not one yet) who is not blocked and
+        was not erased."""
+        return self.is_advocate and not self.is_blocked and self.erased_at is None
+
+    @property
+    def is_erased(self):
+        return self.erased_at is not None
 
 
 class ReferralStatus(models.TextChoices):

@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from import_export import fields, resources
 
-from .models import Participant
+from .models import ERASED_ID_PREFIX, Participant, is_reserved_participant_id
 from .services import ReferralRefused, participant_upsert_referred
 
 IMPORT_COLUMNS = ("participant_id", "email", "first_name", "last_name", "referred_by_code")
@@ -48,6 +48,10 @@ class ParticipantImportResource(resources.ModelResource):
         instance.participant_id = _text(row.get("participant_id"))
         if not instance.participant_id:
             raise ValidationError({"participant_id": "A participant id is required."})
+        if is_reserved_participant_id(instance.participant_id):
+            raise ValidationError(
+                {"participant_id": f"Ids starting with {ERASED_ID_PREFIX!r} are reserved."}
+            )
 
     def save_instance(self, instance, is_create, row, **kwargs):
         try:

@@ -4,10 +4,14 @@ from codes.models import PromoCode
 from codes.selectors import codes_held
 from programs.models import Program
 
-from .models import Participant, Referral, Reward, RewardStatus
+from .models import Participant, Referral, Reward, RewardStatus, is_reserved_participant_id
 
 
 def participant_get(*, program: Program, participant_id: str) -> Participant | None:
+    """The participant the brand names by this id; None for an unknown id, or an erased
+    participant (their old id is forgotten, their tombstone is no id of the brand's)."""
+    if is_reserved_participant_id(participant_id):
+        return None
     return Participant.objects.filter(program=program, participant_id=participant_id).first()
 
 

@@ -7,6 +7,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from audit.admin import AuditTrailAdminMixin
+
 from .admin_scoping import managed_programs
 from .models import ApiKey, CodeUsage, Program, ProgramManager, Widget, WidgetComponent
 from .services import (
@@ -84,7 +86,9 @@ class WidgetInline(admin.TabularInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(admin.ModelAdmin):
+class ProgramAdmin(AuditTrailAdminMixin, admin.ModelAdmin):
+    # The program's page shows every entry of the program: keys, managers, pools, voids, …
+    audit_whole_program = True
     form = ProgramForm
     list_display = [
         "name",
@@ -308,7 +312,7 @@ class WidgetAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AuditTrailAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "program",

@@ -9,6 +9,7 @@ from rest_framework import parsers
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.views import APIView
 
+from audit.context import api_key_label, audit_actor_enter, audit_actor_exit, correlation_id
 from config.api_errors import PayloadTooLarge
 
 from .api_auth import ApiKeyAuthentication, ApiKeyRateThrottle, HasProgramApiKey
@@ -72,7 +73,8 @@ class ProgramAPIView(APIView):
     the key's program is `self.program`.
 
     The key must belong to the program named in the URL (403 otherwise, the same for a program
-    that does not exist), and requests are throttled per key at its requests_per_minute.
+    that does not exist), and requests are throttled per key at its requests_per_minute. What
+    the request changes is attributed to the key in the audit trail ("API key 'name' (prefix…)").
     """
 
     authentication_classes = [ApiKeyAuthentication]
@@ -91,8 +93,18 @@ class ProgramAPIView(APIView):
             raise PayloadTooLarge(f"The request body is larger than {body_limit()} bytes.")
         check_path_segments(kwargs)
         self.program = request.auth.program
+        # API keys are not users: the entry names the key (its name and visible prefix).
+        self._audit_token = audit_actor_enter(
+            label=api_key_label(request.auth),
+            remote_addr=request.META.get("REMOTE_ADDR") or None,
+            cid=correlation_id(),
+        )
 
     def finalize_response(self, request, response, *args, **kwargs):
+        token = getattr(self, "_audit_token", None)
+        if token is not None:
+            self._audit_token = None
+            audit_actor_exit(token)
         response = super().finalize_response(request, response, *args, **kwargs)
         if response.status_code < 400 and isinstance(request.auth, ApiKey):
             api_key_mark_used(api_key=request.auth)

@@ -4,3 +4,18 @@ from django.apps import AppConfig
 class ProgramsConfig(AppConfig):
     name = "programs"
     verbose_name = "Programs"
+
+    def ready(self):
+        from audit.registry import track
+
+        from .models import ApiKey, Program, ProgramManager
+
+        # The widget secret is never written to the trail (a rotation is recorded without it);
+        # nor is a key's digest, or its last use (stamped on the hot path, by UPDATE).
+        track(
+            Program,
+            program=lambda program: program.pk,
+            exclude_fields=["created_at", "updated_at", "widget_secret"],
+        )
+        track(ProgramManager, exclude_fields=["created_at"])
+        track(ApiKey, exclude_fields=["digest", "created_at", "last_used_at"])

@@ -11,6 +11,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from audit.context import audit_event
+from audit.services import audit_record
+
 from .models import (
     MAX_CODES_PER_ADVOCATE,
     ApiKey,
@@ -38,6 +41,15 @@ class PromoSettingsChange:
     @property
     def irreversible(self):
         return self.turns_on or self.switches_to_single_use
+
+    def audit_event(self) -> str:
+        """The event an audit entry of this change is labelled with ("" for none)."""
+        switches = []
+        if self.turns_on:
+            switches.append("promo codes turned on")
+        if self.switches_to_single_use:
+            switches.append("switched to single-use")
+        return f"one-way switch: {', '.join(switches)}" if switches else ""
 
     def describe(self):
         parts = []
@@ -112,11 +124,12 @@ def program_create(
         **other_fields,
     )
     program.full_clean()
-    program.save()
-    Widget.objects.create(program=program, name="Default widget")
     change = PromoSettingsChange(
         turns_on=promo_codes_enabled, switches_to_single_use=code_usage == CodeUsage.SINGLE
     )
+    with audit_event(change.audit_event()):
+        program.save()
+    Widget.objects.create(program=program, name="Default widget")
     promo_settings_changed.send(sender=Program, program=program, change=change)
     return program
 
@@ -166,7 +179,9 @@ def program_update(
     for name, value in fields.items():
         setattr(stored, name, value)
     stored.full_clean()
-    stored.save()
+    # The audit trail records the change; a one-way switch is labelled as such.
+    with audit_event(change.audit_event()):
+        stored.save()
     if apply_template_to_widgets:
         widget_apply_promo_code_template(program=stored)
     # Receivers in higher apps (codes) react, e.g. top advocates up after the switch.
@@ -195,6 +210,12 @@ def widget_apply_promo_code_template(*, program: Program, widgets=None) -> int:
 def program_rotate_widget_secret(*, program: Program) -> Program:
     program.widget_secret = secrets.token_urlsafe(48)
     program.save(update_fields=["widget_secret", "updated_at"])
+    # Recorded without the secret, old or new.
+    audit_record(
+        obj=program,
+        event="widget secret rotated",
+        details={"effect": "participant tokens signed with the old secret are refused"},
+    )
     return program
 
 
@@ -225,8 +246,12 @@ def api_key_create(
 
 @transaction.atomic
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    api_key.refresh_from_db()
+    """Revoke a key (at once: its next request is refused). Revoking twice changes nothing."""
+    stored = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if stored.revoked_at is None:
+        stored.revoked_at = timezone.now()
+        stored.save(update_fields=["revoked_at"])  # the audit trail records it
+    api_key.revoked_at = stored.revoked_at
     return api_key
 
 

@@ -47,7 +47,13 @@ from .tanks import (
     validate_pool_name,
     validate_recipients,
 )
-from .voiding import VoidPreview, VoidResult, codes_void, codes_void_preview
+from .voiding import (
+    VoidPreview,
+    VoidResult,
+    codes_void,
+    codes_void_preview,
+    codes_void_reasons_forget,
+)
 
 __all__ = [
     "DEFAULT_GENERATED_LENGTH",
@@ -76,6 +82,7 @@ __all__ = [
     "codes_top_up_short",
     "codes_void",
     "codes_void_preview",
+    "codes_void_reasons_forget",
     "pool_batch_landed",
     "pool_create_fuel_tank",
     "pool_get_or_create_referral",

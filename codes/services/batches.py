@@ -8,6 +8,7 @@ from typing import BinaryIO
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from config.tasks import enqueue_on_commit
 
 from ..errors import PromoCodesOff
@@ -103,19 +104,23 @@ def batch_import(
                     )
                 ]
             errors.sort(key=lambda e: e["line"])
+            counts = {
+                "rows_read": rows_read,
+                "codes_added": added,
+                "duplicates_in_file": duplicates,
+                "already_in_program": already,
+                "invalid_rows": invalid,
+            }
             Batch.objects.filter(pk=batch.pk).update(
                 status=BatchStatus.COMPLETED,
-                rows_read=rows_read,
-                codes_added=added,
-                duplicates_in_file=duplicates,
-                already_in_program=already,
-                invalid_rows=invalid,
+                **counts,
                 errors=errors[:BATCH_ERRORS_KEPT],
                 progress_rows=rows_read,
                 failure_reason="",
                 upload_data=None,
                 completed_at=timezone.now(),
             )
+            _audit_completed(batch, counts)
             if added:
                 # After commit: re-arm alerts, top up advocates short of codes.
                 pool_batch_landed(pool_id=pool.pk)
@@ -184,3 +189,19 @@ def _batch_fail(batch, reason):
         upload_data=None,
         completed_at=timezone.now(),
     )
+    audit_record(
+        obj=batch,
+        event="batch failed",
+        changes={
+            "status": (BatchStatus.PROCESSING, BatchStatus.FAILED),
+            "failure_reason": ("", reason),
+        },
+    )
+
+
+def _audit_completed(batch: Batch, counts: dict) -> None:
+    """One entry for a landed batch, with its counts (the counts are written by an UPDATE,
+    which the automatic trail does not see). One entry per batch, never one per code."""
+    changes = {"status": (batch.status, BatchStatus.COMPLETED)}
+    changes.update({name: (0, value) for name, value in counts.items()})
+    audit_record(obj=batch, event="batch completed", changes=changes)

@@ -10,6 +10,7 @@ import secrets
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from programs.models import Program
 
 from .. import sql
@@ -97,6 +98,15 @@ def batch_generate(
         codes_added=added,
         progress_rows=count,
         completed_at=timezone.now(),
+    )
+    audit_record(
+        obj=batch,
+        event="batch completed",
+        changes={
+            "status": (BatchStatus.PROCESSING, BatchStatus.COMPLETED),
+            "rows_read": (0, count),
+            "codes_added": (0, added),
+        },
     )
     pool_batch_landed(pool_id=pool.pk)  # after commit: re-arm alerts, top up the short
     batch.refresh_from_db()

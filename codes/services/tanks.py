@@ -116,11 +116,19 @@ def pool_set_reward_tank(*, program: Program, pool: Pool | None) -> None:
     """Make `pool` the tank that pays the program's fuel-tank rewards (None: no tank)."""
     if pool is not None and (pool.program_id != program.pk or pool.kind != PoolKind.FUEL_TANK):
         raise ValidationError({"pool": f"{pool.name!r} is not a fuel tank of {program.slug!r}."})
-    Pool.objects.filter(program=program, pays_rewards=True).exclude(
-        pk=getattr(pool, "pk", None)
-    ).update(pays_rewards=False)
+    # Saved one pool at a time (the old tank first: one tank per program), so the audit trail
+    # records which tank stopped and which started paying the rewards.
+    previous = Pool.objects.select_for_update(of=("self",)).filter(
+        program=program, pays_rewards=True
+    )
+    for old in previous.exclude(pk=getattr(pool, "pk", None)):
+        old.pays_rewards = False
+        old.save(update_fields=["pays_rewards"])
     if pool is not None:
-        Pool.objects.filter(pk=pool.pk).update(pays_rewards=True)
+        tank = Pool.objects.select_for_update(of=("self",)).get(pk=pool.pk)
+        if not tank.pays_rewards:
+            tank.pays_rewards = True
+            tank.save(update_fields=["pays_rewards"])
         pool_batch_landed(pool_id=pool.pk)  # on commit: rewards waiting for a code get one
 
 

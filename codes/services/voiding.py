@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
+from audit.services import audit_record
 from programs.models import Program
 
 from ..models import Batch, CodeState, CodeStatus, PoolKind, PromoCode
@@ -22,6 +23,8 @@ from .assignment import codes_top_up
 VOID_REASON_MAX = 255
 # Codes named in one call are looked up this many at a time.
 _LOOKUP_CHUNK = 5000
+# A void's audit entry names at most this many of the codes it voided (the counts are exact).
+AUDIT_CODES_NAMED = 100
 
 
 @dataclass
@@ -95,6 +98,7 @@ def codes_void(
     queryset: QuerySet[PromoCode] | None = None,
     by=None,
     reason: str = "",
+    audit_object=None,
 ) -> VoidResult:
     """Void codes of `program`: named ones (any case), a whole batch, or a queryset of them.
 
@@ -103,6 +107,10 @@ def codes_void(
     voided referral code is topped up. A fuel-tank code reserved for or revealed to a reward is
     voided too, and the rewards app is told (its reward gets another code, or is flagged).
     `by` is the user who voided (None for a command); `reason` is kept on each code.
+
+    The audit trail gets one entry for the whole void, with its counts and reason, against
+    `audit_object` (the blocked advocate, say), else the batch, else the program: never one
+    per code.
     """
     result = VoidResult()
     selected = PromoCode.objects.filter(program=program)
@@ -164,7 +172,36 @@ def codes_void(
         result.codes_assigned += assigned
     if reward_code_ids:
         reward_codes_voided.send(sender=PromoCode, program=program, code_ids=reward_code_ids)
+    _audit_void(
+        obj=audit_object or batch or program,
+        result=result,
+        reason=note,
+        voided_ids=to_void,
+        reward_codes=len(reward_code_ids),
+    )
     return result
+
+
+def _audit_void(*, obj, result: VoidResult, reason: str, voided_ids: list[int], reward_codes):
+    named = list(
+        PromoCode.objects.filter(pk__in=voided_ids[:AUDIT_CODES_NAMED])
+        .order_by("pk")
+        .values_list("code", flat=True)
+    )
+    details = {
+        "summary": result.summary(),
+        "voided": result.voided,
+        "already voided": result.already_voided,
+        "redeemed, left as they are": result.redeemed_left,
+        "not codes of the program": len(result.not_found),
+        "reward codes among them": reward_codes,
+        "advocates topped up": result.advocates_topped_up,
+        "reason": reason,
+    }
+    if named:
+        more = len(voided_ids) - len(named)
+        details["codes"] = named + ([f"… and {more:,} more"] if more > 0 else [])
+    audit_record(obj=obj, event="codes voided", details=details)
 
 
 def _canonical_codes(codes: Iterable[str], result: VoidResult) -> list[str]:
@@ -176,3 +213,19 @@ def _canonical_codes(codes: Iterable[str], result: VoidResult) -> list[str]:
         else:
             wanted[canonical] = None
     return list(wanted)
+
+
+def codes_void_reasons_forget(*, holder_id: int, values: list[str]) -> int:
+    """A participant's personal data was erased: a void reason on their codes that names them
+    (typed by a manager, say) is replaced. Returns how many codes changed."""
+    needles = [v.lower() for v in values if v and len(v) >= 3]
+    changed = 0
+    reasons = (
+        PromoCode.objects.filter(holder_id=holder_id)
+        .exclude(void_reason="")
+        .values_list("pk", "void_reason")
+    )
+    for pk, reason in reasons:
+        if any(needle in reason.lower() for needle in needles):
+            changed += PromoCode.objects.filter(pk=pk).update(void_reason="[erased]")
+    return changed

@@ -1,7 +1,8 @@
 """Writes with business meaning for participants (keyword-only arguments, one transaction
 each), split by job: upsert (participants from the API, imports, the widget and orders),
-referrals, rewards (every reward state change) and advocates (blocking, codes by hand,
-program-wide top-ups). Admin, API, tasks and commands import the public names from here."""
+referrals, rewards (every reward state change), advocates (blocking, codes by hand,
+program-wide top-ups) and erasure (privacy requests). Admin, API, tasks and commands import the
+public names from here."""
 
 from .advocates import (
     BlockResult,
@@ -11,6 +12,7 @@ from .advocates import (
     participant_code_add,
     participant_unblock,
 )
+from .erasure import ErasureResult, ParticipantNotFound, participant_erase
 from .referrals import (
     ReferralRefused,
     referral_code_for_link,
@@ -43,13 +45,16 @@ __all__ = [
     "ALLOWED_MOVES",
     "PROFILE_FIELDS",
     "BlockResult",
+    "ErasureResult",
     "MarkPaidResult",
+    "ParticipantNotFound",
     "ReferralRefused",
     "RewardMoveRefused",
     "advocates_top_up_program",
     "advocates_top_up_program_later",
     "participant_block",
     "participant_code_add",
+    "participant_erase",
     "participant_friend_get_or_create",
     "participant_unblock",
     "participant_upsert",

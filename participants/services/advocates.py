@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from codes.models import PromoCode
 from codes.services import (
     CannotAddCode,
@@ -45,7 +46,15 @@ def participant_code_add(*, participant: Participant, prefix: str = "") -> Promo
         )
     if participant.is_blocked:
         raise CannotAddCode(f"{participant} is blocked: unblock them first to give them codes.")
-    return code_add_manual(holder=participant, prefix=prefix)
+    if participant.is_erased:
+        raise CannotAddCode("This participant was erased: they get no codes.")
+    code = code_add_manual(holder=participant, prefix=prefix)
+    audit_record(
+        obj=participant,
+        event="referral code added by hand",
+        changes={"referral code": ("", code.code)},
+    )
+    return code
 
 
 @dataclass(frozen=True)
@@ -71,14 +80,22 @@ def participant_block(
         participant.is_blocked = True
         participant.blocked_at = timezone.now()
         participant.save(update_fields=["is_blocked", "blocked_at", "updated_at"])
+        audit_record(
+            obj=participant,
+            event="advocate blocked",
+            changes={"is_blocked": (False, True)},
+            details={"reason": reason.strip()} if reason.strip() else None,
+        )
     voided = None
     if void_codes:
-        note = reason.strip() or f"advocate {participant.participant_id} blocked"
+        # The code's holder says whose it was: the reason need not name them.
+        note = reason.strip() or "advocate blocked"
         voided = codes_void(
             program=participant.program,
             queryset=PromoCode.objects.held_by(participant),
             by=by,
             reason=note,
+            audit_object=participant,
         )
     codes_holder_withdraw(holder_id=participant.pk)
     return BlockResult(participant=participant, newly_blocked=newly, voided=voided)
@@ -94,6 +111,9 @@ def participant_unblock(*, participant: Participant) -> int:
         participant.is_blocked = False
         participant.blocked_at = None
         participant.save(update_fields=["is_blocked", "blocked_at", "updated_at"])
+        audit_record(
+            obj=participant, event="advocate unblocked", changes={"is_blocked": (True, False)}
+        )
     return codes_top_up(holder=participant)
 
 
@@ -107,13 +127,15 @@ def advocates_top_up_program(*, program: Program, progress=None) -> TopUpRun:
     run = TopUpRun()
     if not program.promo_codes_enabled:
         return run
-    advocates = Participant.objects.filter(program=program, is_advocate=True, is_blocked=False)
+    advocates = Participant.objects.filter(
+        program=program, is_advocate=True, is_blocked=False, erased_at__isnull=True
+    )
     after = 0
     while True:
         chunk = list(
             advocates.filter(pk__gt=after)
             .order_by("pk")
-            .only("pk", "program_id", "is_advocate", "is_blocked")[:TOP_UP_CHUNK]
+            .only("pk", "program_id", "is_advocate", "is_blocked", "erased_at")[:TOP_UP_CHUNK]
         )
         codes_top_up_holders(holders=chunk, run=run)
         if progress is not None and chunk:

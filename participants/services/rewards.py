@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from audit.services import audit_record
 from codes.services import (
     reward_tank_of,
     tank_code_claim,
@@ -201,15 +202,25 @@ def reward_cancel(*, reward: Reward, flag_paid: bool = False) -> Reward:
         if not reward.needs_review:
             reward.needs_review = True
             reward.save(update_fields=["needs_review"])
+            audit_record(
+                obj=reward,
+                event="paid reward flagged for review",
+                changes={"needs_review": (False, True)},
+            )
         return reward
+    before = reward.status
     _move(reward, RewardStatus.CANCELLED, now=now)
+    changes = {"status": (before, RewardStatus.CANCELLED)}
     if reward.code_id is not None:
         if tank_code_release(code_id=reward.code_id):
+            changes["code"] = (reward.code.code, "back in the tank")
             reward.code = None  # the code is back in the tank, for another reward
             rewards_fill_waiting_later(program_id=reward.program_id)
         else:
             reward.needs_review = True  # its code was shown to the advocate already
+            changes["needs_review"] = (False, True)
     reward.save(update_fields=["status", "cancelled_at", "code", "needs_review"])
+    audit_record(obj=reward, event="reward cancelled", changes=changes)
     return reward
 
 
@@ -230,12 +241,17 @@ def rewards_mark_paid(*, rewards: QuerySet[Reward]) -> MarkPaidResult:
     ids = list(rewards.values_list("pk", flat=True))
     locked = Reward.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk")
     for reward in locked:
+        before = reward.status
         try:
             _move(reward, RewardStatus.PAID, now=now)
         except RewardMoveRefused as refused:
             result.refused.append(str(refused))
             continue
         reward.save(update_fields=["status", "paid_at"])
+        # One entry per reward: a payout is the brand's money, each one is looked up alone.
+        audit_record(
+            obj=reward, event="reward marked paid", changes={"status": (before, RewardStatus.PAID)}
+        )
         result.paid += 1
     return result
 

@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 from codes.services import codes_top_up
 from programs.models import Program
 
-from ..models import Participant
+from ..models import ERASED_ID_PREFIX, Participant, is_reserved_participant_id
 from .referrals import referral_code_for_link, referral_link
 
 PROFILE_FIELDS = ("email", "first_name", "last_name", "account_id")
@@ -25,6 +25,9 @@ def participant_upsert(
     unknown = set(profile) - set(PROFILE_FIELDS)
     if unknown:
         raise TypeError(f"Unknown participant fields: {', '.join(sorted(unknown))}")
+    if is_reserved_participant_id(participant_id):
+        # The entry points refuse it with a message first (API, widget token, import).
+        raise ValueError(f"Participant ids starting with {ERASED_ID_PREFIX!r} are reserved.")
     values = {k: v for k, v in profile.items() if v is not None}
     for _ in range(2):
         try:

@@ -18,6 +18,8 @@ from programs.models import Program
 from programs.selectors import program_get_by_slug
 from programs.validators import is_clean_text, shown
 
+from ..models import ERASED_ID_PREFIX, is_reserved_participant_id
+
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("exp", "sub", "program")
 # Optional profile claims and the longest value each may carry (the participant's columns).
@@ -150,6 +152,10 @@ def _check_claims(claims):
     if not is_clean_text(sub):
         raise InvalidWidgetToken(
             "The token's 'sub' holds a control character or an invalid one (a lone surrogate)."
+        )
+    if is_reserved_participant_id(sub):
+        raise InvalidWidgetToken(
+            f"The token's 'sub' starts with {ERASED_ID_PREFIX!r}, reserved for erased participants."
         )
     for name, max_length in OPTIONAL_CLAIMS.items():
         value = claims.get(name)

@@ -1,11 +1,10 @@
-from django.core.management.base import BaseCommand
-
+from audit.commands import AuditedCommand
 from codes.services import codes_top_up_short
 from programs.management.lookup import program_from_option
 from programs.models import Program
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Top up advocates short of codes (after a batch landed), in the order they fell short. "
         "Safe to re-run and to run twice at once; stops at a program whose pool is empty."

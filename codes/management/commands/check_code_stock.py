@@ -1,11 +1,10 @@
-from django.core.management.base import BaseCommand
-
+from audit.commands import AuditedCommand
 from codes import selectors
 from codes.services import pool_stock_check
 from programs.management.lookup import program_from_option
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Print each pool's available codes, threshold, last-7-day use and forecast, "
         "and send the low-stock alerts that are due (and those recorded but never sent)."

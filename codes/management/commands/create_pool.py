@@ -1,11 +1,12 @@
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from audit.commands import AuditedCommand
 from codes.services import pool_create_fuel_tank
 from programs.management.lookup import program_from_option
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Create a fuel tank: a pool of reward codes of a program (upload codes into it with "
         "import_codes --pool NAME; make it pay rewards with set_reward --fuel-tank NAME)."

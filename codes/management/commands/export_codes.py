@@ -1,13 +1,14 @@
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from audit.commands import AuditedCommand
 from codes.exports import csv_lines, write_xlsx
 from codes.selectors import codes_export_rows
 from programs.management.lookup import program_from_option
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Export a program's codes as CSV or XLSX (to stdout, or to -o FILE)."
 
     def add_arguments(self, parser):

@@ -1,5 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from audit.commands import AuditedCommand
 from codes.services import (
     DEFAULT_GENERATED_LENGTH,
     CodeSpaceTooSmall,
@@ -10,7 +11,7 @@ from codes.services import (
 from programs.management.lookup import program_from_option
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Generate random codes (no look-alike characters) into a program's referral pool."
 
     def add_arguments(self, parser):

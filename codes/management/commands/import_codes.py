@@ -2,8 +2,9 @@ import os
 import sys
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from audit.commands import AuditedCommand
 from codes.models import Pool
 from codes.parsing import WHOLE_FILE_FORMATS, UnreadableFile, file_format
 from codes.services import PromoCodesOff, batch_import, pool_get_or_create_referral
@@ -12,7 +13,7 @@ from programs.management.lookup import program_from_option
 REFUSALS_SHOWN = 20
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Import a file of codes (CSV, TSV, TXT, XLSX, XLS, ODS or JSON) into a program's "
         "referral pool, or into --pool, as one batch."

@@ -1,15 +1,16 @@
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from audit.commands import AuditedCommand
 from codes.models import Pool, PoolKind
 from codes.services import program_reward_rule_set
 from programs.management.lookup import program_from_option
 from programs.models import RewardKind
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Set what an advocate earns for a converted referral: a credit, a percent discount or a "
         "code from a fuel tank of the program; and the review period before it is available."

@@ -1,5 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from audit.commands import AuditedCommand
 from codes.models import Batch
 from codes.parsing import UnreadableFile, file_format, read_rows
 from codes.services import codes_void
@@ -8,7 +9,7 @@ from programs.management.lookup import program_from_option
 NOT_FOUND_SHOWN = 20
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Void codes of a program: named ones, the codes of a file (any upload format), or a "
         "whole batch. A voided code is never assigned again and an order carrying it is "

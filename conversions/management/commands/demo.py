@@ -1,6 +1,7 @@
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
 from django.db import transaction
+
+from audit.commands import AuditedCommand
 
 # The demo touches every app, so it lives in the top one (conversions), which may import all.
 from codes import services as codes_services
@@ -19,7 +20,7 @@ ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin"
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Load the demo: program 'demo' (single-use, 3 codes per advocate), a batch of codes, a "
         "few participants and a local admin login. Running it again changes nothing."

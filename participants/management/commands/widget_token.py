@@ -1,12 +1,13 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from audit.commands import AuditedCommand
 from participants.widget.tokens import PARTICIPANT_ID_MAX_LENGTH, widget_token_encode
 from programs.management.lookup import program_from_option
 
 DEMO_BASE_URL = "http://127.0.0.1:8000"
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Print a participant token for the widget (alone on the first line) and the demo widget "
         "URL (second line). The participant need not exist yet: loading the widget creates it."

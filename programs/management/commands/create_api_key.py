@@ -1,10 +1,11 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from audit.commands import AuditedCommand
 from programs.management.lookup import program_from_option
 from programs.services import api_key_create
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Create a server-API key for a program. The key is printed once, on the last line."
 
     def add_arguments(self, parser):

@@ -1,11 +1,12 @@
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from audit.commands import AuditedCommand
 from programs.models import MAX_CODES_PER_ADVOCATE, CodeUsage, Program
 from programs.services import program_create
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = "Create a program. Either usage flag turns referral promo codes on (cannot be undone)."
 
     def add_arguments(self, parser):
