@@ -227,6 +227,10 @@ else:
     )
     EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "outbox"))
 
+# Conversions on PostgreSQL: the attribution as one database call (conversions_attribute, a
+# function kept in a migration). Off: the Python path, as on SQLite (tests run both).
+CONVERSIONS_FAST_PATH = env_bool("CONVERSIONS_FAST_PATH", True)
+
 # Celery: eager in-process when no broker is configured.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL

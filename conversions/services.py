@@ -9,13 +9,14 @@ import re
 from datetime import UTC
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from codes.models import PromoCode
+from codes.models import Pool, PromoCode
 from codes.rules import CodeUse, canonical_or_none, code_verdict
-from codes.services import CodeNotRedeemable, code_redeem
+from codes.services import CodeNotRedeemable, code_redeem, codes_top_up
 from participants.models import Participant, Referral, ReferralStatus, Reward
 from participants.services import (
     participant_friend_get_or_create,
@@ -23,7 +24,7 @@ from participants.services import (
     referral_reverse,
     reward_grant,
 )
-from programs.models import Program
+from programs.models import CodeUsage, Program
 
 from .models import Conversion, ConversionItem, ConversionStatus
 
@@ -45,6 +46,23 @@ _CENT = Decimal("0.01")
 _PRICE_PLACES = Decimal("0.0001")
 # Impact.com clients may send CustomerEmail as the SHA-1 hex digest of the address.
 _SHA1_HEX = re.compile(r"^[0-9a-f]{40}$")
+
+
+# The reasons an order gets whatever path recorded it (a code's refusal is code_verdict's).
+NO_CODE_REASON = "The order carries no promo code."
+SELF_REFERRAL_REASON = "Self-referral: the customer is the advocate."
+ATTRIBUTED_REASON = "Attributed to the advocate holding the code."
+
+
+def repeat_reason(referral_status: str) -> str:
+    return (
+        f"Attributed to the advocate holding the code; the customer's referral is already "
+        f"{referral_status}, so no new reward."
+    )
+
+
+def not_redeemable_reason(refusal: str) -> str:
+    return f"The code cannot attribute: {refusal}."
 
 
 class ConversionConflict(Exception):
@@ -167,10 +185,63 @@ def conversion_record(*, program: Program, payload: dict) -> tuple[Conversion, b
     unique (program, order_id) index makes every concurrent copy of one order wait for the
     first and then find its row, so an order is attributed (and rewarded) once and every copy
     gets the same answer. The same OrderId with a different payload raises ConversionConflict.
+
+    On PostgreSQL (settings.CONVERSIONS_FAST_PATH) the attribution is one call of the
+    database function conversions_attribute (migration conversions 0004) and one UPDATE of
+    the outcome; a fuel-tank reward program or a SHA-1 CustomerEmail takes the Python path,
+    as everything does on SQLite. Both make the same writes under the same locks.
     """
     values = payload_normalise(payload)
     digest = payload_digest(values)
-    event_date = values["event_date"]
+    now = timezone.now()
+    if _fast_path_applies(values):
+        recorded = _record_in_database(program=program, values=values, digest=digest, now=now)
+        if recorded is not None:
+            return recorded
+    return _record_in_python(program=program, values=values, digest=digest, now=now)
+
+
+def _existing(*, program, values, digest, pk=None):
+    lookup = {"pk": pk} if pk is not None else {"order_id": values["order_id"]}
+    existing = Conversion.objects.get(program=program, **lookup)
+    if existing.payload_digest != digest:
+        raise ConversionConflict(
+            f"Order {values['order_id']!r} was already recorded with a different payload."
+        )
+    return existing, False
+
+
+def _event_date(values, now):
+    return now if values["event_date"] == EVENT_DATE_NOW else values["event_date"]
+
+
+def _items_create(conversion, values):
+    if values["items"]:
+        ConversionItem.objects.bulk_create(
+            ConversionItem(conversion=conversion, **item) for item in values["items"]
+        )
+
+
+def _outcome_save(conversion, reward):
+    """Write the outcome: the columns that changed from the row as first inserted."""
+    conversion.response = conversion_body(conversion, reward)
+    changed = ["response"]
+    if conversion.status != ConversionStatus.UNATTRIBUTED:
+        changed.append("status")
+    if conversion.reason:
+        changed.append("reason")
+    changed += [
+        name
+        for name in ("code", "advocate", "friend", "referral", "reward")
+        if getattr(conversion, f"{name}_id") is not None
+    ]
+    conversion.save(update_fields=changed)
+
+
+# --- The Python path (SQLite, and what the database function hands back) ----------------------
+
+
+def _record_in_python(*, program, values, digest, now):
     try:
         with transaction.atomic():
             conversion = Conversion.objects.create(
@@ -180,27 +251,17 @@ def conversion_record(*, program: Program, payload: dict) -> tuple[Conversion, b
                 promo_code=values["promo_code"][:255],
                 customer_id=values["customer_id"],
                 customer_email=values["customer_email"],
-                event_date=timezone.now() if event_date == EVENT_DATE_NOW else event_date,
+                event_date=_event_date(values, now),
                 order_subtotal=values["order_subtotal"],
                 order_discount=values["order_discount"],
                 currency_code=values["currency_code"],
                 payload_digest=digest,
             )
     except IntegrityError:
-        existing = Conversion.objects.get(program=program, order_id=values["order_id"])
-        if existing.payload_digest != digest:
-            raise ConversionConflict(
-                f"Order {values['order_id']!r} was already recorded with a different payload."
-            ) from None
-        return existing, False
-
-    if values["items"]:
-        ConversionItem.objects.bulk_create(
-            ConversionItem(conversion=conversion, **item) for item in values["items"]
-        )
+        return _existing(program=program, values=values, digest=digest)
+    _items_create(conversion, values)
     reward = _attribute(conversion=conversion, program=program, values=values)
-    conversion.response = conversion_body(conversion, reward)
-    conversion.save()
+    _outcome_save(conversion, reward)
     return conversion, True
 
 
@@ -212,7 +273,7 @@ def _attribute(*, conversion, program, values):
         conversion.reason = reason
 
     if not values["promo_code"]:
-        outcome(ConversionStatus.UNATTRIBUTED, "The order carries no promo code.")
+        outcome(ConversionStatus.UNATTRIBUTED, NO_CODE_REASON)
         return None
     canonical = canonical_or_none(values["promo_code"])
     # Lock the code row: concurrent orders for one code are decided one after another.
@@ -238,17 +299,18 @@ def _attribute(*, conversion, program, values):
     if values["customer_id"] == advocate.participant_id or _same_email(
         values["customer_email"], advocate.email
     ):
-        outcome(ConversionStatus.REJECTED, "Self-referral: the customer is the advocate.")
+        outcome(ConversionStatus.REJECTED, SELF_REFERRAL_REASON)
         return None
 
     friend, new_friend = _friend(program=program, values=values)
     if friend.pk == advocate.pk:
-        outcome(ConversionStatus.REJECTED, "Self-referral: the customer is the advocate.")
+        outcome(ConversionStatus.REJECTED, SELF_REFERRAL_REASON)
         return None
     conversion.friend = friend
     # Orders of one customer are decided one after another: lock the friend's row (NO KEY, so
-    # inserts that merely reference it are not blocked) before reading their referral. Without
-    # it two first orders of one customer would both try to create the referral.
+    # inserts that merely reference it are not blocked; of that row only, never the program
+    # row the model's default ordering would join) before reading their referral. Without it
+    # two first orders of one customer would both try to create the referral.
     list(
         Participant.objects.select_for_update(no_key=True, of=("self",))
         .filter(pk=friend.pk)
@@ -259,17 +321,13 @@ def _attribute(*, conversion, program, values):
     try:
         code_redeem(code=code, order_id=values["order_id"], redeemed_by=friend)
     except CodeNotRedeemable as refused:
-        outcome(ConversionStatus.REJECTED, f"The code cannot attribute: {refused.reason}.")
+        outcome(ConversionStatus.REJECTED, not_redeemable_reason(refused.reason))
         return None
     if referral is not None and referral.status != ReferralStatus.PENDING:
         # A repeat order: the code was used at the shop (redeemed, or one more use counted),
         # but the customer's referral was already converted (or reversed): no second reward.
         conversion.referral = referral if referral.advocate_id == advocate.pk else None
-        outcome(
-            ConversionStatus.ATTRIBUTED,
-            f"Attributed to the advocate holding the code; the customer's referral is already "
-            f"{referral.status}, so no new reward.",
-        )
+        outcome(ConversionStatus.ATTRIBUTED, repeat_reason(referral.status))
         return None
     # The code used at checkout wins over an earlier pending link to another advocate.
     referral = referral_convert(
@@ -283,8 +341,165 @@ def _attribute(*, conversion, program, values):
     reward = reward_grant(referral=referral)
     conversion.referral = referral
     conversion.reward = reward
-    outcome(ConversionStatus.ATTRIBUTED, "Attributed to the advocate holding the code.")
+    outcome(ConversionStatus.ATTRIBUTED, ATTRIBUTED_REASON)
     return reward
+
+
+# --- The database path (PostgreSQL) -------------------------------------------------------------
+
+_ATTRIBUTE_SQL = "SELECT * FROM conversions_attribute(" + ", ".join(["%s"] * 12) + ")"
+
+
+def _fast_path_applies(values) -> bool:
+    # A SHA-1 CustomerEmail is compared with the advocate's address hashed, which the database
+    # cannot do without pgcrypto: such orders (rare) take the Python path.
+    return (
+        settings.CONVERSIONS_FAST_PATH
+        and connection.vendor == "postgresql"
+        and not _SHA1_HEX.match(values["customer_email"])
+    )
+
+
+def _record_in_database(*, program, values, digest, now):
+    """The attribution in one call of conversions_attribute, then the outcome in one UPDATE;
+    None when the function hands the order back to the Python path (nothing written)."""
+    promo_code = values["promo_code"][:255]
+    event_date = _event_date(values, now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ATTRIBUTE_SQL,
+            [
+                program.pk,
+                values["order_id"],
+                promo_code,
+                canonical_or_none(values["promo_code"]) if promo_code else None,
+                values["customer_id"],
+                values["customer_email"],
+                event_date,
+                values["order_subtotal"],
+                values["order_discount"],
+                values["currency_code"],
+                digest,
+                now,
+            ],
+        )
+        names = [column.name for column in cursor.description]
+        row = dict(zip(names, cursor.fetchone(), strict=True))
+    outcome = row["outcome"]
+    if outcome == "python":
+        return None
+    if outcome == "existing":
+        return _existing(program=program, values=values, digest=digest, pk=row["conversion_id"])
+    conversion = Conversion(
+        pk=row["conversion_id"],
+        program=program,
+        order_id=values["order_id"],
+        status=ConversionStatus.UNATTRIBUTED,
+        promo_code=promo_code,
+        customer_id=values["customer_id"],
+        customer_email=values["customer_email"],
+        event_date=event_date,
+        order_subtotal=values["order_subtotal"],
+        order_discount=values["order_discount"],
+        currency_code=values["currency_code"],
+        payload_digest=digest,
+        created_at=now,
+    )
+    _items_create(conversion, values)
+    reward = _attribution_outcome(conversion=conversion, program=program, row=row)
+    _outcome_save(conversion, reward)
+    return conversion, True
+
+
+def _attribution_outcome(*, conversion, program, row):
+    """Fill in the conversion from what conversions_attribute did; give the replacement code
+    of a redeemed single-use code; return the reward or None.
+
+    The eligibility and its reason are code_verdict's, on the code as the function found it
+    under its lock: a function that disagrees with it is a bug, not an outcome."""
+
+    def outcome(status, reason):
+        conversion.status = status
+        conversion.reason = reason
+
+    if row["outcome"] == "no_code":
+        outcome(ConversionStatus.UNATTRIBUTED, NO_CODE_REASON)
+        return None
+    code = _code_as_found(row, program)
+    verdict = code_verdict(code, use=CodeUse.ATTRIBUTE)
+    if verdict.allowed != (row["outcome"] != "refused"):
+        raise RuntimeError(
+            f"conversions_attribute ({row['outcome']}) and code_verdict ({verdict}) disagree"
+        )
+    if code is not None and verdict.is_referral_code:
+        conversion.code = code
+        conversion.advocate = code.holder
+    if not verdict.allowed:
+        status = (
+            ConversionStatus.REJECTED if verdict.is_referral_code else ConversionStatus.UNATTRIBUTED
+        )
+        outcome(status, verdict.reason)
+        return None
+    if row["outcome"] == "self_referral":
+        outcome(ConversionStatus.REJECTED, SELF_REFERRAL_REASON)
+        return None
+    conversion.friend_id = row["friend_id"]
+    if row["outcome"] == "not_redeemable":
+        outcome(ConversionStatus.REJECTED, not_redeemable_reason("code changed"))
+        return None
+    advocate = code.holder
+    if code.usage == CodeUsage.SINGLE:
+        codes_top_up(holder=advocate)  # a replacement at once
+    if row["outcome"] == "repeat":
+        if row["referral_advocate_id"] == advocate.pk:
+            conversion.referral_id = row["referral_id"]
+        outcome(ConversionStatus.ATTRIBUTED, repeat_reason(row["referral_status"]))
+        return None
+    reward = Reward(
+        pk=row["reward_id"],
+        program=program,
+        advocate=advocate,
+        referral_id=row["referral_id"],
+        kind=row["reward_kind"],
+        status=row["reward_status"],
+        amount=row["reward_amount"],
+        currency=row["reward_currency"],
+        percent=row["reward_percent"],
+        available_at=row["reward_available_at"],
+        needs_review=False,
+    )
+    conversion.referral_id = row["referral_id"]
+    conversion.reward = reward
+    outcome(ConversionStatus.ATTRIBUTED, ATTRIBUTED_REASON)
+    return reward
+
+
+def _code_as_found(row, program):
+    """The code (None: no such code in the program) as conversions_attribute read it, with
+    what code_verdict reads of its pool and holder."""
+    if row["code_id"] is None:
+        return None
+    holder = None
+    if row["holder_id"] is not None:
+        holder = Participant(
+            pk=row["holder_id"],
+            program=program,
+            participant_id=row["holder_participant_id"],
+            is_advocate=row["holder_is_advocate"],
+            is_blocked=row["holder_is_blocked"],
+            erased_at=row["holder_erased_at"],
+        )
+    code = PromoCode(
+        pk=row["code_id"],
+        program=program,
+        code=row["code_code"],
+        status=row["code_status"],
+        usage=row["code_usage"],
+        voided_at=row["code_voided_at"],
+        holder=holder,
+    )
+    code.pool = Pool(kind=row["code_pool_kind"])
+    return code
 
 
 def _same_email(customer_email, advocate_email):

@@ -1,0 +1,168 @@
+"""The server API's cost in-process (no HTTP server): what one request spends where.
+
+  statements   SQL statements (and how many of them SAVEPOINT/RELEASE) of one attributed
+               conversion, counted on the connection
+  conversion   ms per attributed conversion (POST through Django's test client: middleware,
+               DRF, the service, the database)
+  key auth     ms for API key authentication + throttle together (ApiKeyAuthentication and
+               ApiKeyRateThrottle on one request), with the key cache warm
+  lookup       ms per request of the one-lookup endpoint (GET .../participants/{id})
+
+A fresh PostgreSQL database (created, migrated, dropped) and Redis, like bench/api.py.
+`BENCH_ROOT=/path/to/checkout` measures another checkout with this script (before/after).
+
+Environment: BENCH_DATABASE_URL (server, default postgres://root@127.0.0.1:5432/postgres),
+BENCH_DB_NAME (default bench_api_cost), BENCH_REDIS_URL (default redis://127.0.0.1:6379/12),
+BENCH_ROUNDS (default 300).
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(os.environ.get("BENCH_ROOT") or Path(__file__).resolve().parent.parent)
+SERVER_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://root@127.0.0.1:5432/postgres")
+DB_NAME = os.environ.get("BENCH_DB_NAME", "bench_api_cost")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "300"))
+
+
+def psql(sql):
+    import psycopg
+
+    with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def median_ms(samples):
+    return statistics.median(samples) * 1000
+
+
+def measure():
+    sys.path.insert(0, str(ROOT))
+    os.chdir(ROOT)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.db import connection, transaction
+    from django.test import Client
+    from rest_framework.test import APIRequestFactory
+
+    from codes.models import PromoCode
+    from participants.services import participant_upsert
+    from programs.api_auth import ApiKeyAuthentication, ApiKeyRateThrottle
+    from programs.models import CodeUsage
+    from programs.services import api_key_create, program_create
+    from tests.factories import stock_pool
+
+    with transaction.atomic():
+        program = program_create(
+            slug="cost",
+            name="Cost",
+            promo_codes_enabled=True,
+            code_usage=CodeUsage.SINGLE,
+            codes_per_advocate=2,
+            low_stock_threshold=10,
+        )
+        _, raw_key = api_key_create(program=program, name="cost", requests_per_minute=10**7)
+        stock_pool(program, ROUNDS * 4 + 100, prefix="C")
+    codes = []
+    for i in range(ROUNDS):
+        advocate, _ = participant_upsert(
+            program=program, participant_id=f"adv-{i}", email=f"adv-{i}@example.com"
+        )
+        codes.append(PromoCode.objects.filter(holder=advocate).values_list("code", flat=True)[0])
+    connection.close()
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    path = f"/api/v1/programs/{program.slug}/conversions"
+    statements = []
+
+    def count(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    warm = 20
+    times, per_order, savepoints = [], [], []
+    for i, code in enumerate(codes):
+        body = {"OrderId": f"O-{i}", "OrderPromoCode": code, "CustomerId": f"f-{i}"}
+        statements.clear()
+        with connection.execute_wrapper(count):
+            started = time.perf_counter()
+            response = client.post(path, body, content_type="application/json")
+            elapsed = time.perf_counter() - started
+        assert response.status_code == 201 and response.json()["status"] == "attributed", (
+            response.content
+        )
+        if i >= warm:
+            times.append(elapsed)
+            per_order.append(len(statements))
+            savepoints.append(sum(s.startswith(("SAVEPOINT", "RELEASE")) for s in statements))
+    sample = list(statements)
+
+    lookup = f"/api/v1/programs/{program.slug}/participants/adv-0"
+    lookup_times = []
+    for i in range(ROUNDS):
+        started = time.perf_counter()
+        response = client.get(lookup)
+        if i >= warm:
+            lookup_times.append(time.perf_counter() - started)
+        assert response.status_code == 200
+
+    factory = APIRequestFactory()
+    auth_times = []
+    for i in range(ROUNDS * 3):
+        request = factory.get(lookup, HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+        started = time.perf_counter()
+        _, api_key = ApiKeyAuthentication().authenticate(request)
+        request.auth = api_key
+        allowed = ApiKeyRateThrottle().allow_request(request, None)
+        if i >= warm:
+            auth_times.append(time.perf_counter() - started)
+        assert allowed
+
+    print(f"checkout: {ROOT}")
+    print(
+        f"attributed conversion: {statistics.median(per_order):.0f} statements "
+        f"({statistics.median(savepoints):.0f} SAVEPOINT/RELEASE), "
+        f"{median_ms(times):.2f} ms median in-process"
+    )
+    print(f"one-lookup endpoint:   {median_ms(lookup_times):.2f} ms median in-process")
+    print(f"key auth + throttle:   {median_ms(auth_times):.3f} ms median")
+    print("statements of the last conversion:")
+    for sql in sample:
+        print(f"  {sql[:150]}")
+
+
+def main():
+    db_url = f"{SERVER_URL.rsplit('/', 1)[0]}/{DB_NAME}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "REDIS_URL": REDIS_URL,
+        "CELERY_BROKER_URL": "",
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+        "_BENCH_API_COST_CHILD": "1",
+    }
+    env.pop("TEST_DATABASE_NAME", None)
+    python = str(ROOT / ".venv" / "bin" / "python")
+    psql(f'DROP DATABASE IF EXISTS "{DB_NAME}"')
+    psql(f'CREATE DATABASE "{DB_NAME}"')
+    subprocess.run(["redis-cli", "-u", REDIS_URL, "FLUSHDB"], check=False, capture_output=True)
+    try:
+        subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        subprocess.run([python, __file__], env=env, check=True)
+    finally:
+        psql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    if os.environ.get("_BENCH_API_COST_CHILD"):
+        measure()
+    else:
+        main()
