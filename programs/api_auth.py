@@ -6,6 +6,11 @@ its SHA-256 digest, a revoked key is refused (401), a Basic user that is not the
 is refused like a wrong key (401), a key works for its own program only (403), and each key has
 its own request rate (requests per minute), counted atomically in the cache (Redis when
 configured).
+
+The fixed cost of every API request, so kept to one Redis round trip and, mostly, no database:
+the key's throttle count and the key generation are read together (programs.ratelimit), and
+the key itself comes from this process's copy while the generation says it is current
+(programs.keycache: a revocation empties every process's copies at once).
 """
 
 import base64
@@ -16,8 +21,9 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import BaseThrottle
 
+from .keycache import key_cache
 from .models import ApiKey
-from .ratelimit import count_request
+from .ratelimit import count_request, count_request_and_generation
 from .services import api_key_digest
 
 # last_used_at is written at most this often per key, not on every request.
@@ -31,6 +37,10 @@ SCHEMES_HINT = (
     "and the API key as the password."
 )
 BASIC_MISMATCH = "Invalid credentials: unknown API key, or not a key of the program named."
+
+
+def throttle_key(digest: str) -> str:
+    return f"throttle:apikey:{digest[:24]}"
 
 
 def _refuse(message):
@@ -74,7 +84,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             _refuse("Malformed Authorization header.")
         if scheme == b"basic":
             user, raw_key = _basic_credentials(header[1])
-            api_key = self._api_key(raw_key, mismatch=BASIC_MISMATCH)
+            api_key = self._api_key(request, raw_key, mismatch=BASIC_MISMATCH)
             if api_key.program.slug != user:
                 # Like a wrong key: the user names a program the key does not belong to.
                 _refuse(BASIC_MISMATCH)
@@ -85,7 +95,7 @@ class ApiKeyAuthentication(BaseAuthentication):
                 raw_key = header[1].decode()
             except UnicodeDecodeError:
                 _refuse("Invalid API key.")
-            api_key = self._api_key(raw_key, mismatch="Invalid API key.")
+            api_key = self._api_key(request, raw_key, mismatch="Invalid API key.")
         # last_used_at is stamped after a successful answer (ProgramAPIView), so a refused
         # request changes no row.
         return (None, api_key)
@@ -98,12 +108,20 @@ class ApiKeyAuthentication(BaseAuthentication):
             _refuse("Malformed Authorization header.")
 
     @staticmethod
-    def _api_key(raw_key, *, mismatch):
-        api_key = (
-            ApiKey.objects.select_related("program").filter(digest=api_key_digest(raw_key)).first()
+    def _api_key(request, raw_key, *, mismatch):
+        digest = api_key_digest(raw_key)
+        # The throttle's count for this key, in the same Redis round trip as the generation
+        # that says whether this process's copy of the key is current.
+        counted, generation = count_request_and_generation(
+            throttle_key(digest), THROTTLE_WINDOW_SECONDS
         )
+        request.api_key_window = counted
+        api_key = key_cache.get(digest, generation)
         if api_key is None:
-            _refuse(mismatch)
+            api_key = ApiKey.objects.select_related("program").filter(digest=digest).first()
+            if api_key is None:
+                _refuse(mismatch)
+            key_cache.put(digest, generation, api_key)
         if api_key.revoked_at is not None:
             _refuse("This API key has been revoked.")
         return api_key
@@ -133,16 +151,17 @@ class HasProgramApiKey(BasePermission):
 class ApiKeyRateThrottle(BaseThrottle):
     """A fixed one-minute window per key at the key's requests_per_minute.
 
-    One atomic INCR per request (Redis when REDIS_URL is set); the window's counter is created
-    with ADD when missing, so concurrent web processes share one count.
+    The request was counted when its key was authenticated (one Redis round trip for both:
+    programs.ratelimit); this only compares. Fails open (no count) when Redis is unreachable.
     """
 
     def allow_request(self, request, view):
         api_key = request.auth
         if not isinstance(api_key, ApiKey):
             return True
-        # Fails open (counts None) when Redis is unreachable: programs.ratelimit.
-        counted = count_request(f"throttle:apikey:{api_key.digest[:24]}", THROTTLE_WINDOW_SECONDS)
+        counted = getattr(request, "api_key_window", None)
+        if counted is None:  # authenticated some other way: count here
+            counted = count_request(throttle_key(api_key.digest), THROTTLE_WINDOW_SECONDS)
         if counted.count is None or counted.count <= api_key.requests_per_minute:
             return True
         self._wait = counted.retry_after

@@ -8,6 +8,8 @@ class ProgramsConfig(AppConfig):
     def ready(self):
         from audit.registry import track
 
+        from . import receivers  # noqa: F401
+
         from .models import ApiKey, Program, ProgramManager
 
         # The widget secret is never written to the trail (a rotation is recorded without it);

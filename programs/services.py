@@ -246,7 +246,9 @@ def api_key_create(
 
 @transaction.atomic
 def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
-    """Revoke a key (at once: its next request is refused). Revoking twice changes nothing."""
+    """Revoke a key (at once: its next request is refused, in every web process: saving it
+    marks every process's key copies stale, programs.keycache). Revoking twice changes
+    nothing."""
     stored = ApiKey.objects.select_for_update().get(pk=api_key.pk)
     if stored.revoked_at is None:
         stored.revoked_at = timezone.now()

@@ -9,6 +9,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from programs.keycache import key_cache
 from programs.models import ApiKey
 from programs.services import api_key_create, api_key_digest, api_key_revoke
 from tests.api_helpers import client_for, stocked_program, url
@@ -103,6 +104,7 @@ def test_last_used_at_is_written_at_most_once_a_minute():
     api_key.refresh_from_db()
     assert api_key.last_used_at == first
     ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=first - timedelta(minutes=2))
+    key_cache.clear()  # two minutes on, this process's copy of the key has expired too
     client.get(url(program, "stock"))
     api_key.refresh_from_db()
     assert api_key.last_used_at > first - timedelta(minutes=2)
@@ -188,3 +190,102 @@ def test_a_refused_request_does_not_stamp_last_used_at():
     assert response.status_code == 400
     api_key.refresh_from_db()
     assert api_key.last_used_at is None
+
+
+# --- Keys kept by each web process (programs.keycache) -----------------------------------------
+
+
+@pytest.fixture
+def another_process(monkeypatch):
+    """The API as served by another web process: its own, warm, copies of the keys."""
+    from programs import api_auth
+    from programs.keycache import ApiKeyCache
+
+    copies = ApiKeyCache()
+    monkeypatch.setattr(api_auth, "key_cache", copies)
+    return copies
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_key_revoked_elsewhere_is_refused_at_once_by_a_process_holding_a_copy(
+    another_process, django_capture_on_commit_callbacks
+):
+    program = stocked_program()
+    api_key, raw_key = api_key_create(program=program, name="leaked")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    assert client.get(url(program, "stock")).status_code == 200
+    assert api_key.digest in another_process  # its copy is warm
+
+    with django_capture_on_commit_callbacks(execute=True):
+        api_key_revoke(api_key=ApiKey.objects.get(pk=api_key.pk))
+
+    assert api_key.digest in another_process  # nothing told that process directly…
+    response = client.get(url(program, "stock"))
+    assert response.status_code == 401  # …yet its very next request is refused
+    assert "revoked" in response.json()["error"]["message"]
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_rate_changed_in_the_admin_applies_at_once_in_a_process_holding_a_copy(
+    another_process, django_capture_on_commit_callbacks
+):
+    program = stocked_program()
+    api_key, raw_key = api_key_create(program=program, name="k", requests_per_minute=1000)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    assert client.get(url(program, "stock")).status_code == 200
+    admin = Client()
+    admin.force_login(get_user_model().objects.create_superuser("root", "r@example.com", "pw"))
+    with django_capture_on_commit_callbacks(execute=True):
+        admin.post(
+            f"/admin/programs/apikey/{api_key.pk}/change/",
+            {"name": "k", "requests_per_minute": 1},
+        )
+    assert client.get(url(program, "stock")).status_code == 429
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_warm_key_is_not_read_from_the_database_and_the_throttle_still_counts():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    program = stocked_program()
+    client = client_for(program, requests_per_minute=3)
+    assert client.get(url(program, "stock")).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        statuses = [client.get(url(program, "stock")).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    assert not any("programs_apikey" in q["sql"] for q in queries)
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_with_redis_unreachable_keys_are_read_from_the_database(
+    another_process, settings, django_capture_on_commit_callbacks
+):
+    from programs.ratelimit import reset_fail_open
+    from tests.config.test_resilience import closed_port
+
+    program = stocked_program()
+    api_key, raw_key = api_key_create(program=program, name="k")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    assert client.get(url(program, "stock")).status_code == 200
+    assert api_key.digest in another_process
+    down = f"redis://127.0.0.1:{closed_port()}/0"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": down,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    reset_fail_open()
+    try:
+        # Revoked while Redis is down: no process can be told, so none trusts its copies.
+        with django_capture_on_commit_callbacks(execute=True):
+            api_key_revoke(api_key=ApiKey.objects.get(pk=api_key.pk))
+        assert client.get(url(program, "stock")).status_code == 401
+    finally:
+        reset_fail_open()
