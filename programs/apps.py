@@ -9,7 +9,6 @@ class ProgramsConfig(AppConfig):
         from audit.registry import track
 
         from . import receivers  # noqa: F401
-
         from .models import ApiKey, Program, ProgramManager
 
         # The widget secret is never written to the trail (a rotation is recorded without it);
