@@ -1,21 +1,30 @@
-"""Server API benchmark: conversions (and participant upserts) on gunicorn + PostgreSQL.
+"""Server API benchmark: the API's fixed cost and conversions on gunicorn + PostgreSQL.
 
 Starts its own stack on loopback: a fresh PostgreSQL database (created, migrated, dropped),
-gunicorn with 2 workers, a Celery worker on Redis, then drives load with wrk (installed with
-apt-get when missing) and a Lua script:
+a Celery worker on Redis and gunicorn (serving bench/web_settings.py: the project plus one
+plain JSON view), then drives load with wrk (installed with apt-get when missing) and a Lua
+script, phase after phase, the ratios printed from the same run:
 
-  phase 1  conversions only: POST /conversions, a fresh OrderId and a fresh held single-use
-           code each time (attributed: code redeemed, replacement assigned, reward created)
-  phase 2  mixed: the same conversions plus PUT /participants/{new id} (each new advocate
-           claims 5 codes), two wrk processes at once
-  phase 3  widget loads: GET /api/v1/widget/me with a participant token per advocate, two
-           connections (one per worker), so p95 is the service time (target ≤ 30 ms)
+  plain        GET /bench/plain: a Django JSON view, no database, no cache (the yardstick)
+  lookup       GET /codes/{code}: the API's one-lookup endpoint (key auth, throttle, one
+               SELECT); target ≥ 0.3× plain
+  conversions  POST /conversions, a fresh OrderId and a fresh held single-use code each time
+               (attributed: code redeemed, replacement assigned, reward created); target ≥ 0.5×
+               lookup, p95 ≤ 50 ms
+  mixed        the same conversions plus PUT /participants/{new id} (each new advocate claims 5
+               codes), two wrk processes at once
+  widget       GET /api/v1/widget/me with a participant token per advocate, one connection
+               per gunicorn worker, so p95 is the service time (target ≤ 15 ms)
 
 Prints requests/s and p50/p95/p99 per phase. Bounded: BENCH_SECONDS (default 20) per phase.
 
 Environment: BENCH_DATABASE_URL (server, default postgres://root@127.0.0.1:5432/postgres),
 BENCH_DB_NAME (default bench_api), BENCH_REDIS_URL (default redis://127.0.0.1:6379/12),
-BENCH_SECONDS, BENCH_CONNECTIONS (default 8).
+BENCH_SECONDS, BENCH_CONNECTIONS (default 8), BENCH_PHASES (default all, comma-separated),
+BENCH_SERVERS (gunicorn set-ups measured in turn on one database, class:workers[:threads]
+separated by ";", e.g. "sync:2;sync:5;gthread:2:4"; default the deploy's choice in
+gunicorn.conf.py for 2 CPUs), BENCH_ADVOCATES (default 3000; each holds 5 codes, and every
+conversion spends one).
 """
 
 import json
@@ -37,9 +46,12 @@ DB_NAME = os.environ.get("BENCH_DB_NAME", "bench_api")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
-# Extra gunicorn options, e.g. "--worker-class gthread --threads 4".
+# Extra gunicorn options.
 GUNICORN_ARGS = os.environ.get("BENCH_GUNICORN_ARGS", "").split()
-ADVOCATES = 3000
+# The gunicorn set-ups to measure in turn on one database: class:workers[:threads], ";"-separated.
+SERVERS_TEXT = os.environ.get("BENCH_SERVERS", "sync:2")
+PHASES = os.environ.get("BENCH_PHASES", "plain,lookup,conversions,mixed,widget").split(",")
+ADVOCATES = int(os.environ.get("BENCH_ADVOCATES", "3000"))
 PER_ADVOCATE = 5
 SPARE = 40_000
 
@@ -69,6 +81,14 @@ end
 function request()
   local i = offset + tid + n * nthreads
   n = n + 1
+  if mode == "plain" then
+    return wrk.format("GET", "/bench/plain", headers)
+  end
+  if mode == "lookup" then
+    -- The one-lookup endpoint: key authentication, throttle, one SELECT of a code.
+    local code = codes[(i % #codes) + 1]
+    return wrk.format("GET", string.format("/api/v1/programs/%s/codes/%s", slug, code), headers)
+  end
   if mode == "widget" then
     -- An advocate's widget load: one participant token per advocate, round-robin.
     local token = tokens[(i % #tokens) + 1]
@@ -248,6 +268,34 @@ def show(name, r):
     )
 
 
+def parse_servers(text):
+    """ "sync:2;gthread:2:4" → [("sync", 2, 1), ("gthread", 2, 4)]."""
+    servers = []
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        kind, workers, *threads = item.split(":")
+        servers.append((kind, int(workers), int(threads[0]) if threads else 1))
+    return servers
+
+
+def server_args(kind, workers, threads):
+    args = ["--worker-class", kind, "--workers", str(workers)]
+    if kind == "gthread":
+        args += ["--threads", str(threads)]
+    return args
+
+
+def server_name(kind, workers, threads):
+    return f"{kind} {workers} workers" + (f" × {threads} threads" if kind == "gthread" else "")
+
+
+def stop(process):
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def main():
     ensure_wrk()
     base_db = SERVER_URL.rsplit("/", 1)[0]
@@ -265,6 +313,7 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="bench-api-"))
     psql(f'DROP DATABASE IF EXISTS "{DB_NAME}"')
     psql(f'CREATE DATABASE "{DB_NAME}"')
+    subprocess.run(["redis-cli", "-u", REDIS_URL, "FLUSHDB"], check=False, capture_output=True)
     try:
         subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         codes_file = tmp / "codes.txt"
@@ -282,7 +331,6 @@ def main():
         psql("VACUUM ANALYZE", dbname=DB_NAME)
         lua_path = tmp / "api.lua"
         lua_path.write_text(LUA)
-        port = free_port()
         processes.append(
             subprocess.Popen(
                 [
@@ -299,31 +347,6 @@ def main():
                 env=env,
             )
         )
-        processes.append(
-            subprocess.Popen(
-                [
-                    str(ROOT / ".venv" / "bin" / "gunicorn"),
-                    "config.wsgi",
-                    "--workers",
-                    "2",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--log-level",
-                    "warning",
-                    *GUNICORN_ARGS,
-                ],
-                cwd=ROOT,
-                env=env,
-            )
-        )
-        base = f"http://127.0.0.1:{port}"
-        wait_for(f"{base}/api/v1/programs/bench/stock")
-        for _ in range(20):  # warm both workers (imports, connections) before measuring
-            request = urllib.request.Request(
-                f"{base}/api/v1/programs/bench/participants/adv-0",
-                headers={"Authorization": f"Bearer {data['key']}"},
-            )
-            urllib.request.urlopen(request, timeout=30).read()
         run_env = {
             **env,
             "BENCH_CODES": str(codes_file),
@@ -334,27 +357,48 @@ def main():
         }
         held = ADVOCATES * PER_ADVOCATE
         print(
-            f"gunicorn 2 workers + Celery worker, PostgreSQL {DB_NAME}, Redis; wrk "
-            f"{CONNECTIONS} connections, {SECONDS} s per phase; {held} held codes"
+            f"PostgreSQL {DB_NAME}, Redis, Celery worker; wrk {CONNECTIONS} connections, "
+            f"{SECONDS} s per phase; {held} held codes; phases {','.join(PHASES)}"
         )
-        conversions = result(
-            start_wrk(run_env, "conversions", 2, CONNECTIONS, 0, str(lua_path), base)
-        )
-        show("phase 1 conversions", conversions)
-        mixed_conv = start_wrk(
-            run_env, "conversions", 2, max(2, CONNECTIONS * 3 // 4), held // 2, str(lua_path), base
-        )
-        mixed_part = start_wrk(
-            run_env, "participants", 1, max(1, CONNECTIONS // 4), 0, str(lua_path), base
-        )
-        conv2, part2 = result(mixed_conv), result(mixed_part)
-        show("phase 2 conversions (mixed)", conv2)
-        show("phase 2 participant upserts (mixed)", part2)
-        print(f"phase 2 total                      {conv2['rps'] + part2['rps']:8.1f} req/s")
-        # Widget loads (GET /api/v1/widget/me), one connection per gunicorn worker so the
-        # latency is the service time, not time queued behind other requests.
-        widget = result(start_wrk(run_env, "widget", 2, 2, 0, str(lua_path), base))
-        show("phase 3 widget GET /me (2 conns)", widget)
+        used = 0  # held codes spent by earlier conversions: each order gets a fresh one
+        for kind, workers, threads in parse_servers(SERVERS_TEXT):
+            port = free_port()
+            web_env = {**env, "DJANGO_SETTINGS_MODULE": "bench.web_settings"}
+            gunicorn = subprocess.Popen(
+                [
+                    str(ROOT / ".venv" / "bin" / "gunicorn"),
+                    "config.wsgi",
+                    *server_args(kind, workers, threads),
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--log-level",
+                    "warning",
+                    *GUNICORN_ARGS,
+                ],
+                cwd=ROOT,
+                env=web_env,
+            )
+            base = f"http://127.0.0.1:{port}"
+            try:
+                wait_for(f"{base}/bench/plain")
+                for _ in range(10 * workers):  # warm every worker before measuring
+                    request = urllib.request.Request(
+                        f"{base}/api/v1/programs/bench/participants/adv-0",
+                        headers={"Authorization": f"Bearer {data['key']}"},
+                    )
+                    urllib.request.urlopen(request, timeout=30).read()
+                used = run_phases(
+                    server_name(kind, workers, threads),
+                    workers,
+                    run_env,
+                    str(lua_path),
+                    base,
+                    used,
+                )
+            finally:
+                stop(gunicorn)
+            if used >= held:
+                print("(held codes exhausted: later orders reused codes; raise BENCH_ADVOCATES)")
         check = subprocess.run(
             [
                 PY,
@@ -379,14 +423,60 @@ def main():
         print(f"stored outcomes, rewards, over-quota advocates: {check.stdout.strip()}")
     finally:
         for process in reversed(processes):
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)
         psql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_phases(name, workers, run_env, lua_path, base, used):
+    """The phases against one gunicorn; returns the held codes spent so far."""
+    print(f"--- gunicorn {name}")
+    results = {}
+    if "plain" in PHASES:
+        results["plain"] = result(start_wrk(run_env, "plain", 2, CONNECTIONS, 0, lua_path, base))
+        show("plain Django JSON view", results["plain"])
+    if "lookup" in PHASES:
+        results["lookup"] = result(start_wrk(run_env, "lookup", 2, CONNECTIONS, 0, lua_path, base))
+        show("one-lookup endpoint (GET code)", results["lookup"])
+    if "conversions" in PHASES:
+        conversions = result(
+            start_wrk(run_env, "conversions", 2, CONNECTIONS, used, lua_path, base)
+        )
+        used += conversions["requests"] + 2
+        results["conversions"] = conversions
+        show("attributed conversions", conversions)
+    if "mixed" in PHASES:
+        mixed_conv = start_wrk(
+            run_env, "conversions", 2, max(2, CONNECTIONS * 3 // 4), used, lua_path, base
+        )
+        mixed_part = start_wrk(
+            run_env, "participants", 1, max(1, CONNECTIONS // 4), used, lua_path, base
+        )
+        conv2, part2 = result(mixed_conv), result(mixed_part)
+        used += conv2["requests"] + 2
+        show("mixed: conversions", conv2)
+        show("mixed: participant upserts", part2)
+        print(f"mixed total                        {conv2['rps'] + part2['rps']:8.1f} req/s")
+    if "widget" in PHASES:
+        # Widget loads (GET /api/v1/widget/me), one connection per gunicorn worker so the
+        # latency is the service time, not time queued behind other requests.
+        threads = min(2, workers)
+        widget = result(start_wrk(run_env, "widget", threads, workers, 0, lua_path, base))
+        show(f"widget GET /me ({workers} conns)", widget)
+        results["widget"] = widget
+    if "plain" in results and "lookup" in results:
+        ratio = results["lookup"]["rps"] / results["plain"]["rps"]
+        print(f"ratio lookup / plain               {ratio:8.2f}   (target ≥ 0.30)")
+    if "lookup" in results and "conversions" in results:
+        ratio = results["conversions"]["rps"] / results["lookup"]["rps"]
+        print(
+            f"ratio conversions / lookup         {ratio:8.2f}   (target ≥ 0.50; "
+            f"p95 {results['conversions']['p95_ms']:.1f} ms, target ≤ 50)"
+        )
+    if "widget" in results:
+        p95 = results["widget"]["p95_ms"]
+        print(f"widget /me p95                     {p95:8.2f} ms (target ≤ 15)")
+    return used
 
 
 if __name__ == "__main__":
