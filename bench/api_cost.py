@@ -6,7 +6,7 @@
                DRF, the service, the database)
   key auth     ms for API key authentication + throttle together (ApiKeyAuthentication and
                ApiKeyRateThrottle on one request), with the key cache warm
-  lookup       ms per request of the one-lookup endpoint (GET .../participants/{id})
+  lookup       ms per request of the one-lookup endpoint (GET .../codes/{code})
 
 A fresh PostgreSQL database (created, migrated, dropped) and Redis, like bench/api.py.
 `BENCH_ROOT=/path/to/checkout` measures another checkout with this script (before/after).
@@ -104,7 +104,7 @@ def measure():
             savepoints.append(sum(s.startswith(("SAVEPOINT", "RELEASE")) for s in statements))
     sample = list(statements)
 
-    lookup = f"/api/v1/programs/{program.slug}/participants/adv-0"
+    lookup = f"/api/v1/programs/{program.slug}/codes/{codes[0]}"
     lookup_times = []
     for i in range(ROUNDS):
         started = time.perf_counter()
