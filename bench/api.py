@@ -109,14 +109,22 @@ function request()
 end
 function done(summary, latency, requests)
   local non2xx = summary.errors.status
+  -- The first code index no thread reached: where the next run's orders start.
+  local next_offset = 0
+  for _, thread in ipairs(threads) do
+    local reached = tonumber(os.getenv("BENCH_OFFSET")) + thread:get("tid") +
+                    (thread:get("n") or 0) * tonumber(os.getenv("BENCH_THREADS"))
+    if reached > next_offset then next_offset = reached end
+  end
   io.write(string.format(
     'RESULT {"requests": %d, "seconds": %.3f, "rps": %.1f, "p50_ms": %.2f, ' ..
-    '"p95_ms": %.2f, "p99_ms": %.2f, "non_2xx": %d, "socket_errors": %d}\n',
+    '"p95_ms": %.2f, "p99_ms": %.2f, "non_2xx": %d, "socket_errors": %d, ' ..
+    '"next_offset": %d}\n',
     summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(95) / 1000,
     latency:percentile(99) / 1000, non2xx,
     summary.errors.connect + summary.errors.read + summary.errors.write +
-    summary.errors.timeout))
+    summary.errors.timeout, next_offset))
 end
 """
 
@@ -442,7 +450,7 @@ def run_phases(name, workers, run_env, lua_path, base, used):
         conversions = result(
             start_wrk(run_env, "conversions", 2, CONNECTIONS, used, lua_path, base)
         )
-        used += conversions["requests"] + 2
+        used = conversions["next_offset"]
         results["conversions"] = conversions
         show("attributed conversions", conversions)
     if "mixed" in PHASES:
@@ -453,7 +461,7 @@ def run_phases(name, workers, run_env, lua_path, base, used):
             run_env, "participants", 1, max(1, CONNECTIONS // 4), used, lua_path, base
         )
         conv2, part2 = result(mixed_conv), result(mixed_part)
-        used += conv2["requests"] + 2
+        used = conv2["next_offset"]
         show("mixed: conversions", conv2)
         show("mixed: participant upserts", part2)
         print(f"mixed total                        {conv2['rps'] + part2['rps']:8.1f} req/s")
