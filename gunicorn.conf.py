@@ -29,11 +29,22 @@ wsgi_app = "config.wsgi"
 # the benchmarks) keeps gunicorn's own behaviour there.
 PRODUCTION = os.environ.get("DJANGO_ENV") == "production"
 
-# Sync workers, (2 × CPUs) + 1 of them: the requests are short and CPU-bound (JSON, the ORM);
-# WEB_CONCURRENCY overrides (locally gunicorn's own default: one). Each worker holds one database
-# connection (CONN_MAX_AGE).
+# Sync workers, (2 × CPUs) + 1 of them, chosen by measurement (bench/api.py, BENCH_SERVERS, on
+# 2 shared CPUs with PostgreSQL and Redis on the same host, wrk 8 connections, 2026-11-27):
+#   attributed conversions  sync 2: 60–85 req/s, p95 180–208 ms | sync 3: 89, p95 129
+#                           sync 5: 104–155 req/s, p95 71–109 ms | gthread 2×4: 134, p95 163
+#                           gthread 3×2: 91, p95 154 | gthread 5×2: 121, p95 129
+#   one-lookup endpoint     sync 2: 88–131 req/s | sync 5: 154–222 | gthread 2×4: 217 | 3×2: 176
+#                           | 5×2: 289
+# (neighbours' load made single runs vary ±40 %). A request spends much of its time waiting on
+# PostgreSQL or Redis, so more processes than CPUs keep the CPUs busy; threads do it too and
+# are close in rate, but their p95 was worse in every paired run (one interpreter lock per
+# process), so processes it is. WEB_CONCURRENCY overrides (locally gunicorn's own default:
+# one); GUNICORN_THREADS > 1 turns threaded workers on. Each worker (each thread) holds one
+# database connection (CONN_MAX_AGE).
 workers = _int("WEB_CONCURRENCY", 2 * _cpus() + 1 if PRODUCTION else 1)
 threads = _int("GUNICORN_THREADS", 1)
+worker_class = "gthread" if threads > 1 else "sync"
 
 # The slowest request is an admin upload: a code file up to CODES_UPLOAD_MAX_BYTES (100 MB)
 # is received and, above CODES_UPLOAD_ASYNC_BYTES, stored for the Celery worker to import in

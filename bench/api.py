@@ -22,8 +22,8 @@ Environment: BENCH_DATABASE_URL (server, default postgres://root@127.0.0.1:5432/
 BENCH_DB_NAME (default bench_api), BENCH_REDIS_URL (default redis://127.0.0.1:6379/12),
 BENCH_SECONDS, BENCH_CONNECTIONS (default 8), BENCH_PHASES (default all, comma-separated),
 BENCH_SERVERS (gunicorn set-ups measured in turn on one database, class:workers[:threads]
-separated by ";", e.g. "sync:2;sync:5;gthread:2:4"; default the deploy's choice in
-gunicorn.conf.py for 2 CPUs), BENCH_ADVOCATES (default 3000; each holds 5 codes, and every
+separated by ";", e.g. "sync:2;sync:5;gthread:2:4"; default gunicorn.conf.py's production
+choice: sync, 2 × CPUs + 1 workers), BENCH_ADVOCATES (default 3000; each holds 5 codes, and every
 conversion spends one).
 """
 
@@ -49,7 +49,8 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 # Extra gunicorn options.
 GUNICORN_ARGS = os.environ.get("BENCH_GUNICORN_ARGS", "").split()
 # The gunicorn set-ups to measure in turn on one database: class:workers[:threads], ";"-separated.
-SERVERS_TEXT = os.environ.get("BENCH_SERVERS", "sync:2")
+# Default: what gunicorn.conf.py runs in production here, sync workers, 2 × CPUs + 1.
+SERVERS_TEXT = os.environ.get("BENCH_SERVERS", f"sync:{2 * len(os.sched_getaffinity(0)) + 1}")
 PHASES = os.environ.get("BENCH_PHASES", "plain,lookup,conversions,mixed,widget").split(",")
 ADVOCATES = int(os.environ.get("BENCH_ADVOCATES", "3000"))
 PER_ADVOCATE = 5

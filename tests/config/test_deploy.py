@@ -160,7 +160,10 @@ def test_gunicorn_runs_two_workers_per_cpu_plus_one_in_production_with_upload_ti
     assert production["workers"] == str(2 * len(os.sched_getaffinity(0)) + 1)
     assert production["timeout"] == "120" and production["graceful_timeout"] == "30"
     assert production["accesslog"] == "-" and production["max_requests"] == "2000"
+    assert production["worker_class"] == "sync"  # measured: see gunicorn.conf.py
     assert gunicorn_config(tmp_path, **documented_env(), WEB_CONCURRENCY="3")["workers"] == "3"
+    threaded = gunicorn_config(tmp_path, **documented_env(), GUNICORN_THREADS="4")
+    assert threaded["worker_class"] == "gthread" and threaded["threads"] == "4"
     local = gunicorn_config(tmp_path)  # `gunicorn config.wsgi` on a laptop: gunicorn's defaults
     assert local["workers"] == "1" and local["accesslog"] == "None"
 
