@@ -14,7 +14,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 
 from audit.admin import AuditTrailAdminMixin
 
-from .admin_scoping import managed_programs
+from .admin_scoping import ProgramScopedAdminMixin, SuperuserOnlyAdminMixin
 from .models import ApiKey, CodeUsage, Program, ProgramManager, Widget, WidgetComponent
 from .services import (
     api_key_revoke,
@@ -72,13 +72,13 @@ class ProgramForm(forms.ModelForm):
             field.help_text = "Single-use. The program can never go back to multi-use codes."
 
 
-class ProgramManagerInline(TabularInline):
+class ProgramManagerInline(ProgramScopedAdminMixin, TabularInline):
     model = ProgramManager
     extra = 0
     autocomplete_fields = ["user"]
 
 
-class WidgetInline(TabularInline):
+class WidgetInline(ProgramScopedAdminMixin, TabularInline):
     model = Widget
     extra = 0
     fields = ["name", "component_list"]
@@ -91,7 +91,7 @@ class WidgetInline(TabularInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(AuditTrailAdminMixin, ModelAdmin):
+class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     # The program's page shows every entry of the program: keys, managers, pools, voids, …
     audit_whole_program = True
     form = ProgramForm
@@ -142,9 +142,6 @@ class ProgramAdmin(AuditTrailAdminMixin, ModelAdmin):
         ),
     ]
     actions = ["rotate_widget_secret"]
-
-    def get_queryset(self, request):
-        return managed_programs(request.user)
 
     def get_readonly_fields(self, request, obj=None):
         return ["slug", "widget_secret_display"] if obj else ["widget_secret_display"]
@@ -277,13 +274,13 @@ class ProgramAdmin(AuditTrailAdminMixin, ModelAdmin):
             ProgramManager.objects.get_or_create(program=obj, user=request.user)
 
 
-class WidgetComponentInline(TabularInline):
+class WidgetComponentInline(ProgramScopedAdminMixin, TabularInline):
     model = WidgetComponent
     extra = 0
 
 
 @admin.register(Widget)
-class WidgetAdmin(ModelAdmin):
+class WidgetAdmin(ProgramScopedAdminMixin, ModelAdmin):
     list_display = ["name", "program", "component_list"]
     list_filter = ["program"]
     inlines = [WidgetComponentInline]
@@ -309,15 +306,17 @@ class WidgetAdmin(ModelAdmin):
         )
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).select_related("program")
-        queryset = queryset.prefetch_related("components")
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(program__managers=request.user)
+        return (
+            super().get_queryset(request).select_related("program").prefetch_related("components")
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        # A widget stays in the program it was made for.
+        return ["program"] if obj else []
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(AuditTrailAdminMixin, ModelAdmin):
+class ApiKeyAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     list_display = [
         "name",
         "program",
@@ -350,25 +349,20 @@ class ApiKeyAdmin(AuditTrailAdminMixin, ModelAdmin):
             revoked += 1
         self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
 
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(program__managers=request.user)
 
-
-# The auth admin, restyled like the rest of the console (django-unfold's forms and widgets).
+# The auth admin, restyled like the rest of the console (django-unfold's forms and widgets), for
+# superusers only: a program manager administers no users or groups, whatever they are given.
 admin.site.unregister(User)
 admin.site.unregister(Group)
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin, ModelAdmin):
+class UserAdmin(SuperuserOnlyAdminMixin, BaseUserAdmin, ModelAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     change_password_form = AdminPasswordChangeForm
 
 
 @admin.register(Group)
-class GroupAdmin(BaseGroupAdmin, ModelAdmin):
+class GroupAdmin(SuperuserOnlyAdminMixin, BaseGroupAdmin, ModelAdmin):
     pass

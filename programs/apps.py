@@ -8,6 +8,7 @@ class ProgramsConfig(AppConfig):
     def ready(self):
         from audit.registry import track
 
+        from . import checks  # noqa: F401  (registers the admin scoping check)
         from .models import ApiKey, Program, ProgramManager
 
         # The widget secret is never written to the trail (a rotation is recorded without it);

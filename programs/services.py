@@ -5,6 +5,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -19,6 +22,7 @@ from .models import (
     ApiKey,
     CodeUsage,
     Program,
+    ProgramManager,
     Widget,
     WidgetComponent,
     WidgetComponentKind,
@@ -269,3 +273,60 @@ def api_key_mark_used(*, api_key: ApiKey, now=None) -> None:
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale), pk=api_key.pk
     ).update(last_used_at=now)
     api_key.last_used_at = now
+
+
+PROGRAM_MANAGERS_GROUP = "Program managers"
+
+
+@dataclass(frozen=True)
+class ManagerAdded:
+    user: object
+    user_created: bool
+    program_added: bool
+
+
+@transaction.atomic
+def program_manager_add(
+    *, program: Program, username: str, email: str = "", password: str | None = None
+) -> ManagerAdded:
+    """Make `username` a manager of `program`: a staff user (created when new) in the
+    "Program managers" group. Run again with another program to add that one too.
+
+    A new user without `password` gets none usable (set one with `changepassword`); an existing
+    user keeps theirs unless one is given. Raises ValidationError naming the field.
+    """
+    user_model = get_user_model()
+    username = username.strip()
+    if not username:
+        raise ValidationError({"username": "A username is required."})
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ValidationError({"email": f"Not an e-mail address: {email}."}) from None
+    user = user_model.objects.select_for_update().filter(username=username).first()
+    created = user is None
+    if created:
+        user = user_model(username=username, email=email, is_staff=True)
+        user.full_clean(exclude=["password"])
+    if password is not None:
+        try:
+            validate_password(password, user)
+        except ValidationError as refused:
+            raise ValidationError({"password": refused.messages}) from None
+        user.set_password(password)
+    elif created:
+        user.set_unusable_password()
+    user.is_staff = True
+    if email:
+        user.email = email
+    user.save()
+    group = Group.objects.filter(name=PROGRAM_MANAGERS_GROUP).first()
+    if group is None:  # removed by hand: its permissions come from the programs migration
+        raise ValidationError(
+            f"The {PROGRAM_MANAGERS_GROUP!r} group is missing: run `manage.py migrate programs "
+            "0002` then `manage.py migrate` to make it again."
+        )
+    user.groups.add(group)
+    _, program_added = ProgramManager.objects.get_or_create(program=program, user=user)
+    return ManagerAdded(user=user, user_created=created, program_added=program_added)
