@@ -80,7 +80,8 @@ def promo_settings_change_preview(
     )
 
 
-def _validate_promo_settings(*, code_usage, codes_per_advocate, low_stock_recipients):
+def promo_settings_validate(*, code_usage, codes_per_advocate, low_stock_recipients) -> None:
+    """Raise ValidationError naming each field at fault (the admin form shows each at its field)."""
     errors = {}
     if code_usage not in CodeUsage.values:
         errors["code_usage"] = f"Usage must be one of {', '.join(CodeUsage.values)}."
@@ -112,7 +113,7 @@ def program_create(
     low_stock_recipients: str = "",
     **other_fields,
 ) -> Program:
-    _validate_promo_settings(
+    promo_settings_validate(
         code_usage=code_usage,
         codes_per_advocate=codes_per_advocate,
         low_stock_recipients=low_stock_recipients,
@@ -162,7 +163,7 @@ def program_update(
         raise TypeError(f"Unknown program fields: {', '.join(sorted(unknown))}")
     stored = Program.objects.select_for_update().get(pk=program.pk)
     values = {name: fields.get(name, getattr(stored, name)) for name in PROMO_FIELDS}
-    _validate_promo_settings(
+    promo_settings_validate(
         code_usage=values["code_usage"],
         codes_per_advocate=values["codes_per_advocate"],
         low_stock_recipients=values["low_stock_recipients"],
@@ -194,19 +195,20 @@ def program_update(
 
 
 @transaction.atomic
-def widget_apply_promo_code_template(*, program: Program, widgets=None) -> int:
+def widget_apply_promo_code_template(*, program: Program, widgets=None) -> list[Widget]:
     """Add the referral promo-code component to the program's widgets that lack it.
 
-    Returns how many widgets got it.
+    Returns the widgets that got it, by name.
     """
     widgets = widgets if widgets is not None else Widget.objects.filter(program=program)
     lacking = widgets.exclude(components__kind=WidgetComponentKind.REFERRAL_PROMO_CODE)
-    added = 0
-    for widget in lacking.select_for_update():
+    added = []
+    for widget in lacking.order_by("name").select_for_update():
         _, created = WidgetComponent.objects.get_or_create(
             widget=widget, kind=WidgetComponentKind.REFERRAL_PROMO_CODE, defaults={"position": 0}
         )
-        added += created
+        if created:
+            added.append(widget)
     return added
 
 
