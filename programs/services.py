@@ -28,6 +28,7 @@ from .models import (
     WidgetComponentKind,
     split_addresses,
 )
+from .roles import PROGRAM_MANAGERS_GROUP, program_managers_group_sync
 from .signals import promo_settings_changed
 
 
@@ -277,9 +278,6 @@ def api_key_mark_used(*, api_key: ApiKey, now=None) -> None:
     api_key.last_used_at = now
 
 
-PROGRAM_MANAGERS_GROUP = "Program managers"
-
-
 @dataclass(frozen=True)
 class ManagerAdded:
     user: object
@@ -324,11 +322,9 @@ def program_manager_add(
         user.email = email
     user.save()
     group = Group.objects.filter(name=PROGRAM_MANAGERS_GROUP).first()
-    if group is None:  # removed by hand: its permissions come from the programs migration
-        raise ValidationError(
-            f"The {PROGRAM_MANAGERS_GROUP!r} group is missing: run `manage.py migrate programs "
-            "0002` then `manage.py migrate` to make it again."
-        )
+    if group is None:  # deleted by hand since the last migrate
+        program_managers_group_sync()
+        group = Group.objects.get(name=PROGRAM_MANAGERS_GROUP)
     user.groups.add(group)
     _, program_added = ProgramManager.objects.get_or_create(program=program, user=user)
     return ManagerAdded(user=user, user_created=created, program_added=program_added)

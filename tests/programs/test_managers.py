@@ -214,3 +214,13 @@ def test_an_admin_registered_without_scoping_fails_the_system_check():
         "_check.<locals>.Unscoped (for programs.Widget) is not program-scoped."
     ]
     assert not [e for e in run_checks() if e.id == "programs.E001"]
+
+
+def test_the_group_is_set_back_to_its_permissions_after_migrate():
+    from django.contrib.auth.models import Permission
+
+    group = Group.objects.get(name=PROGRAM_MANAGERS_GROUP)
+    group.permissions.add(Permission.objects.get(codename="delete_program"))
+    call_command("migrate", verbosity=0)
+    held = {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
+    assert held == EXPECTED_PERMISSIONS
