@@ -35,9 +35,7 @@ def test_a_manager_made_by_create_manager_logs_in_and_sees_only_their_program(
     alpha = seed_program("Alpha Shoes", "alpha", "ALPHA")
     seed_program("Bravo-Secret", "bravo-secret", "BRAVOSECRET")
     out = StringIO()
-    call_command(
-        "create_manager", "anna", "--program", "alpha", "--password", PASSWORD, stdout=out
-    )
+    call_command("create_manager", "anna", "--program", "alpha", "--password", PASSWORD, stdout=out)
     assert "now manages 'alpha'" in out.getvalue()
 
     page = manager_page
