@@ -220,6 +220,9 @@ def test_every_admin_page_shows_only_the_managers_program(
         assert not listed & b_pks, f"{label} list searched for {term!r} lists B's rows"
         if not leaks(term):
             assert_no_b(response, f"{label} list searched for {term!r}")
+    # With unfold's "Show counts" (facets): the counts are of Alpha's rows.
+    response = manager_client.get(admin_url(model, "changelist"), {"_facets": "True"})
+    assert_no_b(response, f"{label} list with counts")
     changelist = model_admin.get_changelist_instance(request)
     assert isinstance(changelist, ChangeList)
     for spec in changelist.filter_specs:
