@@ -16,6 +16,7 @@ from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.contrib.messages.storage.fallback import FallbackStorage
+from django.core.cache import cache
 from django.forms import ModelChoiceField
 from django.test import RequestFactory
 from django.urls import NoReverseMatch, reverse
@@ -192,6 +193,21 @@ def test_the_index_and_app_pages_show_only_alpha(manager_client):
         response = manager_client.get(reverse("admin:app_list", args=[app_label]))
         assert response.status_code in (200, 404)
         assert_no_b(response, f"the {app_label} app page")
+
+
+@pytest.mark.parametrize("search_models", [False, True])
+def test_the_consoles_search_finds_nothing_of_b(manager_client, settings, search_models):
+    # unfold's command search (its models part on or off: either may be configured).
+    settings.UNFOLD = {**settings.UNFOLD, "COMMAND": {"search_models": search_models}}
+    cache.clear()  # unfold keeps results five minutes per user and term
+    for term in ("bravo", "bravo-sec", "BRAVOSEC", "alpha"):
+        response = manager_client.get(reverse("admin:search"), {"s": term, "extended": "1"})
+        assert response.status_code == 200
+        if not leaks(term):
+            assert_no_b(response, f"the console's search for {term!r}")
+    # The models part did run when on: it finds Alpha's rows.
+    assert ("alpha-advocate" in body_of(response)) == search_models
+    cache.clear()
 
 
 @pytest.mark.parametrize("model", [m for m, _ in registered()], ids=lambda m: m._meta.label)
