@@ -430,6 +430,8 @@ def main():
             text=True,
         )
         print(f"stored outcomes, rewards, over-quota advocates: {check.stdout.strip()}")
+        if check.returncode:
+            print(f"(the check failed: {check.stderr.strip()[-500:]})")
     finally:
         for process in reversed(processes):
             stop(process)
