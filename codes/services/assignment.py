@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -43,6 +43,11 @@ class TopUpResult:
 
 _NOTHING = TopUpResult(claimed=0, short=False)
 
+# Per program (one referral pool each): the (batch id, code id) this process claimed last, where
+# the next claim starts (see sql.top_up_function_sql). Shared by the process's threads; a stale
+# or missing hint costs a longer scan, never a wrong claim.
+_claim_hints: dict[int, tuple[int, int]] = {}
+
 
 def codes_top_up(*, holder: CodeHolder) -> int:
     """Bring an advocate to their code quota from the program's referral pool; return how many
@@ -59,8 +64,47 @@ def codes_top_up(*, holder: CodeHolder) -> int:
     return _top_up(holder_id=holder.pk, program_id=holder.program_id).claimed
 
 
-@transaction.atomic
 def _top_up(*, holder_id: int, program_id: int, only_if_queued: bool = False) -> TopUpResult:
+    if connection.vendor == "postgresql":
+        return _top_up_in_one_call(
+            holder_id=holder_id, program_id=program_id, only_if_queued=only_if_queued
+        )
+    return _top_up_in_statements(
+        holder_id=holder_id, program_id=program_id, only_if_queued=only_if_queued
+    )
+
+
+def _top_up_in_one_call(*, holder_id: int, program_id: int, only_if_queued: bool) -> TopUpResult:
+    """PostgreSQL: the whole top-up is one function call, so one round trip; outside a
+    transaction the call is a transaction of its own (no BEGIN and COMMIT trips)."""
+    for _ in range(2):
+        call = sql.top_up_call(
+            holder_id=holder_id,
+            program_id=program_id,
+            only_if_queued=only_if_queued,
+            now=timezone.now(),
+            after=_claim_hints.get(program_id),
+        )
+        if call.outcome != "no pool":
+            break
+        pool_get_or_create_referral(program=Program(pk=program_id))
+    if call.outcome != "topped up":
+        return _NOTHING
+    if call.last_claimed is not None:
+        _claim_hints[program_id] = call.last_claimed
+    elif call.short:
+        _claim_hints.pop(program_id, None)  # the pool is empty: the next batch starts anew
+    if call.claimed:
+        _check_stock_on_commit(pool_id=call.pool_id, usage=call.usage, threshold=call.threshold)
+    return TopUpResult(claimed=call.claimed, short=call.short)
+
+
+@transaction.atomic
+def _top_up_in_statements(
+    *, holder_id: int, program_id: int, only_if_queued: bool = False
+) -> TopUpResult:
+    """SQLite (one writer at a time): the same steps as the PostgreSQL function, one statement
+    each."""
     sql.lock_holder(holder_id)
     program, held, queued_since = sql.holder_state(holder_id=holder_id, program_id=program_id)
     if program is None or not program.promo_codes_enabled:
