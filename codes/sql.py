@@ -38,6 +38,13 @@ _HOLDER_LOCK_NAMESPACE = 0x5250_4300_0000_0000
 
 _compiled: dict[tuple[str, str], tuple[str, list]] = {}
 
+# One holder's codes, as `c`, for counting what they hold: the holder's rows are fetched first
+# (OFFSET 0 keeps the pool and state tests out of that scan), so the database walks the holder
+# index whatever its statistics say. Left to itself, on statistics taken while no code had a
+# holder yet, PostgreSQL counted through the pool-and-state index instead, reading every code
+# already assigned in the pool on each top-up (bench/assign.py slowed by half over one run).
+HOLDERS_CODES = f"(SELECT * FROM {CODES} WHERE holder_id = {{}} OFFSET 0) AS c"
+
 
 def state_sql(name: str) -> tuple[str, list]:
     """The WHERE fragment and parameters of `CodeState.<name>` on the codes table, compiled by
@@ -179,7 +186,7 @@ def holder_state(
     hot-path form.)"""
     assigned, assigned_params = state_sql("ASSIGNED")
     held = (
-        f"SELECT COUNT(*) FROM {CODES} c WHERE c.holder_id = %s AND c.pool_id = r.id "
+        f"SELECT COUNT(*) FROM {HOLDERS_CODES.format('%s')} WHERE c.pool_id = r.id "
         f"AND {assigned.replace(CODES_QUOTED, 'c')} "
         "AND (p.code_usage <> %s OR c.usage = %s)"
     )
@@ -239,11 +246,12 @@ def top_up_function_sql() -> str:
     single = connection.ops.compose_sql("%s", [CodeUsage.SINGLE.value])
     referral = connection.ops.compose_sql("%s", [PoolKind.REFERRAL.value])
     status_assigned = connection.ops.compose_sql("%s", [CodeStatus.ASSIGNED.value])
-    claim = f"""
+
+    def claim(start: str) -> str:
+        return f"""
         WITH picked AS MATERIALIZED (
             SELECT id FROM {CODES}
-            WHERE pool_id = v_pool AND {available} AND usage = v_usage
-              AND (after_batch IS NULL OR (batch_id, id) > (after_batch, after_id))
+            WHERE pool_id = v_pool AND {available} AND usage = v_usage{start}
             ORDER BY batch_id, id LIMIT v_missing - claimed FOR UPDATE SKIP LOCKED
         ), taken AS (
             UPDATE {CODES} SET status = {status_assigned}, holder_id = holder, assigned_at = now_
@@ -257,6 +265,7 @@ def top_up_function_sql() -> str:
         IF v_last IS NOT NULL AND (last_claimed IS NULL OR v_last > last_claimed) THEN
             last_claimed := v_last;
         END IF;"""
+
     return f"""
 CREATE OR REPLACE FUNCTION {TOP_UP_FUNCTION}(
     holder bigint, program bigint, only_if_queued boolean, now_ timestamptz,
@@ -282,8 +291,8 @@ BEGIN
     IF v_pool IS NULL THEN outcome := 'no pool'; RETURN; END IF;
     SELECT since INTO v_since FROM {CodeShortfall._meta.db_table} WHERE holder_id = holder;
     IF only_if_queued AND v_since IS NULL THEN RETURN; END IF;
-    SELECT count(*) INTO v_held FROM {CODES} c
-     WHERE c.holder_id = holder AND c.pool_id = v_pool AND {assigned_c}
+    SELECT count(*) INTO v_held FROM {HOLDERS_CODES.format("holder")}
+     WHERE c.pool_id = v_pool AND {assigned_c}
        AND (v_usage <> {single} OR c.usage = {single});
     v_missing := CASE WHEN v_usage = {single} THEN v_per ELSE 1 END - v_held;
     IF v_missing <= 0 THEN
@@ -292,10 +301,13 @@ BEGIN
         END IF;
         RETURN;
     END IF;
-    {claim}
-    IF claimed < v_missing AND after_batch IS NOT NULL THEN
-        after_batch := NULL;
-        {claim}
+    -- Two statements, not one with `after_batch IS NULL OR …`: a cached generic plan could
+    -- not start the index scan at the hint then.
+    IF after_batch IS NOT NULL THEN
+        {claim(" AND (batch_id, id) > (after_batch, after_id)")}
+    END IF;
+    IF claimed < v_missing THEN
+        {claim("")}
     END IF;
     outcome := 'topped up';
     short := claimed < v_missing;
@@ -364,11 +376,15 @@ def top_up_call(
     )
 
 
-def available_at_most(*, pool_id: int, usage: str | None, limit: int) -> int:
-    """min(available, limit + 1) of a pool (usage None: any usage).
+def available_at_most(
+    *, pool_id: int, usage: str | None, limit: int, after: tuple[int, int] | None = None
+) -> int:
+    """min(available, limit + 1) of a pool (usage None: any usage); with `after` (a batch id
+    and code id), of the pool's codes past that point in claim order only: a lower bound.
 
     SQL: it runs after every claim, and Django's sliced count() costs more CPU than the query
-    itself. Walks at most limit + 1 entries of the claim index.
+    itself. Walks at most limit + 1 entries of the claim index (after the dead ones claimed
+    codes leave at its head, unless `after` starts past them).
     """
     available, params = state_sql("AVAILABLE")
     sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {CODES} WHERE pool_id = %s AND {available}"
@@ -376,6 +392,9 @@ def available_at_most(*, pool_id: int, usage: str | None, limit: int) -> int:
     if usage is not None:
         sql += " AND usage = %s"
         params.append(usage)
+    if after is not None:
+        sql += " AND (batch_id, id) > (%s, %s)"
+        params += list(after)
     sql += " LIMIT %s) AS capped"
     params.append(limit + 1)
     with connection.cursor() as cursor:

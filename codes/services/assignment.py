@@ -95,7 +95,12 @@ def _top_up_in_one_call(*, holder_id: int, program_id: int, only_if_queued: bool
     elif call.short:
         _claim_hints.pop(program_id, None)  # the pool is empty: the next batch starts anew
     if call.claimed:
-        _check_stock_on_commit(pool_id=call.pool_id, usage=call.usage, threshold=call.threshold)
+        _check_stock_on_commit(
+            pool_id=call.pool_id,
+            usage=call.usage,
+            threshold=call.threshold,
+            after=call.last_claimed,
+        )
     return TopUpResult(claimed=call.claimed, short=call.short)
 
 
@@ -136,10 +141,18 @@ def _dequeue(holder_id: int) -> None:
     CodeShortfall.objects.filter(holder_id=holder_id).delete()
 
 
-def _check_stock_on_commit(*, pool_id: int, usage: str | None, threshold: int) -> None:
+def _check_stock_on_commit(
+    *, pool_id: int, usage: str | None, threshold: int, after: tuple[int, int] | None = None
+) -> None:
     # Claims only ever lower stock, so nothing re-arms here: one cheap capped count after the
     # commit, and the full (locking, alert-claiming) check only at or below the threshold.
+    # `after`: the last code claimed; more than `threshold` codes past it settle the question
+    # without walking the claimed codes' dead index entries before it.
     def check():
+        if after is not None:
+            past = sql.available_at_most(pool_id=pool_id, usage=usage, limit=threshold, after=after)
+            if past > threshold:
+                return
         if sql.available_at_most(pool_id=pool_id, usage=usage, limit=threshold) <= threshold:
             from .stock import pool_stock_check
 
