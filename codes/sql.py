@@ -43,7 +43,9 @@ _compiled: dict[tuple[str, str], tuple[str, list]] = {}
 # index whatever its statistics say. Left to itself, on statistics taken while no code had a
 # holder yet, PostgreSQL counted through the pool-and-state index instead, reading every code
 # already assigned in the pool on each top-up (bench/assign.py slowed by half over one run).
-HOLDERS_CODES = f"(SELECT * FROM {CODES} WHERE holder_id = {{}} OFFSET 0) AS c"
+def _holders_codes(holder: str) -> str:
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    return f"(SELECT * FROM {CODES} WHERE holder_id = {holder}{fence}) AS c"
 
 
 def state_sql(name: str) -> tuple[str, list]:
@@ -186,7 +188,7 @@ def holder_state(
     hot-path form.)"""
     assigned, assigned_params = state_sql("ASSIGNED")
     held = (
-        f"SELECT COUNT(*) FROM {HOLDERS_CODES.format('%s')} WHERE c.pool_id = r.id "
+        f"SELECT COUNT(*) FROM {_holders_codes('%s')} WHERE c.pool_id = r.id "
         f"AND {assigned.replace(CODES_QUOTED, 'c')} "
         "AND (p.code_usage <> %s OR c.usage = %s)"
     )
@@ -291,7 +293,7 @@ BEGIN
     IF v_pool IS NULL THEN outcome := 'no pool'; RETURN; END IF;
     SELECT since INTO v_since FROM {CodeShortfall._meta.db_table} WHERE holder_id = holder;
     IF only_if_queued AND v_since IS NULL THEN RETURN; END IF;
-    SELECT count(*) INTO v_held FROM {HOLDERS_CODES.format("holder")}
+    SELECT count(*) INTO v_held FROM {_holders_codes("holder")}
      WHERE c.pool_id = v_pool AND {assigned_c}
        AND (v_usage <> {single} OR c.usage = {single});
     v_missing := CASE WHEN v_usage = {single} THEN v_per ELSE 1 END - v_held;
