@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
+from unfold.admin import ModelAdmin
 
 from .models import AuditEntry
 from .services import audit_entries_for, audit_entries_of_program
@@ -183,7 +184,7 @@ admin.site.unregister(AuditEntry)  # auditlog registers its own admin for the en
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(LogEntryAdmin):
+class AuditEntryAdmin(LogEntryAdmin, ModelAdmin):
     """The whole trail, for superusers: nobody can add, change or delete an entry."""
 
     list_select_related = ["content_type", "actor"]

@@ -11,6 +11,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from unfold.admin import ModelAdmin
 
 from audit.admin import AuditTrailAdminMixin
 from programs.admin import ProgramAdmin, ProgramForm
@@ -54,7 +55,7 @@ def _upload_url(pool=None):
 
 
 @admin.register(Pool)
-class PoolAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, admin.ModelAdmin):
+class PoolAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     form = PoolForm
     list_display = [
         "name",
@@ -118,7 +119,7 @@ class PoolAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, admin.ModelAdmin)
 
 
 @admin.register(Batch)
-class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, admin.ModelAdmin):
+class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     program_path = "pool__program"
     change_list_template = "admin/codes/batch/change_list.html"
     change_form_template = "admin/codes/batch/change_form.html"
@@ -358,7 +359,7 @@ def _xlsx_chunks(rows):
 
 
 @admin.register(PromoCode)
-class PromoCodeAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
+class PromoCodeAdmin(ProgramScopedAdminMixin, ModelAdmin):
     list_display = [
         "code",
         "usage",
@@ -426,7 +427,7 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(StockAlert)
-class StockAlertAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
+class StockAlertAdmin(ProgramScopedAdminMixin, ModelAdmin):
     program_path = "pool__program"
     list_display = [
         "created_at",

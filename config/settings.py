@@ -83,6 +83,11 @@ ALLOWED_HOSTS = env_list(
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
+    # django-unfold restyles the admin; it must come before django.contrib.admin.
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "unfold.contrib.import_export",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -211,6 +216,16 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # Where e-mails link back to (low-stock alerts link to the pool's admin pages).
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+
+# The admin console (django-unfold). Its CSS, fonts and scripts ship in its package and are served
+# by WhiteNoise like every other static file: nothing is loaded from a CDN.
+UNFOLD = {
+    "SITE_TITLE": "Referral codes",
+    "SITE_HEADER": "Referral codes",
+    "SITE_SYMBOL": "redeem",
+    "SHOW_HISTORY": True,
+    "SHOW_VIEW_ON_SITE": False,
+}
 
 # E-mail: a file outbox by default; SMTP when EMAIL_HOST is set.
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "referrals@localhost")

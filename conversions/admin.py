@@ -1,11 +1,12 @@
 from django.contrib import admin
+from unfold.admin import ModelAdmin, TabularInline
 
 from programs.admin_scoping import ProgramScopedAdminMixin
 
 from .models import Conversion, ConversionItem
 
 
-class ConversionItemInline(admin.TabularInline):
+class ConversionItemInline(TabularInline):
     """The order's lines as sent (ItemSku{n}, …), read-only: they are the shop's record."""
 
     model = ConversionItem
@@ -22,7 +23,7 @@ class ConversionItemInline(admin.TabularInline):
 
 
 @admin.register(Conversion)
-class ConversionAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
+class ConversionAdmin(ProgramScopedAdminMixin, ModelAdmin):
     list_display = [
         "order_id",
         "program",

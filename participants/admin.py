@@ -5,7 +5,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from import_export.admin import ImportMixin
-from import_export.forms import ConfirmImportForm, ImportForm
+from import_export.forms import ConfirmImportForm
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.contrib.import_export.forms import ImportForm
 
 from audit.admin import AuditTrailAdminMixin
 from codes.models import PromoCode
@@ -42,7 +44,7 @@ class ParticipantConfirmImportForm(ConfirmImportForm):
         self.fields["program"].queryset = programs
 
 
-class CodesAndLinksInline(admin.TabularInline):
+class CodesAndLinksInline(TabularInline):
     model = PromoCode
     fk_name = "holder"
     verbose_name = "code"
@@ -58,9 +60,7 @@ class CodesAndLinksInline(admin.TabularInline):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(
-    AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixin, admin.ModelAdmin
-):
+class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixin, ModelAdmin):
     list_display = [
         "participant_id",
         "email",
@@ -209,7 +209,7 @@ class ParticipantAdmin(
 
 
 @admin.register(Referral)
-class ReferralAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
+class ReferralAdmin(ProgramScopedAdminMixin, ModelAdmin):
     list_display = ["friend", "advocate", "code", "status", "order_id", "created_at"]
     list_filter = ["status", "program"]
     search_fields = ["friend__participant_id", "advocate__participant_id", "order_id"]
@@ -224,7 +224,7 @@ class ReferralAdmin(ProgramScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Reward)
-class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, admin.ModelAdmin):
+class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     list_display = [
         "advocate",
         "kind",

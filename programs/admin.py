@@ -1,11 +1,16 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from audit.admin import AuditTrailAdminMixin
 
@@ -67,13 +72,13 @@ class ProgramForm(forms.ModelForm):
             field.help_text = "Single-use. The program can never go back to multi-use codes."
 
 
-class ProgramManagerInline(admin.TabularInline):
+class ProgramManagerInline(TabularInline):
     model = ProgramManager
     extra = 0
     autocomplete_fields = ["user"]
 
 
-class WidgetInline(admin.TabularInline):
+class WidgetInline(TabularInline):
     model = Widget
     extra = 0
     fields = ["name", "component_list"]
@@ -86,7 +91,7 @@ class WidgetInline(admin.TabularInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(AuditTrailAdminMixin, admin.ModelAdmin):
+class ProgramAdmin(AuditTrailAdminMixin, ModelAdmin):
     # The program's page shows every entry of the program: keys, managers, pools, voids, …
     audit_whole_program = True
     form = ProgramForm
@@ -272,13 +277,13 @@ class ProgramAdmin(AuditTrailAdminMixin, admin.ModelAdmin):
             ProgramManager.objects.get_or_create(program=obj, user=request.user)
 
 
-class WidgetComponentInline(admin.TabularInline):
+class WidgetComponentInline(TabularInline):
     model = WidgetComponent
     extra = 0
 
 
 @admin.register(Widget)
-class WidgetAdmin(admin.ModelAdmin):
+class WidgetAdmin(ModelAdmin):
     list_display = ["name", "program", "component_list"]
     list_filter = ["program"]
     inlines = [WidgetComponentInline]
@@ -312,7 +317,7 @@ class WidgetAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(AuditTrailAdminMixin, admin.ModelAdmin):
+class ApiKeyAdmin(AuditTrailAdminMixin, ModelAdmin):
     list_display = [
         "name",
         "program",
@@ -350,3 +355,20 @@ class ApiKeyAdmin(AuditTrailAdminMixin, admin.ModelAdmin):
         if request.user.is_superuser:
             return queryset
         return queryset.filter(program__managers=request.user)
+
+
+# The auth admin, restyled like the rest of the console (django-unfold's forms and widgets).
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin, ModelAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
+
+
+@admin.register(Group)
+class GroupAdmin(BaseGroupAdmin, ModelAdmin):
+    pass

@@ -18,6 +18,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("codes", "0007_validate_code_constraints")]
+    dependencies = [("codes", "0008_pool_name_single_line")]
 
     operations = [migrations.RunPython(install, drop)]

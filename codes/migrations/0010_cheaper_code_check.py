@@ -47,7 +47,7 @@ def validate(apps, schema_editor):
 class Migration(migrations.Migration):
     atomic = False  # the swap commits, then VALIDATE runs in a transaction of its own
 
-    dependencies = [("codes", "0008_top_up_function")]
+    dependencies = [("codes", "0009_top_up_function")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
