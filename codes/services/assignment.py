@@ -91,7 +91,9 @@ def _top_up_in_one_call(*, holder_id: int, program_id: int, only_if_queued: bool
     if call.outcome != "topped up":
         return _NOTHING
     if call.last_claimed is not None:
-        _claim_hints[program_id] = call.last_claimed
+        # Only once committed: a rolled-back claim leaves its codes first in line again.
+        last = call.last_claimed
+        transaction.on_commit(lambda: _claim_hints.__setitem__(program_id, last))
     elif call.short:
         _claim_hints.pop(program_id, None)  # the pool is empty: the next batch starts anew
     if call.claimed:
