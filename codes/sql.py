@@ -6,8 +6,12 @@ a MATERIALIZED CTE, an advisory lock) or spends more CPU building them than the 
 running them (bench/assign.py). Their code-state predicates are not written here: they are
 compiled by Django from `models.CodeState`, the one definition of each state.
 
-The import's staging table (ImportStaging) is SQL because a million rows go through it: COPY and
-one set-based INSERT … SELECT, never a million ORM objects.
+On PostgreSQL the whole top-up of one holder is one call of a PL/pgSQL function whose text is
+built here from the same predicates (top_up_function_sql): one round trip instead of five.
+
+The import is SQL because a million rows go through it: COPY straight into the codes table when
+no code clashes, else COPY into a staging table (ImportStaging) and one set-based INSERT …
+SELECT; never a million ORM objects. ForeignKeyChecks says how their keys are checked.
 """
 
 from dataclasses import dataclass
