@@ -541,6 +541,10 @@ class ProgramWithPoolsAdmin(ProgramAdmin):
     knows nothing of pools)."""
 
     form = ProgramWithPoolsForm
+    conditional_fields = {
+        **ProgramAdmin.conditional_fields,
+        "reward_tank": "reward_kind == 'fuel_tank'",
+    }
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = [(name, dict(options)) for name, options in super().get_fieldsets(request, obj)]
