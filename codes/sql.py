@@ -42,6 +42,7 @@ _HOLDER_LOCK_NAMESPACE = 0x5250_4300_0000_0000
 
 _compiled: dict[tuple[str, str], tuple[str, list]] = {}
 
+
 # One holder's codes, as `c`, for counting what they hold: the holder's rows are fetched first
 # (OFFSET 0 keeps the pool and state tests out of that scan), so the database walks the holder
 # index whatever its statistics say. Left to itself, on statistics taken while no code had a
