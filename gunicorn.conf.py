@@ -36,11 +36,13 @@ PRODUCTION = os.environ.get("DJANGO_ENV") == "production"
 #                           gthread 3×2: 91, p95 154 | gthread 5×2: 121, p95 129
 #   one-lookup endpoint     sync 2: 88–131 req/s | sync 5: 154–222 | gthread 2×4: 217 | 3×2: 176
 #                           | 5×2: 289
-# (neighbours' load made single runs vary ±40 %). A request spends much of its time waiting on
-# PostgreSQL or Redis, so more processes than CPUs keep the CPUs busy; threads do it too and
-# are close in rate, but their p95 was worse in every paired run (one interpreter lock per
-# process), so processes it is. WEB_CONCURRENCY overrides (locally gunicorn's own default:
-# one); GUNICORN_THREADS > 1 turns threaded workers on. Each worker (each thread) holds one
+# (neighbours' load made those runs vary ±40 %). On a quieter machine: sync 5, 252 req/s,
+# p95 45 ms; sync 2, 247 req/s, p95 49 ms (one-lookup 444 vs 482; widget /me p95 36 vs 22 ms).
+# A request spends much of its time waiting on PostgreSQL or Redis, so more processes than CPUs
+# keep the CPUs busy when neighbours compete for them; threads do it too and are close in rate,
+# but their p95 was worse in every paired run (one interpreter lock per process), so processes
+# it is. WEB_CONCURRENCY overrides (locally gunicorn's own default: one); GUNICORN_THREADS > 1
+# turns threaded workers on. Each worker (each thread) holds one
 # database connection (CONN_MAX_AGE).
 workers = _int("WEB_CONCURRENCY", 2 * _cpus() + 1 if PRODUCTION else 1)
 threads = _int("GUNICORN_THREADS", 1)
