@@ -107,7 +107,7 @@ def test_order_and_friend_link_to_the_conversion_and_the_referral(shop, admin_cl
 
 
 def test_the_list_shows_the_advocate_with_email_and_readable_times(shop, admin_client):
-    _, alice, code, _ = shop
+    _, alice, _code, _ = shop
     page = admin_client.get(LIST, {"q": "alice"})
     assert reverse("admin:participants_participant_change", args=[alice.pk]) in page.text
     assert "Alice@Example.com" in page.text
