@@ -255,6 +255,7 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
     readonly_fields = [
         "is_blocked",
         "blocked_at",
+        "erased_at",  # set only by erasing (a privacy request), never by hand
         "short_of_codes_since",
         "created_at",
         "updated_at",
