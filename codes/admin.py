@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin
 from unfold.decorators import action
+from unfold.paginator import InfinitePaginator
 
 from audit.admin import AuditTrailAdminMixin
 from programs.admin import ProgramAdmin, ProgramForm
@@ -56,6 +57,9 @@ log = logging.getLogger(__name__)
 
 PREVIEW_ROWS_SHOWN = 1000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# Links in lists and tables, coloured like the console's other links.
+LINK_CLASS = "text-primary-600 dark:text-primary-500"
 
 
 def _upload_url(pool=None):
@@ -380,6 +384,9 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, ModelAdmin):
     # Django's icontains on these fields.
     search_fields = ["code"]
     search_help_text = "A code or its first characters, or an advocate's participant id or e-mail."
+    # No count of a million rows on each page load: pages go on ("Load more") without one.
+    paginator = InfinitePaginator
+    list_per_page = 50
     show_full_result_count = False
     raw_id_fields = ["holder", "redeemed_by", "batch"]
     actions = ["export_csv", "export_xlsx", "void_codes"]
@@ -408,7 +415,8 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, ModelAdmin):
             return "—"
         holder = code.holder
         link = format_html(
-            '<a href="{}">{}</a>',
+            '<a class="{}" href="{}">{}</a>',
+            LINK_CLASS,
             reverse("admin:participants_participant_change", args=[holder.pk]),
             holder.participant_id,
         )

@@ -12,12 +12,16 @@ from programs.admin_scoping import ProgramScopedAdminMixin
 
 from .models import Conversion, ConversionItem, ConversionStatus
 
+# Links in lists and tables, coloured like the console's other links.
+LINK_CLASS = "text-primary-600 dark:text-primary-500"
+
 
 def participant_link(participant):
     if participant is None:
         return "—"
     return format_html(
-        '<a href="{}">{}</a>',
+        '<a class="{}" href="{}">{}</a>',
+        LINK_CLASS,
         reverse("admin:participants_participant_change", args=[participant.pk]),
         participant.participant_id,
     )
@@ -69,7 +73,10 @@ class ConversionAdmin(ProgramScopedAdminMixin, ModelAdmin):
             when = f" on {readable_time(conversion.reversed_at)}" if conversion.reversed_at else ""
             return f"Reversed{when}: {reason}"
         label = conversion.get_status_display()
-        return f"{label}: {conversion.reason}" if conversion.reason else label
+        reason = conversion.reason
+        if not reason or reason.lower().startswith(label.lower()):
+            return reason or label  # "Attributed to the advocate…" says it already
+        return f"{label}: {reason}"
 
     @admin.display(description="Advocate", ordering="advocate__participant_id")
     def advocate_shown(self, conversion):
@@ -131,14 +138,16 @@ class CodeManagerAdmin(PromoCodeAdmin):
             return code.redeemed_order_id or "—"
         if code.redemption_count > 1:
             return format_html(
-                '<a href="{}?code__id__exact={}">{} orders</a>',
+                '<a class="{}" href="{}?code__id__exact={}">{} orders</a>',
+                LINK_CLASS,
                 reverse("admin:conversions_conversion_changelist"),
                 code.pk,
                 code.redemption_count,
             )
         reversed_note = " (reversed)" if code.conversion_status == ConversionStatus.REVERSED else ""
         return format_html(
-            '<a href="{}">{}</a>{}',
+            '<a class="{}" href="{}">{}</a>{}',
+            LINK_CLASS,
             reverse("admin:conversions_conversion_change", args=[code.conversion_pk]),
             code.conversion_order,
             reversed_note,
@@ -150,13 +159,15 @@ class CodeManagerAdmin(PromoCodeAdmin):
             return "—"
         if (code.referrals_count or 0) > 1:
             return format_html(
-                '<a href="{}?code__id__exact={}">{} friends</a>',
+                '<a class="{}" href="{}?code__id__exact={}">{} friends</a>',
+                LINK_CLASS,
                 reverse("admin:participants_referral_changelist"),
                 code.pk,
                 code.referrals_count,
             )
         return format_html(
-            '<a href="{}">{}</a>',
+            '<a class="{}" href="{}">{}</a>',
+            LINK_CLASS,
             reverse("admin:participants_referral_change", args=[code.referral_pk]),
             code.referral_friend,
         )

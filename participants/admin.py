@@ -33,6 +33,9 @@ from .services import (
     rewards_mark_paid,
 )
 
+# Links in lists and tables, coloured like the console's other links.
+LINK_CLASS = "text-primary-600 dark:text-primary-500"
+
 
 class ParticipantImportForm(ImportForm):
     program = forms.ModelChoiceField(queryset=None, help_text="Import into this program.")
@@ -53,7 +56,7 @@ class ParticipantConfirmImportForm(ConfirmImportForm):
 
 def _participant_link(participant_pk, text):
     url = reverse("admin:participants_participant_change", args=[participant_pk])
-    return format_html('<a href="{}">{}</a>', url, text)
+    return format_html('<a class="{}" href="{}">{}</a>', LINK_CLASS, url, text)
 
 
 def _order_link(program_id, order_id):
@@ -62,7 +65,7 @@ def _order_link(program_id, order_id):
         return "—"
     query = urlencode({"order_id": order_id, "program__id__exact": program_id})
     url = reverse("admin:conversions_conversion_changelist")
-    return format_html('<a href="{}?{}">{}</a>', url, query, order_id)
+    return format_html('<a class="{}" href="{}?{}">{}</a>', LINK_CLASS, url, query, order_id)
 
 
 def _when(value):
@@ -137,7 +140,8 @@ class CodesAndLinksInline(ReadOnlyTabularInline):
         if (code.referrals_count or 0) > 1:
             url = reverse("admin:participants_referral_changelist")
             return format_html(
-                '<a href="{}?code__id__exact={}">{} friends</a>',
+                '<a class="{}" href="{}?code__id__exact={}">{} friends</a>',
+                LINK_CLASS,
                 url,
                 code.pk,
                 code.referrals_count,
@@ -189,7 +193,7 @@ class RewardsInline(ReadOnlyTabularInline):
     @admin.display(description="Reward")
     def reward_link(self, reward):
         url = reverse("admin:participants_reward_change", args=[reward.pk])
-        return format_html('<a href="{}">#{}</a>', url, reward.pk)
+        return format_html('<a class="{}" href="{}">#{}</a>', LINK_CLASS, url, reward.pk)
 
     @admin.display(description="What")
     def what(self, reward):

@@ -58,6 +58,8 @@ def test_the_code_manager_finds_an_advocates_codes_by_email(manager_page, live_s
     assert len(alices) == 3
 
     page.goto(f"{live_server.url}/admin/codes/promocode/")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console-code-list.png"))
     search = page.locator("input[name=q]")
     search.fill("Alice@Shoes.example")
     search.press("Enter")
@@ -109,3 +111,36 @@ def test_the_participant_page_adds_a_code_after_confirming(manager_page, live_se
     expect(page.get_by_text(f"Added referral code {added.code}")).to_be_visible()
     expect(page.locator("#promo_codes-data").get_by_text(added.code, exact=True)).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "console-participant-code-added.png"), full_page=True)
+
+
+def test_rewards_and_conversions_lists_read_at_1366_px(manager_page, live_server):
+    from playwright.sync_api import expect
+
+    from tests.api_helpers import client_for, url
+
+    page, program, _ = manager_page
+    alice, _ = participant_upsert(
+        program=program, participant_id="alice", email="alice@shoes.example"
+    )
+    api = client_for(program)
+    for number, code in enumerate(PromoCode.objects.filter(holder=alice)[:2]):
+        body = {
+            "OrderId": f"ORD-{number}",
+            "OrderPromoCode": code.code,
+            "CustomerId": f"friend-{number}",
+            "OrderSubtotal": "80.00",
+            "CurrencyCode": "EUR",
+        }
+        assert api.post(url(program, "conversions"), body).json()["status"] == "attributed"
+    api.post(url(program, "conversions/ORD-1/reversal"), {"reason": "Parcel returned"})
+
+    page.goto(f"{live_server.url}/admin/participants/reward/")
+    expect(page.locator("#result_list tbody tr")).to_have_count(2)
+    expect(page.locator("#result_list").get_by_text("friend-0")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console-rewards.png"))
+
+    page.goto(f"{live_server.url}/admin/conversions/conversion/")
+    expect(page.get_by_text("Parcel returned", exact=False)).to_be_visible()
+    expect(page.locator("#result_list").get_by_text("80.00 EUR").first).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "console-conversions.png"))
