@@ -433,7 +433,7 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, ModelAdmin):
             return queryset, False
         program_ids = list(managed_programs(request.user).values_list("pk", flat=True))
         matching = codes_matching(queryset=queryset, term=search_term, program_ids=program_ids)
-        return matching, False
+        return self.scope(request, matching), False
 
     def has_add_permission(self, request):
         return False
@@ -627,6 +627,10 @@ class ProgramWithPoolsAdmin(ProgramAdmin):
     knows nothing of pools)."""
 
     form = ProgramWithPoolsForm
+    conditional_fields = {
+        **ProgramAdmin.conditional_fields,
+        "reward_tank": "reward_kind == 'fuel_tank'",
+    }
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = [(name, dict(options)) for name, options in super().get_fieldsets(request, obj)]

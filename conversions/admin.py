@@ -33,7 +33,7 @@ def amount_text(amount, currency):
     return f"{amount:,.2f} {currency}".strip()
 
 
-class ConversionItemInline(TabularInline):
+class ConversionItemInline(ProgramScopedAdminMixin, TabularInline):
     """The order's lines as sent (ItemSku{n}, …), read-only: they are the shop's record."""
 
     model = ConversionItem

@@ -72,7 +72,7 @@ def _when(value):
     return readable_time(value) if value else "—"
 
 
-class ReadOnlyTabularInline(TabularInline):
+class ReadOnlyTabularInline(ProgramScopedAdminMixin, TabularInline):
     """A read-only table on the participant's page: one row per object, no label above it."""
 
     extra = 0

@@ -3,26 +3,17 @@ by e-mail in the code manager, and adding a referral code on a participant's pag
 confirming. Screenshots go to test-artifacts/."""
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.core.management import call_command
 
 from codes.models import CodeSource, PromoCode
 from participants.services import participant_upsert
 from programs.models import CodeUsage
-from tests.factories import ProgramFactory, UserFactory, stock_pool
+from tests.factories import ProgramFactory, stock_pool
 from tests.widget.test_browser import ARTIFACTS, browser  # noqa: F401 (the fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct-horse-battery"
-MANAGER_PERMISSIONS = [
-    "view_promocode",
-    "view_participant",
-    "change_participant",
-    "view_referral",
-    "view_reward",
-    "change_reward",
-    "view_conversion",
-]
 
 
 @pytest.fixture
@@ -31,9 +22,7 @@ def manager_page(browser, live_server):  # noqa: F811
     stock_pool(program, 40, prefix="SHOE")
     other = ProgramFactory(slug="rival", name="Rival")
     stock_pool(other, 5, prefix="SHOE")
-    manager = UserFactory(username="mia")
-    manager.user_permissions.add(*Permission.objects.filter(codename__in=MANAGER_PERMISSIONS))
-    program.managers.add(manager)
+    call_command("create_manager", "mia", "--program", "shop", "--password", PASSWORD)
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     page = context.new_page()
     page.goto(f"{live_server.url}/admin/login/?next=/admin/")
@@ -60,7 +49,7 @@ def test_the_code_manager_finds_an_advocates_codes_by_email(manager_page, live_s
     page.goto(f"{live_server.url}/admin/codes/promocode/")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "console-code-list.png"))
-    search = page.locator("input[name=q]")
+    search = page.locator("#searchbar")
     search.fill("Alice@Shoes.example")
     search.press("Enter")
     page.wait_for_url("**q=Alice*")
@@ -81,7 +70,7 @@ def test_the_code_manager_finds_an_advocates_codes_by_email(manager_page, live_s
     page.screenshot(path=str(ARTIFACTS / "console-code-export-menu.png"))
 
     # The first characters of a code, typed in lower case.
-    search = page.locator("input[name=q]")
+    search = page.locator("#searchbar")
     search.fill(alices[0][:6].lower())
     search.press("Enter")
     page.wait_for_url(f"**q={alices[0][:6].lower()}*")
