@@ -32,7 +32,7 @@ def on_postgresql(statements):
 class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction
 
-    dependencies = [("codes", "0008_pool_name_single_line")]
+    dependencies = [("codes", "0010_cheaper_code_check")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
