@@ -69,7 +69,7 @@ def shop():
         status=CodeStatus.VOIDED, voided_at=timezone.now()
     )
     tank = fuel_tank(program, 0, name="Thank-you codes")  # an empty tank
-    for n in range(3):
+    for _ in range(3):
         queue_short(ParticipantFactory(program=program), timezone.now())
     StockAlert.objects.create(pool=tank, kind=AlertKind.EMPTY, available=0, threshold=0)
     return program
@@ -115,10 +115,8 @@ def test_the_chart_has_one_line_per_pool_with_use_per_day_over_30_days(client, s
 
 def test_manual_codes_are_not_use_of_the_stock(shop):
     pool = shop.pools.get(kind="referral")
-    PromoCode.objects.filter(pool=pool, status=CodeStatus.ASSIGNED).update(
-        source=CodeSource.MANUAL
-    )
-    days, per_pool = selectors.pools_use_per_day(pools=[pool])
+    PromoCode.objects.filter(pool=pool, status=CodeStatus.ASSIGNED).update(source=CodeSource.MANUAL)
+    _, per_pool = selectors.pools_use_per_day(pools=[pool])
     assert sum(per_pool[pool.pk]) == 2  # only the redeemed ones stay "from the pool"
 
 
