@@ -354,6 +354,7 @@ class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                 **context,
                 "title": "Upload codes: preview",
                 "pool": pool,
+                "cancel_url": _upload_url(pool),
                 "preview": preview,
                 "refused_shown": preview.refused[:PREVIEW_ROWS_SHOWN],
                 "refused_hidden": max(0, preview.refused_count - PREVIEW_ROWS_SHOWN),

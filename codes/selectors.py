@@ -380,7 +380,9 @@ class UploadPreview:
     sample: list = field(default_factory=list)  # the first codes it will add
     header: str | None = None  # the header cell that named the code column, if any
     column: int = 1  # the column (1-based) the codes were read from
+    first_row: list = field(default_factory=list)  # without a header: a first row of cells
     usage: str = ""
+    file_format: str = ""
 
     @property
     def complete(self):
@@ -399,7 +401,10 @@ def upload_preview(*, pool: Pool, stream: BinaryIO, file_name: str) -> UploadPre
     checks (looked up a few thousand at a time, no query per row), and only the first refused
     rows are kept. Raises parsing.UnreadableFile.
     """
-    preview = UploadPreview(file_name=file_name, usage=pool.program.get_code_usage_display())
+    fmt = file_format(file_name)
+    preview = UploadPreview(
+        file_name=file_name, usage=pool.program.get_code_usage_display(), file_format=fmt
+    )
     check_limit = settings.CODES_PREVIEW_CHECKED_ROWS
     first_line = {}
     refused = []
@@ -409,7 +414,7 @@ def upload_preview(*, pool: Pool, stream: BinaryIO, file_name: str) -> UploadPre
             refused.append({"line": line, "value": value, "reason": reason})
 
     layout = {}
-    for row in read_rows(stream, file_format(file_name), layout=layout):
+    for row in read_rows(stream, fmt, layout=layout):
         preview.rows_read += 1
         if row.code is None:
             preview.invalid_rows += 1
@@ -426,6 +431,7 @@ def upload_preview(*, pool: Pool, stream: BinaryIO, file_name: str) -> UploadPre
             first_line[row.code] = row.line
     preview.header = layout.get("header")
     preview.column = layout.get("column", 0) + 1
+    preview.first_row = layout.get("first_row", [])
     codes = list(first_line)
     existing = set()
     for start in range(0, len(codes), _EXISTING_CHUNK):
