@@ -186,7 +186,7 @@ def pools_use_per_day(
 ) -> tuple[list[date], dict[int, list[int]]]:
     """Codes handed out per day over the last `days` days (today included), per pool.
 
-    One query, a range scan of the (pool, assigned_at) index promocode_pool_assigned; manual
+    One query, a range scan of the (pool, assigned_at) index promocode_pool_use; manual
     codes are left out (they never came out of the stock). Returns the days, oldest first, and
     for each pool id its count per day.
     """
@@ -195,22 +195,22 @@ def pools_use_per_day(
     since = timezone.make_aware(datetime.combine(first, time.min))
     day_list = [first + timedelta(days=n) for n in range(days)]
     per_pool = {pool.pk: [0] * days for pool in pools}
-    rows = (
-        PromoCode.objects.filter(
-            pool__in=[pool.pk for pool in pools],
-            assigned_at__gte=since,
-            source=CodeSource.POOL,
-        )
+    for row in use_per_day_rows(pool_ids=[pool.pk for pool in pools], since=since):
+        index = (row["day"] - first).days
+        if 0 <= index < days:
+            per_pool[row["pool_id"]][index] += row["n"]
+    return day_list, per_pool
+
+
+def use_per_day_rows(*, pool_ids: list[int], since: datetime) -> QuerySet:
+    """{pool_id, day, n}: pool codes handed out per day since `since` (the chart's query)."""
+    return (
+        PromoCode.objects.filter(pool__in=pool_ids, assigned_at__gte=since, source=CodeSource.POOL)
         .annotate(day=TruncDate("assigned_at"))
         .values("pool_id", "day")
         .annotate(n=Count("id"))
         .order_by()
     )
-    for row in rows:
-        index = (row["day"] - first).days
-        if 0 <= index < days:
-            per_pool[row["pool_id"]][index] += row["n"]
-    return day_list, per_pool
 
 
 @dataclass(frozen=True)
