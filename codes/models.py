@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 
 from programs.models import CodeUsage, Program, split_addresses
+from programs.validators import validate_single_line
 
 CODE_MAX_LENGTH = 64
 # Canonical form: upper case. The database refuses anything else, so a lower-case copy of an
@@ -38,7 +39,8 @@ class Pool(models.Model):
 
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="pools")
     kind = models.CharField(max_length=10, choices=PoolKind.choices, default=PoolKind.REFERRAL)
-    name = models.CharField(max_length=100)
+    # Pool names reach low-stock e-mail subjects: one line (programs.validators).
+    name = models.CharField(max_length=100, validators=[validate_single_line])
     low_stock_threshold = models.PositiveIntegerField(
         null=True, blank=True, help_text="Fuel tanks only; the referral pool uses the program's."
     )

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from programs.models import Program, RewardKind, split_addresses
 from programs.services import program_update
+from programs.validators import validate_single_line
 
 from .. import sql
 from ..models import CodeState, CodeStatus, Pool, PoolKind, PromoCode
@@ -31,10 +32,10 @@ def validate_pool_name(name: str) -> str:
         raise ValidationError({"name": "Give the pool a name."})
     if len(name) > POOL_NAME_MAX:
         raise ValidationError({"name": f"At most {POOL_NAME_MAX} characters."})
-    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in name):
-        raise ValidationError(
-            {"name": "The name cannot hold control characters (line breaks, tabs, NUL)."}
-        )
+    try:
+        validate_single_line(name)
+    except ValidationError as error:
+        raise ValidationError({"name": error.messages}) from error
     return name
 
 

@@ -66,7 +66,7 @@ def test_create_pool_and_set_reward_make_a_paying_tank(program, capsys, tmp_path
     [
         (["create_pool", "--program", "nope", "--fuel-tank", "T"], "No program with slug"),
         (["create_pool", "--program", "shop", "--fuel-tank", "Referral codes"], "already has"),
-        (["create_pool", "--program", "shop", "--fuel-tank", "Bad\r\nname"], "control characters"),
+        (["create_pool", "--program", "shop", "--fuel-tank", "Bad\r\nname"], "control character"),
         (
             ["create_pool", "--program", "shop", "--fuel-tank", "T", "--notify", "x@"],
             "Not an e-mail",

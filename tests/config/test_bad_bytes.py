@@ -269,6 +269,31 @@ def test_the_migration_cleans_existing_program_names():
     assert (broken.name, fine.name) == ("Summer sale", "Winter sale")
 
 
+def test_the_migration_cleans_existing_pool_names():
+    import importlib
+
+    from django.apps import apps
+
+    from codes.models import Pool
+
+    migration = importlib.import_module("codes.migrations.0008_pool_name_single_line")
+    program = stocked_program()
+    broken = Pool.objects.create(program=program, kind="fuel_tank", name="x")
+    Pool.objects.filter(pk=broken.pk).update(name="Tank\r\nBcc: x@example.com")
+    migration.clean_pool_names(apps, None)
+    broken.refresh_from_db()
+    assert broken.name == "Tank Bcc: x@example.com"
+    assert program.pools.get(kind="referral").name == "Referral codes"
+
+
+def test_a_pool_name_with_a_line_break_is_refused_by_the_model():
+    from codes.models import Pool
+
+    pool = Pool(program=stocked_program(), kind="fuel_tank", name="Tank\nBcc: x@example.com")
+    with pytest.raises(ValidationError, match="control character"):
+        pool.full_clean()
+
+
 def test_the_api_refuses_an_unparseable_body_in_the_error_shape(client, program):
     response = client.generic(
         "POST",
