@@ -7,6 +7,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -25,7 +26,13 @@ from .exports import csv_lines, write_xlsx
 from .forms import CodeUploadForm, ConfirmUploadForm, PoolForm, VoidForm
 from .models import Batch, BatchSource, BatchStatus, Pool, PoolKind, PromoCode, StockAlert
 from .parsing import UnreadableFile
-from .selectors import STOCK_COUNT_CAP, codes_export_rows, program_stock_page, upload_preview
+from .selectors import (
+    STOCK_COUNT_CAP,
+    CappedCount,
+    codes_export_rows,
+    program_stock_page,
+    upload_preview,
+)
 from .services import (
     PromoCodesOff,
     batch_import,
@@ -54,6 +61,26 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def _upload_url(pool=None):
     url = reverse("admin:codes_batch_upload")
     return f"{url}?pool={pool.pk}" if pool else url
+
+
+class ShownCappedCount(CappedCount):
+    """A capped count that prints as the console shows it ("100,000+")."""
+
+    def __str__(self):
+        return self.shown
+
+
+class CappedCountPaginator(Paginator):
+    """Counts a list's rows up to STOCK_COUNT_CAP only: a list of a million codes would
+    otherwise pay a full count on every page load. Past the cap it reads "100,000+" and pages
+    stop there (search or filter to reach further)."""
+
+    @property
+    def count(self):
+        if not hasattr(self, "_capped_count"):
+            counted = self.object_list.order_by()[: STOCK_COUNT_CAP + 1].count()
+            self._capped_count = ShownCappedCount.of(counted, STOCK_COUNT_CAP)
+        return self._capped_count
 
 
 def stock_url(program):
@@ -485,6 +512,7 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, ModelAdmin):
     list_select_related = ["pool__program", "batch", "holder"]
     search_fields = ["=code"]
     show_full_result_count = False
+    paginator = CappedCountPaginator
     raw_id_fields = ["holder", "redeemed_by", "batch"]
     actions = ["export_csv", "export_xlsx", "void_codes"]
 

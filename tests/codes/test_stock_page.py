@@ -172,3 +172,15 @@ def test_the_program_page_links_to_its_stock_page_and_upload(client, shop):
     assert upload["Location"] == f"{reverse('admin:codes_batch_upload')}?pool={referral.pk}"
     form = client.get(upload["Location"]).context["form"]
     assert str(form["pool"].value()) == str(referral.pk)
+
+
+def test_the_code_list_counts_up_to_the_cap_and_says_so(client, shop, monkeypatch):
+    import codes.admin
+
+    client.force_login(manager_of(shop))
+    url = reverse("admin:codes_promocode_changelist")
+    assert client.get(url).context["cl"].result_count == 40  # the referral pool's codes
+    monkeypatch.setattr(codes.admin, "STOCK_COUNT_CAP", 25)
+    response = client.get(url)
+    assert str(response.context["cl"].result_count) == "25+"
+    assert "25+" in response.content.decode()
