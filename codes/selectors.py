@@ -323,6 +323,9 @@ class ProgramDashboardRow:
 
 
 DASHBOARD_PROGRAMS = 12
+# The index's cards say whether stock is low, not how much is left: counting to 10,000 (or past
+# the threshold, if higher) is enough, and keeps a dozen programs of a million codes cheap.
+DASHBOARD_COUNT_CAP = 10_000
 
 
 def programs_dashboard(*, programs: QuerySet[Program]) -> list[ProgramDashboardRow]:
@@ -341,7 +344,11 @@ def programs_dashboard(*, programs: QuerySet[Program]) -> list[ProgramDashboardR
         rows.append(
             ProgramDashboardRow(
                 program=program,
-                available=pool_available_capped(pool=pool) if pool else None,
+                available=pool_available_capped(
+                    pool=pool, cap=max(DASHBOARD_COUNT_CAP, program.low_stock_threshold + 1)
+                )
+                if pool
+                else None,
                 threshold=program.low_stock_threshold,
                 short_advocates=program_short_advocates(program=program),
             )

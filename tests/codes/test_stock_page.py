@@ -184,3 +184,10 @@ def test_the_code_list_counts_up_to_the_cap_and_says_so(client, shop, monkeypatc
     response = client.get(url)
     assert str(response.context["cl"].result_count) == "25+"
     assert "25+" in response.content.decode()
+
+
+def test_the_dashboard_counts_past_the_threshold_only(shop, monkeypatch):
+    monkeypatch.setattr(selectors, "DASHBOARD_COUNT_CAP", 4)
+    [row] = selectors.programs_dashboard(programs=type(shop).objects.filter(pk=shop.pk))
+    # Threshold 5: counting to 6 tells "not low" without counting all 27.
+    assert row.available.shown == "6+" and not row.is_low
