@@ -157,3 +157,22 @@ def test_a_file_without_a_code_column_is_refused_in_the_form(
     ).to_be_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "upload-refused-name-email-1366.png", full_page=True)
+
+
+def test_the_program_page_has_stock_and_upload_buttons(manager_page, live_server, program):
+    from playwright.sync_api import expect
+
+    page = manager_page
+    log_in(page, live_server, program, f"/admin/programs/program/{program.pk}/change/")
+    # unfold's detail-action buttons at the top of the page
+    stock = page.locator(f'a[href="/admin/programs/program/{program.pk}/stock/"]')
+    upload = page.locator(f'a[href="/admin/programs/program/{program.pk}/upload/"]')
+    expect(stock).to_contain_text("Stock")
+    expect(upload).to_contain_text("Upload codes")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "program-page-buttons-1366.png")
+    upload.click()
+    expect(page.get_by_label("Pool")).to_have_value(str(program.pools.get(kind="referral").pk))
+    page.go_back()
+    stock.click()
+    expect(page.locator("canvas.chart")).to_be_visible()
