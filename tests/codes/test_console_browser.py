@@ -176,3 +176,23 @@ def test_the_program_page_has_stock_and_upload_buttons(manager_page, live_server
     page.go_back()
     stock.click()
     expect(page.locator("canvas.chart")).to_be_visible()
+
+
+def test_a_file_without_a_header_is_previewed_with_a_warning(
+    manager_page, live_server, program, tmp_path
+):
+    from playwright.sync_api import expect
+
+    page = manager_page
+    pool = program.pools.get(kind="referral")
+    log_in(page, live_server, program, f"/admin/codes/batch/upload/?pool={pool.pk}")
+    path = tmp_path / "codes.csv"
+    path.write_bytes(files.text(["summer01,10%", "summer02,10%", "summer03,15%"]))
+    page.locator("input[type=file]").set_input_files(path)
+    page.get_by_role("button", name="Preview").click()
+    warning = page.locator("#no-header-warning")
+    expect(warning).to_contain_text("No header row was found")
+    expect(warning).to_contain_text("(“summer01”, “10%”)")
+    expect(page.locator("#upload-sample li")).to_have_count(3)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "upload-preview-no-header-1366.png", full_page=True)

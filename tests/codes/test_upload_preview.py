@@ -101,7 +101,7 @@ def test_no_header_is_warned_and_a_first_row_of_several_cells_is_named(admin_cli
     assert shown.sample == ["ABC", "DEF"]
     html = response.text
     assert "No header row was found" in html
-    assert "its first row (“abc”, “10%”) will be imported as codes" in html
+    assert "its first row (“abc”, “10%”) is read as data, so “abc” is taken as a code" in html
 
 
 def test_a_single_column_file_without_header_is_warned(admin_client, pool):
