@@ -191,3 +191,11 @@ def test_the_dashboard_counts_past_the_threshold_only(shop, monkeypatch):
     [row] = selectors.programs_dashboard(programs=type(shop).objects.filter(pk=shop.pk))
     # Threshold 5: counting to 6 tells "not low" without counting all 27.
     assert row.available.shown == "6+" and not row.is_low
+
+
+def test_no_upload_buttons_without_the_upload_permission(client, shop):
+    viewer = [p for p in MANAGER_PERMISSIONS if p != "add_batch"]
+    client.force_login(manager_of(shop, permissions=viewer))
+    html = client.get(stock_url(shop)).content.decode()
+    assert reverse("admin:codes_batch_upload") not in html
+    assert "Referral codes" in html  # the page itself is there
