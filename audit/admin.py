@@ -187,6 +187,8 @@ admin.site.unregister(AuditEntry)  # auditlog registers its own admin for the en
 class AuditEntryAdmin(LogEntryAdmin, ModelAdmin):
     """The whole trail, for superusers: nobody can add, change or delete an entry."""
 
+    superusers_only = True  # programs.checks: no program manager opens this page
+
     list_select_related = ["content_type", "actor"]
     list_display = ["created", "who", "what", "resource_url", "program_name", "summary"]
     list_filter = [

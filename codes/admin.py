@@ -707,6 +707,11 @@ class ProgramWithPoolsAdmin(ProgramAdmin):
         pool = Pool.objects.filter(program=program, kind=PoolKind.REFERRAL).first()
         return redirect(_upload_url(pool))
 
+    conditional_fields = {
+        **ProgramAdmin.conditional_fields,
+        "reward_tank": "reward_kind == 'fuel_tank'",
+    }
+
     def get_fieldsets(self, request, obj=None):
         fieldsets = [(name, dict(options)) for name, options in super().get_fieldsets(request, obj)]
         for name, options in fieldsets:

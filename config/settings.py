@@ -220,8 +220,8 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 # The admin console (django-unfold). Its CSS, fonts and scripts ship in its package and are served
 # by WhiteNoise like every other static file: nothing is loaded from a CDN.
 UNFOLD = {
-    "SITE_TITLE": "Referral codes",
-    "SITE_HEADER": "Referral codes",
+    "SITE_TITLE": "Referral promo codes",
+    "SITE_HEADER": "Referral promo codes",
     "SITE_SYMBOL": "redeem",
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,

@@ -6,7 +6,7 @@ from programs.admin_scoping import ProgramScopedAdminMixin
 from .models import Conversion, ConversionItem
 
 
-class ConversionItemInline(TabularInline):
+class ConversionItemInline(ProgramScopedAdminMixin, TabularInline):
     """The order's lines as sent (ItemSku{n}, …), read-only: they are the shop's record."""
 
     model = ConversionItem

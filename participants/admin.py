@@ -44,7 +44,7 @@ class ParticipantConfirmImportForm(ConfirmImportForm):
         self.fields["program"].queryset = programs
 
 
-class CodesAndLinksInline(TabularInline):
+class CodesAndLinksInline(ProgramScopedAdminMixin, TabularInline):
     model = PromoCode
     fk_name = "holder"
     verbose_name = "code"

@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
@@ -7,6 +8,7 @@ from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.templatetags.static import static
 from django.urls import path, reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
@@ -14,7 +16,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 
 from audit.admin import AuditTrailAdminMixin
 
-from .admin_scoping import managed_programs
+from .admin_scoping import ProgramScopedAdminMixin, SuperuserOnlyAdminMixin
 from .models import ApiKey, CodeUsage, Program, ProgramManager, Widget, WidgetComponent
 from .services import (
     api_key_revoke,
@@ -22,6 +24,7 @@ from .services import (
     program_rotate_widget_secret,
     program_update,
     promo_settings_change_preview,
+    promo_settings_validate,
     widget_apply_promo_code_template,
 )
 
@@ -32,7 +35,8 @@ class ProgramForm(forms.ModelForm):
     apply_template_to_widgets = forms.BooleanField(
         label="Apply the referral promo code template to my widgets",
         required=False,
-        help_text="On save, add the promo-code component to this program's widgets that lack it.",
+        help_text="On save, add the promo-code component to this program's widgets that lack "
+        "it, those added below included.",
     )
 
     class Meta:
@@ -71,14 +75,29 @@ class ProgramForm(forms.ModelForm):
             field.disabled = True
             field.help_text = "Single-use. The program can never go back to multi-use codes."
 
+    def _post_clean(self):
+        super()._post_clean()  # the model's own checks first: their messages stand
+        # Then the service's checks, so that each refusal shows at its field, not at the top.
+        data = self.cleaned_data
+        try:
+            promo_settings_validate(
+                code_usage=data.get("code_usage", self.instance.code_usage),
+                codes_per_advocate=data.get("codes_per_advocate", self.instance.codes_per_advocate),
+                low_stock_recipients=data.get("low_stock_recipients", ""),
+            )
+        except ValidationError as refused:
+            for field, errors in refused.message_dict.items():
+                if field not in self.errors:
+                    self.add_error(field if field in self.fields else None, errors)
 
-class ProgramManagerInline(TabularInline):
+
+class ProgramManagerInline(ProgramScopedAdminMixin, TabularInline):
     model = ProgramManager
     extra = 0
     autocomplete_fields = ["user"]
 
 
-class WidgetInline(TabularInline):
+class WidgetInline(ProgramScopedAdminMixin, TabularInline):
     model = Widget
     extra = 0
     fields = ["name", "component_list"]
@@ -91,7 +110,7 @@ class WidgetInline(TabularInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(AuditTrailAdminMixin, ModelAdmin):
+class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     # The program's page shows every entry of the program: keys, managers, pools, voids, …
     audit_whole_program = True
     form = ProgramForm
@@ -105,6 +124,13 @@ class ProgramAdmin(AuditTrailAdminMixin, ModelAdmin):
     ]
     list_filter = ["promo_codes_enabled", "code_usage"]
     search_fields = ["name", "slug"]
+    # unfold shows each of these only while its condition on the form's values holds.
+    conditional_fields = {
+        "codes_per_advocate": "code_usage == 'single'",
+        "reward_amount": "reward_kind == 'credit'",
+        "reward_currency": "reward_kind == 'credit'",
+        "reward_percent": "reward_kind == 'percent'",
+    }
     prepopulated_fields = {"slug": ["name"]}
     inlines = [WidgetInline, ProgramManagerInline]
     fieldsets = [
@@ -138,16 +164,40 @@ class ProgramAdmin(AuditTrailAdminMixin, ModelAdmin):
         ),
         (
             "Widget",
-            {"fields": ["friend_offer_text", "widget_allowed_origins", "widget_secret_display"]},
+            {
+                "fields": [
+                    "friend_offer_text",
+                    "widget_allowed_origins",
+                    "widget_secret_display",
+                    "embed_snippet",
+                ]
+            },
         ),
     ]
     actions = ["rotate_widget_secret"]
 
-    def get_queryset(self, request):
-        return managed_programs(request.user)
-
     def get_readonly_fields(self, request, obj=None):
-        return ["slug", "widget_secret_display"] if obj else ["widget_secret_display"]
+        shown = ["widget_secret_display", "embed_snippet"]
+        return ["slug", *shown] if obj else shown
+
+    @admin.display(description="Embed the widget")
+    def embed_snippet(self, obj):
+        if obj is None or not obj.pk:
+            return "Shown once the program is saved."
+        site = settings.SITE_URL.rstrip("/")
+        snippet = (
+            '<div data-promo-codes data-token="PARTICIPANT_TOKEN"></div>\n'
+            f'<script src="{site}{static("promo-codes/promo-codes.js")}" defer></script>'
+        )
+        page = f"{site}{reverse('widget-page', args=[obj.slug])}#token=PARTICIPANT_TOKEN"
+        return format_html(
+            '<pre class="embed-snippet whitespace-pre-wrap">{}</pre>'
+            '<div class="help">Paste this into the page where advocates see their codes. Your '
+            "backend replaces PARTICIPANT_TOKEN with a token it signs for the advocate "
+            "(HS256, the widget secret above). The widget alone: {}</div>",
+            snippet,
+            page,
+        )
 
     # --- The widget secret: masked, revealed on demand, rotatable --------------------------
     # Only a superuser or a manager of the program reaches its change page (get_queryset),
@@ -262,28 +312,37 @@ class ProgramAdmin(AuditTrailAdminMixin, ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         fields = dict(form.cleaned_data)
-        apply_template = fields.pop("apply_template_to_widgets", False)
+        fields.pop("apply_template_to_widgets", None)  # after the widgets are saved: save_related
         # A refusal (ValidationError) propagates: changeform_view turns it into a message.
-        if change:
-            saved = program_update(program=obj, apply_template_to_widgets=apply_template, **fields)
-        else:
-            saved = program_create(**fields)
-            if apply_template:
-                widget_apply_promo_code_template(program=saved)
+        saved = program_update(program=obj, **fields) if change else program_create(**fields)
         obj.pk = saved.pk
         obj._state.adding = False
         obj.refresh_from_db()
         if not change and not request.user.is_superuser:
             ProgramManager.objects.get_or_create(program=obj, user=request.user)
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if not form.cleaned_data.get("apply_template_to_widgets"):
+            return
+        # Widgets added in this same save (the inline) are saved by now: they get it too.
+        added = widget_apply_promo_code_template(program=form.instance)
+        if added:
+            names = ", ".join(widget.name for widget in added)
+            messages.success(request, f"Added the referral promo code component to: {names}.")
+        else:
+            messages.info(
+                request, "Every widget of this program already has the referral promo code."
+            )
 
-class WidgetComponentInline(TabularInline):
+
+class WidgetComponentInline(ProgramScopedAdminMixin, TabularInline):
     model = WidgetComponent
     extra = 0
 
 
 @admin.register(Widget)
-class WidgetAdmin(ModelAdmin):
+class WidgetAdmin(ProgramScopedAdminMixin, ModelAdmin):
     list_display = ["name", "program", "component_list"]
     list_filter = ["program"]
     inlines = [WidgetComponentInline]
@@ -299,8 +358,10 @@ class WidgetAdmin(ModelAdmin):
             raise PermissionDenied
         added = 0
         for program in Program.objects.filter(widgets__in=queryset).distinct():
-            added += widget_apply_promo_code_template(
-                program=program, widgets=queryset.filter(program=program)
+            added += len(
+                widget_apply_promo_code_template(
+                    program=program, widgets=queryset.filter(program=program)
+                )
             )
         skipped = queryset.count() - added
         note = f" ({skipped} already had it)" if skipped else ""
@@ -309,15 +370,17 @@ class WidgetAdmin(ModelAdmin):
         )
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request).select_related("program")
-        queryset = queryset.prefetch_related("components")
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(program__managers=request.user)
+        return (
+            super().get_queryset(request).select_related("program").prefetch_related("components")
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        # A widget stays in the program it was made for.
+        return ["program"] if obj else []
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(AuditTrailAdminMixin, ModelAdmin):
+class ApiKeyAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     list_display = [
         "name",
         "program",
@@ -350,25 +413,20 @@ class ApiKeyAdmin(AuditTrailAdminMixin, ModelAdmin):
             revoked += 1
         self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
 
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(program__managers=request.user)
 
-
-# The auth admin, restyled like the rest of the console (django-unfold's forms and widgets).
+# The auth admin, restyled like the rest of the console (django-unfold's forms and widgets), for
+# superusers only: a program manager administers no users or groups, whatever they are given.
 admin.site.unregister(User)
 admin.site.unregister(Group)
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin, ModelAdmin):
+class UserAdmin(SuperuserOnlyAdminMixin, BaseUserAdmin, ModelAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     change_password_form = AdminPasswordChangeForm
 
 
 @admin.register(Group)
-class GroupAdmin(BaseGroupAdmin, ModelAdmin):
+class GroupAdmin(SuperuserOnlyAdminMixin, BaseGroupAdmin, ModelAdmin):
     pass

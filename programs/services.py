@@ -5,6 +5,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -19,11 +22,13 @@ from .models import (
     ApiKey,
     CodeUsage,
     Program,
+    ProgramManager,
     Widget,
     WidgetComponent,
     WidgetComponentKind,
     split_addresses,
 )
+from .roles import PROGRAM_MANAGERS_GROUP, program_managers_group_sync
 from .signals import promo_settings_changed
 
 
@@ -76,7 +81,8 @@ def promo_settings_change_preview(
     )
 
 
-def _validate_promo_settings(*, code_usage, codes_per_advocate, low_stock_recipients):
+def promo_settings_validate(*, code_usage, codes_per_advocate, low_stock_recipients) -> None:
+    """Raise ValidationError naming each field at fault (the admin form shows each at its field)."""
     errors = {}
     if code_usage not in CodeUsage.values:
         errors["code_usage"] = f"Usage must be one of {', '.join(CodeUsage.values)}."
@@ -108,7 +114,7 @@ def program_create(
     low_stock_recipients: str = "",
     **other_fields,
 ) -> Program:
-    _validate_promo_settings(
+    promo_settings_validate(
         code_usage=code_usage,
         codes_per_advocate=codes_per_advocate,
         low_stock_recipients=low_stock_recipients,
@@ -158,7 +164,7 @@ def program_update(
         raise TypeError(f"Unknown program fields: {', '.join(sorted(unknown))}")
     stored = Program.objects.select_for_update().get(pk=program.pk)
     values = {name: fields.get(name, getattr(stored, name)) for name in PROMO_FIELDS}
-    _validate_promo_settings(
+    promo_settings_validate(
         code_usage=values["code_usage"],
         codes_per_advocate=values["codes_per_advocate"],
         low_stock_recipients=values["low_stock_recipients"],
@@ -190,19 +196,20 @@ def program_update(
 
 
 @transaction.atomic
-def widget_apply_promo_code_template(*, program: Program, widgets=None) -> int:
+def widget_apply_promo_code_template(*, program: Program, widgets=None) -> list[Widget]:
     """Add the referral promo-code component to the program's widgets that lack it.
 
-    Returns how many widgets got it.
+    Returns the widgets that got it, by name.
     """
     widgets = widgets if widgets is not None else Widget.objects.filter(program=program)
     lacking = widgets.exclude(components__kind=WidgetComponentKind.REFERRAL_PROMO_CODE)
-    added = 0
-    for widget in lacking.select_for_update():
+    added = []
+    for widget in lacking.order_by("name").select_for_update():
         _, created = WidgetComponent.objects.get_or_create(
             widget=widget, kind=WidgetComponentKind.REFERRAL_PROMO_CODE, defaults={"position": 0}
         )
-        added += created
+        if created:
+            added.append(widget)
     return added
 
 
@@ -269,3 +276,55 @@ def api_key_mark_used(*, api_key: ApiKey, now=None) -> None:
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale), pk=api_key.pk
     ).update(last_used_at=now)
     api_key.last_used_at = now
+
+
+@dataclass(frozen=True)
+class ManagerAdded:
+    user: object
+    user_created: bool
+    program_added: bool
+
+
+@transaction.atomic
+def program_manager_add(
+    *, program: Program, username: str, email: str = "", password: str | None = None
+) -> ManagerAdded:
+    """Make `username` a manager of `program`: a staff user (created when new) in the
+    "Program managers" group. Run again with another program to add that one too.
+
+    A new user without `password` gets none usable (set one with `changepassword`); an existing
+    user keeps theirs unless one is given. Raises ValidationError naming the field.
+    """
+    user_model = get_user_model()
+    username = username.strip()
+    if not username:
+        raise ValidationError({"username": "A username is required."})
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ValidationError({"email": f"Not an e-mail address: {email}."}) from None
+    user = user_model.objects.select_for_update().filter(username=username).first()
+    created = user is None
+    if created:
+        user = user_model(username=username, email=email, is_staff=True)
+        user.full_clean(exclude=["password"])
+    if password is not None:
+        try:
+            validate_password(password, user)
+        except ValidationError as refused:
+            raise ValidationError({"password": refused.messages}) from None
+        user.set_password(password)
+    elif created:
+        user.set_unusable_password()
+    user.is_staff = True
+    if email:
+        user.email = email
+    user.save()
+    group = Group.objects.filter(name=PROGRAM_MANAGERS_GROUP).first()
+    if group is None:  # deleted by hand since the last migrate
+        program_managers_group_sync()
+        group = Group.objects.get(name=PROGRAM_MANAGERS_GROUP)
+    user.groups.add(group)
+    _, program_added = ProgramManager.objects.get_or_create(program=program, user=user)
+    return ManagerAdded(user=user, user_created=created, program_added=program_added)
