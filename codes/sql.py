@@ -6,19 +6,33 @@ a MATERIALIZED CTE, an advisory lock) or spends more CPU building them than the 
 running them (bench/assign.py). Their code-state predicates are not written here: they are
 compiled by Django from `models.CodeState`, the one definition of each state.
 
-The import's staging table (ImportStaging) is SQL because a million rows go through it: COPY and
-one set-based INSERT … SELECT, never a million ORM objects.
+On PostgreSQL the whole top-up of one holder is one call of a PL/pgSQL function whose text is
+built here from the same predicates (top_up_function_sql): one round trip instead of five.
+
+The import is SQL because a million rows go through it: COPY straight into the codes table when
+no code clashes, else COPY into a staging table (ImportStaging) and one set-based INSERT …
+SELECT; never a million ORM objects. ForeignKeyChecks says how their keys are checked.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
+from psycopg import errors as psycopg_errors
 
 from programs.models import CodeUsage, Program
 
-from .models import CodeShortfall, CodeSource, CodeState, CodeStatus, Pool, PoolKind, PromoCode
+from .models import (
+    Batch,
+    CodeShortfall,
+    CodeSource,
+    CodeState,
+    CodeStatus,
+    Pool,
+    PoolKind,
+    PromoCode,
+)
 
 CODES = PromoCode._meta.db_table
 CODES_QUOTED = f'"{CODES}"'
@@ -27,6 +41,16 @@ _STAGING_TABLE = "codes_import_staging"
 _HOLDER_LOCK_NAMESPACE = 0x5250_4300_0000_0000
 
 _compiled: dict[tuple[str, str], tuple[str, list]] = {}
+
+
+# One holder's codes, as `c`, for counting what they hold: the holder's rows are fetched first
+# (OFFSET 0 keeps the pool and state tests out of that scan), so the database walks the holder
+# index whatever its statistics say. Left to itself, on statistics taken while no code had a
+# holder yet, PostgreSQL counted through the pool-and-state index instead, reading every code
+# already assigned in the pool on each top-up (bench/assign.py slowed by half over one run).
+def _holders_codes(holder: str) -> str:
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    return f"(SELECT * FROM {CODES} WHERE holder_id = {holder}{fence}) AS c"
 
 
 def state_sql(name: str) -> tuple[str, list]:
@@ -169,7 +193,7 @@ def holder_state(
     hot-path form.)"""
     assigned, assigned_params = state_sql("ASSIGNED")
     held = (
-        f"SELECT COUNT(*) FROM {CODES} c WHERE c.holder_id = %s AND c.pool_id = r.id "
+        f"SELECT COUNT(*) FROM {_holders_codes('%s')} WHERE c.pool_id = r.id "
         f"AND {assigned.replace(CODES_QUOTED, 'c')} "
         "AND (p.code_usage <> %s OR c.usage = %s)"
     )
@@ -194,11 +218,180 @@ def holder_state(
     return HolderProgram(*settings), count, since
 
 
-def available_at_most(*, pool_id: int, usage: str | None, limit: int) -> int:
-    """min(available, limit + 1) of a pool (usage None: any usage).
+# --- The top-up in one round trip (PostgreSQL) -----------------------------------------------
+
+TOP_UP_FUNCTION = "codes_top_up_holder"
+
+
+def _inline(name: str, alias: str | None = None) -> str:
+    """`state_sql(name)` with its parameters written in as literals (for a function body),
+    on `alias` instead of the codes table when given."""
+    fragment, params = state_sql(name)
+    if alias is not None:
+        fragment = fragment.replace(CODES_QUOTED, alias)
+    return connection.ops.compose_sql(fragment, params)
+
+
+def top_up_function_sql() -> str:
+    """CREATE OR REPLACE the PL/pgSQL function that tops one holder up in one call: holder
+    lock, the program's settings, the holder's queue entry and held count, the claim of the
+    shortfall, the queue written. Each statement in it takes a fresh snapshot (READ COMMITTED),
+    so what it counts after the lock is what the lock's previous holder committed.
+
+    Built here, from `CodeState` through `state_sql`, like every other claim statement: the
+    migration that adds it and every `migrate` after it (codes.receivers) install the current
+    text, so a changed state rule reaches the database with the next migrate.
+
+    The claim starts at (after_batch, after_id), the last code this process claimed from the
+    pool (see assignment._claim_hints): claimed rows leave dead entries at the head of the
+    claim index until VACUUM, and starting past them keeps a claim's cost flat however many
+    codes were claimed before. When that finds too few, a second claim scans from the start
+    (a code skipped while another transaction held it, a batch that committed late).
+    """
+    available = _inline("AVAILABLE")
+    assigned_c = _inline("ASSIGNED", "c")
+    single = connection.ops.compose_sql("%s", [CodeUsage.SINGLE.value])
+    referral = connection.ops.compose_sql("%s", [PoolKind.REFERRAL.value])
+    status_assigned = connection.ops.compose_sql("%s", [CodeStatus.ASSIGNED.value])
+
+    def claim(start: str) -> str:
+        return f"""
+        WITH picked AS MATERIALIZED (
+            SELECT id FROM {CODES}
+            WHERE pool_id = v_pool AND {available} AND usage = v_usage{start}
+            ORDER BY batch_id, id LIMIT v_missing - claimed FOR UPDATE SKIP LOCKED
+        ), taken AS (
+            UPDATE {CODES} SET status = {status_assigned}, holder_id = holder, assigned_at = now_
+            FROM picked WHERE {CODES}.id = picked.id AND {available}
+            RETURNING {CODES}.batch_id, {CODES}.id
+        )
+        SELECT count(*)::integer,
+               max(ARRAY[batch_id, id]) FILTER (WHERE batch_id IS NOT NULL)
+          INTO v_count, v_last FROM taken;
+        claimed := claimed + v_count;
+        IF v_last IS NOT NULL AND (last_claimed IS NULL OR v_last > last_claimed) THEN
+            last_claimed := v_last;
+        END IF;"""
+
+    return f"""
+CREATE OR REPLACE FUNCTION {TOP_UP_FUNCTION}(
+    holder bigint, program bigint, only_if_queued boolean, now_ timestamptz,
+    after_batch bigint, after_id bigint,
+    OUT outcome text, OUT claimed integer, OUT short boolean, OUT pool_id bigint,
+    OUT code_usage text, OUT threshold integer, OUT last_claimed bigint[])
+LANGUAGE plpgsql AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_enabled boolean; v_per integer; v_pool bigint; v_usage text;
+    v_held integer; v_since timestamptz; v_missing integer; v_count integer; v_last bigint[];
+BEGIN
+    outcome := 'nothing'; claimed := 0; short := false;
+    PERFORM pg_advisory_xact_lock({_HOLDER_LOCK_NAMESPACE} | holder);
+    SELECT p.promo_codes_enabled, p.code_usage, p.codes_per_advocate, p.low_stock_threshold,
+           r.id
+      INTO v_enabled, v_usage, v_per, threshold, v_pool
+      FROM {Program._meta.db_table} p
+      LEFT JOIN {Pool._meta.db_table} r ON r.program_id = p.id AND r.kind = {referral}
+     WHERE p.id = program;
+    IF NOT FOUND OR NOT v_enabled THEN RETURN; END IF;
+    pool_id := v_pool; code_usage := v_usage;
+    IF v_pool IS NULL THEN outcome := 'no pool'; RETURN; END IF;
+    SELECT since INTO v_since FROM {CodeShortfall._meta.db_table} WHERE holder_id = holder;
+    IF only_if_queued AND v_since IS NULL THEN RETURN; END IF;
+    SELECT count(*) INTO v_held FROM {_holders_codes("holder")}
+     WHERE c.pool_id = v_pool AND {assigned_c}
+       AND (v_usage <> {single} OR c.usage = {single});
+    v_missing := CASE WHEN v_usage = {single} THEN v_per ELSE 1 END - v_held;
+    IF v_missing <= 0 THEN
+        IF v_since IS NOT NULL THEN
+            DELETE FROM {CodeShortfall._meta.db_table} WHERE holder_id = holder;
+        END IF;
+        RETURN;
+    END IF;
+    -- Two statements, not one with `after_batch IS NULL OR …`: a cached generic plan could
+    -- not start the index scan at the hint then.
+    IF after_batch IS NOT NULL THEN
+        {claim(" AND (batch_id, id) > (after_batch, after_id)")}
+    END IF;
+    IF claimed < v_missing THEN
+        {claim("")}
+    END IF;
+    outcome := 'topped up';
+    short := claimed < v_missing;
+    IF short AND v_since IS NULL THEN
+        INSERT INTO {CodeShortfall._meta.db_table} (holder_id, program_id, since)
+        VALUES (holder, program, now_);
+    ELSIF NOT short AND v_since IS NOT NULL THEN
+        DELETE FROM {CodeShortfall._meta.db_table} WHERE holder_id = holder;
+    END IF;
+END
+$fn$
+"""
+
+
+def top_up_function_install(*, only_if_present: bool = False) -> None:
+    """Install (or replace) the top-up function on PostgreSQL; nothing elsewhere.
+    `only_if_present`: replace it only if a migration installed it (not after migrating back
+    before it)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        if only_if_present:
+            cursor.execute("SELECT to_regproc(%s) IS NOT NULL", [TOP_UP_FUNCTION])
+            if not cursor.fetchone()[0]:
+                return
+        cursor.execute(top_up_function_sql())
+
+
+@dataclass(frozen=True)
+class TopUpCall:
+    """What the top-up function did (see top_up_function_sql)."""
+
+    outcome: str  # "nothing", "no pool" (create it, call again) or "topped up"
+    claimed: int
+    short: bool
+    pool_id: int | None
+    usage: str | None
+    threshold: int | None
+    last_claimed: tuple[int, int] | None
+
+
+def top_up_call(
+    *,
+    holder_id: int,
+    program_id: int,
+    only_if_queued: bool,
+    now: datetime,
+    after: tuple[int, int] | None,
+) -> TopUpCall:
+    """One round trip: the whole top-up of one holder (PostgreSQL only)."""
+    after_batch, after_id = after if after is not None else (None, None)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT * FROM {TOP_UP_FUNCTION}(%s, %s, %s, %s, %s, %s)",
+            [holder_id, program_id, only_if_queued, now, after_batch, after_id],
+        )
+        outcome, claimed, short, pool_id, usage, threshold, last = cursor.fetchone()
+    return TopUpCall(
+        outcome=outcome,
+        claimed=claimed,
+        short=short,
+        pool_id=pool_id,
+        usage=usage,
+        threshold=threshold,
+        last_claimed=tuple(last) if last else None,
+    )
+
+
+def available_at_most(
+    *, pool_id: int, usage: str | None, limit: int, after: tuple[int, int] | None = None
+) -> int:
+    """min(available, limit + 1) of a pool (usage None: any usage); with `after` (a batch id
+    and code id), of the pool's codes past that point in claim order only: a lower bound.
 
     SQL: it runs after every claim, and Django's sliced count() costs more CPU than the query
-    itself. Walks at most limit + 1 entries of the claim index.
+    itself. Walks at most limit + 1 entries of the claim index (after the dead ones claimed
+    codes leave at its head, unless `after` starts past them).
     """
     available, params = state_sql("AVAILABLE")
     sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {CODES} WHERE pool_id = %s AND {available}"
@@ -206,6 +399,9 @@ def available_at_most(*, pool_id: int, usage: str | None, limit: int) -> int:
     if usage is not None:
         sql += " AND usage = %s"
         params.append(usage)
+    if after is not None:
+        sql += " AND (batch_id, id) > (%s, %s)"
+        params += list(after)
     sql += " LIMIT %s) AS capped"
     params.append(limit + 1)
     with connection.cursor() as cursor:
@@ -214,6 +410,106 @@ def available_at_most(*, pool_id: int, usage: str | None, limit: int) -> int:
 
 
 # --- Import staging -----------------------------------------------------------------------------
+
+
+class ForeignKeyChecks:
+    """How an import's inserted codes get their foreign keys checked, on PostgreSQL.
+
+    Every code of a batch carries the same batch, pool and program, and no holder, friend or
+    voider: checking each row's keys one by one (PostgreSQL's RI triggers) proves the same fact
+    a million times. When the database role may set `session_replication_role` (a superuser,
+    or on PostgreSQL 15+ a role granted SET on it), the import checks them once per batch: it
+    locks the batch and the pool-with-its-program rows FOR KEY SHARE (what each row's check
+    would take: neither can be deleted or re-keyed until commit), then turns the per-row
+    triggers off for the insert alone (SET LOCAL, put back right after, undone by any rollback).
+    Otherwise row by row, each as the row goes in (not queued until COMMIT: a million deferred
+    checks cost twice the insert). The codes table has no trigger but these checks.
+    """
+
+    ONCE = "once per batch"
+    PER_ROW = "row by row"
+
+    def __init__(self):
+        self.mode = self.ONCE if self._role_may_skip_triggers() else self.PER_ROW
+
+    @staticmethod
+    def _role_may_skip_triggers() -> bool:
+        with connection.cursor() as cursor:
+            if connection.pg_version >= 150000:
+                cursor.execute("SELECT has_parameter_privilege('session_replication_role', 'SET')")
+            else:
+                cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            return bool(cursor.fetchone()[0])
+
+    def describe(self) -> str:
+        if self.mode == self.ONCE:
+            return "foreign keys checked once per batch"
+        return (
+            "foreign keys checked row by row (the database role may not set "
+            "session_replication_role)"
+        )
+
+    def before_insert(self, cursor, *, pool_id: int, program_id: int, batch_id: int) -> None:
+        if self.mode == self.PER_ROW:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            return
+        cursor.execute(
+            f"SELECT 1 FROM {Batch._meta.db_table} WHERE id = %s FOR KEY SHARE", [batch_id]
+        )
+        found = cursor.fetchone()
+        cursor.execute(
+            f"SELECT 1 FROM {Pool._meta.db_table} WHERE id = %s AND program_id = %s FOR KEY SHARE",
+            [pool_id, program_id],
+        )
+        if not (found and cursor.fetchone()):
+            raise IntegrityError(
+                f"The batch {batch_id} or the pool {pool_id} of program {program_id} is gone."
+            )
+        cursor.execute("SET LOCAL session_replication_role = replica")
+
+    def after_insert(self, cursor) -> None:
+        if self.mode == self.PER_ROW:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's default
+        else:
+            cursor.execute("SET LOCAL session_replication_role = origin")
+
+
+class CodeClash(Exception):
+    """A code of the file is already in the program or twice in the file (COPY refused it)."""
+
+
+_UNIQUE_PER_PROGRAM = "promocode_unique_per_program"
+
+
+def copy_codes_into_table(*, rows, program, pool, batch, checks: ForeignKeyChecks) -> int:
+    """COPY a batch's codes straight into the codes table, in the order given (ids follow
+    file order); return how many. `rows` yields lists of canonical codes. Raises CodeClash,
+    with nothing of the COPY left, when a code is already in the program or comes twice: the
+    unique index is the check, so a file without clash costs one pass. PostgreSQL, inside the
+    batch transaction."""
+    prefix = (
+        f"{program.pk}\t{pool.pk}\t{batch.pk}\t{{}}\t{batch.usage}\t{CodeSource.POOL.value}\t"
+        f"{CodeStatus.AVAILABLE.value}\t0\t\n"
+    )
+    copy_sql = (
+        f"COPY {CODES} (program_id, pool_id, batch_id, code, usage, source, status, "
+        "redemption_count, redeemed_order_id) FROM STDIN"
+    )
+    written = 0
+    with connection.cursor() as cursor:
+        checks.before_insert(cursor, pool_id=pool.pk, program_id=program.pk, batch_id=batch.pk)
+        try:
+            with cursor.cursor.copy(copy_sql) as copy:
+                for chunk in rows:
+                    # Codes are [A-Z0-9_-] by now: nothing in them needs COPY escaping.
+                    copy.write("".join([prefix.format(code) for code in chunk]))
+                    written += len(chunk)
+        except psycopg_errors.UniqueViolation as error:
+            if error.diag.constraint_name == _UNIQUE_PER_PROGRAM:
+                raise CodeClash(str(error)) from None
+            raise
+        checks.after_insert(cursor)
+    return written
 
 
 class ImportStaging:
@@ -257,37 +553,38 @@ class ImportStaging:
             cursor.execute(f"SELECT count(*), count(DISTINCT code) FROM {_STAGING_TABLE}")
             return cursor.fetchone()
 
-    def insert_codes(self, *, program, pool, batch):
-        """Move the staged codes into the program in file order, skipping existing ones."""
+    def insert_codes(self, *, program, pool, batch, checks: ForeignKeyChecks | None = None):
+        """Move the staged codes into the program in file order, skipping existing ones.
+        `checks`: how foreign keys are checked (PostgreSQL)."""
         table = PromoCode._meta.db_table
         postgres = self.vendor == "postgresql"
         with connection.cursor() as cursor:
             if postgres:
                 # Sort the staged rows in memory rather than spilling to disk.
                 cursor.execute("SET LOCAL work_mem = '256MB'")
-                # Check the foreign keys as the rows go in: a million deferred checks queued
-                # until COMMIT cost twice the INSERT itself. Django's default (deferred) is put
-                # back right after.
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            try:
-                cursor.execute(
-                    f"INSERT INTO {table} (program_id, pool_id, batch_id, code, usage, source, "
-                    "status, redemption_count, redeemed_order_id) "
-                    f"SELECT %s, %s, %s, code, %s, %s, %s, 0, '' FROM {_STAGING_TABLE} "
-                    "WHERE 1 = 1 ORDER BY line ON CONFLICT (program_id, code) DO NOTHING",
-                    [
-                        program.pk,
-                        pool.pk,
-                        batch.pk,
-                        batch.usage,
-                        CodeSource.POOL,
-                        CodeStatus.AVAILABLE,
-                    ],
+                checks = checks or ForeignKeyChecks()
+                checks.before_insert(
+                    cursor, pool_id=pool.pk, program_id=program.pk, batch_id=batch.pk
                 )
-                return cursor.rowcount
-            finally:
-                if postgres:
-                    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            # (No finally: a failed INSERT rolls the transaction back, settings with it.)
+            cursor.execute(
+                f"INSERT INTO {table} (program_id, pool_id, batch_id, code, usage, source, "
+                "status, redemption_count, redeemed_order_id) "
+                f"SELECT %s, %s, %s, code, %s, %s, %s, 0, '' FROM {_STAGING_TABLE} "
+                "WHERE 1 = 1 ORDER BY line ON CONFLICT (program_id, code) DO NOTHING",
+                [
+                    program.pk,
+                    pool.pk,
+                    batch.pk,
+                    batch.usage,
+                    CodeSource.POOL,
+                    CodeStatus.AVAILABLE,
+                ],
+            )
+            added = cursor.rowcount
+            if postgres:
+                checks.after_insert(cursor)
+            return added
 
     def duplicate_rows(self, limit):
         with connection.cursor() as cursor:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -43,6 +43,11 @@ class TopUpResult:
 
 _NOTHING = TopUpResult(claimed=0, short=False)
 
+# Per program (one referral pool each): the (batch id, code id) this process claimed last, where
+# the next claim starts (see sql.top_up_function_sql). Shared by the process's threads; a stale
+# or missing hint costs a longer scan, never a wrong claim.
+_claim_hints: dict[int, tuple[int, int]] = {}
+
 
 def codes_top_up(*, holder: CodeHolder) -> int:
     """Bring an advocate to their code quota from the program's referral pool; return how many
@@ -59,8 +64,54 @@ def codes_top_up(*, holder: CodeHolder) -> int:
     return _top_up(holder_id=holder.pk, program_id=holder.program_id).claimed
 
 
-@transaction.atomic
 def _top_up(*, holder_id: int, program_id: int, only_if_queued: bool = False) -> TopUpResult:
+    if connection.vendor == "postgresql":
+        return _top_up_in_one_call(
+            holder_id=holder_id, program_id=program_id, only_if_queued=only_if_queued
+        )
+    return _top_up_in_statements(
+        holder_id=holder_id, program_id=program_id, only_if_queued=only_if_queued
+    )
+
+
+def _top_up_in_one_call(*, holder_id: int, program_id: int, only_if_queued: bool) -> TopUpResult:
+    """PostgreSQL: the whole top-up is one function call, so one round trip; outside a
+    transaction the call is a transaction of its own (no BEGIN and COMMIT trips)."""
+    for _ in range(2):
+        call = sql.top_up_call(
+            holder_id=holder_id,
+            program_id=program_id,
+            only_if_queued=only_if_queued,
+            now=timezone.now(),
+            after=_claim_hints.get(program_id),
+        )
+        if call.outcome != "no pool":
+            break
+        pool_get_or_create_referral(program=Program(pk=program_id))
+    if call.outcome != "topped up":
+        return _NOTHING
+    if call.last_claimed is not None:
+        # Only once committed: a rolled-back claim leaves its codes first in line again.
+        last = call.last_claimed
+        transaction.on_commit(lambda: _claim_hints.__setitem__(program_id, last))
+    elif call.short:
+        _claim_hints.pop(program_id, None)  # the pool is empty: the next batch starts anew
+    if call.claimed:
+        _check_stock_on_commit(
+            pool_id=call.pool_id,
+            usage=call.usage,
+            threshold=call.threshold,
+            after=call.last_claimed,
+        )
+    return TopUpResult(claimed=call.claimed, short=call.short)
+
+
+@transaction.atomic
+def _top_up_in_statements(
+    *, holder_id: int, program_id: int, only_if_queued: bool = False
+) -> TopUpResult:
+    """SQLite (one writer at a time): the same steps as the PostgreSQL function, one statement
+    each."""
     sql.lock_holder(holder_id)
     program, held, queued_since = sql.holder_state(holder_id=holder_id, program_id=program_id)
     if program is None or not program.promo_codes_enabled:
@@ -92,10 +143,18 @@ def _dequeue(holder_id: int) -> None:
     CodeShortfall.objects.filter(holder_id=holder_id).delete()
 
 
-def _check_stock_on_commit(*, pool_id: int, usage: str | None, threshold: int) -> None:
+def _check_stock_on_commit(
+    *, pool_id: int, usage: str | None, threshold: int, after: tuple[int, int] | None = None
+) -> None:
     # Claims only ever lower stock, so nothing re-arms here: one cheap capped count after the
     # commit, and the full (locking, alert-claiming) check only at or below the threshold.
+    # `after`: the last code claimed; more than `threshold` codes past it settle the question
+    # without walking the claimed codes' dead index entries before it.
     def check():
+        if after is not None:
+            past = sql.available_at_most(pool_id=pool_id, usage=usage, limit=threshold, after=after)
+            if past > threshold:
+                return
         if sql.available_at_most(pool_id=pool_id, usage=usage, limit=threshold) <= threshold:
             from .stock import pool_stock_check
 

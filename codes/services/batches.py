@@ -5,7 +5,7 @@ from collections.abc import Callable
 from pathlib import PurePath
 from typing import BinaryIO
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -14,7 +14,7 @@ from config.tasks import enqueue_on_commit
 from ..errors import PromoCodesOff
 from ..models import Batch, BatchSource, BatchStatus, Pool
 from ..parsing import UnreadableFile, file_format, read_rows
-from ..sql import ImportStaging
+from ..sql import CodeClash, ForeignKeyChecks, ImportStaging, copy_codes_into_table
 from .pools import program_accepting_codes
 from .stock import pool_batch_landed
 
@@ -37,18 +37,121 @@ def batch_import(
     created_by=None,
     batch: Batch | None = None,
     on_progress: Callable[[int], None] | None = None,
+    on_method: Callable[[str], None] | None = None,
 ) -> Batch:
     """Import a code file (any upload format) into `pool` as one batch; return the batch.
 
-    Rows are read as a stream and validated in Python, then staged (see sql.ImportStaging); one
-    transaction then inserts the new codes and writes the batch with its counts, so a crash or
-    database error leaves no codes and no partial batch. A file that cannot be read raises
-    UnreadableFile and writes nothing. `batch` is a pending upload batch to fill in (the admin's
-    background path); without it a new batch is created. `on_progress(rows)` is called as rows
-    are staged.
+    Rows are read as a stream and validated in Python. On PostgreSQL the codes are first
+    COPied straight into the codes table inside the batch transaction (sql.copy_codes_into_table);
+    if a code clashes (already in the program, or twice in the file) that is undone and the file
+    is read again through the staging table (sql.ImportStaging), which sorts out which rows
+    clash. Either way one transaction inserts the new codes and writes the batch with its
+    counts, so a crash or database error leaves no codes and no partial batch. A file that
+    cannot be read raises UnreadableFile and writes nothing. `batch` is a pending upload batch
+    to fill in (the admin's background path, whose progress is watched while staging commits
+    it); without it a new batch is created. `on_progress(rows)` is called as rows are read;
+    `on_method(text)` is told how the codes were loaded.
     """
     program = program_accepting_codes(pool)
     fmt = file_format(file_name)
+    checks = ForeignKeyChecks() if connection.vendor == "postgresql" else None
+    if checks is not None and batch is None:
+        start = stream.tell()
+        try:
+            batch = _import_straight(
+                program=program,
+                pool=pool,
+                stream=stream,
+                fmt=fmt,
+                file_name=file_name,
+                source=source,
+                created_by=created_by,
+                on_progress=on_progress,
+                checks=checks,
+            )
+        except CodeClash:
+            stream.seek(start)
+        else:
+            if on_method:
+                on_method(f"COPY straight into the codes table, {checks.describe()}")
+            return batch
+    batch = _import_staged(
+        program=program,
+        pool=pool,
+        stream=stream,
+        fmt=fmt,
+        file_name=file_name,
+        source=source,
+        created_by=created_by,
+        batch=batch,
+        on_progress=on_progress,
+        checks=checks,
+    )
+    if on_method:
+        method = "through a staging table (some codes clash)"
+        on_method(method + (f", {checks.describe()}" if checks else ""))
+    return batch
+
+
+def _import_straight(
+    *, program, pool, stream, fmt, file_name, source, created_by, on_progress, checks
+) -> Batch:
+    """The batch and its codes in one transaction, COPY straight into the codes table; raises
+    CodeClash (nothing written) when a code is already in the program or twice in the file."""
+    counts = {"rows_read": 0, "invalid_rows": 0}
+    errors = []
+
+    def chunks():
+        chunk = []
+        for row in read_rows(stream, fmt):
+            counts["rows_read"] += 1
+            if row.code is None:
+                counts["invalid_rows"] += 1
+                if len(errors) < BATCH_ERRORS_KEPT:
+                    errors.append(_refusal(row.line, row.value, row.reason))
+            else:
+                chunk.append(row.code)
+            if counts["rows_read"] % STAGING_CHUNK_ROWS == 0:
+                yield chunk
+                chunk = []
+                if on_progress:
+                    on_progress(counts["rows_read"])
+        yield chunk
+        if on_progress:
+            on_progress(counts["rows_read"])
+
+    with transaction.atomic():
+        batch = _batch_create(
+            pool=pool,
+            program=program,
+            file_name=file_name,
+            source=source,
+            created_by=created_by,
+        )
+        added = copy_codes_into_table(
+            rows=chunks(), program=program, pool=pool, batch=batch, checks=checks
+        )
+        _batch_complete(
+            batch,
+            pool=pool,
+            errors=errors,
+            counts={
+                "rows_read": counts["rows_read"],
+                "codes_added": added,
+                "duplicates_in_file": 0,
+                "already_in_program": 0,
+                "invalid_rows": counts["invalid_rows"],
+            },
+        )
+    batch.refresh_from_db()
+    return batch
+
+
+def _import_staged(
+    *, program, pool, stream, fmt, file_name, source, created_by, batch, on_progress, checks
+) -> Batch:
+    """Stage the valid rows (committed chunk by chunk, so a watched batch shows progress),
+    then one transaction moves the new ones into the program and writes the counts."""
     staging = ImportStaging()
     staging.create()
     try:
@@ -79,16 +182,15 @@ def batch_import(
         flush()
         with transaction.atomic():
             if batch is None:
-                batch = Batch.objects.create(
+                batch = _batch_create(
                     pool=pool,
+                    program=program,
+                    file_name=file_name,
                     source=source,
-                    file_name=PurePath(file_name).name[:255],
-                    usage=program.code_usage,
-                    status=BatchStatus.PROCESSING,
                     created_by=created_by,
                 )
             valid, distinct = staging.counts()
-            added = staging.insert_codes(program=program, pool=pool, batch=batch)
+            added = staging.insert_codes(program=program, pool=pool, batch=batch, checks=checks)
             duplicates = valid - distinct
             already = distinct - added
             if duplicates:
@@ -103,31 +205,51 @@ def batch_import(
                         program=program, batch=batch, limit=BATCH_ERRORS_KEPT
                     )
                 ]
-            errors.sort(key=lambda e: e["line"])
-            counts = {
-                "rows_read": rows_read,
-                "codes_added": added,
-                "duplicates_in_file": duplicates,
-                "already_in_program": already,
-                "invalid_rows": invalid,
-            }
-            Batch.objects.filter(pk=batch.pk).update(
-                status=BatchStatus.COMPLETED,
-                **counts,
-                errors=errors[:BATCH_ERRORS_KEPT],
-                progress_rows=rows_read,
-                failure_reason="",
-                upload_data=None,
-                completed_at=timezone.now(),
+            _batch_complete(
+                batch,
+                pool=pool,
+                errors=errors,
+                counts={
+                    "rows_read": rows_read,
+                    "codes_added": added,
+                    "duplicates_in_file": duplicates,
+                    "already_in_program": already,
+                    "invalid_rows": invalid,
+                },
             )
-            _audit_completed(batch, counts)
-            if added:
-                # After commit: re-arm alerts, top up advocates short of codes.
-                pool_batch_landed(pool_id=pool.pk)
     finally:
         staging.drop()
     batch.refresh_from_db()
     return batch
+
+
+def _batch_create(*, pool, program, file_name, source, created_by) -> Batch:
+    return Batch.objects.create(
+        pool=pool,
+        source=source,
+        file_name=PurePath(file_name).name[:255],
+        usage=program.code_usage,
+        status=BatchStatus.PROCESSING,
+        created_by=created_by,
+    )
+
+
+def _batch_complete(batch: Batch, *, pool: Pool, errors: list, counts: dict) -> None:
+    """Write the batch's counts and refused rows (inside its transaction)."""
+    errors.sort(key=lambda e: e["line"])
+    Batch.objects.filter(pk=batch.pk).update(
+        status=BatchStatus.COMPLETED,
+        **counts,
+        errors=errors[:BATCH_ERRORS_KEPT],
+        progress_rows=counts["rows_read"],
+        failure_reason="",
+        upload_data=None,
+        completed_at=timezone.now(),
+    )
+    _audit_completed(batch, counts)
+    if counts["codes_added"]:
+        # After commit: re-arm alerts, top up advocates short of codes.
+        pool_batch_landed(pool_id=pool.pk)
 
 
 @transaction.atomic

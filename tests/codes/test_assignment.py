@@ -101,3 +101,21 @@ def test_32_threads_never_hand_one_code_to_two_advocates():
     # thread's claim (which is what handing one code to two advocates would look like).
     assert sum(claimed) == held.count() == 300
     assert max(len(held_codes(a)) for a in advocates) == 3
+
+
+@pytest.mark.django_db
+def test_a_code_left_behind_the_last_claim_is_still_handed_out():
+    # The claim starts past the last code this process claimed; a code left available before
+    # that point (one another claimer skipped and then let go) is taken when nothing is past it.
+    from codes.services import assignment
+
+    program = stocked_program(codes=3, code_usage=CodeUsage.SINGLE, codes_per_advocate=2)
+    last = PromoCode.objects.filter(program=program).order_by("id").last()
+    assignment._claim_hints[program.pk] = (last.batch_id, last.pk)
+    try:
+        advocate, _ = participant_upsert(program=program, participant_id="a1")
+        assert held_codes(advocate) == ["C00000", "C00001"]
+        friend_of_nobody, _ = participant_upsert(program=program, participant_id="a2")
+        assert held_codes(friend_of_nobody) == ["C00002"]
+    finally:
+        assignment._claim_hints.pop(program.pk, None)

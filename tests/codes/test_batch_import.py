@@ -146,3 +146,41 @@ def test_staging_in_chunks_reports_progress(pool, monkeypatch):
     )
     assert batch.codes_added == 10
     assert seen == [4, 8, 10]
+
+
+def test_a_file_that_breaks_after_chunks_were_loaded_leaves_nothing(pool, monkeypatch):
+    # Chunks of 100: on PostgreSQL thousands of codes are already COPied into the table when
+    # the bad bytes come.
+    monkeypatch.setattr(batches, "STAGING_CHUNK_ROWS", 100)
+    good = "".join(f"CODE{i:06d}\n" for i in range(2000)).encode()
+    with pytest.raises(UnreadableFile, match="UTF-8"):
+        run(pool, good + b"\xff\xfe broken\n", "codes.txt")
+    assert not Batch.objects.exists()
+    assert not PromoCode.objects.exists()
+
+
+def test_a_database_error_after_the_codes_are_in_leaves_no_partial_batch(pool, monkeypatch):
+    def explode(*args, **kwargs):
+        raise DatabaseError("disk full")
+
+    monkeypatch.setattr(batches, "_audit_completed", explode)
+    with pytest.raises(DatabaseError):
+        run(pool, files.text(["code", "new1", "new2"]))
+    assert not Batch.objects.exists()
+    assert not PromoCode.objects.exists()
+
+
+@pytest.mark.postgres
+def test_after_an_import_the_keys_of_other_rows_are_checked_again(pool):
+    from django.db import IntegrityError, connection, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        run(pool, files.text(["code", "abc"]))
+        with connection.cursor() as cursor:  # same transaction: a batch that does not exist
+            cursor.execute(
+                "INSERT INTO codes_promocode (program_id, pool_id, batch_id, code, usage, source,"
+                " status, redemption_count, redeemed_order_id, void_reason)"
+                " VALUES (%s, %s, 999999, 'XYZ', 'single', 'pool', 'available', 0, '', '')",
+                [pool.program_id, pool.pk],
+            )
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")

@@ -1,4 +1,4 @@
-"""import_codes on SQLite and on PostgreSQL (COPY into staging, one INSERT … SELECT)."""
+"""import_codes on SQLite and on PostgreSQL (COPY straight into the table, or into staging)."""
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -121,3 +121,43 @@ def test_postgres_copy_path_gives_the_same_counts(program, tmp_path):
     assert [e["line"] for e in batch.errors] == [3002, 3003, 3004, 3005]
     first, last = batch.codes.order_by("id")[0], batch.codes.order_by("-id")[0]
     assert (first.code, last.code) == ("CODE0", "CODE2999")
+
+
+@pytest.mark.postgres
+def test_a_file_without_clash_is_copied_straight_in_and_the_summary_says_how(
+    program, tmp_path, capsys
+):
+    path = write(tmp_path, "codes.csv", files.text(["code", "a1", "b2", "bad code", "c3"]))
+    call_command("import_codes", "--program", "shop", path)
+    out, _ = capsys.readouterr()
+    assert "3 codes added" in out
+    # The test database's role is a superuser: it may turn off the per-row key checks.
+    assert "loaded COPY straight into the codes table, foreign keys checked once per batch" in out
+    batch = Batch.objects.get()
+    assert list(batch.codes.order_by("id").values_list("code", flat=True)) == ["A1", "B2", "C3"]
+    assert [e["line"] for e in batch.errors] == [4]
+
+
+@pytest.mark.postgres
+def test_a_clash_falls_back_to_staging_and_the_summary_says_so(program, tmp_path, capsys):
+    PromoCodeFactory(batch__pool=program.pools.get(), code="OLD")
+    path = write(tmp_path, "codes.csv", files.text(["code", "new1", "old", "new2", "NEW1"]))
+    call_command("import_codes", "--program", "shop", path)
+    out, _ = capsys.readouterr()
+    assert "2 codes added, 1 duplicates in the file, 1 already in the program" in out
+    assert "loaded through a staging table (some codes clash)" in out
+    assert Batch.objects.count() == 2  # OLD's own batch and this one: the undone COPY left none
+
+
+@pytest.mark.postgres
+def test_a_role_that_may_not_skip_triggers_gets_row_by_row_checks(
+    program, tmp_path, capsys, monkeypatch
+):
+    from codes.sql import ForeignKeyChecks
+
+    monkeypatch.setattr(ForeignKeyChecks, "_role_may_skip_triggers", staticmethod(lambda: False))
+    path = write(tmp_path, "codes.csv", files.text(["code", "a1", "b2"]))
+    call_command("import_codes", "--program", "shop", path)
+    out, _ = capsys.readouterr()
+    assert "2 codes added" in out
+    assert "foreign keys checked row by row" in out

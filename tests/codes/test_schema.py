@@ -81,3 +81,25 @@ def test_the_next_available_code_query_uses_the_partial_index():
         plan = query.explain()
         cursor.execute("RESET enable_seqscan")
     assert "promocode_next_available" in plan
+
+
+@pytest.mark.parametrize("text", ["lower", "", "A B", "A.B", "Ü"])
+def test_the_canonical_form_check_itself_refuses_a_bad_code(text):
+    # Past the ORM, straight into the table: the database's own rule refuses the code, by name.
+    batch = BatchFactory()
+    with (
+        pytest.raises(IntegrityError, match="promocode_canonical_form"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "INSERT INTO codes_promocode (program_id, pool_id, batch_id, code, usage, source,"
+            " status, redemption_count, redeemed_order_id, void_reason)"
+            " VALUES (%s, %s, %s, %s, 'single', 'pool', 'available', 0, '', '')",
+            [batch.pool.program_id, batch.pool_id, batch.pk, text],
+        )
+
+
+def test_the_canonical_form_check_takes_a_code_of_64_characters():
+    batch = BatchFactory()
+    assert PromoCodeFactory(batch=batch, code="A" * 64).pk

@@ -56,10 +56,15 @@ class Command(AuditedCommand):
                 self.stderr.write(f"\r{rows:,} rows read…", ending="")
                 self.stderr.flush()
 
+        methods = []
         try:
             with open(file, "rb") as stream:
                 batch = batch_import(
-                    pool=pool_obj, stream=stream, file_name=file, on_progress=on_progress
+                    pool=pool_obj,
+                    stream=stream,
+                    file_name=file,
+                    on_progress=on_progress,
+                    on_method=methods.append,
                 )
         except (UnreadableFile, PromoCodesOff) as exc:
             if show:
@@ -76,5 +81,7 @@ class Command(AuditedCommand):
             f"Batch {batch.pk} into {pool_obj}: {batch.rows_read:,} rows read, "
             f"{batch.codes_added:,} codes added, {batch.duplicates_in_file:,} duplicates in the "
             f"file, {batch.already_in_program:,} already in the program, "
-            f"{batch.invalid_rows:,} invalid rows."
+            f"{batch.invalid_rows:,} invalid rows"
+            + "".join(f"; loaded {method}" for method in methods)
+            + "."
         )
