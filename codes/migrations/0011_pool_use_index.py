@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("codes", "0008_pool_name_single_line"),
+        ("codes", "0010_cheaper_code_check"),
     ]
 
     operations = [
