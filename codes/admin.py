@@ -6,15 +6,17 @@ import tempfile
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin
 from unfold.decorators import action
+from unfold.paginator import InfinitePaginator
 
 from audit.admin import AuditTrailAdminMixin
 from programs.admin import ProgramAdmin, ProgramForm
@@ -22,15 +24,17 @@ from programs.admin_confirm import action_confirmation, action_confirmed
 from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
 from programs.models import Program, RewardKind
 
-from .exports import csv_lines, write_xlsx
+from .exports import HEADER, csv_lines, write_xlsx
 from .forms import CodeUploadForm, ConfirmUploadForm, PoolForm, VoidForm
 from .models import Batch, BatchSource, BatchStatus, Pool, PoolKind, PromoCode, StockAlert
 from .parsing import UnreadableFile
 from .selectors import (
+    CONSOLE_EXPORT_COLUMNS,
     STOCK_COUNT_CAP,
-    CappedCount,
     codes_export_rows,
+    codes_matching,
     program_stock_page,
+    readable_time,
     upload_preview,
 )
 from .services import (
@@ -57,30 +61,13 @@ log = logging.getLogger(__name__)
 PREVIEW_ROWS_SHOWN = 1000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
+# Links in lists and tables, coloured like the console's other links.
+LINK_CLASS = "text-primary-600 dark:text-primary-500"
+
 
 def _upload_url(pool=None):
     url = reverse("admin:codes_batch_upload")
     return f"{url}?pool={pool.pk}" if pool else url
-
-
-class ShownCappedCount(CappedCount):
-    """A capped count that prints as the console shows it ("100,000+")."""
-
-    def __str__(self):
-        return self.shown
-
-
-class CappedCountPaginator(Paginator):
-    """Counts a list's rows up to STOCK_COUNT_CAP only: a list of a million codes would
-    otherwise pay a full count on every page load. Past the cap it reads "100,000+" and pages
-    stop there (search or filter to reach further)."""
-
-    @property
-    def count(self):
-        if not hasattr(self, "_capped_count"):
-            counted = self.object_list.order_by()[: STOCK_COUNT_CAP + 1].count()
-            self._capped_count = ShownCappedCount.of(counted, STOCK_COUNT_CAP)
-        return self._capped_count
 
 
 def stock_url(program):
@@ -483,11 +470,11 @@ def _summary(batch):
     )
 
 
-def _xlsx_chunks(rows):
+def _xlsx_chunks(rows, header=HEADER):
     # openpyxl's write-only mode keeps memory flat; the workbook is a zip, finished only at the
     # end, so it is spooled to a temporary file and streamed from there.
     with tempfile.TemporaryFile() as spool:
-        write_xlsx(rows, spool)
+        write_xlsx(rows, spool, header)
         spool.seek(0)
         while chunk := spool.read(1 << 16):
             yield chunk
@@ -495,26 +482,26 @@ def _xlsx_chunks(rows):
 
 @admin.register(PromoCode)
 class PromoCodeAdmin(ProgramScopedAdminMixin, ModelAdmin):
-    list_display = [
-        "code",
-        "usage",
-        "shown_status",
-        "kind",
-        "pool",
-        "batch",
-        "advocate",
-        "assigned_at",
-        "first_copied_at",
-        "redeemed_at",
-        "redemption_count",
-    ]
+    """The code manager. Few, narrow columns so the advocate shows at 1366 px; the rest is on
+    each code's page and in the export. The conversions app adds the order and friend columns
+    (codes knows nothing of orders and referrals)."""
+
+    list_display = ["code", "shown_status", "advocate", "pool", "assigned"]
     list_filter = ["usage", "status", "source", "pool__kind", "pool", "batch"]
     list_select_related = ["pool__program", "batch", "holder"]
-    search_fields = ["=code"]
+    # Searched by codes_matching (prefixes and advocates, each through an index), not by
+    # Django's icontains on these fields.
+    search_fields = ["code"]
+    search_help_text = "A code or its first characters, or an advocate's participant id or e-mail."
+    # No count of a million rows on each page load: pages go on ("Load more") without one.
+    paginator = InfinitePaginator
+    list_per_page = 50
     show_full_result_count = False
-    paginator = CappedCountPaginator
     raw_id_fields = ["holder", "redeemed_by", "batch"]
     actions = ["export_csv", "export_xlsx", "void_codes"]
+    actions_list = [
+        {"title": "Export", "icon": "download", "items": ["export_list_csv", "export_list_xlsx"]}
+    ]
 
     @admin.display(description="Status", ordering="status")
     def shown_status(self, code):
@@ -533,17 +520,75 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, ModelAdmin):
 
     @admin.display(description="Advocate", ordering="holder__participant_id")
     def advocate(self, code):
-        return code.holder.participant_id if code.holder_id else "—"
+        if not code.holder_id:
+            return "—"
+        holder = code.holder
+        link = format_html(
+            '<a class="{}" href="{}">{}</a>',
+            LINK_CLASS,
+            reverse("admin:participants_participant_change", args=[holder.pk]),
+            holder.participant_id,
+        )
+        if not holder.email:
+            return link
+        return format_html('{}<div class="text-xs text-base-500">{}</div>', link, holder.email)
+
+    @admin.display(description="Assigned", ordering="assigned_at")
+    def assigned(self, code):
+        return readable_time(code.assigned_at) if code.assigned_at else "—"
 
     def get_search_results(self, request, queryset, search_term):
-        # Codes are stored upper-case: an exact match on the canonical form uses the index.
-        return super().get_search_results(request, queryset, search_term.strip().upper())
+        if not search_term.strip():
+            return queryset, False
+        program_ids = list(managed_programs(request.user).values_list("pk", flat=True))
+        matching = codes_matching(queryset=queryset, term=search_term, program_ids=program_ids)
+        return self.scope(request, matching), False
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        # The Export button exports what the list shows: it carries the list's filters.
+        query = request.GET.urlencode()
+        context = getattr(response, "context_data", None) or {}
+        for button in context.get("actions_list") or []:
+            for entry in [button, *button.get("items", [])]:
+                if query and entry.get("path"):
+                    entry["path"] = f"{entry['path']}?{query}"
+        return response
+
+    @action(description="CSV: the filtered list", url_path="export-csv", permissions=["view"])
+    def export_list_csv(self, request):
+        return self._export_list(request, xlsx=False)
+
+    @action(description="XLSX: the filtered list", url_path="export-xlsx", permissions=["view"])
+    def export_list_xlsx(self, request):
+        return self._export_list(request, xlsx=True)
+
+    def _export_list(self, request, *, xlsx):
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return redirect(reverse("admin:codes_promocode_changelist") + "?e=1")
+        codes = changelist.queryset
+        programs = _export_name(codes, managed_programs(request.user))
+        name = f"{programs}-codes-{timezone.now():%Y-%m-%d}"
+        header = [title for title, _ in CONSOLE_EXPORT_COLUMNS]
+        rows = codes_export_rows(
+            queryset=codes, columns=CONSOLE_EXPORT_COLUMNS, readable_times=True
+        )
+        if xlsx:
+            response = StreamingHttpResponse(_xlsx_chunks(rows, header), content_type=XLSX)
+            name += ".xlsx"
+        else:
+            response = StreamingHttpResponse(csv_lines(rows, header), content_type="text/csv")
+            name += ".csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
 
     @admin.action(description="Export selected codes as CSV", permissions=["view"])
     def export_csv(self, request, queryset):
@@ -560,6 +605,20 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, ModelAdmin):
         )
         response["Content-Disposition"] = 'attachment; filename="codes.xlsx"'
         return response
+
+
+EXPORT_NAME_PROGRAMS_CHECKED = 20
+
+
+def _export_name(codes, programs):
+    """The programs an export holds, for its file name: the program's slug when there is one,
+    else the slugs joined (a manager of a few), else "all-programs"."""
+    candidates = list(programs.order_by("slug")[: EXPORT_NAME_PROGRAMS_CHECKED + 1])
+    if len(candidates) > EXPORT_NAME_PROGRAMS_CHECKED:
+        return "all-programs"
+    # One index probe per program: never a scan of the filtered list.
+    present = [p.slug for p in candidates if codes.filter(program=p).exists()]
+    return "-".join(present) if present and len(present) <= 3 else "several-programs"
 
 
 @admin.register(StockAlert)

@@ -14,8 +14,9 @@ from .selectors import EXPORT_COLUMNS
 
 HEADER = [title for title, _ in EXPORT_COLUMNS]
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# Columns whose content comes from people (pool names, file names, participant and order ids).
-_VERBATIM = {HEADER.index("code"), HEADER.index("usage"), HEADER.index("status")}
+# Columns safe by construction; every other one comes from people (pool names, file names,
+# participant and order ids) and is neutralised.
+_VERBATIM_COLUMNS = {"code", "usage", "status"}
 
 
 def neutralise(text):
@@ -28,15 +29,16 @@ class _Echo:
         return value
 
 
-def csv_lines(rows):
+def csv_lines(rows, header=HEADER):
     """The CSV export of `rows` as an iterator of lines (for StreamingHttpResponse or a file)."""
     writer = csv.writer(_Echo())
-    yield writer.writerow(HEADER)
+    verbatim = {i for i, title in enumerate(header) if title in _VERBATIM_COLUMNS}
+    yield writer.writerow(header)
     for row in rows:
-        yield writer.writerow([v if i in _VERBATIM else neutralise(v) for i, v in enumerate(row)])
+        yield writer.writerow([v if i in verbatim else neutralise(v) for i, v in enumerate(row)])
 
 
-def write_xlsx(rows, target):
+def write_xlsx(rows, target, header=HEADER):
     """Write the XLSX export of `rows` to a path or binary file, with openpyxl's write-only mode."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet("codes")
@@ -49,7 +51,7 @@ def write_xlsx(rows, target):
             cells.append(cell)
         return cells
 
-    sheet.append(text_cells(HEADER))
+    sheet.append(text_cells(header))
     for row in rows:
         sheet.append(text_cells(row))
     book.save(target)

@@ -332,8 +332,13 @@ class PromoCode(models.Model):
         verbose_name = "promo code"
         ordering = ["id"]
         constraints = [
+            # The pattern operator class lets this one index serve both an exact code
+            # (program_id, code = …) and the code manager's prefix search (code LIKE 'AB%')
+            # whatever the database's collation; no second index on code for imports to pay.
             models.UniqueConstraint(
-                fields=["program", "code"], name="promocode_unique_per_program"
+                fields=["program", "code"],
+                name="promocode_unique_per_program",
+                opclasses=["int8_ops", "varchar_pattern_ops"],
             ),
             models.CheckConstraint(
                 condition=Q(code__regex=CODE_CHARS_REGEX)

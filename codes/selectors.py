@@ -7,14 +7,15 @@ codes left in the pool can never be handed out again.
 """
 
 import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db.models import Case, Count, QuerySet, Value, When
+from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -486,32 +487,87 @@ EXPORT_COLUMNS = [
     ("order id", "redeemed_order_id"),
     ("type", "code_type"),
 ]
+# The console's export of a filtered list: the same columns, then the program and the friend
+# whose order used the code, so a sheet mixing programs still reads on its own.
+CONSOLE_EXPORT_COLUMNS = [
+    *EXPORT_COLUMNS,
+    ("friend id", "redeemed_by__participant_id"),
+    ("program", "program__slug"),
+]
 
 
 def codes_export_rows(
-    *, queryset: QuerySet[PromoCode] | None = None, program: Program | None = None
+    *,
+    queryset: QuerySet[PromoCode] | None = None,
+    program: Program | None = None,
+    columns: list[tuple[str, str]] = EXPORT_COLUMNS,
+    readable_times: bool = False,
 ) -> Iterator[list[str]]:
     """The export rows (DESIGN §4 Exports) of `queryset`, or of all of `program`'s codes.
 
-    Streams from the database in chunks; every value comes out as text ("" for none).
+    Streams from the database in chunks; every value comes out as text ("" for none). Times
+    are ISO 8601, or with `readable_times` like "2026-11-27 08:00 UTC" (for people).
     """
     if queryset is None:
         queryset = PromoCode.objects.filter(program=program)
     rows = (
         queryset.annotate(code_type=CODE_TYPE)
         .order_by("id")
-        .values_list(*(lookup for _, lookup in EXPORT_COLUMNS))
+        .values_list(*(lookup for _, lookup in columns))
     )
     for row in rows.iterator(chunk_size=2000):
-        yield [_text(value) for value in row]
+        yield [_text(value, readable_times) for value in row]
 
 
-def _text(value):
+def readable_time(value) -> str:
+    """A time as people read it in a list or a sheet: "2026-11-27 08:00 UTC"."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _text(value, readable_times=False):
     if value is None:
         return ""
     if hasattr(value, "isoformat"):
-        return value.isoformat()
+        return readable_time(value) if readable_times else value.isoformat()
     return str(value)
+
+
+# --- The code manager's search -------------------------------------------------------------
+
+# What a code, or its first characters, can look like (any case: codes are stored upper-case).
+CODE_PREFIX = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# An advocate's id or e-mail names a handful of participants; more is not a person.
+SEARCH_MAX_HOLDERS = 50
+
+
+def codes_matching(
+    *, queryset: QuerySet[PromoCode], term: str, program_ids: list[int]
+) -> QuerySet[PromoCode]:
+    """The codes of `queryset` that start with `term` (any case), or whose advocate's
+    participant id or e-mail (any case) is `term`, in the programs `program_ids`.
+
+    Each part is an index lookup, never a scan of the codes (checked with EXPLAIN on
+    PostgreSQL, docs/benchmarks.md):
+    - the code prefix: `promocode_unique_per_program` (program_id, code varchar_pattern_ops),
+      as program_id = ANY(…) AND code ~>=~ 'AB' AND code ~<~ 'AC';
+    - the advocate: resolved first, on the participants' `participant_unique_id`
+      (program_id, participant_id) or `participant_by_email` (program_id, UPPER(email)); their
+      codes then come from `promocode_by_holder` (holder_id, …).
+    """
+    term = term.strip()
+    match = Q(pk__in=[])
+    if CODE_PREFIX.fullmatch(term):
+        match |= Q(program_id__in=program_ids, code__startswith=term.upper())
+    # The holder's model, named through the foreign key: codes does not import participants.
+    participants = PromoCode._meta.get_field("holder").related_model
+    holder_ids = list(
+        participants.objects.filter(program_id__in=program_ids)
+        .filter(Q(participant_id=term) | Q(email__iexact=term))
+        .values_list("pk", flat=True)[:SEARCH_MAX_HOLDERS]
+    )
+    if holder_ids:
+        match |= Q(holder_id__in=holder_ids)
+    return queryset.filter(match)
 
 
 # --- Codes held --------------------------------------------------------------------------------

@@ -2,18 +2,25 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseNotAllowed, HttpResponseRedirect
-from django.urls import path, reverse
+from django.db.models import Count, OuterRef, Subquery
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.http import urlencode
 from import_export.admin import ImportMixin
 from import_export.forms import ConfirmImportForm
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.import_export.forms import ImportForm
+from unfold.decorators import action
+from unfold.enums import ActionVariant
 
 from audit.admin import AuditTrailAdminMixin
 from codes.models import PromoCode
+from codes.selectors import readable_time
 from codes.services import CannotAddCode, PromoCodesOff
 from programs.admin_confirm import action_confirmation, action_confirmed
 from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
+from programs.models import RewardKind
 
 from .models import Participant, Referral, Reward, RewardStatus
 from .resources import ParticipantImportResource
@@ -25,6 +32,9 @@ from .services import (
     reward_cancel,
     rewards_mark_paid,
 )
+
+# Links in lists and tables, coloured like the console's other links.
+LINK_CLASS = "text-primary-600 dark:text-primary-500"
 
 
 class ParticipantImportForm(ImportForm):
@@ -44,19 +54,192 @@ class ParticipantConfirmImportForm(ConfirmImportForm):
         self.fields["program"].queryset = programs
 
 
-class CodesAndLinksInline(ProgramScopedAdminMixin, TabularInline):
+def _participant_link(participant_pk, text):
+    url = reverse("admin:participants_participant_change", args=[participant_pk])
+    return format_html('<a class="{}" href="{}">{}</a>', LINK_CLASS, url, text)
+
+
+def _order_link(program_id, order_id):
+    """The order's conversion, found by its id (the conversions app is not imported here)."""
+    if not order_id:
+        return "—"
+    query = urlencode({"order_id": order_id, "program__id__exact": program_id})
+    url = reverse("admin:conversions_conversion_changelist")
+    return format_html('<a class="{}" href="{}?{}">{}</a>', LINK_CLASS, url, query, order_id)
+
+
+def _when(value):
+    return readable_time(value) if value else "—"
+
+
+class ReadOnlyTabularInline(ProgramScopedAdminMixin, TabularInline):
+    """A read-only table on the participant's page: one row per object, no label above it."""
+
+    extra = 0
+    can_delete = False
+    hide_title = True
+    show_count = True
+    per_page = 20
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class CodesAndLinksInline(ReadOnlyTabularInline):
     model = PromoCode
     fk_name = "holder"
     verbose_name = "code"
     verbose_name_plural = "Codes and links"
-    fields = ["code", "usage", "status", "source", "assigned_at", "first_copied_at", "redeemed_at"]
+    fields = ["code", "usage", "shown_status", "assigned", "first_copied", "order", "friend"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ["assigned_at", "id"]
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    def get_queryset(self, request):
+        referrals = Referral.objects.filter(code=OuterRef("pk")).order_by("-created_at")
+        referral_count = (
+            Referral.objects.filter(code=OuterRef("pk"))
+            .values("code")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("pool")
+            .annotate(
+                referral_order=Subquery(referrals.values("order_id")[:1]),
+                referral_friend_pk=Subquery(referrals.values("friend_id")[:1]),
+                referral_friend=Subquery(referrals.values("friend__participant_id")[:1]),
+                referrals_count=Subquery(referral_count[:1]),
+            )
+        )
+
+    @admin.display(description="Status")
+    def shown_status(self, code):
+        return code.shown_status
+
+    @admin.display(description="Assigned")
+    def assigned(self, code):
+        return _when(code.assigned_at)
+
+    @admin.display(description="First copied")
+    def first_copied(self, code):
+        return _when(code.first_copied_at)
+
+    @admin.display(description="Order")
+    def order(self, code):
+        if (code.referrals_count or 0) > 1:
+            return f"{code.redemption_count} orders" if code.redemption_count else "—"
+        return _order_link(code.program_id, code.referral_order or code.redeemed_order_id)
+
+    @admin.display(description="Friend")
+    def friend(self, code):
+        if (code.referrals_count or 0) > 1:
+            url = reverse("admin:participants_referral_changelist")
+            return format_html(
+                '<a class="{}" href="{}?code__id__exact={}">{} friends</a>',
+                LINK_CLASS,
+                url,
+                code.pk,
+                code.referrals_count,
+            )
+        if code.referral_friend_pk is None:
+            return "—"
+        return _participant_link(code.referral_friend_pk, code.referral_friend)
+
+
+class ReferralsInline(ReadOnlyTabularInline):
+    model = Referral
+    fk_name = "advocate"
+    verbose_name = "referral"
+    verbose_name_plural = "Referrals (friends this advocate referred)"
+    fields = ["friend_shown", "code_shown", "status", "order", "created"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("friend", "code")
+
+    @admin.display(description="Friend")
+    def friend_shown(self, referral):
+        return _participant_link(referral.friend_id, referral.friend.participant_id)
+
+    @admin.display(description="Code")
+    def code_shown(self, referral):
+        return referral.code.code if referral.code_id else "—"
+
+    @admin.display(description="Order")
+    def order(self, referral):
+        return _order_link(referral.program_id, referral.order_id)
+
+    @admin.display(description="Referred")
+    def created(self, referral):
+        return _when(referral.created_at)
+
+
+class RewardsInline(ReadOnlyTabularInline):
+    model = Reward
+    fk_name = "advocate"
+    verbose_name = "reward"
+    verbose_name_plural = "Rewards"
+    fields = ["reward_link", "what", "status", "friend", "order", "created"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("referral__friend", "code")
+
+    @admin.display(description="Reward")
+    def reward_link(self, reward):
+        url = reverse("admin:participants_reward_change", args=[reward.pk])
+        return format_html('<a class="{}" href="{}">#{}</a>', LINK_CLASS, url, reward.pk)
+
+    @admin.display(description="What")
+    def what(self, reward):
+        return reward_what(reward)
+
+    @admin.display(description="Friend")
+    def friend(self, reward):
+        friend = reward.referral.friend
+        return _participant_link(friend.pk, friend.participant_id)
+
+    @admin.display(description="Order")
+    def order(self, reward):
+        return _order_link(reward.program_id, reward.referral.order_id)
+
+    @admin.display(description="Earned")
+    def created(self, reward):
+        return _when(reward.created_at)
+
+
+def reward_what(reward):
+    """What a reward gives, as one phrase: "10.00 EUR", "15% off" or "code THANKS1"."""
+    if reward.kind == RewardKind.CREDIT and reward.amount is not None:
+        return f"{reward.amount:,.2f} {reward.currency}"
+    if reward.kind == RewardKind.PERCENT and reward.percent is not None:
+        return f"{reward.percent.normalize():f}% off"
+    if reward.code_id:
+        hidden = " (reserved)" if reward.code.revealed_at is None else ""
+        return f"code {reward.code.code}{hidden}"
+    return reward.get_kind_display()
+
+
+class ShortOfCodesFilter(admin.SimpleListFilter):
+    """Advocates in the codes app's queue: the pool could not fill their quota."""
+
+    title = "codes"
+    parameter_name = "short_of_codes"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Short of codes"), ("no", "Not short")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(code_shortfall__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(code_shortfall__isnull=True)
+        return queryset
 
 
 @admin.register(Participant)
@@ -64,29 +247,50 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
     list_display = [
         "participant_id",
         "email",
-        "first_name",
-        "last_name",
+        "name",
         "program",
         "is_advocate",
         "is_blocked",
+        "codes_held",
         "created_at",
     ]
-    list_filter = ["program", "is_advocate", "is_blocked"]
+    list_filter = ["program", "is_advocate", "is_blocked", ShortOfCodesFilter]
     search_fields = ["participant_id", "email", "first_name", "last_name"]
     readonly_fields = [
         "is_blocked",
         "blocked_at",
+        "erased_at",  # set only by erasing (a privacy request), never by hand
         "short_of_codes_since",
         "created_at",
         "updated_at",
     ]
-    inlines = [CodesAndLinksInline]
+    inlines = [CodesAndLinksInline, ReferralsInline, RewardsInline]
     actions = ["block_advocates", "unblock_advocates"]
+    actions_detail = ["add_referral_code"]
+
+    def get_queryset(self, request):
+        # One index probe per row shown (promocode_by_holder), not a join over every code.
+        held = (
+            PromoCode.objects.held()
+            .filter(holder=OuterRef("pk"))
+            .values("holder")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return super().get_queryset(request).annotate(held_count=Subquery(held[:1]))
+
+    @admin.display(description="Name", ordering="last_name")
+    def name(self, participant):
+        return " ".join(filter(None, [participant.first_name, participant.last_name])) or "—"
+
+    @admin.display(description="Codes held", ordering="held_count")
+    def codes_held(self, participant):
+        return participant.held_count or 0
 
     @admin.display(description="Short of codes since")
     def short_of_codes_since(self, participant):
         shortfall = getattr(participant, "code_shortfall", None)
-        return shortfall.since if shortfall else "—"
+        return readable_time(shortfall.since) if shortfall else "—"
 
     @admin.action(description="Block the selected advocates…", permissions=["change"])
     def block_advocates(self, request, queryset):
@@ -143,25 +347,37 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
             return ["program", "participant_id", *self.readonly_fields]
         return self.readonly_fields
 
-    def get_urls(self):
-        return [
-            path(
-                "<path:object_id>/add-referral-code/",
-                self.admin_site.admin_view(self.add_referral_code_view),
-                name="participants_participant_add_code",
-            ),
-            *super().get_urls(),
-        ]
-
-    def add_referral_code_view(self, request, object_id):
-        """ "Add referral code" (POST): a new code for this advocate, outside the pool stock."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+    @action(
+        description="Add referral code",
+        url_path="add-referral-code",
+        icon="add",
+        variant=ActionVariant.PRIMARY,
+        permissions=["change"],
+    )
+    def add_referral_code(self, request, object_id):
+        """ "Add referral code": a new code for this advocate, outside the pool stock, after a
+        confirmation page (GET shows it; its POST adds the code)."""
         participant = self.get_object(request, unquote(object_id))
         if participant is None:  # unknown, or in a program this manager does not manage
             raise PermissionDenied
-        if not self.has_change_permission(request, participant):
-            raise PermissionDenied
+        page = reverse("admin:participants_participant_change", args=[participant.pk])
+        if request.method != "POST" or not action_confirmed(request):
+            program = participant.program
+            held = PromoCode.objects.held_by(participant).count()
+            return action_confirmation(
+                self,
+                request,
+                Participant.objects.filter(pk=participant.pk),
+                action="add_referral_code",
+                title=f"Add a referral code for {participant}",
+                facts=[
+                    f"A new {program.get_code_usage_display().lower()} referral code will be "
+                    f"made for {participant} in {program.name}, outside the pool's stock.",
+                    f"They hold {held} referral code(s) now; the new one shows under Codes and "
+                    "links on their page and in their widget.",
+                ],
+                submit="Add the code",
+            )
         try:
             code = participant_code_add(participant=participant)
         except (CannotAddCode, PromoCodesOff) as error:
@@ -173,9 +389,7 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
                 f"{participant}. It shows under Codes and links and in their widget.",
                 messages.SUCCESS,
             )
-        return HttpResponseRedirect(
-            reverse("admin:participants_participant_change", args=[participant.pk])
-        )
+        return HttpResponseRedirect(page)
 
     # Participant import (CSV, XLSX, …) with a preview, through participant_upsert_referred.
     resource_classes = [ParticipantImportResource]
@@ -226,18 +440,17 @@ class ReferralAdmin(ProgramScopedAdminMixin, ModelAdmin):
 @admin.register(Reward)
 class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     list_display = [
-        "advocate",
-        "kind",
-        "amount",
-        "currency",
-        "percent",
-        "reward_code",
-        "status",
-        "needs_review",
-        "created_at",
+        "reward_shown",
+        "advocate_shown",
+        "friend",
+        "order",
+        "amount_shown",
+        "shown_status",
+        "date",
+        "program",
     ]
     list_filter = ["status", "kind", "needs_review", "program"]
-    list_select_related = ["advocate", "code"]
+    list_select_related = ["program", "advocate", "code", "referral__friend"]
     raw_id_fields = ["advocate", "referral", "code"]
     # Every change of a reward's state goes through the rewards service (its allowed moves):
     # the page shows a reward, the actions change it.
@@ -258,6 +471,38 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         "created_at",
     ]
     actions = ["mark_paid", "cancel_rewards"]
+    actions_row = ["mark_paid_from_list"]
+    actions_detail = ["mark_paid_here"]
+
+    @admin.display(description="Reward", ordering="pk")
+    def reward_shown(self, reward):
+        return f"#{reward.pk}"
+
+    @admin.display(description="Advocate", ordering="advocate__participant_id")
+    def advocate_shown(self, reward):
+        return _participant_link(reward.advocate_id, reward.advocate.participant_id)
+
+    @admin.display(description="Friend", ordering="referral__friend__participant_id")
+    def friend(self, reward):
+        friend = reward.referral.friend
+        return _participant_link(friend.pk, friend.participant_id)
+
+    @admin.display(description="Order", ordering="referral__order_id")
+    def order(self, reward):
+        return _order_link(reward.program_id, reward.referral.order_id)
+
+    @admin.display(description="Amount")
+    def amount_shown(self, reward):
+        return reward_what(reward)
+
+    @admin.display(description="Status", ordering="status")
+    def shown_status(self, reward):
+        label = reward.get_status_display()
+        return f"{label} · needs review" if reward.needs_review else label
+
+    @admin.display(description="Date", ordering="created_at")
+    def date(self, reward):
+        return readable_time(reward.created_at)
 
     @admin.display(description="Code")
     def reward_code(self, reward):
@@ -266,6 +511,60 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         if reward.code.revealed_at is None:
             return f"{reward.code.code} (reserved)"
         return reward.code.code
+
+    @action(description="Mark paid", url_path="mark-paid", icon="paid", permissions=["change"])
+    def mark_paid_from_list(self, request, object_id):
+        return self._mark_one_paid(
+            request, object_id, back=reverse("admin:participants_reward_changelist")
+        )
+
+    @action(
+        description="Mark paid",
+        url_path="mark-paid-here",
+        icon="paid",
+        variant=ActionVariant.PRIMARY,
+        permissions=["change"],
+    )
+    def mark_paid_here(self, request, object_id):
+        back = reverse("admin:participants_reward_change", args=[unquote(object_id)])
+        return self._mark_one_paid(request, object_id, back=back)
+
+    def _mark_one_paid(self, request, object_id, *, back):
+        """Mark one reward paid after a confirmation page; a reward that cannot be paid
+        (only available ones can) is refused with the reason, before any page."""
+        reward = self.get_object(request, unquote(object_id))
+        if reward is None:  # unknown, or in a program this manager does not manage
+            raise PermissionDenied
+        if reward.status != RewardStatus.AVAILABLE:
+            self.message_user(
+                request,
+                f"Reward #{reward.pk} is {reward.get_status_display().lower()}: only an "
+                "available reward can be marked paid.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(back)
+        rewards = Reward.objects.filter(pk=reward.pk)
+        if request.method != "POST" or not action_confirmed(request):
+            return action_confirmation(
+                self,
+                request,
+                rewards,
+                action="mark_paid",
+                title=f"Mark reward #{reward.pk} paid",
+                facts=[
+                    f"{reward_what(reward)} for {reward.advocate} (who referred "
+                    f"{reward.referral.friend}) will be marked paid.",
+                    "A paid reward cannot be cancelled; if its order is reversed later, it is "
+                    "flagged for review.",
+                ],
+                submit="Mark paid",
+            )
+        result = rewards_mark_paid(rewards=rewards)
+        if result.paid:
+            self.message_user(request, f"Reward #{reward.pk} marked paid.", messages.SUCCESS)
+        else:
+            self.message_user(request, " ".join(result.refused), messages.WARNING)
+        return HttpResponseRedirect(back)
 
     def has_add_permission(self, request):
         return False

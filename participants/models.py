@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 
 from codes.models import PromoCode
 from programs.models import Program, RewardKind
@@ -44,6 +45,10 @@ class Participant(models.Model):
             models.UniqueConstraint(
                 fields=["program", "participant_id"], name="participant_unique_id"
             ),
+        ]
+        indexes = [
+            # The console's search by e-mail, any case (email__iexact is UPPER(email) = UPPER(…)).
+            models.Index(F("program"), Upper("email"), name="participant_by_email"),
         ]
 
     def __str__(self):

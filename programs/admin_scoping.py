@@ -110,6 +110,8 @@ def scoped_list_filter(model, spec):
     (field, RelatedFieldListFilter subclass) pair keeps its class, scoped. SimpleListFilters
     choose their own lookups: they must scope them (the admin walk test checks they do).
     """
+    if isinstance(spec, type):
+        return spec  # a SimpleListFilter class alone
     field_path, filter_class = (spec, None) if isinstance(spec, str) else (spec[0], spec[1])
     if not isinstance(field_path, str):
         return spec  # a SimpleListFilter class alone

@@ -407,12 +407,14 @@ def test_admin_add_referral_code_button(superuser_client):
     add_batch(program, 1)
     advocate, _ = participant_upsert(program=program, participant_id="adv-1")
     change_url = reverse("admin:participants_participant_change", args=[advocate.pk])
-    add_url = reverse("admin:participants_participant_add_code", args=[advocate.pk])
+    add_url = reverse("admin:participants_participant_add_referral_code", args=[advocate.pk])
     page = superuser_client.get(change_url)
     assert add_url in page.content.decode() and "Add referral code" in page.content.decode()
-    assert superuser_client.get(add_url).status_code == 405
+    confirmation = superuser_client.get(add_url)
+    assert "Add the code" in confirmation.content.decode()
+    assert not PromoCode.objects.filter(holder=advocate, source=CodeSource.MANUAL).exists()
 
-    response = superuser_client.post(add_url, follow=True)
+    response = superuser_client.post(add_url, {"_confirmed": "yes"}, follow=True)
     manual = PromoCode.objects.get(holder=advocate, source=CodeSource.MANUAL)
     text = response.content.decode()
     assert f"Added referral code {manual.code} (Multi-use) for adv-1" in text
@@ -428,15 +430,15 @@ def test_admin_add_referral_code_is_scoped_to_managed_programs(client):
     manager.user_permissions.add(*Permission.objects.filter(codename__endswith="participant"))
     client.force_login(manager)
     advocate = ParticipantFactory(program=ProgramFactory())  # a program they do not manage
-    url = reverse("admin:participants_participant_add_code", args=[advocate.pk])
-    assert client.post(url).status_code == 403
+    url = reverse("admin:participants_participant_add_referral_code", args=[advocate.pk])
+    assert client.post(url, {"_confirmed": "yes"}).status_code == 403
     assert not PromoCode.objects.filter(holder=advocate).exists()
 
 
 def test_admin_add_referral_code_explains_a_refusal(superuser_client):
     friend = ParticipantFactory(program=ProgramFactory(), is_advocate=False)
-    url = reverse("admin:participants_participant_add_code", args=[friend.pk])
-    response = superuser_client.post(url, follow=True)
+    url = reverse("admin:participants_participant_add_referral_code", args=[friend.pk])
+    response = superuser_client.post(url, {"_confirmed": "yes"}, follow=True)
     assert "No code added" in response.content.decode()
     assert not PromoCode.objects.filter(holder=friend).exists()
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("codes", "0010_cheaper_code_check"),
+        ("codes", "0011_code_prefix_search"),
     ]
 
     operations = [
