@@ -1,4 +1,5 @@
 import io
+import json
 import logging
 import tempfile
 
@@ -7,7 +8,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -29,8 +30,10 @@ from .models import Batch, BatchSource, BatchStatus, Pool, PoolKind, PromoCode, 
 from .parsing import UnreadableFile
 from .selectors import (
     CONSOLE_EXPORT_COLUMNS,
+    STOCK_COUNT_CAP,
     codes_export_rows,
     codes_matching,
+    program_stock_page,
     readable_time,
     upload_preview,
 )
@@ -65,6 +68,19 @@ LINK_CLASS = "text-primary-600 dark:text-primary-500"
 def _upload_url(pool=None):
     url = reverse("admin:codes_batch_upload")
     return f"{url}?pool={pool.pk}" if pool else url
+
+
+def stock_url(program):
+    return reverse("admin:codes_program_stock", args=[program.pk])
+
+
+# Chart colours: unfold's palette (CSS variables its chart script resolves), referral pool first.
+_CHART_COLOURS = [
+    "var(--color-primary-600)",
+    "var(--color-base-400)",
+    "var(--color-primary-300)",
+    "var(--color-base-600)",
+]
 
 
 @admin.register(Pool)
@@ -129,6 +145,59 @@ class PoolAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     @admin.display(description="Codes")
     def upload_link(self, pool):
         return format_html('<a href="{}">Upload codes</a>', _upload_url(pool))
+
+    # The stock page of a program -----------------------------------------------------------
+
+    def get_urls(self):
+        stock = self.admin_site.admin_view(self.stock_view)
+        return [
+            path("stock/<int:program_id>/", stock, name="codes_program_stock"),
+            *super().get_urls(),
+        ]
+
+    def stock_view(self, request, program_id):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        program = managed_programs(request.user).filter(pk=program_id).first()
+        if program is None:
+            raise Http404("No program of yours has this id.")
+        page = program_stock_page(program=program)
+        can_upload = request.user.has_perm("codes.add_batch")
+        chart = {
+            "labels": [f"{day:%b} {day.day}" for day in page.days],
+            "datasets": [
+                {
+                    "label": stock.pool.name,
+                    "data": stock.use_per_day,
+                    "borderColor": _CHART_COLOURS[index % len(_CHART_COLOURS)],
+                    "backgroundColor": _CHART_COLOURS[index % len(_CHART_COLOURS)],
+                    "displayYAxis": True,
+                    "maxTicksXLimit": 10,
+                }
+                for index, stock in enumerate(page.pools)
+            ],
+        }
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Stock of {program.name}",
+            "program": program,
+            "page": page,
+            "pools": [
+                {"stock": stock, "upload_url": _upload_url(stock.pool) if can_upload else None}
+                for stock in page.pools
+            ],
+            "chart_data": json.dumps(chart),
+            "batches_table": _batches_table(page.recent_batches),
+            "alerts_table": _alerts_table(page.recent_alerts),
+            "batches_url": reverse("admin:codes_batch_changelist")
+            + f"?pool__program__id__exact={program.pk}",
+            "alerts_url": reverse("admin:codes_stockalert_changelist")
+            + f"?pool__program__id__exact={program.pk}",
+            "program_url": reverse("admin:programs_program_change", args=[program.pk]),
+            "count_cap": f"{STOCK_COUNT_CAP:,}",
+        }
+        return TemplateResponse(request, "admin/codes/stock.html", context)
 
 
 @admin.register(Batch)
@@ -299,6 +368,7 @@ class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                 **context,
                 "title": "Upload codes: preview",
                 "pool": pool,
+                "cancel_url": _upload_url(pool),
                 "preview": preview,
                 "refused_shown": preview.refused[:PREVIEW_ROWS_SHOWN],
                 "refused_hidden": max(0, preview.refused_count - PREVIEW_ROWS_SHOWN),
@@ -351,6 +421,45 @@ class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             messages.error(request, f"{file_name}: {exc} Nothing was imported.")
             return redirect(_upload_url(pool))
         return redirect(reverse("admin:codes_batch_change", args=[batch.pk]))
+
+
+def _batches_table(batches):
+    return {
+        "headers": ["Batch", "Pool", "File", "Status", "Codes added", "Refused", "When"],
+        "rows": [
+            [
+                format_html(
+                    '<a class="text-primary-600" href="{}">{}</a>',
+                    reverse("admin:codes_batch_change", args=[batch.pk]),
+                    batch.pk,
+                ),
+                batch.pool.name,
+                batch.file_name or batch.get_source_display(),
+                batch.get_status_display(),
+                f"{batch.codes_added:,}",
+                f"{batch.invalid_rows + batch.duplicates_in_file + batch.already_in_program:,}",
+                f"{batch.created_at:%Y-%m-%d %H:%M}",
+            ]
+            for batch in batches
+        ],
+    }
+
+
+def _alerts_table(alerts):
+    return {
+        "headers": ["When", "Pool", "Alert", "Codes left", "Threshold", "E-mailed"],
+        "rows": [
+            [
+                f"{alert.created_at:%Y-%m-%d %H:%M}",
+                alert.pool.name,
+                alert.get_kind_display(),
+                f"{alert.available:,}",
+                f"{alert.threshold:,}",
+                f"{alert.sent_at:%Y-%m-%d %H:%M}" if alert.sent_at else "not sent",
+            ]
+            for alert in alerts
+        ],
+    }
 
 
 def _summary(batch):
@@ -627,6 +736,36 @@ class ProgramWithPoolsAdmin(ProgramAdmin):
     knows nothing of pools)."""
 
     form = ProgramWithPoolsForm
+    actions_detail = [*getattr(ProgramAdmin, "actions_detail", ()), "stock_page", "upload_codes"]
+
+    # Permissions by method, not "app.codename": unfold's system check looks dotted ones up in
+    # the database, which breaks `migrate` on a fresh database.
+    def has_stock_permission(self, request, obj=None):
+        return request.user.has_perm("codes.view_pool")
+
+    def has_upload_permission(self, request, obj=None):
+        return request.user.has_perm("codes.add_batch")
+
+    @action(description="Stock", icon="inventory_2", url_path="stock", permissions=["stock"])
+    def stock_page(self, request, object_id):
+        program = self.get_object(request, object_id)
+        if program is None:
+            raise Http404
+        return redirect(stock_url(program))
+
+    @action(
+        description="Upload codes",
+        icon="upload",
+        url_path="upload",
+        permissions=["upload"],
+    )
+    def upload_codes(self, request, object_id):
+        program = self.get_object(request, object_id)
+        if program is None:
+            raise Http404
+        pool = Pool.objects.filter(program=program, kind=PoolKind.REFERRAL).first()
+        return redirect(_upload_url(pool))
+
     conditional_fields = {
         **ProgramAdmin.conditional_fields,
         "reward_tank": "reward_kind == 'fuel_tank'",
@@ -668,8 +807,10 @@ class ProgramWithPoolsAdmin(ProgramAdmin):
         add = reverse("admin:codes_pool_add") + f"?program={program.pk}"
         return format_html(
             "<table><tbody>{}</tbody></table>"
-            '<p><a href="{}">Add a fuel tank</a> (a pool of reward codes)</p>',
+            '<p><a href="{}">Stock page</a> (counts, use per day, days left) · '
+            '<a href="{}">Add a fuel tank</a> (a pool of reward codes)</p>',
             rows,
+            stock_url(program),
             add,
         )
 

@@ -45,7 +45,11 @@ class PoolStockSerializer(serializers.Serializer):
     used_last_7_days = serializers.IntegerField(help_text="Codes assigned in the last 7 days.")
     per_day = serializers.DecimalField(max_digits=12, decimal_places=2)
     days_left = serializers.DecimalField(
-        max_digits=12, decimal_places=1, allow_null=True, help_text="None without recent use."
+        max_digits=12,
+        decimal_places=1,
+        allow_null=True,
+        help_text="Days until the pool runs out at the last 7 days' rate; null when it is empty "
+        "or nothing was used in those 7 days (no forecast).",
     )
 
 

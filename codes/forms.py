@@ -3,6 +3,7 @@
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from unfold.widgets import UnfoldAdminFileFieldWidget, UnfoldAdminSelectWidget
 
 from .models import Pool
 from .parsing import FORMATS, UnreadableFile, file_format
@@ -11,12 +12,14 @@ from .services.voiding import VOID_REASON_MAX
 
 
 class CodeUploadForm(forms.Form):
-    pool = forms.ModelChoiceField(queryset=Pool.objects.none())
+    pool = forms.ModelChoiceField(queryset=Pool.objects.none(), widget=UnfoldAdminSelectWidget)
     import_file = forms.FileField(
         label="File",
         help_text="CSV, TSV, TXT (one code a line), XLSX, XLS, ODS or JSON. The first row is a "
-        "header when one of its cells reads “code”; otherwise the first column holds the codes.",
-        widget=forms.ClearableFileInput(attrs={"accept": ",".join("." + f for f in FORMATS)}),
+        "header when one of its cells names the codes (code, codes, promo code, coupon, coupon "
+        "code, voucher, voucher code; any case): that column is read. Otherwise the first "
+        "column holds the codes.",
+        widget=UnfoldAdminFileFieldWidget(attrs={"accept": ",".join("." + f for f in FORMATS)}),
     )
 
     def __init__(self, *args, pools, **kwargs):

@@ -1,8 +1,11 @@
 """Reading code files (DESIGN §2 Codes and Resilience): every upload format, as a stream, bounded
 by what the file expands to rather than its size on disk.
 
-The first row is a header when one of its cells reads `code` in any case, and that column holds
-the codes; otherwise the first column does. A file that cannot be read at all raises
+The first row is a header when one of its cells names the code column (HEADER_NAMES: `code`,
+`promo code`, `coupon`, `voucher code`… in any case, spaces, `_` and `-` alike), and that column
+holds the codes; otherwise the first column does. A first row of several cells that is plainly
+the header of another kind of file (`name,email`: no cell names codes, one names a person's
+details) is refused, never read as a code. A file that cannot be read at all raises
 UnreadableFile, naming the problem.
 
 Limits (Limits, from the CODES_UPLOAD_* settings) hold for every format: rows read, columns read
@@ -44,6 +47,56 @@ _READ_CHUNK = 64 * 1024
 # XML tokens (a tag with its attributes) longer than this are refused: expat holds a whole tag
 # in memory before it reports it.
 _MAX_XML_TOKEN_BYTES = 1024 * 1024
+
+
+# Header cells that name the code column, compared without case, spaces, "_" or "-".
+HEADER_NAMES = (
+    "code",
+    "codes",
+    "promo code",
+    "promo_code",
+    "promocode",
+    "coupon",
+    "coupon code",
+    "voucher",
+    "voucher code",
+)
+_SEPARATORS = re.compile(r"[\s_-]+")
+_HEADER_KEYS = frozenset(_SEPARATORS.sub("", name) for name in HEADER_NAMES)
+# Header cells of files that are not lists of codes (a participant or order export): a first row
+# holding one of these and no code header is a header row, and the file has no code column.
+_OTHER_HEADER_KEYS = frozenset(
+    _SEPARATORS.sub("", name)
+    for name in (
+        "name",
+        "first name",
+        "last name",
+        "full name",
+        "email",
+        "e-mail",
+        "email address",
+        "mail",
+        "phone",
+        "participant id",
+        "customer id",
+        "customer",
+        "order id",
+        "account id",
+        "user",
+        "username",
+    )
+)
+
+
+def header_key(cell) -> str | None:
+    """A header cell compared without case, spaces, `_` or `-`; None for a non-text cell."""
+    if not isinstance(cell, str):
+        return None
+    return _SEPARATORS.sub("", cell.strip().casefold())
+
+
+def names_code_column(cell) -> bool:
+    return header_key(cell) in _HEADER_KEYS
 
 
 class UnreadableFile(ValueError):
@@ -117,7 +170,8 @@ def read_rows(stream, fmt, *, limits=None, layout=None):
     Raises UnreadableFile (possibly after some rows, so callers import inside a transaction or
     stage first) for a file that cannot be read, has no rows, has no code column or passes a
     limit. `layout`, a dict when given, is filled with the header cell that named the code
-    column ("header", None without one) and the column's index ("column").
+    column ("header", None without one), the column's index ("column") and, without a header,
+    the first row's cells when it has several ("first_row": it is read as data).
     """
     limits = limits or Limits.from_settings()
     if layout is None:
@@ -220,15 +274,22 @@ def _table_cells(rows, limits, layout):
         if all(_blank(c) for c in cells):
             continue
         _check_cells(line, cells, limits)
-        header = [
-            i for i, c in enumerate(cells) if isinstance(c, str) and c.strip().lower() == "code"
-        ]
+        header = [i for i, c in enumerate(cells) if names_code_column(c)]
         if header:
             column = header[0]
             layout.update(header=cells[column].strip(), column=column)
         else:
+            filled = [c for c in cells if not _blank(c)]
+            if len(filled) > 1 and any(header_key(c) in _OTHER_HEADER_KEYS for c in filled):
+                shown = ", ".join(str(shown_value(c)).strip() for c in filled[:6])
+                raise UnreadableFile(
+                    f"No code column: the first row ({shown}) is a header, and none of its "
+                    f"cells names the codes ({', '.join(HEADER_NAMES)}). Is this the right "
+                    "file? If it holds codes, head their column “code”."
+                )
             column = 0
-            layout.update(header=None, column=0)
+            first_row = [str(shown_value(c)).strip() for c in filled] if len(filled) > 1 else []
+            layout.update(header=None, column=0, first_row=first_row)
             counted += 1
             yield line, cells[0]
         break

@@ -10,12 +10,13 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import BinaryIO
 
 from django.conf import settings
 from django.db.models import Case, Count, Q, QuerySet, Value, When
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from programs.models import Program
@@ -24,12 +25,14 @@ from . import sql
 from .models import (
     Batch,
     BatchStatus,
+    CodeShortfall,
     CodeSource,
     CodeState,
     CodeStatus,
     Pool,
     PoolKind,
     PromoCode,
+    StockAlert,
 )
 from .parsing import file_format, read_rows
 
@@ -68,10 +71,9 @@ def pool_used_recently(*, pool: Pool, days: int = USE_WINDOW_DAYS, now=None) -> 
 
 
 def forecast_days_left(*, available: int, used: int, days: int = USE_WINDOW_DAYS) -> Decimal | None:
-    """Days until the pool runs out at the recent rate; None when nothing was used recently."""
-    if available <= 0:
-        return Decimal("0.0")
-    if used <= 0:
+    """Days until the pool runs out at the recent rate; None when there is nothing to forecast:
+    the pool is empty already, or nothing was used recently."""
+    if available <= 0 or used <= 0:
         return None
     per_day = Decimal(used) / Decimal(days)
     return (Decimal(available) / per_day).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
@@ -147,6 +149,214 @@ def program_stock(*, program: Program, now=None) -> list[PoolStock]:
     return [pool_stock(pool=pool, now=now) for pool in program_pools(program=program)]
 
 
+# --- The stock page and the dashboard ---------------------------------------------------------
+
+# Counts on the console's pages stop at this many: past it the exact figure changes nothing a
+# manager decides, and counting a pool of a million codes on each page load would cost more
+# than the rest of the page (bench/admin_pages.py). Each count walks at most CAP + 1 entries of
+# a partial index (the claim index for available codes, promocode_pool_used for the others).
+STOCK_COUNT_CAP = 100_000
+STOCK_CHART_DAYS = 30
+STOCK_RECENT_ROWS = 10
+
+
+class CappedCount(int):
+    """A count that stopped at STOCK_COUNT_CAP: `at_least` when the true figure may be higher."""
+
+    @classmethod
+    def of(cls, counted: int, cap: int = STOCK_COUNT_CAP) -> "CappedCount":
+        value = cls(min(counted, cap))
+        value.at_least = counted > cap
+        return value
+
+    @property
+    def shown(self) -> str:
+        return f"{int(self):,}+" if self.at_least else f"{int(self):,}"
+
+
+def _capped(queryset: QuerySet, cap: int = STOCK_COUNT_CAP) -> CappedCount:
+    return CappedCount.of(queryset.order_by()[: cap + 1].count(), cap)
+
+
+def pool_available_capped(*, pool: Pool, cap: int = STOCK_COUNT_CAP) -> CappedCount:
+    return CappedCount.of(pool_available_at_most(pool=pool, limit=cap), cap)
+
+
+def pools_use_per_day(
+    *, pools: list[Pool], days: int = STOCK_CHART_DAYS, now=None
+) -> tuple[list[date], dict[int, list[int]]]:
+    """Codes handed out per day over the last `days` days (today included), per pool.
+
+    One query, a range scan of the (pool, assigned_at) index promocode_pool_use; manual
+    codes are left out (they never came out of the stock). Returns the days, oldest first, and
+    for each pool id its count per day.
+    """
+    today = timezone.localdate(now or timezone.now())
+    first = today - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(first, time.min))
+    day_list = [first + timedelta(days=n) for n in range(days)]
+    per_pool = {pool.pk: [0] * days for pool in pools}
+    for row in use_per_day_rows(pool_ids=[pool.pk for pool in pools], since=since):
+        index = (row["day"] - first).days
+        if 0 <= index < days:
+            per_pool[row["pool_id"]][index] += row["n"]
+    return day_list, per_pool
+
+
+def use_per_day_rows(*, pool_ids: list[int], since: datetime) -> QuerySet:
+    """{pool_id, day, n}: pool codes handed out per day since `since` (the chart's query)."""
+    return (
+        PromoCode.objects.filter(pool__in=pool_ids, assigned_at__gte=since, source=CodeSource.POOL)
+        .annotate(day=TruncDate("assigned_at"))
+        .values("pool_id", "day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+
+
+@dataclass(frozen=True)
+class PoolStockSummary:
+    """One pool on the stock page: counts (capped), threshold, use per day, days left."""
+
+    pool: Pool
+    available: CappedCount
+    assigned: CappedCount
+    redeemed: CappedCount
+    voided: CappedCount
+    threshold: int
+    use_per_day: list[int]
+
+    @property
+    def used_last_7_days(self) -> int:
+        return sum(self.use_per_day[-USE_WINDOW_DAYS:])
+
+    @property
+    def used_last_30_days(self) -> int:
+        return sum(self.use_per_day)
+
+    @property
+    def days_left(self) -> Decimal | None:
+        """At the last 7 days' rate; None when empty or unused. A lower bound when the
+        available count stopped at its cap."""
+        return forecast_days_left(available=self.available, used=self.used_last_7_days)
+
+    @property
+    def is_low(self) -> bool:
+        return not self.available.at_least and self.available <= self.threshold
+
+    @property
+    def is_empty(self) -> bool:
+        return self.available == 0
+
+
+@dataclass(frozen=True)
+class ProgramStockPage:
+    program: Program
+    pools: list[PoolStockSummary]
+    days: list[date]
+    short_advocates: CappedCount
+    recent_batches: list[Batch]
+    recent_alerts: list[StockAlert]
+
+
+def _taken_capped(pool: Pool, status: str) -> CappedCount:
+    # Served by the partial index promocode_pool_used (pool, status, usage).
+    return _capped(PromoCode.objects.filter(pool=pool, status=status))
+
+
+def program_stock_page(*, program: Program, now=None) -> ProgramStockPage:
+    """Everything the stock page shows of one program, in a bounded number of queries, each
+    walking a bounded stretch of an index whatever the number of codes."""
+    pools = list(program_pools(program=program))
+    days, per_pool = pools_use_per_day(pools=pools, now=now)
+    summaries = [
+        PoolStockSummary(
+            pool=pool,
+            available=pool_available_capped(pool=pool),
+            assigned=_taken_capped(pool, CodeStatus.ASSIGNED),
+            redeemed=_taken_capped(pool, CodeStatus.REDEEMED),
+            voided=_taken_capped(pool, CodeStatus.VOIDED),
+            threshold=pool.threshold,
+            use_per_day=per_pool[pool.pk],
+        )
+        for pool in pools
+    ]
+    batches = list(
+        Batch.objects.filter(pool__program=program)
+        .select_related("pool")
+        .defer("errors", "upload_data")
+        .order_by("-created_at", "-id")[:STOCK_RECENT_ROWS]
+    )
+    alerts = list(
+        StockAlert.objects.filter(pool__program=program)
+        .select_related("pool")
+        .order_by("-created_at", "-id")[:STOCK_RECENT_ROWS]
+    )
+    return ProgramStockPage(
+        program=program,
+        pools=summaries,
+        days=days,
+        short_advocates=program_short_advocates(program=program),
+        recent_batches=batches,
+        recent_alerts=alerts,
+    )
+
+
+def program_short_advocates(*, program: Program) -> CappedCount:
+    """Advocates waiting for codes (the CodeShortfall queue), on its (program, since) index."""
+    return _capped(CodeShortfall.objects.filter(program=program))
+
+
+@dataclass(frozen=True)
+class ProgramDashboardRow:
+    program: Program
+    available: CappedCount | None  # None: promo codes off (no referral pool yet)
+    threshold: int
+    short_advocates: CappedCount
+
+    @property
+    def is_low(self) -> bool:
+        return (
+            self.available is not None
+            and not self.available.at_least
+            and self.available <= self.threshold
+        )
+
+
+DASHBOARD_PROGRAMS = 12
+# The index's cards say whether stock is low, not how much is left: counting to 10,000 (or past
+# the threshold, if higher) is enough, and keeps a dozen programs of a million codes cheap.
+DASHBOARD_COUNT_CAP = 10_000
+
+
+def programs_dashboard(*, programs: QuerySet[Program]) -> list[ProgramDashboardRow]:
+    """The admin index's cards: each program's available referral codes and advocates short of
+    codes (the first DASHBOARD_PROGRAMS programs by name)."""
+    rows = []
+    chosen = list(programs.order_by("name", "pk")[:DASHBOARD_PROGRAMS])
+    referral_pools = {
+        pool.program_id: pool
+        for pool in Pool.objects.filter(program__in=chosen, kind=PoolKind.REFERRAL).select_related(
+            "program"
+        )
+    }
+    for program in chosen:
+        pool = referral_pools.get(program.pk) if program.promo_codes_enabled else None
+        rows.append(
+            ProgramDashboardRow(
+                program=program,
+                available=pool_available_capped(
+                    pool=pool, cap=max(DASHBOARD_COUNT_CAP, program.low_stock_threshold + 1)
+                )
+                if pool
+                else None,
+                threshold=program.low_stock_threshold,
+                short_advocates=program_short_advocates(program=program),
+            )
+        )
+    return rows
+
+
 # --- Upload preview ---------------------------------------------------------------------------
 
 _EXISTING_CHUNK = 5000
@@ -178,7 +388,9 @@ class UploadPreview:
     sample: list = field(default_factory=list)  # the first codes it will add
     header: str | None = None  # the header cell that named the code column, if any
     column: int = 1  # the column (1-based) the codes were read from
+    first_row: list = field(default_factory=list)  # without a header: a first row of cells
     usage: str = ""
+    file_format: str = ""
 
     @property
     def complete(self):
@@ -197,7 +409,10 @@ def upload_preview(*, pool: Pool, stream: BinaryIO, file_name: str) -> UploadPre
     checks (looked up a few thousand at a time, no query per row), and only the first refused
     rows are kept. Raises parsing.UnreadableFile.
     """
-    preview = UploadPreview(file_name=file_name, usage=pool.program.get_code_usage_display())
+    fmt = file_format(file_name)
+    preview = UploadPreview(
+        file_name=file_name, usage=pool.program.get_code_usage_display(), file_format=fmt
+    )
     check_limit = settings.CODES_PREVIEW_CHECKED_ROWS
     first_line = {}
     refused = []
@@ -207,7 +422,7 @@ def upload_preview(*, pool: Pool, stream: BinaryIO, file_name: str) -> UploadPre
             refused.append({"line": line, "value": value, "reason": reason})
 
     layout = {}
-    for row in read_rows(stream, file_format(file_name), layout=layout):
+    for row in read_rows(stream, fmt, layout=layout):
         preview.rows_read += 1
         if row.code is None:
             preview.invalid_rows += 1
@@ -224,6 +439,7 @@ def upload_preview(*, pool: Pool, stream: BinaryIO, file_name: str) -> UploadPre
             first_line[row.code] = row.line
     preview.header = layout.get("header")
     preview.column = layout.get("column", 0) + 1
+    preview.first_row = layout.get("first_row", [])
     codes = list(first_line)
     existing = set()
     for start in range(0, len(codes), _EXISTING_CHUNK):

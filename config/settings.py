@@ -225,6 +225,8 @@ UNFOLD = {
     "SITE_SYMBOL": "redeem",
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
+    # The index shows each managed program's stock (codes.dashboard).
+    "DASHBOARD_CALLBACK": "codes.dashboard.dashboard_callback",
 }
 
 # E-mail: a file outbox by default; SMTP when EMAIL_HOST is set.

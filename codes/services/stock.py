@@ -12,7 +12,7 @@ from django.utils import timezone
 from config.tasks import enqueue_on_commit
 
 from .. import selectors
-from ..models import AlertKind, Pool, StockAlert
+from ..models import AlertKind, Pool, PoolKind, StockAlert
 
 
 def pool_batch_landed(*, pool_id: int) -> None:
@@ -104,8 +104,8 @@ def _stock_alert_message(alert):
     pool = alert.pool
     program = pool.program
     site = settings.SITE_URL.rstrip("/")
-    pool_url = site + reverse("admin:codes_pool_change", args=[pool.pk])
-    batches_url = site + reverse("admin:codes_batch_changelist") + f"?pool__id__exact={pool.pk}"
+    stock_url = site + reverse("admin:codes_program_stock", args=[program.pk])
+    upload_url = site + reverse("admin:codes_batch_upload") + f"?pool={pool.pk}"
     if alert.kind == AlertKind.EMPTY:
         subject = f"[{program.name}] Out of codes: {pool.name} is empty"
         headline = f"The pool {pool.name!r} of program {program.name!r} has no codes left."
@@ -115,29 +115,42 @@ def _stock_alert_message(alert):
             f"The pool {pool.name!r} of program {program.name!r} is down to "
             f"{alert.available} available codes."
         )
-    if alert.days_left is None:
-        forecast = "no codes were used in the last 7 days, so no run-out date can be forecast"
+    if alert.available == 0:
+        forecast = "none: the pool is empty"
+    elif alert.days_left is None:
+        forecast = "none: no codes were handed out in the last 7 days"
     else:
         forecast = f"at that rate it runs out in about {alert.days_left} days"
-    body = "\n".join(
-        [
-            headline,
-            "",
-            f"Program:            {program.name} ({program.slug})",
-            f"Pool:               {pool.name} ({pool.get_kind_display()})",
-            f"Codes left:         {alert.available}",
-            f"Low-stock threshold: {alert.threshold}",
-            f"Used, last 7 days:  {alert.used_last_7_days}",
-            f"Forecast:           {forecast}.",
-            "",
-            f"Upload a new batch of codes: {pool_url}",
-            f"Batches of this pool: {batches_url}",
-            "",
-            "You get this e-mail once each time the pool falls to its threshold, and once more",
-            "if it runs empty. Advocates short of codes are topped up when a batch lands.",
-        ]
-    )
-    return subject, body
+    kind = "fuel tank of reward codes" if pool.kind == PoolKind.FUEL_TANK else "referral codes"
+    # The referral pool is usually named after its kind ("Referral codes"): say it once.
+    pool_line = pool.name if pool.name.casefold() == kind else f"{pool.name} ({kind})"
+    lines = [
+        headline,
+        "",
+        f"Program:             {program.name} ({program.slug})",
+        f"Pool:                {pool_line}",
+        f"Codes left:          {alert.available}",
+        f"Low-stock threshold: {alert.threshold}",
+        f"Used, last 7 days:   {alert.used_last_7_days}",
+        f"Forecast:            {forecast}.",
+    ]
+    if pool.kind == PoolKind.REFERRAL:
+        short = selectors.program_short_advocates(program=program)
+        lines.append(f"Advocates short of codes: {short.shown}")
+    lines += [
+        "",
+        f"Upload codes into {pool.name}: {upload_url}",
+        f"Stock of {program.name}: {stock_url}",
+        "",
+        "You get this e-mail once each time the pool falls to its threshold, and once more",
+        "if it runs empty. "
+        + (
+            "Rewards waiting for a code get one when a batch lands."
+            if pool.kind == PoolKind.FUEL_TANK
+            else "Advocates short of codes are topped up when a batch lands."
+        ),
+    ]
+    return subject, "\n".join(lines)
 
 
 @transaction.atomic

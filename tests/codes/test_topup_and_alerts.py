@@ -105,13 +105,18 @@ def test_one_email_per_crossing_and_a_second_when_empty(upsert):
     low = mail.outbox[0]
     assert low.to == ["ops@example.com", "buyer@example.com"]
     assert "Spring Friends" in low.subject and "3 codes left" in low.subject
-    assert "Referral codes" in low.body  # the pool
-    assert "Codes left:         3" in low.body
+    assert "Pool:                Referral codes\n" in low.body  # the pool, named once
+    assert "(Referral codes)" not in low.body
+    assert "Codes left:          3" in low.body
     assert "Low-stock threshold: 3" in low.body
-    assert "Used, last 7 days:  3" in low.body
+    assert "Used, last 7 days:   3" in low.body
     assert "runs out in about 7.0 days" in low.body  # 3 left at 3 a week
+    assert "Advocates short of codes: 0" in low.body
     pool = Pool.objects.get(program=program)
-    assert f"http://127.0.0.1:8000/admin/codes/pool/{pool.pk}/change/" in low.body
+    # The links use SITE_URL: the upload form with this pool chosen, and the stock page.
+    upload = f"http://127.0.0.1:8000/admin/codes/batch/upload/?pool={pool.pk}"
+    assert f"Upload codes into Referral codes: {upload}\n" in low.body
+    assert f"http://127.0.0.1:8000/admin/codes/pool/stock/{program.pk}/" in low.body
     alert = StockAlert.objects.get()
     assert (alert.kind, alert.available, alert.threshold) == (AlertKind.LOW, 3, 3)
     assert alert.sent_at is not None and alert.used_last_7_days == 3
@@ -120,7 +125,11 @@ def test_one_email_per_crossing_and_a_second_when_empty(upsert):
     upsert(program, "a5")  # 0 left: empty
     upsert(program, "a6")  # nothing to claim
     assert len(mail.outbox) == 2
-    assert "empty" in mail.outbox[1].subject
+    empty = mail.outbox[1]
+    assert "empty" in empty.subject
+    assert "Forecast:            none: the pool is empty." in empty.body
+    assert "0.0 days" not in empty.body
+    assert "Advocates short of codes: 0" in empty.body  # sent as a5 took the last code
     assert list(StockAlert.objects.order_by("id").values_list("kind", "available")) == [
         (AlertKind.LOW, 3),
         (AlertKind.EMPTY, 0),
@@ -193,6 +202,8 @@ def test_fuel_tank_uses_its_own_threshold_and_recipients(django_capture_on_commi
     with django_capture_on_commit_callbacks(execute=True):
         pool_stock_check(pool_id=tank.pk)
     assert [m.to for m in mail.outbox] == [["tank@example.com"]]
+    assert "Pool:                Rewards (fuel tank of reward codes)\n" in mail.outbox[0].body
+    assert "Advocates short of codes:" not in mail.outbox[0].body  # a referral-pool matter
     assert StockAlert.objects.get().threshold == 2
 
 
@@ -210,7 +221,8 @@ def test_referral_pool_counts_only_codes_of_the_current_usage():
 def test_forecast():
     assert selectors.forecast_days_left(available=10, used=7) == Decimal("10.0")
     assert selectors.forecast_days_left(available=10, used=0) is None
-    assert selectors.forecast_days_left(available=0, used=0) == Decimal("0.0")
+    assert selectors.forecast_days_left(available=0, used=0) is None  # empty: no forecast
+    assert selectors.forecast_days_left(available=0, used=5) is None
 
 
 def test_check_code_stock_command_prints_pools_and_triggers_due_alerts(
@@ -441,3 +453,24 @@ def test_top_up_run_skips_and_unqueues_a_blocked_advocate(django_capture_on_comm
     by_id = {p.participant_id: p for p in Participant.objects.filter(program=program)}
     assert held(by_id["blocked"]) == [] and short_since(by_id["blocked"]) is None
     assert held(by_id["next"]) == ["C00000"]
+
+
+def test_the_email_links_to_site_url_and_counts_the_advocates_short(settings):
+    from codes.services import stock_alert_send
+    from tests.factories import ParticipantFactory, queue_short
+
+    settings.SITE_URL = "https://referrals.example.com/"
+    program = alert_program(name="Hats")
+    pool = add_batch(program, 0)
+    for _ in range(2):
+        queue_short(ParticipantFactory(program=program), timezone.now())
+    alert = StockAlert.objects.create(
+        pool=pool, kind=AlertKind.EMPTY, available=0, threshold=3, recipients="ops@example.com"
+    )
+    assert stock_alert_send(alert_id=alert.pk)
+    body = mail.outbox[0].body
+    assert f"https://referrals.example.com/admin/codes/batch/upload/?pool={pool.pk}" in body
+    assert f"https://referrals.example.com/admin/codes/pool/stock/{program.pk}/" in body
+    assert "127.0.0.1" not in body
+    assert "Advocates short of codes: 2" in body
+    assert "Forecast:            none: the pool is empty." in body
