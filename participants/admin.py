@@ -21,6 +21,7 @@ from codes.services import CannotAddCode, PromoCodesOff
 from programs.admin_confirm import action_confirmation, action_confirmed
 from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
 from programs.models import RewardKind
+from programs.wording import counted
 
 from .models import Participant, Referral, Reward, RewardStatus
 from .resources import ParticipantImportResource
@@ -306,16 +307,18 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
                 )
                 blocked += result.newly_blocked
                 voided += result.voided.voided if result.voided else 0
-            text = f"Blocked {blocked} advocate(s): their codes no longer attribute orders."
+            text = (
+                f"Blocked {counted(blocked, 'advocate')}: their codes no longer attribute orders."
+            )
             if form.cleaned_data["void_codes"]:
-                text += f" {voided} code(s) they held were voided."
+                text += f" Voided {counted(voided, 'code')} they held."
             self.message_user(request, text, messages.SUCCESS)
             return None
         held = PromoCode.objects.held_by_any(queryset.values("pk")).count()
         facts = [
-            f"{queryset.count()} participant(s) will be blocked: orders carrying their codes are "
-            "rejected, and they get no new codes.",
-            f"They hold {held} referral code(s) now.",
+            f"{counted(queryset.count(), 'participant')} will be blocked: orders carrying their "
+            "codes are rejected, and they get no new codes.",
+            f"They hold {counted(held, 'referral code')} now.",
         ]
         return action_confirmation(
             self,
@@ -337,7 +340,7 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
             count += 1
         self.message_user(
             request,
-            f"Unblocked {count} advocate(s); {codes} new code(s) were assigned to them.",
+            f"Unblocked {counted(count, 'advocate')}; assigned them {counted(codes, 'new code')}.",
             messages.SUCCESS,
         )
 
@@ -373,8 +376,8 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
                 facts=[
                     f"A new {program.get_code_usage_display().lower()} referral code will be "
                     f"made for {participant} in {program.name}, outside the pool's stock.",
-                    f"They hold {held} referral code(s) now; the new one shows under Codes and "
-                    "links on their page and in their widget.",
+                    f"They hold {counted(held, 'referral code')} now; the new one shows under "
+                    "Codes and links on their page and in their widget.",
                 ],
                 submit="Add the code",
             )
@@ -576,14 +579,16 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     def mark_paid(self, request, queryset):
         result = rewards_mark_paid(rewards=queryset)
         if result.paid:
-            self.message_user(request, f"Marked {result.paid} reward(s) paid.", messages.SUCCESS)
+            self.message_user(
+                request, f"Marked {counted(result.paid, 'reward')} paid.", messages.SUCCESS
+            )
         if result.refused:
             shown = " ".join(result.refused[:5])
             more = f" (and {len(result.refused) - 5} more)" if len(result.refused) > 5 else ""
             self.message_user(
                 request,
-                f"{len(result.refused)} reward(s) not marked paid: only available rewards can "
-                f"be. {shown}{more}",
+                f"{counted(len(result.refused), 'reward')} not marked paid: only available "
+                f"rewards can be. {shown}{more}",
                 messages.WARNING,
             )
 
@@ -591,8 +596,9 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     def cancel_rewards(self, request, queryset):
         if not action_confirmed(request):
             facts = [
-                f"{queryset.count()} reward(s) will be cancelled. A fuel-tank code not yet shown "
-                "to its advocate goes back to the tank; one already shown is flagged for review.",
+                f"{counted(queryset.count(), 'reward')} will be cancelled. A fuel-tank code not "
+                "yet shown to its advocate goes back to the tank; one already shown is flagged "
+                "for review.",
                 "Paid rewards cannot be cancelled and are left as they are.",
             ]
             return action_confirmation(
@@ -614,7 +620,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                 refused.append(str(error))
             else:
                 cancelled += 1
-        self.message_user(request, f"Cancelled {cancelled} reward(s).", messages.SUCCESS)
+        self.message_user(request, f"Cancelled {counted(cancelled, 'reward')}.", messages.SUCCESS)
         if refused:
             self.message_user(request, " ".join(refused[:5]), messages.WARNING)
 

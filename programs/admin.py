@@ -27,6 +27,7 @@ from .services import (
     promo_settings_validate,
     widget_apply_promo_code_template,
 )
+from .wording import counted
 
 CONFIRM_FIELD = "_confirm_irreversible"
 
@@ -252,7 +253,7 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         for program in queryset:
             program_rotate_widget_secret(program=program)
             rotated += 1
-        messages.success(request, f"Rotated the widget secret of {rotated} program(s).")
+        messages.success(request, f"Rotated the widget secret of {counted(rotated, 'program')}.")
 
     def get_prepopulated_fields(self, request, obj=None):
         return {} if obj else self.prepopulated_fields
@@ -366,7 +367,7 @@ class WidgetAdmin(ProgramScopedAdminMixin, ModelAdmin):
         skipped = queryset.count() - added
         note = f" ({skipped} already had it)" if skipped else ""
         messages.success(
-            request, f"Added the referral promo code component to {added} widget(s){note}."
+            request, f"Added the referral promo code component to {counted(added, 'widget')}{note}."
         )
 
     def get_queryset(self, request):
@@ -411,7 +412,7 @@ class ApiKeyAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         for api_key in queryset.filter(revoked_at__isnull=True):
             api_key_revoke(api_key=api_key)
             revoked += 1
-        self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
+        self.message_user(request, f"Revoked {counted(revoked, 'API key')}.", messages.SUCCESS)
 
 
 # The auth admin, restyled like the rest of the console (django-unfold's forms and widgets), for

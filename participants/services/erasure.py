@@ -20,6 +20,7 @@ from audit.services import ERASED, audit_forget, audit_record
 from codes.models import PromoCode
 from codes.services import codes_holder_withdraw, codes_void, codes_void_reasons_forget
 from programs.models import Program
+from programs.wording import counted
 
 from ..models import ERASED_ID_PREFIX, Participant, Referral, Reward, is_reserved_participant_id
 from ..signals import participant_erasing
@@ -59,14 +60,19 @@ class ErasureResult:
     order_friends_erased: int
 
     def summary(self) -> str:
+        codes = counted(self.codes_voided, "code")
+        orders = counted(self.rows_blanked_elsewhere, "order")
+        referrals = counted(self.referrals_kept, "referral")
+        rewards = counted(self.rewards_kept, "reward")
+        redeemed = counted(self.redeemed_codes_kept, "redeemed code")
         text = (
             f"Erased participant {self.participant.participant_id}: e-mail, names and account "
-            f"id blanked; {self.codes_voided} code(s) voided; the customer's e-mail removed from "
-            f"{self.rows_blanked_elsewhere} order(s); kept {self.referrals_kept} referral(s), "
-            f"{self.rewards_kept} reward(s) and {self.redeemed_codes_kept} redeemed code(s)."
+            f"id blanked; {codes} voided; the customer's e-mail removed from {orders}; kept "
+            f"{referrals}, {rewards} and {redeemed}."
         )
         if self.order_friends_erased:
-            text += f" {self.order_friends_erased} customer record(s) made from orders erased too."
+            friends = counted(self.order_friends_erased, "customer record")
+            text += f" {friends} made from orders erased too."
         return text
 
 

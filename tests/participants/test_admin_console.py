@@ -63,7 +63,8 @@ def test_add_referral_code_asks_first_then_adds(order, admin_client):
     confirmation = admin_client.get(add)
     assert "Add a referral code for alice" in confirmation.text
     held = PromoCode.objects.held_by(alice).count()
-    assert f"They hold {held} referral code(s) now" in confirmation.text
+    plural = "" if held == 1 else "s"
+    assert f"They hold {held} referral code{plural} now" in confirmation.text
     assert not PromoCode.objects.filter(holder=alice, source=CodeSource.MANUAL).exists()
     done = admin_client.post(add, {"_confirmed": "yes"}, follow=True)
     added = PromoCode.objects.get(holder=alice, source=CodeSource.MANUAL)

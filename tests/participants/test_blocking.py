@@ -71,7 +71,7 @@ def test_the_admin_asks_then_blocks_and_voids(program, admin_client):
         changelist, {"action": "block_advocates", "_selected_action": [alice.pk]}
     )
     text = page.content.decode()
-    assert "They hold 2 referral code(s) now." in text
+    assert "They hold 2 referral codes now." in text
     assert "Also void the referral codes they hold" in text
     assert not Participant.objects.get(pk=alice.pk).is_blocked
     done = admin_client.post(
@@ -84,8 +84,8 @@ def test_the_admin_asks_then_blocks_and_voids(program, admin_client):
         },
         follow=True,
     )
-    assert "Blocked 1 advocate(s)" in done.content.decode()
-    assert "2 code(s) they held were voided" in done.content.decode()
+    assert "Blocked 1 advocate:" in done.content.decode()
+    assert "Voided 2 codes they held." in done.content.decode()
     assert Participant.objects.get(pk=alice.pk).is_blocked
     assert PromoCode.objects.voided().count() == 2
     admin_client.post(changelist, {"action": "unblock_advocates", "_selected_action": [alice.pk]})

@@ -240,7 +240,7 @@ def test_the_command_erases_and_refuses_twice_clearly(program, alice):
     call_command("erase_participant", "--program", program.slug, "alice-1", stdout=out)
     summary = out.getvalue()
     assert summary.startswith(f"{program.slug}: Erased participant erased:")
-    assert "2 code(s) voided" in summary and "kept 3 referral(s), 2 reward(s)" in summary
+    assert "2 codes voided" in summary and "kept 3 referrals, 2 rewards" in summary
     entry = AuditEntry.objects.get(event="participant erased")
     assert entry.actor_label == "command: erase_participant"
     with pytest.raises(CommandError, match="never created, or already erased"):

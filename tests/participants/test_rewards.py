@@ -254,8 +254,8 @@ def test_mark_paid_and_cancel_are_bulk_actions(program, alice, admin_client):
         follow=True,
     )
     text = response.content.decode()
-    assert "Marked 2 reward(s) paid." in text
-    assert "1 reward(s) not marked paid: only available rewards can be." in text
+    assert "Marked 2 rewards paid." in text
+    assert "1 reward not marked paid: only available rewards can be." in text
     assert "is cancelled: it cannot become paid" in text
     confirm = admin_client.post(
         changelist, {"action": "cancel_rewards", "_selected_action": [rewards[0].pk]}
@@ -290,7 +290,7 @@ def test_a_program_manager_marks_their_rewards_paid(program, alice, client):
         {"action": "mark_paid", "_selected_action": [mine.pk, theirs.pk]},
         follow=True,
     )
-    assert "Marked 1 reward(s) paid." in response.content.decode()
+    assert "Marked 1 reward paid." in response.content.decode()
     assert Reward.objects.get(pk=mine.pk).status == S.PAID
     assert Reward.objects.get(pk=theirs.pk).status == S.AVAILABLE
 
