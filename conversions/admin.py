@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
@@ -7,7 +7,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from codes.admin import PromoCodeAdmin
 from codes.models import PromoCode
 from codes.selectors import readable_time
-from participants.models import Referral
+from participants.selectors import codes_with_latest_referral
 from programs.admin_scoping import ProgramScopedAdminMixin
 
 from .models import Conversion, ConversionItem, ConversionStatus
@@ -112,24 +112,10 @@ class CodeManagerAdmin(PromoCodeAdmin):
         # Index probes per row shown (conversion_code, referral code_id indexes), evaluated
         # after the page's LIMIT: a multi-use code shows its latest order and friend and counts.
         conversions = Conversion.objects.filter(code=OuterRef("pk")).order_by("-created_at")
-        referrals = Referral.objects.filter(code=OuterRef("pk")).order_by("-created_at")
-        referral_count = (
-            Referral.objects.filter(code=OuterRef("pk"))
-            .values("code")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                conversion_pk=Subquery(conversions.values("pk")[:1]),
-                conversion_order=Subquery(conversions.values("order_id")[:1]),
-                conversion_status=Subquery(conversions.values("status")[:1]),
-                referral_pk=Subquery(referrals.values("pk")[:1]),
-                referral_friend=Subquery(referrals.values("friend__participant_id")[:1]),
-                referrals_count=Subquery(referral_count[:1]),
-            )
+        return codes_with_latest_referral(super().get_queryset(request)).annotate(
+            conversion_pk=Subquery(conversions.values("pk")[:1]),
+            conversion_order=Subquery(conversions.values("order_id")[:1]),
+            conversion_status=Subquery(conversions.values("status")[:1]),
         )
 
     @admin.display(description="Order")

@@ -25,6 +25,7 @@ from programs.wording import counted
 
 from .models import Participant, Referral, Reward, RewardStatus
 from .resources import ParticipantImportResource
+from .selectors import codes_with_latest_referral
 from .services import (
     RewardMoveRefused,
     participant_block,
@@ -99,24 +100,7 @@ class CodesAndLinksInline(ReadOnlyTabularInline):
     ordering = ["assigned_at", "id"]
 
     def get_queryset(self, request):
-        referrals = Referral.objects.filter(code=OuterRef("pk")).order_by("-created_at")
-        referral_count = (
-            Referral.objects.filter(code=OuterRef("pk"))
-            .values("code")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("pool")
-            .annotate(
-                referral_order=Subquery(referrals.values("order_id")[:1]),
-                referral_friend_pk=Subquery(referrals.values("friend_id")[:1]),
-                referral_friend=Subquery(referrals.values("friend__participant_id")[:1]),
-                referrals_count=Subquery(referral_count[:1]),
-            )
-        )
+        return codes_with_latest_referral(super().get_queryset(request).select_related("pool"))
 
     @admin.display(description="Status")
     def shown_status(self, code):

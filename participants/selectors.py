@@ -1,5 +1,7 @@
 """Reads over participants that are more than one ORM call."""
 
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+
 from codes.models import PromoCode
 from codes.selectors import codes_held
 from programs.models import Program
@@ -82,3 +84,23 @@ def participant_detail(*, participant: Participant) -> dict:
             "referred_at": referral.created_at,
         },
     }
+
+
+def codes_with_latest_referral(codes: QuerySet[PromoCode]) -> QuerySet[PromoCode]:
+    """Codes annotated with their latest referral (`referral_pk`, `referral_order`,
+    `referral_friend_pk`, `referral_friend`) and `referrals_count`: index probes per code shown
+    (the referral's code_id index), evaluated after a page's LIMIT, never a join over the codes."""
+    latest = Referral.objects.filter(code=OuterRef("pk")).order_by("-created_at")
+    count = (
+        Referral.objects.filter(code=OuterRef("pk"))
+        .values("code")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return codes.annotate(
+        referral_pk=Subquery(latest.values("pk")[:1]),
+        referral_order=Subquery(latest.values("order_id")[:1]),
+        referral_friend_pk=Subquery(latest.values("friend_id")[:1]),
+        referral_friend=Subquery(latest.values("friend__participant_id")[:1]),
+        referrals_count=Subquery(count[:1]),
+    )
