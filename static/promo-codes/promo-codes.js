@@ -212,7 +212,10 @@
         return;
       }
       const pageProgram = this.root.dataset.program;
-      if (pageProgram && tokenProgram(this.token) !== pageProgram) {
+      const named = tokenProgram(this.token);
+      // A token we cannot read goes to the API, which says why it is not valid; only a
+      // readable token of another program is refused here.
+      if (pageProgram && named !== null && named !== pageProgram) {
         this.showError({
           code: "wrong_program",
           message: `The token is not for the program ${pageProgram} of this page.`,

@@ -278,3 +278,14 @@ def test_a_token_of_another_program_is_refused_before_any_call(page, live_server
     )
     assert not [u for u in calls if "/api/v1/widget/" in u]
     assert not Participant.objects.exists()
+
+
+@pytest.mark.parametrize("token", ["garbage", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.x"])
+def test_a_broken_link_reads_not_valid_not_another_program(page, live_server, token):
+    from playwright.sync_api import expect
+
+    program = ProgramFactory(slug="shoes")
+    page.goto(widget_url(live_server, program, token))
+    expect(page.locator(".pc-error-title")).to_have_text(
+        "This link is not valid. Please open the page again from your account."
+    )
