@@ -2,17 +2,19 @@
 AuditTrailAdminMixin, one line on a ModelAdmin), and superusers get the whole trail as a list
 they can filter by program, object type, actor, event and date."""
 
+import re
+
 from auditlog.admin import LogEntryAdmin
 from auditlog.filters import ResourceTypeFilter
-from auditlog.render import render_logentry_changes_html
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from unfold.admin import ModelAdmin
 
 from .models import AuditEntry
@@ -22,20 +24,60 @@ RECENT_SHOWN = 10
 PAGE_SIZE = 50
 
 
+# A reverse relation or an empty foreign key as auditlog writes it: "codes.PromoCode.None".
+_UNSET_RELATION = re.compile(r"^\w+\.\w+\.None$")
+
+
+def _unset(value):
+    return value is None or str(value) in ("", "None") or bool(_UNSET_RELATION.match(str(value)))
+
+
+def _field_label(entry, name):
+    model = entry.content_type.model_class() if entry.content_type_id else None
+    try:
+        return capfirst(model._meta.get_field(name).verbose_name)
+    except (AttributeError, FieldDoesNotExist):
+        return capfirst(name.replace("_", " "))
+
+
 def entry_details(entry):
-    """The entry's changes (a table of field, from, to) and details (a line per key: value)."""
-    parts = []
-    if entry.changes:
-        parts.append(render_logentry_changes_html(entry))
-    if entry.additional_data:
-        parts.append(
-            format_html_join(
-                "",
-                "<div>{}: {}</div>",
-                ((key, _shown(value)) for key, value in entry.additional_data.items()),
+    """The entry's changes, a line per field ("Field: old → new", or the value alone when it was
+    unset; fields unset on both sides, reverse relations and the id left out), then its details
+    (a line per key: value)."""
+    lines = []
+    for name, values in (entry.changes_dict or {}).items():
+        old, new = [*values, None, None][:2] if isinstance(values, list) else (None, values)
+        if name == "id" or (_unset(old) and _unset(new)):
+            continue
+        label = _field_label(entry, name)
+        if _unset(old):
+            lines.append(format_html("<div><strong>{}</strong>: {}</div>", label, _shown(new)))
+        else:
+            shown_new = "(none)" if _unset(new) else _shown(new)
+            lines.append(
+                format_html(
+                    "<div><strong>{}</strong>: {} → {}</div>", label, _shown(old), shown_new
+                )
             )
-        )
-    return format_html_join("", "{}", ((part,) for part in parts))
+    for key, value in (entry.additional_data or {}).items():
+        lines.append(format_html("<div>{}: {}</div>", key, _shown(value)))
+    return format_html_join("", "{}", ((line,) for line in lines))
+
+
+def entries_table(entries, *, show_object=False):
+    """The entries as unfold's table component expects them: headers and rows of cells."""
+    headers = ["When", "Who", "What", *(["Object"] if show_object else []), "Change"]
+    rows = []
+    for entry, details in entries:
+        who = format_html("{}", entry.actor_display)
+        if entry.remote_addr:
+            who = format_html("{}<br><small>{}</small>", entry.actor_display, entry.remote_addr)
+        row = [entry.timestamp.strftime("%Y-%m-%d %H:%M:%S UTC"), who, entry.what]
+        if show_object:
+            row.append(f"{entry.content_type.name}: {entry.object_repr}")
+        row.append(details or "—")
+        rows.append(row)
+    return {"headers": headers, "rows": rows}
 
 
 def _shown(value):
@@ -93,7 +135,11 @@ class AuditTrailAdminMixin:
         return render_to_string(
             "audit/recent_entries.html",
             {
-                "entries": [(e, entry_details(e)) for e in entries[:RECENT_SHOWN]],
+                "entries": entries[:RECENT_SHOWN],
+                "table": entries_table(
+                    [(e, entry_details(e)) for e in entries[:RECENT_SHOWN]],
+                    show_object=self.audit_whole_program,
+                ),
                 "more": len(entries) > RECENT_SHOWN,
                 "all_url": reverse(
                     f"admin:{opts.app_label}_{opts.model_name}_audit", args=[obj.pk]
@@ -126,7 +172,10 @@ class AuditTrailAdminMixin:
             "opts": self.model._meta,
             "object": obj,
             "page": page,
-            "entries": [(e, entry_details(e)) for e in page],
+            "entries": list(page),
+            "table": entries_table(
+                [(e, entry_details(e)) for e in page], show_object=self.audit_whole_program
+            ),
             "show_object": self.audit_whole_program,
         }
         return TemplateResponse(request, "audit/object_audit.html", context)

@@ -10,6 +10,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -789,28 +790,34 @@ class ProgramWithPoolsAdmin(ProgramAdmin):
     def pools_overview(self, program):
         if program is None or not program.pk:
             return "—"
-        rows = format_html_join(
-            "",
-            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td><a href="{}">Upload codes'
-            "</a></td></tr>",
-            (
-                (
+        rows = [
+            [
+                format_html(
+                    '<a class="{}" href="{}">{}</a>',
+                    LINK_CLASS,
                     reverse("admin:codes_pool_change", args=[pool.pk]),
                     pool.name,
-                    pool.get_kind_display(),
-                    "pays the rewards" if pool.pays_rewards else "",
-                    _upload_url(pool),
-                )
-                for pool in Pool.objects.filter(program=program).order_by("-kind", "name")
-            ),
-        )
+                ),
+                pool.get_kind_display(),
+                "Pays the rewards" if pool.pays_rewards else "",
+                format_html(
+                    '<a class="{}" href="{}">Upload codes</a>', LINK_CLASS, _upload_url(pool)
+                ),
+            ]
+            for pool in Pool.objects.filter(program=program).order_by("-kind", "name")
+        ]
         add = reverse("admin:codes_pool_add") + f"?program={program.pk}"
+        table = render_to_string(
+            "unfold/components/table.html",
+            {"table": {"headers": ["Pool", "Kind", "Rewards", ""], "rows": rows}},
+        )
         return format_html(
-            "<table><tbody>{}</tbody></table>"
-            '<p><a href="{}">Stock page</a> (counts, use per day, days left) · '
-            '<a href="{}">Add a fuel tank</a> (a pool of reward codes)</p>',
-            rows,
+            '{}<p class="mt-3"><a class="{}" href="{}">Stock page</a> (counts, use per day, days '
+            'left) · <a class="{}" href="{}">Add a fuel tank</a> (a pool of reward codes)</p>',
+            table,
+            LINK_CLASS,
             stock_url(program),
+            LINK_CLASS,
             add,
         )
 

@@ -132,4 +132,4 @@ def test_the_admin_adds_a_fuel_tank_and_makes_it_pay(program, admin_client):
     )
     assert "Not an e-mail address: nope" in refused.content.decode()
     page = admin_client.get(reverse("admin:programs_program_change", args=[program.pk]))
-    assert "Vouchers" in page.content.decode() and "pays the rewards" in page.content.decode()
+    assert "Vouchers" in page.content.decode() and "Pays the rewards" in page.content.decode()
