@@ -9,6 +9,20 @@ admin.site.site_header = "Referral promo codes"
 admin.site.site_title = "Referral promo codes"
 admin.site.index_title = "Programs, codes and referrals"
 
+# The console's sections in the order a program manager works through them (Django sorts them
+# by name, which put the audit trail and the auth pages first and the codes last).
+CONSOLE_ORDER = ["programs", "codes", "participants", "conversions", "audit", "auth"]
+_apps_by_name = admin.site.get_app_list
+
+
+def _apps_in_console_order(request, app_label=None):
+    apps = _apps_by_name(request, app_label)
+    rank = {label: place for place, label in enumerate(CONSOLE_ORDER)}
+    return sorted(apps, key=lambda app: rank.get(app["app_label"], len(rank)))
+
+
+admin.site.get_app_list = _apps_in_console_order
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),

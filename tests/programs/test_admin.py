@@ -167,3 +167,11 @@ def test_a_concurrent_one_way_switch_refuses_a_stale_form_with_a_message(admin_c
     assert "Not saved: A program with single-use codes can never go back" in response.text
     program.refresh_from_db()
     assert program.codes_per_advocate == 3
+
+
+def test_the_console_lists_programs_and_codes_before_the_audit_trail_and_users(admin_client):
+    from django.urls import reverse
+
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    places = [page.index(f'href="/admin/{app}/"') for app in ("programs", "codes", "audit", "auth")]
+    assert places == sorted(places)
