@@ -27,9 +27,11 @@ from .models import Participant, Referral, Reward, RewardStatus
 from .resources import ParticipantImportResource
 from .selectors import codes_with_latest_referral
 from .services import (
+    ParticipantNotFound,
     RewardMoveRefused,
     participant_block,
     participant_code_add,
+    participant_erase,
     participant_unblock,
     reward_cancel,
     rewards_mark_paid,
@@ -251,7 +253,7 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
     ]
     inlines = [CodesAndLinksInline, ReferralsInline, RewardsInline]
     actions = ["block_advocates", "unblock_advocates"]
-    actions_detail = ["add_referral_code"]
+    actions_detail = ["add_referral_code", "erase_personal_data"]
 
     def get_queryset(self, request):
         # One index probe per row shown (promocode_by_holder), not a join over every code.
@@ -376,6 +378,51 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
                 f"{participant}. It shows under Codes and links and in their widget.",
                 messages.SUCCESS,
             )
+        return HttpResponseRedirect(page)
+
+    @action(
+        description="Erase personal data",
+        url_path="erase",
+        icon="person_remove",
+        variant=ActionVariant.DANGER,
+        permissions=["change"],
+    )
+    def erase_personal_data(self, request, object_id):
+        """A privacy request, as `erase_participant` and the API's DELETE do it, after a
+        confirmation page saying what goes and what stays."""
+        participant = self.get_object(request, unquote(object_id))
+        if participant is None:  # unknown, or in a program this manager does not manage
+            raise PermissionDenied
+        page = reverse("admin:participants_participant_change", args=[participant.pk])
+        if participant.is_erased:
+            self.message_user(request, "Their personal data was already erased.", messages.INFO)
+            return HttpResponseRedirect(page)
+        if request.method != "POST" or not action_confirmed(request):
+            held = PromoCode.objects.held_by(participant).count()
+            return action_confirmation(
+                self,
+                request,
+                Participant.objects.filter(pk=participant.pk),
+                action="erase_personal_data",
+                title=f"Erase the personal data of {participant}",
+                facts=[
+                    "Their e-mail, names and account id are blanked and their participant id "
+                    "is replaced by an anonymous one; the e-mail is removed from their orders.",
+                    f"The {counted(held, 'code')} they hold are voided; referrals, rewards and "
+                    "counts are kept for the books.",
+                    f"Afterwards the shop's id {participant.participant_id!r} is unknown here.",
+                ],
+                warning="This cannot be undone.",
+                submit="Erase",
+            )
+        try:
+            result = participant_erase(
+                program=participant.program, participant_id=participant.participant_id
+            )
+        except ParticipantNotFound:
+            self.message_user(request, "Their personal data was already erased.", messages.INFO)
+        else:
+            self.message_user(request, result.summary(), messages.SUCCESS)
         return HttpResponseRedirect(page)
 
     # Participant import (CSV, XLSX, …) with a preview, through participant_upsert_referred.

@@ -159,3 +159,35 @@ def test_a_referrals_order_links_to_its_conversion(order, admin_client):
         {"order_id": referral.order_id, "program__id__exact": referral.program_id},
     )
     assert [c.order_id for c in conversions.context["cl"].result_list] == ["ORD-77"]
+
+
+def test_erase_personal_data_asks_first_then_erases_and_keeps_the_books(order, admin_client):
+    _, alice, code = order
+    erase = reverse("admin:participants_participant_erase_personal_data", args=[alice.pk])
+    assert erase in page_of(admin_client, alice).text
+    confirmation = admin_client.get(erase)
+    assert "Erase the personal data of alice" in confirmation.text
+    assert "This cannot be undone." in confirmation.text
+    alice.refresh_from_db()
+    assert alice.email == "alice@example.com"  # nothing happens before confirming
+    done = admin_client.post(erase, {"_confirmed": "yes"}, follow=True)
+    assert "e-mail, names and account id blanked" in done.text
+    alice.refresh_from_db()
+    assert alice.is_erased and alice.email == "" and alice.participant_id != "alice"
+    assert "alice@example.com" not in done.text
+    assert Referral.objects.filter(code=code).count() == 1  # the books are kept
+    again = admin_client.post(erase, {"_confirmed": "yes"}, follow=True)
+    assert "already erased" in again.text
+
+
+def test_a_manager_cannot_erase_another_programs_participant(order, client, django_user_model):
+    from django.core.management import call_command
+
+    _, alice, _ = order
+    other = stocked_program(slug="other")
+    call_command("create_manager", "mia", "--program", other.slug, "--password", "pw-12345-long")
+    client.login(username="mia", password="pw-12345-long")
+    erase = reverse("admin:participants_participant_erase_personal_data", args=[alice.pk])
+    assert client.post(erase, {"_confirmed": "yes"}).status_code in (403, 404)
+    alice.refresh_from_db()
+    assert not alice.is_erased
