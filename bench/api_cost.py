@@ -7,6 +7,7 @@
   key auth     ms for API key authentication + throttle together (ApiKeyAuthentication and
                ApiKeyRateThrottle on one request), with the key cache warm
   lookup       ms per request of the one-lookup endpoint (GET .../codes/{code})
+  widget /me   ms per request of GET /api/v1/widget/me (participant token, upsert, state)
 
 A fresh PostgreSQL database (created, migrated, dropped) and Redis, like bench/api.py.
 `BENCH_ROOT=/path/to/checkout` measures another checkout with this script (before/after).
@@ -28,6 +29,8 @@ SERVER_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://root@127.0.0.1:543
 DB_NAME = os.environ.get("BENCH_DB_NAME", "bench_api_cost")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "300"))
+# BENCH_PROFILE=N: also print cProfile's N costliest calls (cumulative) of each GET endpoint.
+PROFILE = int(os.environ.get("BENCH_PROFILE", "0"))
 
 
 def psql(sql):
@@ -113,6 +116,34 @@ def measure():
             lookup_times.append(time.perf_counter() - started)
         assert response.status_code == 200
 
+    from participants.widget.tokens import widget_token_encode
+
+    token = widget_token_encode(program=program, participant_id="adv-0", ttl_seconds=3600)
+    widget_client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    widget_times = []
+    for i in range(ROUNDS):
+        started = time.perf_counter()
+        response = widget_client.get("/api/v1/widget/me")
+        if i >= warm:
+            widget_times.append(time.perf_counter() - started)
+        assert response.status_code == 200, response.content
+
+    if PROFILE:
+        import cProfile
+        import pstats
+
+        for name, do in (
+            ("lookup", lambda: client.get(lookup)),
+            ("widget", lambda: widget_client.get("/api/v1/widget/me")),
+        ):
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(ROUNDS):
+                do()
+            profiler.disable()
+            print(f"--- profile: {name} ({ROUNDS} requests)")
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(PROFILE)
+
     factory = APIRequestFactory()
     auth_times = []
     for i in range(ROUNDS * 3):
@@ -132,6 +163,7 @@ def measure():
         f"{median_ms(times):.2f} ms median in-process"
     )
     print(f"one-lookup endpoint:   {median_ms(lookup_times):.2f} ms median in-process")
+    print(f"widget /me:            {median_ms(widget_times):.2f} ms median in-process")
     print(f"key auth + throttle:   {median_ms(auth_times):.3f} ms median")
     print("statements of the last conversion:")
     for sql in sample:
@@ -147,6 +179,7 @@ def main():
         "CELERY_BROKER_URL": "",
         "DEBUG": "0",
         "LOG_LEVEL": "WARNING",
+        "WIDGET_API_RATE": "1000000/min",
         "_BENCH_API_COST_CHILD": "1",
     }
     env.pop("TEST_DATABASE_NAME", None)

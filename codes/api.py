@@ -9,9 +9,9 @@ from config.api_docs import AUTH_ERRORS, PATH_ERRORS, not_found
 from programs.api import ProgramAPIView
 from programs.models import CodeUsage
 
-from .models import CodeSource, CodeStatus, Pool, PoolKind, PromoCode
+from .models import CodeSource, CodeStatus, Pool, PoolKind
 from .rules import InvalidCode, canonical_code
-from .selectors import pool_stock
+from .selectors import code_lookup_row, pool_stock
 
 
 class CodeOwnerSerializer(serializers.Serializer):
@@ -89,36 +89,49 @@ class CodeView(ProgramAPIView):
             canonical = canonical_code(code)
         except InvalidCode:
             canonical = None
-        found = (
-            PromoCode.objects.select_related("pool", "holder")
-            .filter(program=self.program, code=canonical)
-            .first()
-            if canonical
-            else None
-        )
-        if found is None:
+        row = code_lookup_row(program_id=self.program.pk, code=canonical) if canonical else None
+        if row is None:
             raise NotFound(f"No code {code!r} in this program.")
-        holder = found.holder
-        return Response(
-            CodeSerializer(
-                {
-                    "code": found.code,
-                    "usage": found.usage,
-                    "status": found.status,
-                    "pool": found.pool.name,
-                    "pool_kind": found.pool.kind,
-                    "source": found.source,
-                    "owner": None
-                    if holder is None
-                    else {"participant_id": holder.participant_id, "email": holder.email},
-                    "assigned_at": found.assigned_at,
-                    "first_copied_at": found.first_copied_at,
-                    "redeemed_at": found.redeemed_at,
-                    "redemption_count": found.redemption_count,
-                    "redeemed_order_id": found.redeemed_order_id,
-                }
-            ).data
-        )
+        return Response(_code_body(row))
+
+
+# CodeSerializer documents the answer; building one per request cost more than the lookup, so
+# the body is written here with the same representation (DRF's own for the dates).
+_DATETIME = serializers.DateTimeField()
+
+
+def _code_body(row):
+    (
+        code,
+        usage,
+        status,
+        pool_name,
+        pool_kind,
+        source,
+        holder_id,
+        holder_email,
+        assigned_at,
+        first_copied_at,
+        redeemed_at,
+        redemption_count,
+        redeemed_order_id,
+    ) = row
+    return {
+        "code": code,
+        "usage": usage,
+        "status": status,
+        "pool": pool_name,
+        "pool_kind": pool_kind,
+        "source": source,
+        "owner": None
+        if holder_id is None
+        else {"participant_id": holder_id, "email": holder_email},
+        "assigned_at": _DATETIME.to_representation(assigned_at),
+        "first_copied_at": _DATETIME.to_representation(first_copied_at),
+        "redeemed_at": _DATETIME.to_representation(redeemed_at),
+        "redemption_count": redemption_count,
+        "redeemed_order_id": redeemed_order_id,
+    }
 
 
 class StockView(ProgramAPIView):

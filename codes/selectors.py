@@ -8,6 +8,7 @@ codes left in the pool can never be handed out again.
 
 import itertools
 import re
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import BinaryIO
 
 from django.conf import settings
+from django.db import connections, router
 from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -581,3 +583,56 @@ def codes_held(*, participant) -> list[PromoCode]:
         .order_by("assigned_at", "id")
         .only("code", "usage", "status", "assigned_at", "first_copied_at")
     )
+
+
+# The one-lookup endpoint's columns, in the order code_lookup_row answers them.
+CODE_LOOKUP_COLUMNS = (
+    "code",
+    "usage",
+    "status",
+    "pool__name",
+    "pool__kind",
+    "source",
+    "holder__participant_id",
+    "holder__email",
+    "assigned_at",
+    "first_copied_at",
+    "redeemed_at",
+    "redemption_count",
+    "redeemed_order_id",
+)
+# Per database connection: the lookup's SQL and its column converters, compiled once. Building
+# the query through the ORM (joins, SQL text) cost more than the SELECT itself on every request.
+_code_lookup_compiled = weakref.WeakKeyDictionary()
+
+
+def _code_lookup_query(connection):
+    compiled = _code_lookup_compiled.get(connection)
+    if compiled is None:
+        query = (
+            PromoCode.objects.using(connection.alias)
+            .filter(program_id=0)
+            .filter(code="")
+            .order_by("id")
+            .values_list(*CODE_LOOKUP_COLUMNS)[:1]
+            .query
+        )
+        compiler = query.get_compiler(connection=connection)
+        sql_text, params = compiler.as_sql()
+        if tuple(params) != (0, ""):  # the parameters' order is relied on below
+            raise RuntimeError(f"Unexpected parameters of the code lookup: {params!r}")
+        converters = compiler.get_converters([column[0] for column in compiler.select])
+        compiled = _code_lookup_compiled[connection] = (sql_text, compiler, converters)
+    return compiled
+
+
+def code_lookup_row(*, program_id: int, code: str) -> tuple | None:
+    """The code's CODE_LOOKUP_COLUMNS (the holder's None when nobody holds it), or None."""
+    connection = connections[router.db_for_read(PromoCode)]
+    sql_text, compiler, converters = _code_lookup_query(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql_text, (program_id, code))
+        row = cursor.fetchone()
+    if row is None or not converters:
+        return row
+    return next(iter(compiler.apply_converters([row], converters)))

@@ -3,7 +3,7 @@
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 
 from codes.models import PromoCode
-from codes.selectors import codes_held
+from config.compiled_query import CompiledQuery
 from programs.models import Program
 
 from .models import Participant, Referral, Reward, RewardStatus, is_reserved_participant_id
@@ -17,44 +17,64 @@ def participant_get(*, program: Program, participant_id: str) -> Participant | N
     return Participant.objects.filter(program=program, participant_id=participant_id).first()
 
 
+# Compiled once per connection (config.compiled_query): the widget's /me runs them on every load.
+_REFERRAL_CODES = CompiledQuery(
+    PromoCode,
+    lambda participant_id: (
+        PromoCode.objects.held_by(participant_id)
+        .order_by("assigned_at", "id")
+        .values_list("code", "usage", "status", "assigned_at", "first_copied_at")
+    ),
+)
+_REWARD_CODES = CompiledQuery(
+    Reward,
+    lambda participant_id: (
+        Reward.objects.filter(
+            advocate_id=participant_id,
+            status__in=[RewardStatus.AVAILABLE, RewardStatus.PAID],
+            code__in=PromoCode.objects.revealed_to(participant_id),
+        )
+        .order_by("created_at", "id")
+        .values_list(
+            "code__code", "pk", "status", "created_at", "available_at", "code__first_copied_at"
+        )
+    ),
+)
+
+
 def referral_codes(*, participant: Participant) -> list[dict]:
     """`referral_codes` of the APIs: the codes held now, in the order they were assigned."""
     return [
         {
-            "code": code.code,
-            "usage": code.usage,
-            "status": code.status,
-            "assigned_at": code.assigned_at,
-            "copied_before": code.first_copied_at is not None,
-            "first_copied_at": code.first_copied_at,
+            "code": code,
+            "usage": usage,
+            "status": status,
+            "assigned_at": assigned_at,
+            "copied_before": first_copied_at is not None,
+            "first_copied_at": first_copied_at,
         }
-        for code in codes_held(participant=participant)
+        for code, usage, status, assigned_at, first_copied_at in _REFERRAL_CODES.rows(
+            participant.pk
+        )
     ]
 
 
 def reward_codes(*, participant: Participant) -> list[dict]:
     """`reward_codes` of the APIs: the fuel-tank codes the participant earned and may use now
     (rewards available or paid, their code revealed and not voided), oldest first."""
-    rewards = (
-        Reward.objects.filter(
-            advocate=participant,
-            status__in=[RewardStatus.AVAILABLE, RewardStatus.PAID],
-            code__in=PromoCode.objects.revealed_to(participant),
-        )
-        .select_related("code")
-        .order_by("created_at", "id")
-    )
     return [
         {
-            "code": reward.code.code,
-            "reward_id": reward.pk,
-            "status": reward.status,
-            "earned_at": reward.created_at,
-            "available_at": reward.available_at,
-            "copied_before": reward.code.first_copied_at is not None,
-            "first_copied_at": reward.code.first_copied_at,
+            "code": code,
+            "reward_id": reward_id,
+            "status": status,
+            "earned_at": earned_at,
+            "available_at": available_at,
+            "copied_before": first_copied_at is not None,
+            "first_copied_at": first_copied_at,
         }
-        for reward in rewards
+        for code, reward_id, status, earned_at, available_at, first_copied_at in (
+            _REWARD_CODES.rows(participant.pk)
+        )
     ]
 
 

@@ -17,6 +17,7 @@ import logging
 import secrets
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 
 from django.core.cache import caches
@@ -32,14 +33,23 @@ KEY_COPY_SECONDS = 60.0
 MAX_KEYS = 1000
 
 
+_clients = weakref.WeakKeyDictionary()
+
+
 def shared_redis():
     """The raw client of the shared cache when it is Redis, else None."""
     cache = caches["default"]
     if not isinstance(cache, RedisCache):
         return None
     # Django's RedisCache keeps its redis-py client behind a private attribute: the one place
-    # that reaches for it, to pipeline the throttle with the generation.
-    return cache._cache.get_client(write=True)
+    # that reaches for it, to pipeline the throttle with the generation. get_client() builds a
+    # new redis-py client (over the same pool) on every call, which costs more than the round
+    # trip's Python; one per cache client is kept (redis-py's client is thread-safe).
+    backend = cache._cache
+    client = _clients.get(backend)
+    if client is None:
+        client = _clients[backend] = backend.get_client(write=True)
+    return client
 
 
 def generation_key() -> str:

@@ -20,7 +20,7 @@ from programs.api import check_path_segments
 from programs.ratelimit import count_request
 
 from .cors import origin_allowed_for_program
-from .schema import CodeCopySerializer, WidgetMeSerializer
+from .schema import CodeCopySerializer, WidgetMeSerializer, widget_me_body
 from .selectors import participant_for_widget, widget_state
 from .services import widget_participant_load
 from .tokens import InvalidWidgetToken, WidgetIdentity, widget_token_decode
@@ -119,7 +119,7 @@ class WidgetMeView(WidgetAPIView):
     def get(self, request):
         participant = widget_participant_load(identity=request.user)
         state = widget_state(participant=participant, program=request.user.program)
-        return Response(WidgetMeSerializer(state).data)
+        return Response(widget_me_body(state))
 
 
 class WidgetCodeCopyView(WidgetAPIView):

@@ -68,3 +68,69 @@ class ParticipantTokenScheme(OpenApiAuthenticationExtension):
             "secret; claims sub (participant id), program (slug), exp, and optionally email, "
             "first_name, last_name, referred_by_code.",
         }
+
+
+# WidgetMeSerializer documents GET /me; building it per request cost about as much as a query,
+# so the answer is written here with the same representation (DRF's own for the dates).
+# tests/widget hold the two equal.
+_DATETIME = serializers.DateTimeField()
+
+
+def _text(value):
+    return None if value is None else str(value)
+
+
+def _when(value):
+    return None if value is None else _DATETIME.to_representation(value)
+
+
+def _counts(summary, names):
+    return {name: None if summary[name] is None else int(summary[name]) for name in names}
+
+
+_REFERRAL_COUNTS = tuple(ReferralsSummarySerializer().fields)
+_REWARD_COUNTS = tuple(name for name in RewardsSummarySerializer().fields if name != "credit")
+
+
+def widget_me_body(state: dict) -> dict:
+    """What WidgetMeSerializer(state).data answers, without building the serializer."""
+    participant, program = state["participant"], state["program"]
+    rewards = state["rewards"]
+    return {
+        "participant": {
+            name: _text(participant[name]) for name in ("participant_id", "first_name", "last_name")
+        },
+        "program": {"slug": _text(program["slug"]), "name": _text(program["name"])},
+        "friend_offer_text": _text(state["friend_offer_text"]),
+        "referral_codes": [
+            {
+                "code": _text(code["code"]),
+                "usage": code["usage"],
+                "status": code["status"],
+                "assigned_at": _when(code["assigned_at"]),
+                "copied_before": bool(code["copied_before"]),
+                "first_copied_at": _when(code["first_copied_at"]),
+            }
+            for code in state["referral_codes"]
+        ],
+        "reward_codes": [
+            {
+                "code": _text(code["code"]),
+                "reward_id": int(code["reward_id"]),
+                "status": code["status"],
+                "earned_at": _when(code["earned_at"]),
+                "available_at": _when(code["available_at"]),
+                "copied_before": bool(code["copied_before"]),
+                "first_copied_at": _when(code["first_copied_at"]),
+            }
+            for code in state["reward_codes"]
+        ],
+        "referrals": _counts(state["referrals"], _REFERRAL_COUNTS),
+        "rewards": {
+            **_counts(rewards, _REWARD_COUNTS),
+            "credit": [
+                {"currency": _text(credit["currency"]), "amount": _text(credit["amount"])}
+                for credit in rewards["credit"]
+            ],
+        },
+    }

@@ -3,6 +3,7 @@
 from collections import Counter
 from decimal import Decimal
 
+from config.compiled_query import CompiledQuery
 from programs.models import Program, RewardKind
 
 from ..models import Participant, Referral, ReferralStatus, Reward, RewardStatus
@@ -17,8 +18,25 @@ def participant_for_widget(*, identity: WidgetIdentity) -> Participant | None:
     ).first()
 
 
+# Compiled once per connection (config.compiled_query): /me runs them on every widget load.
+_REFERRAL_STATUSES = CompiledQuery(
+    Referral,
+    lambda participant_id: (
+        Referral.objects.filter(advocate_id=participant_id).order_by().values_list("status")
+    ),
+)
+_REWARD_ROWS = CompiledQuery(
+    Reward,
+    lambda participant_id: (
+        Reward.objects.filter(advocate_id=participant_id)
+        .order_by()
+        .values_list("status", "kind", "amount", "currency")
+    ),
+)
+
+
 def referrals_summary(*, participant: Participant) -> dict:
-    counts = Counter(Referral.objects.filter(advocate=participant).values_list("status", flat=True))
+    counts = Counter(status for (status,) in _REFERRAL_STATUSES.rows(participant.pk))
     return {
         "total": sum(counts.values()),
         **{status: counts.get(status, 0) for status in ReferralStatus.values},
@@ -27,11 +45,7 @@ def referrals_summary(*, participant: Participant) -> dict:
 
 def rewards_summary(*, participant: Participant) -> dict:
     """Counts by status, and credit earned per currency (cancelled rewards left out)."""
-    rows = list(
-        Reward.objects.filter(advocate=participant)
-        .order_by()
-        .values_list("status", "kind", "amount", "currency")
-    )
+    rows = _REWARD_ROWS.rows(participant.pk)
     counts = Counter(status for status, *_ in rows)
     credit = {}
     for status, kind, amount, currency in rows:

@@ -1,11 +1,15 @@
 """Reward (fuel-tank) codes in the widget's /me and the server API's participant, with copy."""
 
+import json
+
 import pytest
 from django.utils import timezone
 
 from codes.models import PromoCode
 from participants.models import Referral, ReferralStatus
 from participants.services import reward_grant, rewards_release_due
+from participants.widget.schema import WidgetMeSerializer, widget_me_body
+from participants.widget.selectors import widget_state
 from tests.api_helpers import REWARD_CODE_FIELDS, client_for, url
 from tests.factories import ParticipantFactory, fuel_tank
 from tests.widget.conftest import bearer, token_for
@@ -67,3 +71,22 @@ def test_a_revealed_reward_code_is_copied_and_a_reserved_one_is_not(api, program
     other = token_for(program, "bob")
     api.get(ME, **bearer(other))
     assert api.post("/api/v1/widget/codes/TANK00000/copy", **bearer(other)).status_code == 404
+
+
+def test_me_answers_what_its_documented_serializer_would(api, program, advocate):
+    """/me writes its body by hand for speed; it must stay what WidgetMeSerializer documents."""
+    fuel_tank(program, 2)
+    earn(program, advocate, "f1")
+    token = token_for(program, "alice")
+    api.post("/api/v1/widget/codes/TANK00000/copy", **bearer(token))
+    referral_code = api.get(ME, **bearer(token)).json()["referral_codes"][0]["code"]
+    api.post(f"/api/v1/widget/codes/{referral_code}/copy", **bearer(token))
+    body = api.get(ME, **bearer(token)).json()
+    advocate.refresh_from_db()
+    state = widget_state(participant=advocate, program=program)
+    assert body["reward_codes"] and body["referral_codes"][0]["copied_before"] is True
+    assert body == json.loads(json.dumps(WidgetMeSerializer(state).data))
+    # Credit earned and a blank name, which this program's rewards do not show.
+    state["rewards"]["credit"] = [{"currency": "EUR", "amount": "12.50"}]
+    state["participant"]["first_name"] = ""
+    assert widget_me_body(state) == WidgetMeSerializer(state).data
