@@ -72,6 +72,10 @@ def test_the_stock_page_draws_its_chart(manager_page, live_server, program):
     canvas = page.locator("canvas.chart")
     expect(canvas).to_have_count(1)
     # Chart.js (unfold's bundled copy) made a chart of the canvas, with both pools' data...
+    # (it does so once its script has run: wait for that rather than race it)
+    page.wait_for_function(
+        "() => window.Chart && Chart.getChart(document.querySelector('canvas.chart'))"
+    )
     datasets = page.evaluate(
         "() => Chart.getChart(document.querySelector('canvas.chart')).data.datasets"
         ".map(d => [d.label, d.data.reduce((a, b) => a + b, 0)])"
