@@ -336,6 +336,14 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
             return ["program", "participant_id", *self.readonly_fields]
         return self.readonly_fields
 
+    def _managed_participant(self, request, object_id):
+        """The participant of a detail action and their page; 403 when unknown or in a program
+        this manager does not manage."""
+        participant = self.get_object(request, unquote(object_id))
+        if participant is None:
+            raise PermissionDenied
+        return participant, reverse("admin:participants_participant_change", args=[participant.pk])
+
     @action(
         description="Add referral code",
         url_path="add-referral-code",
@@ -346,10 +354,7 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
     def add_referral_code(self, request, object_id):
         """ "Add referral code": a new code for this advocate, outside the pool stock, after a
         confirmation page (GET shows it; its POST adds the code)."""
-        participant = self.get_object(request, unquote(object_id))
-        if participant is None:  # unknown, or in a program this manager does not manage
-            raise PermissionDenied
-        page = reverse("admin:participants_participant_change", args=[participant.pk])
+        participant, page = self._managed_participant(request, object_id)
         if request.method != "POST" or not action_confirmed(request):
             program = participant.program
             held = PromoCode.objects.held_by(participant).count()
@@ -390,10 +395,7 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
     def erase_personal_data(self, request, object_id):
         """A privacy request, as `erase_participant` and the API's DELETE do it, after a
         confirmation page saying what goes and what stays."""
-        participant = self.get_object(request, unquote(object_id))
-        if participant is None:  # unknown, or in a program this manager does not manage
-            raise PermissionDenied
-        page = reverse("admin:participants_participant_change", args=[participant.pk])
+        participant, page = self._managed_participant(request, object_id)
         if participant.is_erased:
             self.message_user(request, "Their personal data was already erased.", messages.INFO)
             return HttpResponseRedirect(page)
