@@ -66,7 +66,7 @@ max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
 
 # Logs: to stdout/stderr, for the process manager to collect (the access log on stdout in
 # production; GUNICORN_ACCESS_LOG=- elsewhere). With LOG_FORMAT=json every line is a JSON object
-# (config.log_format), gunicorn's own and its access log included.
+# (foundation.log_format), gunicorn's own and its access log included.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-" if PRODUCTION else None)
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
@@ -76,7 +76,7 @@ if os.environ.get("LOG_FORMAT") == "json":
     logconfig_dict = {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "config.log_format.JsonFormatter"}},
+        "formatters": {"json": {"()": "foundation.log_format.JsonFormatter"}},
         "handlers": {
             "error_console": {
                 "class": "logging.StreamHandler",

@@ -5,7 +5,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from config.api_docs import AUTH_ERRORS, PATH_ERRORS, not_found
+from foundation.api_docs import AUTH_ERRORS, PATH_ERRORS, not_found
 from programs.api import ProgramAPIView
 from programs.models import CodeUsage
 

@@ -1,6 +1,6 @@
 """Celery tasks of the codes app: thin, each loads what it needs and calls a service.
 
-Enqueue them on commit (config.tasks.enqueue_on_commit), never inside an open transaction.
+Enqueue them on commit (foundation.tasks.enqueue_on_commit), never inside an open transaction.
 """
 
 import logging

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 
-from config.resilience import CACHE_ERRORS
+from foundation.resilience import CACHE_ERRORS
 
 # How long a previewed file waits for its confirmation.
 UPLOAD_TTL_SECONDS = 6 * 3600

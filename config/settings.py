@@ -106,16 +106,16 @@ INSTALLED_APPS = [
     "codes",
     "participants",
     "conversions",
-    "config.apps.OpsConfig",  # deploy checks (config/checks.py)
+    "ops.apps.OpsConfig",  # deploy checks (ops/checks.py)
 ]
 
 MIDDLEWARE = [
     # /healthz, /readyz and /metrics answer here, before host validation and the HTTPS
     # redirect: probes and scrapers call a machine by its address over plain HTTP.
-    "config.ops.OpsEndpointsMiddleware",
+    "ops.middleware.OpsEndpointsMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "config.api_views.ApiJsonErrorsMiddleware",
-    "config.api_views.ChunkedBodyMiddleware",
+    "foundation.api_views.ApiJsonErrorsMiddleware",
+    "foundation.api_views.ChunkedBodyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -258,7 +258,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
-# An unreachable broker fails an enqueue within about a second (config.tasks logs it and the
+# An unreachable broker fails an enqueue within about a second (foundation.tasks logs it and the
 # request goes on) rather than retrying for long.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
@@ -301,7 +301,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
-    "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "foundation.api_errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
@@ -415,7 +415,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-        "json": {"()": "config.log_format.JsonFormatter"},
+        "json": {"()": "foundation.log_format.JsonFormatter"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},

@@ -49,4 +49,4 @@ urlpatterns += [
     path("Advertisers/<slug:program>/Actions", ImpactActionsView.as_view(), name="impact-actions"),
 ]
 
-handler500 = "config.api_views.handler500"
+handler500 = "foundation.api_views.handler500"

@@ -12,8 +12,8 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from config.api_docs import AUTH_ERRORS, BODY_ERRORS, error, not_found
-from config.api_errors import Conflict
+from foundation.api_docs import AUTH_ERRORS, BODY_ERRORS, error, not_found
+from foundation.api_errors import Conflict
 from participants.models import RewardStatus
 from programs.api import ProgramAPIView
 from programs.models import RewardKind

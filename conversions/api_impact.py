@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schem
 from rest_framework import serializers
 from rest_framework.negotiation import DefaultContentNegotiation
 
-from config.api_docs import AUTH_ERRORS, BODY_ERRORS, error, not_found
+from foundation.api_docs import AUTH_ERRORS, BODY_ERRORS, error, not_found
 from programs.api import ProgramAPIView
 
 from .api import (

@@ -18,10 +18,10 @@ from audit.admin import AuditTrailAdminMixin
 from codes.models import PromoCode
 from codes.selectors import readable_time
 from codes.services import CannotAddCode, PromoCodesOff
+from foundation.wording import counted
 from programs.admin_confirm import action_confirmation, action_confirmed
 from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
 from programs.models import RewardKind
-from programs.wording import counted
 
 from .models import Participant, Referral, Reward, RewardStatus
 from .resources import ParticipantImportResource

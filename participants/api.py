@@ -5,7 +5,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from config.api_docs import AUTH_ERRORS, BODY_ERRORS, PATH_ERRORS, not_found
+from foundation.api_docs import AUTH_ERRORS, BODY_ERRORS, PATH_ERRORS, not_found
 from programs.api import ProgramAPIView
 
 from .models import ERASED_ID_PREFIX, ReferralStatus, is_reserved_participant_id

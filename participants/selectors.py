@@ -3,7 +3,7 @@
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 
 from codes.models import PromoCode
-from config.compiled_query import CompiledQuery
+from foundation.compiled_query import CompiledQuery
 from programs.models import Program
 
 from .models import Participant, Referral, Reward, RewardStatus, is_reserved_participant_id
@@ -17,7 +17,8 @@ def participant_get(*, program: Program, participant_id: str) -> Participant | N
     return Participant.objects.filter(program=program, participant_id=participant_id).first()
 
 
-# Compiled once per connection (config.compiled_query): the widget's /me runs them on every load.
+# Compiled once per connection (foundation.compiled_query): the widget's /me runs them on
+# every load.
 _REFERRAL_CODES = CompiledQuery(
     PromoCode,
     lambda participant_id: (

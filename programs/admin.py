@@ -15,6 +15,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from audit.admin import AuditTrailAdminMixin
+from foundation.wording import counted
 
 from .admin_scoping import ProgramScopedAdminMixin, SuperuserOnlyAdminMixin
 from .models import ApiKey, CodeUsage, Program, ProgramManager, Widget, WidgetComponent
@@ -27,7 +28,6 @@ from .services import (
     promo_settings_validate,
     widget_apply_promo_code_template,
 )
-from .wording import counted
 
 CONFIRM_FIELD = "_confirm_irreversible"
 

@@ -10,7 +10,7 @@ from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.views import APIView
 
 from audit.context import api_key_label, audit_actor_enter, audit_actor_exit, correlation_id
-from config.api_errors import PayloadTooLarge
+from foundation.api_errors import PayloadTooLarge
 
 from .api_auth import ApiKeyAuthentication, ApiKeyRateThrottle, HasProgramApiKey
 from .models import ApiKey

@@ -24,7 +24,7 @@ from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 
-from config.resilience import CACHE_ERRORS
+from foundation.resilience import CACHE_ERRORS
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 
-from config.resilience import CACHE_ERRORS
+from foundation.resilience import CACHE_ERRORS
 
 log = logging.getLogger(__name__)
 

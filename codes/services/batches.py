@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from config.tasks import enqueue_on_commit
+from foundation.tasks import enqueue_on_commit
 
 from ..errors import PromoCodesOff
 from ..models import Batch, BatchSource, BatchStatus, Pool

@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from config.tasks import enqueue_on_commit
+from foundation.tasks import enqueue_on_commit
 
 from .. import selectors
 from ..models import AlertKind, Pool, PoolKind, StockAlert

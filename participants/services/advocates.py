@@ -19,7 +19,7 @@ from codes.services import (
     codes_top_up_holders,
     codes_void,
 )
-from config.tasks import enqueue_on_commit
+from foundation.tasks import enqueue_on_commit
 from programs.models import Program
 
 from ..models import Participant

@@ -19,8 +19,8 @@ from django.utils import timezone
 from audit.services import ERASED, audit_forget, audit_record
 from codes.models import PromoCode
 from codes.services import codes_holder_withdraw, codes_void, codes_void_reasons_forget
+from foundation.wording import counted
 from programs.models import Program
-from programs.wording import counted
 
 from ..models import ERASED_ID_PREFIX, Participant, Referral, Reward, is_reserved_participant_id
 from ..signals import participant_erasing

@@ -23,7 +23,7 @@ from codes.services import (
     tank_code_release,
     tank_codes_reveal,
 )
-from config.tasks import enqueue_on_commit
+from foundation.tasks import enqueue_on_commit
 from programs.models import Program, RewardKind
 
 from ..models import Referral, Reward, RewardStatus

@@ -1,7 +1,7 @@
 """The widget API (DESIGN §4): `GET /api/v1/widget/me`, `POST /api/v1/widget/codes/{code}/copy`.
 
 Authenticated by a participant token (participants.widget.tokens), rate-limited per
-participant, answered in the one error shape of config.api_errors.
+participant, answered in the one error shape of foundation.api_errors.
 """
 
 import hashlib
@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from codes.services import CodeNotHeld, code_record_copy
-from config.api_docs import PATH_ERRORS, WIDGET_AUTH_ERRORS, not_found
+from foundation.api_docs import PATH_ERRORS, WIDGET_AUTH_ERRORS, not_found
 from programs.api import check_path_segments
 from programs.ratelimit import count_request
 
@@ -32,7 +32,7 @@ _BEARER = re.compile(r"^Bearer\s+(\S+)\s*$", re.IGNORECASE)
 class WidgetAuthFailed(exceptions.AuthenticationFailed):
     def __init__(self, message, code):
         super().__init__(message)
-        self.error_code = code  # read by config.api_errors
+        self.error_code = code  # read by foundation.api_errors
 
 
 class ParticipantTokenAuthentication(BaseAuthentication):

@@ -3,7 +3,7 @@
 from collections import Counter
 from decimal import Decimal
 
-from config.compiled_query import CompiledQuery
+from foundation.compiled_query import CompiledQuery
 from programs.models import Program, RewardKind
 
 from ..models import Participant, Referral, ReferralStatus, Reward, RewardStatus
@@ -18,7 +18,7 @@ def participant_for_widget(*, identity: WidgetIdentity) -> Participant | None:
     ).first()
 
 
-# Compiled once per connection (config.compiled_query): /me runs them on every widget load.
+# Compiled once per connection (foundation.compiled_query): /me runs them on every widget load.
 _REFERRAL_STATUSES = CompiledQuery(
     Referral,
     lambda participant_id: (

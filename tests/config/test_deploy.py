@@ -21,7 +21,7 @@ from django.core.cache import cache
 from django.db import connection
 from prometheus_client.parser import text_string_to_metric_families
 
-from config.business_metrics import CACHE_KEY
+from ops.business_metrics import CACHE_KEY
 from tests.config.processes import (
     BIN,
     PYTHON,

@@ -128,7 +128,7 @@ def test_with_redis_down_the_upload_preview_says_it_cannot_keep_the_file(
 def test_an_api_view_that_needs_redis_answers_503_in_the_error_shape(rf):
     import redis
 
-    from config.api_views import ApiJsonErrorsMiddleware
+    from foundation.api_views import ApiJsonErrorsMiddleware
 
     middleware = ApiJsonErrorsMiddleware(lambda request: None)
     answer = middleware.process_exception(
@@ -153,7 +153,7 @@ def test_with_the_broker_down_a_conversion_crossing_the_threshold_still_answers(
     pool = pool_get_or_create_referral(program=program)
     type(pool).objects.filter(pk=pool.pk).update(low_alert_armed=True)
     client = client_for(program)
-    with caplog.at_level(logging.ERROR, logger="config.tasks"):
+    with caplog.at_level(logging.ERROR, logger="foundation.tasks"):
         answer = client.post(
             url(program, "conversions"),
             {"OrderId": "ORD-9", "OrderPromoCode": code.code, "CustomerId": "friend-1"},

@@ -1,6 +1,6 @@
 """Broken neighbours (DESIGN §2 Resilience): which errors mean Redis is unreachable, so callers
 can fail open (rate limits) or answer 503 (what truly needs it). An unreachable broker is
-config.tasks.enqueue_on_commit's to survive."""
+foundation.tasks.enqueue_on_commit's to survive."""
 
 import contextlib
 

@@ -3,7 +3,7 @@
 Request, database and cache metrics come from django-prometheus (its middleware, database
 backend and cache backend, switched on in settings). Under gunicorn with several workers each
 worker counts in files under PROMETHEUS_MULTIPROC_DIR (set by gunicorn.conf.py) and a scrape
-adds them all up, whichever worker answers it. The business gauges (config.business_metrics)
+adds them all up, whichever worker answers it. The business gauges (ops.business_metrics)
 are added at scrape time.
 
 The caller is the connecting address (REMOTE_ADDR), never X-Forwarded-For, which anyone can
@@ -19,7 +19,8 @@ from django.views.decorators.http import require_safe
 from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from .api_errors import json_error
+from foundation.api_errors import json_error
+
 from .business_metrics import BusinessCollector
 
 

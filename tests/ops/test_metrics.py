@@ -10,8 +10,8 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from codes.models import AlertKind, BatchStatus, CodeStatus, PoolKind, PromoCode, StockAlert
-from config.business_metrics import CACHE_KEY, REFRESH_LOCK_KEY
 from conversions.models import Conversion, ConversionStatus
+from ops.business_metrics import CACHE_KEY, REFRESH_LOCK_KEY
 from programs.models import CodeUsage
 from tests.config.processes import free_port as closed_port
 from tests.factories import (

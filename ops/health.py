@@ -35,7 +35,7 @@ from redis.asyncio import Redis as AsyncRedis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from .api_errors import error_body
+from foundation.api_errors import error_body
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from functools import partial
 
 from django.db import transaction
 
-log = logging.getLogger("config.tasks")
+log = logging.getLogger("foundation.tasks")
 
 
 def enqueue_on_commit(task, *args, **kwargs) -> None:
