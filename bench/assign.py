@@ -1,4 +1,5 @@
-"""Assignment benchmark (DESIGN §5): 10,000 advocates brought to quota by 32 concurrent worker
+"""Assignment benchmark (docs/architecture.md): 10,000 advocates brought to quota by 32 concurrent
+worker
 threads, each with its own database connection, calling codes.services.codes_top_up — beside a
 raw SQL claim loop (one UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED) per code, 32
 threads, same data shape) in the same run.

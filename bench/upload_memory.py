@@ -1,4 +1,4 @@
-"""Peak memory of reading code files, bombs included (DESIGN §5: ≤ 250 MB for any file).
+"""Peak memory of reading code files, bombs included (docs/architecture.md: ≤ 250 MB for any file).
 
 Makes each file in a temporary folder, then reads it in a fresh Python process the way the
 admin preview does (codes.selectors.upload_preview) and the way `import_codes` does, and prints

@@ -1,4 +1,4 @@
-"""Writing code exports (DESIGN §4 Exports): CSV and XLSX, streamed, formula-safe.
+"""Writing code exports (docs/architecture.md, Exports): CSV and XLSX, streamed, formula-safe.
 
 Codes are safe by their alphabet and written verbatim. Free-text cells starting with a
 character a spreadsheet would read as a formula are prefixed with a single quote in CSV; in

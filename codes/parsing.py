@@ -1,4 +1,5 @@
-"""Reading code files (DESIGN §2 Codes and Resilience): every upload format, as a stream, bounded
+"""Reading code files (docs/architecture.md, Codes and Resilience): every upload format, as a
+stream, bounded
 by what the file expands to rather than its size on disk.
 
 The first row is a header when one of its cells names the code column (HEADER_NAMES: `code`,

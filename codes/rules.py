@@ -1,4 +1,5 @@
-"""What a valid code is, its canonical form (DESIGN §2 Codes), and what a code may be used for.
+"""What a valid code is, its canonical form (docs/architecture.md, Codes), and what a code may be
+used for.
 
 `canonical_code` is the one canonical form: uploads, the APIs, the widget and the conversions
 all go through it. `code_verdict` is the one eligibility check: whether a code may refer a

@@ -505,7 +505,8 @@ def codes_export_rows(
     columns: list[tuple[str, str]] = EXPORT_COLUMNS,
     readable_times: bool = False,
 ) -> Iterator[list[str]]:
-    """The export rows (DESIGN §4 Exports) of `queryset`, or of all of `program`'s codes.
+    """The export rows (docs/architecture.md, Exports) of `queryset`, or of all of `program`'s
+    codes.
 
     Streams from the database in chunks; every value comes out as text ("" for none). Times
     are ISO 8601, or with `readable_times` like "2026-11-27 08:00 UTC" (for people).

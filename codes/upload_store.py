@@ -1,4 +1,5 @@
-"""Where an admin upload waits between its preview and its confirmation (DESIGN §2 Resilience).
+"""Where an admin upload waits between its preview and its confirmation (docs/architecture.md,
+Resilience).
 
 The preview keeps the file under a random name made here and gives the page a signed reference
 (django.core.signing, so it cannot be forged or altered) naming that file, the user, the pool

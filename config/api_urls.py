@@ -1,4 +1,5 @@
-"""Server API routes under /api/v1/ (paths exactly as DESIGN §4, no trailing slash)."""
+"""Server API routes under /api/v1/ (paths exactly as documented in the README, no trailing
+slash)."""
 
 from django.urls import path
 

@@ -179,7 +179,7 @@ def conversion_body(conversion: Conversion, reward: Reward | None = None) -> dic
 
 @transaction.atomic
 def conversion_record(*, program: Program, payload: dict) -> tuple[Conversion, bool]:
-    """Record an order and attribute it (DESIGN §2). Returns (conversion, created).
+    """Record an order and attribute it (docs/architecture.md). Returns (conversion, created).
 
     `payload` is the parsed order (PAYLOAD_FIELDS). The Conversion row is inserted first: the
     unique (program, order_id) index makes every concurrent copy of one order wait for the

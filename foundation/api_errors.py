@@ -1,4 +1,4 @@
-"""The one error shape of the APIs (DESIGN §4):
+"""The one error shape of the APIs (docs/architecture.md):
 
 {"error": {"code": "...", "message": "...", "fields": {...}}}
 """

@@ -1,4 +1,5 @@
-"""Broken neighbours (DESIGN §2 Resilience): which errors mean Redis is unreachable, so callers
+"""Broken neighbours (docs/architecture.md, Resilience): which errors mean Redis is unreachable, so
+callers
 can fail open (rate limits) or answer 503 (what truly needs it). An unreachable broker is
 foundation.tasks.enqueue_on_commit's to survive."""
 

@@ -5,7 +5,8 @@ With Redis: one round trip per request, INCR of the window's counter pipelined w
 (programs.keycache). Concurrent web processes share one count. Another cache (local memory, the
 embedded default) counts with INCR, creating the counter with ADD when missing.
 
-When the cache cannot be reached the request is let through (DESIGN §2 Resilience: the APIs
+When the cache cannot be reached the request is let through (docs/architecture.md, Resilience: the
+APIs
 keep answering), a warning is logged, and for a few seconds no further attempt is made, so an
 unreachable Redis does not cost every request its connection timeout.
 """

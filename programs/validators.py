@@ -1,4 +1,4 @@
-"""Validators for text that reaches places where bytes matter (DESIGN §2 Resilience).
+"""Validators for text that reaches places where bytes matter (docs/architecture.md, Resilience).
 
 `validate_single_line`: names that end up in e-mail subjects (a program's, a pool's) may not hold
 control characters: a CR or LF there breaks every e-mail header built from it. `is_clean_text`:

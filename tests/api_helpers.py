@@ -7,7 +7,7 @@ from participants.services import participant_upsert
 from programs.services import api_key_create
 from tests.factories import ProgramFactory, stock_pool
 
-# Each item of `referral_codes` in the server API and the widget API (DESIGN §4).
+# Each item of `referral_codes` in the server API and the widget API (docs/architecture.md).
 REFERRAL_CODE_FIELDS = {
     "code",
     "usage",
@@ -42,7 +42,7 @@ def url(program, rest):
     return f"/api/v1/programs/{program.slug}/{rest}"
 
 
-# Each item of `reward_codes` in the server API and the widget API (DESIGN §4).
+# Each item of `reward_codes` in the server API and the widget API (docs/architecture.md).
 REWARD_CODE_FIELDS = {
     "code",
     "reward_id",

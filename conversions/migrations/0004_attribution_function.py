@@ -47,7 +47,7 @@ CREATE OR REPLACE FUNCTION conversions_attribute(
     OUT reward_available_at timestamptz
 ) LANGUAGE plpgsql AS $fn$
 /*
-The attribution of one order (DESIGN §2 Attribution and conversions) in one round trip: the
+The attribution of one order (docs/architecture.md, Attribution and conversions) in one round trip: the
 same statements, in the same order and under the same locks, as the Python path of
 conversions.services (_attribute), which stays the reference. It writes everything except the
 conversion's outcome (status, reason, the links and the stored answer): the caller computes

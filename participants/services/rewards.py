@@ -1,6 +1,7 @@
 """Rewards: what an advocate earns for a converted referral, and every change of its state.
 
-States (DESIGN §2 Rewards): waiting → pending → available → paid, and cancelled from any of the
+States (docs/architecture.md, Rewards): waiting → pending → available → paid, and cancelled from
+any of the
 first three. Nothing leaves cancelled; a paid reward stays paid (a reversal flags it for
 review). Every status write goes through this module, which refuses a move the rules forbid.
 

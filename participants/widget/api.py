@@ -1,4 +1,5 @@
-"""The widget API (DESIGN §4): `GET /api/v1/widget/me`, `POST /api/v1/widget/codes/{code}/copy`.
+"""The widget API (docs/architecture.md): `GET /api/v1/widget/me`, `POST
+/api/v1/widget/codes/{code}/copy`.
 
 Authenticated by a participant token (participants.widget.tokens), rate-limited per
 participant, answered in the one error shape of foundation.api_errors.

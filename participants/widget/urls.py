@@ -1,4 +1,5 @@
-"""Widget API routes, included at api/v1/widget/. Paths have no trailing slash (DESIGN §4)."""
+"""Widget API routes, included at api/v1/widget/. Paths have no trailing slash
+(docs/architecture.md)."""
 
 from django.urls import path
 

@@ -1,4 +1,5 @@
-"""The code manager (DESIGN §2 Reviewing): search by code prefix or advocate, order and friend
+"""The code manager (docs/architecture.md, Reviewing): search by code prefix or advocate, order and
+friend
 columns linked to the conversion and the referral, an Export button for the filtered list."""
 
 import csv

@@ -1,4 +1,4 @@
-"""Top-up runs, manual codes and low-stock alerts (DESIGN §2 Assignment, Low stock).
+"""Top-up runs, manual codes and low-stock alerts (docs/architecture.md, Assignment, Low stock).
 
 These run on SQLite and PostgreSQL alike; on-commit work (alert checks, Celery tasks, eager here)
 runs through django_capture_on_commit_callbacks(execute=True).

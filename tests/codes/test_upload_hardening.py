@@ -1,4 +1,5 @@
-"""The admin upload trusts nothing the request names (DESIGN §2 Resilience): the confirm step
+"""The admin upload trusts nothing the request names (docs/architecture.md, Resilience): the
+confirm step
 reads only what its own preview kept for that user; bad bytes and bombs answer a clear page."""
 
 import json

@@ -1,4 +1,5 @@
-"""Code files are bounded by what they expand to, not their size on disk (DESIGN §2 Resilience).
+"""Code files are bounded by what they expand to, not their size on disk (docs/architecture.md,
+Resilience).
 
 Each bomb is small on disk; the test reads it and checks the answer (refused whole naming the
 limit, or read without the declared bulk) and that Python's peak allocation stayed small.

@@ -1,4 +1,5 @@
-"""Voiding codes (DESIGN §2 Voiding and blocking): one, a list, a batch; by service, command,
+"""Voiding codes (docs/architecture.md, Voiding and blocking): one, a list, a batch; by service,
+command,
 admin. A voided code is never assigned, never attributes, is kept with who/when/why, and its
 holder is topped up at once."""
 

@@ -1,4 +1,5 @@
-"""The published OpenAPI, fuzzed with schemathesis (DESIGN §5): no 500, answers match the schema.
+"""The published OpenAPI, fuzzed with schemathesis (docs/architecture.md): no 500, answers match
+the schema.
 
 Runs in the PostgreSQL pass (`make test`, CI) on a bounded budget: FUZZ_EXAMPLES examples per
 operation (environment variable, default 60), positive and negative, against the WSGI app in

@@ -1,4 +1,5 @@
-"""Bad bytes from outside get a 4xx in the error shape, never a 500 (DESIGN §2 Resilience).
+"""Bad bytes from outside get a 4xx in the error shape, never a 500 (docs/architecture.md,
+Resilience).
 
 Each case is one the adversarial pass found answering 500 (or the wrong thing).
 """

@@ -1,4 +1,5 @@
-"""Broken neighbours (DESIGN §2 Resilience): Redis and the Celery broker at closed ports.
+"""Broken neighbours (docs/architecture.md, Resilience): Redis and the Celery broker at closed
+ports.
 
 Redis unreachable: the APIs keep answering (rate limits fail open, logged), every order is
 recorded, and what truly needs Redis (keeping an upload for its confirmation) answers 503 saying

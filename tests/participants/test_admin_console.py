@@ -1,4 +1,5 @@
-"""The manager's console for participants, rewards and conversions (DESIGN §2 Reviewing):
+"""The manager's console for participants, rewards and conversions (docs/architecture.md,
+Reviewing):
 the participant page with codes, referrals and rewards; "Add referral code" after a
 confirmation; the participant list's codes held and "short of codes"; rewards moved only by
 their actions; conversions with advocate, friend and amount, a reversed one shown reversed."""

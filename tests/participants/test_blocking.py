@@ -1,4 +1,5 @@
-"""Blocking an advocate (DESIGN §2 Voiding and blocking): with confirmation, offering to void
+"""Blocking an advocate (docs/architecture.md, Voiding and blocking): with confirmation, offering
+to void
 the codes they hold; a blocked advocate's orders do not attribute and they get no codes."""
 
 import pytest

@@ -1,4 +1,5 @@
-"""Rewards (DESIGN §2 Rewards): fuel-tank rewards end to end, and every reward state change
+"""Rewards (docs/architecture.md, Rewards): fuel-tank rewards end to end, and every reward state
+change
 through the rewards service, by its allowed moves only."""
 
 import threading
