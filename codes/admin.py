@@ -20,6 +20,7 @@ from unfold.decorators import action
 from unfold.paginator import InfinitePaginator
 
 from audit.admin import AuditTrailAdminMixin
+from foundation.replica import on_replica
 from programs.admin import ProgramAdmin, ProgramForm
 from programs.admin_confirm import action_confirmation, action_confirmed
 from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
@@ -537,6 +538,12 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, ModelAdmin):
     @admin.display(description="Assigned", ordering="assigned_at")
     def assigned(self, code):
         return readable_time(code.assigned_at) if code.assigned_at else "—"
+
+    def get_queryset(self, request):
+        # The list, its search and its exports tolerate a second's lag: read from the replica
+        # when there is one. Only a GET: an action (a POST) gets the primary, and may write.
+        codes = super().get_queryset(request)
+        return on_replica(codes) if request.method == "GET" else codes
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():

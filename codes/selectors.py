@@ -21,6 +21,7 @@ from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from foundation.replica import on_replica, replica_reads
 from programs.models import Program
 
 from . import sql
@@ -268,7 +269,13 @@ def _taken_capped(pool: Pool, status: str) -> CappedCount:
 
 def program_stock_page(*, program: Program, now=None) -> ProgramStockPage:
     """Everything the stock page shows of one program, in a bounded number of queries, each
-    walking a bounded stretch of an index whatever the number of codes."""
+    walking a bounded stretch of an index whatever the number of codes. Read from the replica
+    when there is one: the page's counts tolerate a second's lag."""
+    with replica_reads():
+        return _program_stock_page(program=program, now=now)
+
+
+def _program_stock_page(*, program: Program, now=None) -> ProgramStockPage:
     pools = list(program_pools(program=program))
     days, per_pool = pools_use_per_day(pools=pools, now=now)
     summaries = [
@@ -473,6 +480,8 @@ def upload_batches_waiting(*, older_than, now=None):
     )
 
 
+EXPORT_PAGE_ROWS = 2000
+
 # A code of a fuel tank is a "reward" code, any other a "referral" code.
 CODE_TYPE = Case(When(CodeState.IN_FUEL_TANK, then=Value("reward")), default=Value("referral"))
 
@@ -508,18 +517,27 @@ def codes_export_rows(
     """The export rows (docs/architecture.md, Exports) of `queryset`, or of all of `program`'s
     codes.
 
-    Streams from the database in chunks; every value comes out as text ("" for none). Times
+    Read from the replica when there is one (an export tolerates a second's lag), in pages of
+    EXPORT_PAGE_ROWS codes by id (keyset pagination: each page an index range of its own, so
+    memory stays flat whatever the size, and no cursor is held open between pages, which a
+    transaction pooler would not keep). Every value comes out as text ("" for none). Times
     are ISO 8601, or with `readable_times` like "2026-11-27 08:00 UTC" (for people).
     """
     if queryset is None:
         queryset = PromoCode.objects.filter(program=program)
-    rows = (
+    rows = on_replica(
         queryset.annotate(code_type=CODE_TYPE)
         .order_by("id")
-        .values_list(*(lookup for _, lookup in columns))
+        .values_list("id", *(lookup for _, lookup in columns))
     )
-    for row in rows.iterator(chunk_size=2000):
-        yield [_text(value, readable_times) for value in row]
+    after = None
+    while True:
+        page = list((rows if after is None else rows.filter(id__gt=after))[:EXPORT_PAGE_ROWS])
+        for row in page:
+            yield [_text(value, readable_times) for value in row[1:]]
+        if len(page) < EXPORT_PAGE_ROWS:
+            return
+        after = page[-1][0]
 
 
 def readable_time(value) -> str:
@@ -564,7 +582,8 @@ def codes_matching(
     # The holder's model, named through the foreign key: codes does not import participants.
     participants = PromoCode._meta.get_field("holder").related_model
     holder_ids = list(
-        participants.objects.filter(program_id__in=program_ids)
+        participants.objects.using(queryset.db)
+        .filter(program_id__in=program_ids)
         .filter(Q(participant_id=term) | Q(email__iexact=term))
         .values_list("pk", flat=True)[:SEARCH_MAX_HOLDERS]
     )

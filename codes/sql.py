@@ -14,6 +14,8 @@ no code clashes, else COPY into a staging table (ImportStaging) and one set-base
 SELECT; never a million ORM objects. ForeignKeyChecks says how their keys are checked.
 """
 
+import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,7 +38,6 @@ from .models import (
 
 CODES = PromoCode._meta.db_table
 CODES_QUOTED = f'"{CODES}"'
-_STAGING_TABLE = "codes_import_staging"
 # Advisory-lock keys of code holders: this namespace in the high bits, the holder's id below.
 _HOLDER_LOCK_NAMESPACE = 0x5250_4300_0000_0000
 
@@ -513,44 +514,78 @@ def copy_codes_into_table(*, rows, program, pool, batch, checks: ForeignKeyCheck
 
 
 class ImportStaging:
-    """A per-connection temporary table of (line, code) the valid rows of a file land in.
+    """A table of (line, code) of its own that the valid rows of one file land in.
 
     Staging is not business data: it is written in chunks outside the batch transaction, so
     progress can be committed as it goes, and then one set-based INSERT … SELECT … ON CONFLICT
     DO NOTHING moves the codes into the program inside the batch transaction. PostgreSQL loads
     it with COPY; SQLite with executemany.
+
+    On PostgreSQL it is an UNLOGGED table named for this import, not a TEMPORARY one: the
+    chunks are separate transactions, and behind PgBouncer in transaction mode each may run
+    on another server connection, where a temporary table of the first would not exist.
+    Unlogged, it costs no WAL (and is never copied to a replica). It is dropped when the import
+    ends, failed or not; one left by a process that died mid-import is dropped by
+    `drop_abandoned` (the periodic codes.process_waiting_uploads task). SQLite keeps a
+    temporary table (one connection per process, no pooler).
     """
+
+    PREFIX = "codes_import_staging_"
+    ABANDONED_AFTER_SECONDS = 24 * 3600
 
     def __init__(self):
         self.vendor = connection.vendor
+        # The start time in the name says when an abandoned one may go.
+        self.table = f"{self.PREFIX}{int(time.time())}_{secrets.token_hex(6)}"
 
     def create(self):
+        kind = "UNLOGGED" if self.vendor == "postgresql" else "TEMPORARY"
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {_STAGING_TABLE}")
             cursor.execute(
-                f"CREATE TEMPORARY TABLE {_STAGING_TABLE} "
+                f"CREATE {kind} TABLE {self.table} "
                 "(line bigint NOT NULL, code varchar(64) NOT NULL)"
             )
 
     def drop(self):
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {_STAGING_TABLE}")
+            cursor.execute(f"DROP TABLE IF EXISTS {self.table}")
+
+    @classmethod
+    def drop_abandoned(cls, *, older_than: float | None = None) -> list[str]:
+        """Drop the staging tables of imports that started more than `older_than` seconds
+        ago (default a day) and are still there: their process died. PostgreSQL only."""
+        if connection.vendor != "postgresql":
+            return []
+        limit = time.time() - (cls.ABANDONED_AFTER_SECONDS if older_than is None else older_than)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT relname FROM pg_class WHERE relkind = 'r' AND relpersistence = 'u' "
+                "AND relname LIKE %s AND relnamespace = current_schema()::regnamespace",
+                [cls.PREFIX.replace("_", r"\_") + "%"],
+            )
+            names = [row[0] for row in cursor.fetchall()]
+        dropped = []
+        for name in names:
+            started = name[len(cls.PREFIX) :].split("_", 1)[0]
+            if started.isdigit() and int(started) < limit:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(f'DROP TABLE IF EXISTS "{name}"')
+                dropped.append(name)
+        return dropped
 
     def write(self, rows):
         with connection.cursor() as cursor:
             if self.vendor == "postgresql":
                 # Codes are [A-Z0-9_-] by now: nothing in them needs COPY escaping.
-                copy_sql = f"COPY {_STAGING_TABLE} (line, code) FROM STDIN"
+                copy_sql = f"COPY {self.table} (line, code) FROM STDIN"
                 with cursor.cursor.copy(copy_sql) as copy:
                     copy.write("".join(f"{line}\t{code}\n" for line, code in rows))
             else:
-                cursor.executemany(
-                    f"INSERT INTO {_STAGING_TABLE} (line, code) VALUES (%s, %s)", rows
-                )
+                cursor.executemany(f"INSERT INTO {self.table} (line, code) VALUES (%s, %s)", rows)
 
     def counts(self):
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT count(*), count(DISTINCT code) FROM {_STAGING_TABLE}")
+            cursor.execute(f"SELECT count(*), count(DISTINCT code) FROM {self.table}")
             return cursor.fetchone()
 
     def insert_codes(self, *, program, pool, batch, checks: ForeignKeyChecks | None = None):
@@ -570,7 +605,7 @@ class ImportStaging:
             cursor.execute(
                 f"INSERT INTO {table} (program_id, pool_id, batch_id, code, usage, source, "
                 "status, redemption_count, redeemed_order_id) "
-                f"SELECT %s, %s, %s, code, %s, %s, %s, 0, '' FROM {_STAGING_TABLE} "
+                f"SELECT %s, %s, %s, code, %s, %s, %s, 0, '' FROM {self.table} "
                 "WHERE 1 = 1 ORDER BY line ON CONFLICT (program_id, code) DO NOTHING",
                 [
                     program.pk,
@@ -590,7 +625,7 @@ class ImportStaging:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT line, code FROM (SELECT line, code, row_number() OVER "
-                f"(PARTITION BY code ORDER BY line) AS n FROM {_STAGING_TABLE}) AS t "
+                f"(PARTITION BY code ORDER BY line) AS n FROM {self.table}) AS t "
                 "WHERE n > 1 ORDER BY line LIMIT %s",
                 [limit],
             )
@@ -600,7 +635,7 @@ class ImportStaging:
         table = PromoCode._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT min(s.line), s.code FROM {_STAGING_TABLE} s JOIN {table} p "
+                f"SELECT min(s.line), s.code FROM {self.table} s JOIN {table} p "
                 "ON p.program_id = %s AND p.code = s.code "
                 "WHERE p.batch_id IS NULL OR p.batch_id <> %s "
                 "GROUP BY s.code ORDER BY 1 LIMIT %s",

@@ -74,7 +74,8 @@ WAITING_UPLOAD_GRACE = timedelta(minutes=10)
 def process_waiting_uploads():
     """Periodic: import the admin uploads whose task never ran (the broker was unreachable when
     they were confirmed). batch_process_upload claims a batch before importing it, so a batch
-    is never imported twice."""
+    is never imported twice. Also drops the staging tables of imports whose process died."""
+    services.import_staging_sweep()
     waiting = selectors.upload_batches_waiting(older_than=WAITING_UPLOAD_GRACE)
     for batch_id in waiting:
         log.info("Importing upload batch %s, which waited past its task", batch_id)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -122,6 +123,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # With a read replica: a manager who just changed something reads the primary for a while.
+    "foundation.replica.ReadYourWritesMiddleware",
     "audit.middleware.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -163,6 +166,66 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
 if os.environ.get("TEST_DATABASE_NAME") and DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # Several checkouts testing on one server at once each name their own test database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
+
+# A connection pooler between the processes and PostgreSQL (docs/deploy.md, PgBouncer).
+# `pgbouncer`: PgBouncer in transaction mode, where consecutive transactions of one Django
+# connection may run on different server connections, so nothing may live on a server
+# connection between transactions: no server-side prepared statements (psycopg's
+# prepare_threshold), no server-side cursors (Django's .iterator() declares WITH HOLD cursors
+# outside a transaction), no session-level SET or session advisory lock (the project uses
+# SET LOCAL and transaction advisory locks only), no temporary table (the import stages its
+# rows in a table of its own, codes.sql.ImportStaging). Empty: a direct connection (or a
+# pooler in session mode, which is the same to the application).
+DATABASE_POOLER = os.environ.get("DATABASE_POOLER", "").strip().lower()
+if DATABASE_POOLER not in {"", "pgbouncer"}:
+    raise ImproperlyConfigured(
+        f"DATABASE_POOLER must be 'pgbouncer' (transaction mode) or empty, not {DATABASE_POOLER!r}"
+    )
+if DATABASE_POOLER and not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    raise ImproperlyConfigured("DATABASE_POOLER=pgbouncer needs a postgres:// DATABASE_URL.")
+
+
+def transaction_pooled(database):
+    """Settings of a PostgreSQL database reached through PgBouncer in transaction mode."""
+    options = database.setdefault("OPTIONS", {})
+    if options.get("server_side_binding"):
+        raise ImproperlyConfigured(
+            "DATABASE_POOLER=pgbouncer: server-side binding prepares statements on a server "
+            "connection that the next transaction may not get; leave it off."
+        )
+    options["prepare_threshold"] = None  # never prepare a statement on the server
+    database["DISABLE_SERVER_SIDE_CURSORS"] = True
+    return database
+
+
+if DATABASE_POOLER:
+    transaction_pooled(DATABASES["default"])
+
+# A streaming read replica for reads that tolerate a second's lag (foundation.replica): the
+# code manager's list, search and exports, the stock page's counts, the /metrics gauges and
+# the read API's lists. Everything else reads the primary. Unset: every read on the primary.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+# Reads go to the primary while the replica is further behind than this, or unreachable.
+DATABASE_REPLICA_MAX_LAG_SECONDS = float(os.environ.get("DATABASE_REPLICA_MAX_LAG_SECONDS") or 2)
+# How often a process measures the replica's lag (and, while it is unreachable, retries it).
+DATABASE_REPLICA_CHECK_SECONDS = float(os.environ.get("DATABASE_REPLICA_CHECK_SECONDS") or 1)
+# After a manager changes something, their reads stay on the primary this long.
+DATABASE_REPLICA_PIN_SECONDS = env_int("DATABASE_REPLICA_PIN_SECONDS", 5)
+if DATABASE_REPLICA_URL:
+    if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs a postgres:// DATABASE_URL.")
+    _replica = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60)
+    if not _replica["ENGINE"].endswith("postgresql"):
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must be a postgres:// URL.")
+    # An unreachable replica is noticed within 2 s and read around (foundation.replica).
+    _replica.setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+    _replica["CONN_HEALTH_CHECKS"] = True
+    # Tests read the replica's copy of the test database (no test database is made on it).
+    _replica["TEST"] = {"MIRROR": "default"}
+    if DATABASE_POOLER:
+        transaction_pooled(_replica)
+    DATABASES["replica"] = _replica
+DATABASE_ROUTERS = ["foundation.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache (and rate-limit counters): Redis when REDIS_URL is set, local memory otherwise.
@@ -267,6 +330,31 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 0.5,
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
+# Queues (docs/deploy.md, Celery queues): tasks of one kind wait in their own queue, so a
+# million-code import does not hold up a low-stock e-mail or an advocate's top-up. A worker
+# started without -Q consumes every queue below; `-Q imports` dedicates one to a kind. A task
+# picks its queue here, by name; a task not listed goes to the default queue, "celery". (With
+# no broker, tasks run eagerly in-process and queues do not matter.)
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name)
+    for name in (
+        "celery",  # everything not routed below
+        "imports",  # code files imported in the background
+        "alerts",  # stock checks and low-stock e-mails
+        "topups",  # advocates topped up with codes, waiting rewards filled
+    )
+]
+CELERY_TASK_ROUTES = {
+    "codes.batch_process_upload": {"queue": "imports"},
+    "codes.process_waiting_uploads": {"queue": "imports"},
+    "codes.send_stock_alert": {"queue": "alerts"},
+    "codes.check_code_stock": {"queue": "alerts"},
+    "codes.top_up_short_advocates": {"queue": "topups"},
+    "codes.pool_batch_landed": {"queue": "topups"},
+    "participants.top_up_program_advocates": {"queue": "topups"},
+    "participants.rewards_fill_waiting": {"queue": "topups"},
+}
 CELERY_BEAT_SCHEDULE = {
     # Catch a low-stock crossing from any path (and re-arm alerts after stock rose).
     "codes-check-stock": {"task": "codes.check_code_stock", "schedule": 15 * 60.0},

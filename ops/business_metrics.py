@@ -33,6 +33,7 @@ from prometheus_client.core import (
 from codes.models import Batch, BatchStatus, CodeShortfall, StockAlert
 from codes.selectors import pool_available_count, program_pools
 from conversions.models import Conversion, ConversionStatus
+from foundation.replica import replica_reads
 from programs.models import Program
 
 logger = logging.getLogger(__name__)
@@ -110,7 +111,13 @@ def batches_by_pool():
 
 
 def read_snapshot():
-    """Every business number of the metrics, as plain data (cached as is)."""
+    """Every business number of the metrics, as plain data (cached as is), read from the
+    replica when there is one (gauges tolerate a second's lag)."""
+    with replica_reads():
+        return _read_snapshot()
+
+
+def _read_snapshot():
     now = timezone.now()
     pools = list(program_pools())
     short = advocates_short_of_codes()

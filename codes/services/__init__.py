@@ -25,7 +25,12 @@ from .assignment import (
     codes_top_up_holders,
     codes_top_up_short,
 )
-from .batches import batch_import, batch_process_upload, batch_upload_enqueue
+from .batches import (
+    batch_import,
+    batch_process_upload,
+    batch_upload_enqueue,
+    import_staging_sweep,
+)
 from .generation import (
     DEFAULT_GENERATED_LENGTH,
     GENERATED_ALPHABET,
@@ -83,6 +88,7 @@ __all__ = [
     "codes_void",
     "codes_void_preview",
     "codes_void_reasons_forget",
+    "import_staging_sweep",
     "pool_batch_landed",
     "pool_create_fuel_tank",
     "pool_get_or_create_referral",

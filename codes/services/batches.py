@@ -1,6 +1,7 @@
 """Batches: importing a code file (admin upload or import_codes) into a pool as one batch."""
 
 import io
+import logging
 from collections.abc import Callable
 from pathlib import PurePath
 from typing import BinaryIO
@@ -327,3 +328,15 @@ def _audit_completed(batch: Batch, counts: dict) -> None:
     changes = {"status": (batch.status, BatchStatus.COMPLETED)}
     changes.update({name: (0, value) for name, value in counts.items()})
     audit_record(obj=batch, event="batch completed", changes=changes)
+
+
+log = logging.getLogger(__name__)
+
+
+def import_staging_sweep() -> int:
+    """Drop the staging tables of imports whose process died mid-import (a day old and still
+    there); return how many."""
+    dropped = ImportStaging.drop_abandoned()
+    for name in dropped:
+        log.warning("Dropped the staging table %s of an import that never finished", name)
+    return len(dropped)
