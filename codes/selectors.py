@@ -61,7 +61,8 @@ def pool_available_at_most(*, pool: Pool, limit: int) -> int:
     would cost more than the claim. Above the threshold the exact number does not matter.
     """
     usage = pool.program.code_usage if pool.kind == PoolKind.REFERRAL else None
-    return sql.available_at_most(pool_id=pool.pk, usage=usage, limit=limit)
+    using = router.db_for_read(PromoCode)  # the replica inside replica_reads()
+    return sql.available_at_most(pool_id=pool.pk, usage=usage, limit=limit, using=using)
 
 
 def pool_used_recently(*, pool: Pool, days: int = USE_WINDOW_DAYS, now=None) -> int:

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.models import Q
 from psycopg import errors as psycopg_errors
 
@@ -385,7 +385,12 @@ def top_up_call(
 
 
 def available_at_most(
-    *, pool_id: int, usage: str | None, limit: int, after: tuple[int, int] | None = None
+    *,
+    pool_id: int,
+    usage: str | None,
+    limit: int,
+    after: tuple[int, int] | None = None,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> int:
     """min(available, limit + 1) of a pool (usage None: any usage); with `after` (a batch id
     and code id), of the pool's codes past that point in claim order only: a lower bound.
@@ -405,7 +410,7 @@ def available_at_most(
         params += list(after)
     sql += " LIMIT %s) AS capped"
     params.append(limit + 1)
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0]
 

@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 # In the strict PostgreSQL pass (scripts/test sets it) a test that needs a service it cannot
@@ -36,3 +37,13 @@ def pytest_runtest_setup(item):
         service_unavailable("needs PostgreSQL (set TEST_DATABASE_URL)")
     if item.get_closest_marker("redis") and not redis_reachable():
         service_unavailable(f"needs Redis (REDIS_URL={redis_url() or 'unset'} is not reachable)")
+    if item.get_closest_marker("replica") and "replica" not in settings.DATABASES:
+        service_unavailable(
+            "needs a streaming replica (DATABASE_REPLICA_URL; scripts/test starts one with "
+            "scripts/replica)"
+        )
+    if item.get_closest_marker("pgbouncer") and settings.DATABASE_POOLER != "pgbouncer":
+        service_unavailable(
+            "needs PgBouncer (DATABASE_POOLER=pgbouncer; scripts/test starts one with "
+            "scripts/pgbouncer)"
+        )
