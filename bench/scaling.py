@@ -4,8 +4,9 @@ For each size in SCALING_SIZES it builds a database (bench_cluster_scale_<size>)
 project's schema (migrate) and fills it with generate_series: 100 programs, one of them ("big")
 holding 80 % of the codes, the other 99 sharing the rest; in each program the first 30 % of its
 codes (in claim order) were handed out, evenly over the last year, one in ten of those
-redeemed, one code in 200 of the rest voided; one advocate per 5 handed-out codes. The codes table's indexes are dropped before
-the load and built after it (as a restore would), then VACUUM ANALYZE.
+redeemed, one code in 200 of the rest voided; one advocate per 5 handed-out codes. The codes
+table's indexes are dropped before the load and built after it (as a restore would), then
+VACUUM ANALYZE.
 
 Then it measures, in-process through the project's own code paths (the Django test client,
 the services), as a program manager of the big program or with its API key:
