@@ -621,6 +621,8 @@ def main():
         )
         results, spent = [], 0
         rates = {}
+        stop_sampling = threading.Event()
+        threading.Thread(target=sample_pool_peak, args=(user, stop_sampling), daemon=True).start()
         if COMPARE:
             haproxy_command(socket_path, "set server web/node2 state maint")
             time.sleep(1)
@@ -686,6 +688,15 @@ def main():
                 "Redis, Celery and the clients)"
             )
 
+        stop_sampling.set()
+        pools = pgbouncer_pools(user)
+        if pools:
+            print(
+                f"PgBouncer pool of {DB_NAME}: {pools['clients']} client connections served by "
+                f"{pools['servers']} server connections (at most {pools['peak']} busy at a "
+                f"sampled moment of the run)"
+            )
+
         # --- The checks -----------------------------------------------------------------
         failures += check_database(results)
         failures += check_revocation(data)
@@ -707,6 +718,43 @@ def main():
         print("FAILED: " + "; ".join(failures))
         sys.exit(1)
     print("All checks passed.")
+
+
+_pool_peak = 0
+
+
+def pgbouncer_pools(user):
+    """Client and server connections of the bench database's pool (PgBouncer's SHOW POOLS)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            f"postgres://{user}@127.0.0.1:{PGBOUNCER_PORT}/pgbouncer", autocommit=True
+        ) as conn:
+            cursor = conn.execute("SHOW POOLS")
+            names = [column.name for column in cursor.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    except psycopg.Error:
+        return None
+    for row in rows:
+        if row["database"] == DB_NAME:
+            servers = row["sv_active"] + row["sv_idle"] + row["sv_used"] + row["sv_tested"]
+            clients = row["cl_active"] + row["cl_waiting"]
+            return {
+                "clients": clients,
+                "servers": servers,
+                "peak": max(_pool_peak, row["sv_active"]),
+            }
+    return None
+
+
+def sample_pool_peak(user, stop):
+    """Samples PgBouncer's busy server connections of the bench database while load runs."""
+    global _pool_peak
+    while not stop.wait(0.2):
+        pools = pgbouncer_pools(user)
+        if pools:
+            _pool_peak = max(_pool_peak, pools["peak"])
 
 
 def check_database(results):

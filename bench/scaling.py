@@ -19,14 +19,17 @@ the services), as a program manager of the big program or with its API key:
   advocate      the code manager searched by an advocate's participant id
   stock page    the program's stock page
 
-and prints, per action, the median wall time, the median database time (the sum of the
-action's statements) and the access path of its slowest statement (from EXPLAIN), so a plan
-that flips between sizes shows. Markdown rows, ready for docs/scaling.md.
+and prints, per action, the median wall time, the database time (the sum of the action's
+statements), the time of its slowest statement on the codes table, the pages (8 kB buffers)
+that statement touched and its access path (EXPLAIN ANALYZE, BUFFERS), so a plan that flips
+between sizes shows. Pages do not depend on the machine's load; times do. Markdown rows,
+ready for docs/scaling.md.
 
 Environment: BENCH_DATABASE_URL (server, default postgres://root@127.0.0.1:5432/postgres),
 SCALING_SIZES (default "1000000,10000000"; add 100000000 knowingly: ~40 GB of disk and an hour
 or more), SCALING_KEEP=1 keeps the databases (default: dropped), SCALING_REUSE=1 measures an
-existing database of that size without building it again.
+existing database of that size without building it again, SCALING_ROUNDS (default 3) rounds
+of measurements, interleaved across the sizes.
 """
 
 import json
@@ -43,6 +46,7 @@ SERVER_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://root@127.0.0.1:543
 SIZES = [int(s) for s in os.environ.get("SCALING_SIZES", "1000000,10000000").split(",") if s]
 KEEP = os.environ.get("SCALING_KEEP") == "1"
 REUSE = os.environ.get("SCALING_REUSE") == "1"
+ROUNDS = int(os.environ.get("SCALING_ROUNDS", "3"))
 PROGRAMS = 100
 PER_ADVOCATE = 5
 BLOCK = 1000  # codes are dealt to programs in blocks of this many ids
@@ -314,11 +318,16 @@ def measure(size):
 
 
 def plan_of(connection, sql):
-    """The access path of a statement: its plan's nodes that read a table or an index."""
-    if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
-        return "(" + sql.split()[0].lower() + ")"
+    """The access path of a statement (its plan's nodes that read a table or an index) and,
+    for a read, what running it cost: {"path", "pages", "exec_ms"}. Pages (shared buffers hit
+    or read) do not depend on how busy the machine is; times do."""
+    read = (
+        sql.lstrip().upper().startswith(("SELECT", "WITH")) and "conversions_attribute" not in sql
+    )
+    if not read:
+        return {"path": "(" + sql.split()[0].lower() + ")", "pages": None, "exec_ms": None}
     with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}")
         plan = cursor.fetchone()[0]
     if isinstance(plan, str):
         plan = json.loads(plan)
@@ -328,48 +337,76 @@ def plan_of(connection, sql):
         kind = node["Node Type"]
         if "Index" in kind or "Scan" in kind:
             target = node.get("Index Name") or node.get("Relation Name") or ""
-            found.append(f"{kind} {target}".strip())
+            if "codes_promocode" in target or target.startswith("promocode"):
+                found.append(f"{kind} {target}".strip())
         for child in node.get("Plans", []):
             walk(child)
 
-    walk(plan[0]["Plan"])
-    return "; ".join(dict.fromkeys(found))[:200]
+    top = plan[0]["Plan"]
+    walk(top)
+    return {
+        "path": "; ".join(dict.fromkeys(found)) or top["Node Type"],
+        "pages": top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0),
+        "exec_ms": plan[0].get("Execution Time"),
+    }
+
+
+def measure_once(size):
+    env = {**os.environ, "DATABASE_URL": url_of(db_name(size)), "LOG_LEVEL": "WARNING"}
+    for var in ("DATABASE_POOLER", "DATABASE_REPLICA_URL", "TEST_DATABASE_NAME"):
+        env.pop(var, None)
+    out = subprocess.run(
+        [PY, __file__, "--measure", str(size)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main():
     import psycopg
 
-    rows = {}
     for size in SIZES:
-        name = db_name(size)
         if REUSE:
-            log(f"{name}: reusing")
+            log(f"{db_name(size)}: reusing")
         else:
             build(size)
-        env = {**os.environ, "DATABASE_URL": url_of(name), "LOG_LEVEL": "WARNING"}
-        for var in ("DATABASE_POOLER", "DATABASE_REPLICA_URL", "TEST_DATABASE_NAME"):
-            env.pop(var, None)
-        log(f"{name}: measuring")
-        out = subprocess.run(
-            [PY, __file__, "--measure", str(size)],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        rows[size] = json.loads(out.strip().splitlines()[-1])
-        for action, result in rows[size].items():
+    # Rounds interleave the sizes (1 M, 10 M, …, 1 M, 10 M, …) so that a neighbour's load on
+    # this shared machine falls on every size alike; each figure is the median of the rounds.
+    runs = {size: [] for size in SIZES}
+    for round_number in range(ROUNDS):
+        for size in SIZES:
+            log(f"{db_name(size)}: measuring (round {round_number + 1} of {ROUNDS})")
+            runs[size].append(measure_once(size))
+    print("|        codes | action      |  wall ms |    db ms | stmt ms |  pages | access path |")
+    print("| -----------: | ----------- | -------: | -------: | ------: | -----: | ----------- |")
+    table = {}
+    for size in SIZES:
+        table[size] = {}
+        for action in runs[size][0]:
+            seen = [run[action] for run in runs[size]]
+            row = {
+                key: statistics.median(r[key] for r in seen)
+                for key in ("wall_ms", "db_ms", "slowest_ms")
+            }
+            row.update(seen[-1]["plan"])
+            row["statement"] = seen[-1]["statement"]
+            table[size][action] = row
+            pages = "—" if row["pages"] is None else f"{row['pages']:,}"
             print(
-                f"| {size:>11,} | {action:<11} | {result['wall_ms']:8.1f} | "
-                f"{result['db_ms']:8.1f} | {result['slowest_ms']:8.1f} | {result['plan']} |",
+                f"| {size:>12,} | {action:<11} | {row['wall_ms']:8.1f} | {row['db_ms']:8.1f} | "
+                f"{row['slowest_ms']:7.1f} | {pages:>6} | {row['path']} |",
                 flush=True,
             )
-        if not KEEP:
-            with psycopg.connect(SERVER_URL, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            log(f"{name}: dropped")
-    print(json.dumps({str(k): v for k, v in rows.items()}))
+    if not KEEP:
+        with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+            for size in SIZES:
+                conn.execute(f'DROP DATABASE IF EXISTS "{db_name(size)}" WITH (FORCE)')
+                log(f"{db_name(size)}: dropped")
+    print(json.dumps({str(k): v for k, v in table.items()}))
 
 
 if __name__ == "__main__":
