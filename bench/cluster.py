@@ -210,7 +210,7 @@ def service(name, command, env):
 
 def haproxy_config(path, socket_path):
     servers = "\n".join(
-        f"    server node{n} 127.0.0.1:{port} maxconn {WORKERS} check inter 1s fall 3 rise 2"
+        f"    server node{n} 127.0.0.1:{port} maxconn {WORKERS} check inter 2s fall 3 rise 2"
         for n, port in enumerate(NODE_PORTS, start=1)
     )
     path.write_text(f"""
@@ -227,7 +227,9 @@ defaults
     # in HAProxy's queue, not in the node's listen backlog, where /readyz probes would queue
     # behind them and time out.
     timeout queue 30s
-    timeout check 5s
+    # A probe waits for a free sync worker like any request (an export holds one for seconds):
+    # a node is out after 3 probes unanswered for 10 s each, or at once refused (killed).
+    timeout check 10s
     # A request that could not reach a node (refused connection) goes to the other one; a
     # request that reached a node is never sent twice (retry-on's default: conn-failure).
     retries 2
