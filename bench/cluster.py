@@ -248,6 +248,18 @@ backend web
 """)
 
 
+def postmaster_pid(url):
+    """The pid of the PostgreSQL server at `url` (its postmaster.pid), when it runs here."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
+            data_directory = conn.execute("SHOW data_directory").fetchone()[0]
+        return int((Path(data_directory) / "postmaster.pid").read_text().split()[0])
+    except (psycopg.Error, OSError, ValueError):
+        return None
+
+
 def haproxy_command(socket_path, command):
     with socket.socket(socket.AF_UNIX) as s:
         s.connect(str(socket_path))
@@ -310,7 +322,7 @@ def stop_group(process, timeout=20):
 
 def cpu_sample(groups):
     """{group: CPU seconds used so far} for process groups {name: set of root pids} (each
-    root with its descendants), plus every postgres and pgbouncer process, and the whole box."""
+    root with its descendants), every pgbouncer, haproxy and redis process, and the whole box."""
     ticks = os.sysconf("SC_CLK_TCK")
     procs = {}
     for entry in os.listdir("/proc"):
@@ -335,7 +347,7 @@ def cpu_sample(groups):
                 used[name] += procs[pid][2]
                 stack.extend(children.get(pid, []))
     for comm, _, seconds in procs.values():
-        if comm in ("postgres", "pgbouncer", "haproxy", "redis-server"):
+        if comm in ("pgbouncer", "haproxy", "redis-server"):
             used[comm] += seconds
     line = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     values = [int(v) / ticks for v in line]
@@ -349,7 +361,7 @@ def cpu_sample(groups):
 
 def client_process(args):
     """One client process: CLIENT_THREADS threads posting through the balancer for `seconds`;
-    returns [(kind, id, status, latency_ms)]."""
+    returns ([(kind, id, status, latency_ms, code used or None)], CPU seconds)."""
     proc, seconds, data, run, codes = args
     results = []
     lock = threading.Lock()
@@ -363,6 +375,7 @@ def client_process(args):
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             n += 1
+            code = None
             if n % 3 == 0 or not mine:
                 kind, ident = "upsert", f"p-{run}-{proc}-{thread}-{n}"
                 method, path = "PUT", f"/api/v1/programs/{slug}/participants/{ident}"
@@ -370,9 +383,10 @@ def client_process(args):
             else:
                 kind, ident = "order", f"o-{run}-{proc}-{thread}-{n}"
                 method, path = "POST", f"/api/v1/programs/{slug}/conversions"
+                code = mine.pop()
                 body = {
                     "OrderId": ident,
-                    "OrderPromoCode": mine.pop(),
+                    "OrderPromoCode": code,
                     "CustomerId": f"c-{ident}",
                     "OrderSubtotal": "80.00",
                     "CurrencyCode": "USD",
@@ -392,7 +406,7 @@ def client_process(args):
                 status = 0  # the connection broke (a node killed mid-request)
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
-            done.append((kind, ident, status, (time.monotonic() - started) * 1000))
+            done.append((kind, ident, status, (time.monotonic() - started) * 1000, code))
             if status in (0, 502, 503, 504):
                 time.sleep(0.1)  # no node could take it: a real client backs off too
         conn.close()
@@ -464,6 +478,12 @@ def api(port, key, path, method="GET", body=None):
         return response.status
     finally:
         conn.close()
+
+
+def unused(codes, phase):
+    """The held codes no order of `phase` carried: each order gets a code never used before."""
+    used = {row[4] for row in phase if row[4]}
+    return [code for code in codes if code not in used]
 
 
 def run_phase(name, seconds, data, codes, groups, extra=None, cpu=True):
@@ -608,8 +628,14 @@ def main():
         for _ in range(4 * WORKERS):  # every worker of both nodes warmed up
             api(PORT, data["key"], f"/api/v1/programs/{data['slug']}/participants/adv-0")
 
+        postgres = {
+            "postgres primary": postmaster_pid(SERVER_URL),
+            "postgres replica": postmaster_pid(replica_url),
+        }
+
         def groups():
             return {
+                **{name: {pid} for name, pid in postgres.items() if pid},
                 "node 1": {nodes[NODE_PORTS[0]].pid},
                 "node 2": {nodes[NODE_PORTS[1]].pid},
                 "celery": {p.pid for p in processes[:3]},
@@ -621,21 +647,21 @@ def main():
             f"workers + beat; {CLIENT_PROCESSES * CLIENT_THREADS} clients, "
             f"{SECONDS:g} s per phase; {len(codes)} held codes"
         )
-        results, spent = [], 0
+        results = []
         rates = {}
         stop_sampling = threading.Event()
         threading.Thread(target=sample_pool_peak, args=(user, stop_sampling), daemon=True).start()
         if COMPARE:
             haproxy_command(socket_path, "set server web/node2 state maint")
             time.sleep(1)
-            phase, rates["one node"] = run_phase("one node", SECONDS, data, codes[spent:], groups)
+            phase, rates["one node"] = run_phase("one node", SECONDS, data, codes, groups)
             results += phase
-            spent += sum(1 for r in phase if r[0].startswith("order"))
+            codes = unused(codes, phase)
             haproxy_command(socket_path, "set server web/node2 state ready")
             time.sleep(1.5)
-            phase, rates["two nodes"] = run_phase("two nodes", SECONDS, data, codes[spent:], groups)
+            phase, rates["two nodes"] = run_phase("two nodes", SECONDS, data, codes, groups)
             results += phase
-            spent += sum(1 for r in phase if r[0].startswith("order"))
+            codes = unused(codes, phase)
 
         stop_export = threading.Event()
         export_outcome = {"exports": [], "export_errors": []}
@@ -656,9 +682,7 @@ def main():
             wait_ready(f"http://127.0.0.1:{NODE_PORTS[1]}/readyz")
             node_events.append(f"node 2 restarted at {2 * SECONDS / 3:.0f} s, ready")
 
-        phase, rates["chaos"] = run_phase(
-            "chaos", SECONDS, data, codes[spent:], groups, chaos, cpu=False
-        )
+        phase, rates["chaos"] = run_phase("chaos", SECONDS, data, codes, groups, chaos, cpu=False)
         stop_export.set()
         results += phase
         print(f"           {'; '.join(node_events)}")
