@@ -36,3 +36,21 @@ def pytest_runtest_setup(item):
         service_unavailable("needs PostgreSQL (set TEST_DATABASE_URL)")
     if item.get_closest_marker("redis") and not redis_reachable():
         service_unavailable(f"needs Redis (REDIS_URL={redis_url() or 'unset'} is not reachable)")
+
+
+@pytest.fixture(autouse=True)
+def _answers_match_the_published_schema(monkeypatch):
+    """Every API answer a test gets through Django's test client (APIClient included) is
+    validated against the published schema (tests/openapi_responses.py)."""
+    from django.test.client import Client
+
+    from tests.openapi_responses import check_response
+
+    send = Client.request
+
+    def request_and_check(self, **request):
+        response = send(self, **request)
+        check_response(response)
+        return response
+
+    monkeypatch.setattr(Client, "request", request_and_check)
