@@ -326,6 +326,9 @@ SPECTACULAR_SETTINGS = {
         "CodeUsageEnum": "programs.models.CodeUsage",
         "CodeStatusEnum": "codes.models.CodeStatus",
         "ActionMethodEnum": "conversions.api_impact.OVERRIDABLE_METHODS",
+        "RewardStatusEnum": "participants.models.RewardStatus",
+        "ReferralStatusEnum": "participants.models.ReferralStatus",
+        "ConversionStatusEnum": "conversions.models.ConversionStatus",
     },
 }
 
