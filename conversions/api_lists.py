@@ -11,6 +11,7 @@ from foundation.api_pages import (
     page_response,
     page_serializer,
 )
+from participants.serializers import api_cents, api_time
 
 from .api import ATTRIBUTED_EXAMPLE, ConversionSerializer, ConversionView
 from .models import ConversionStatus
@@ -30,6 +31,27 @@ class ConversionItemSerializer(ConversionSerializer):
     order_discount = serializers.DecimalField(max_digits=14, decimal_places=2, allow_null=True)
     currency_code = serializers.CharField(allow_null=True)
     received_at = serializers.DateTimeField(help_text="When this service recorded the order.")
+
+
+def conversion_item_body(item: dict) -> dict:
+    """What ConversionItemSerializer(item).data answers, without building the serializer (the
+    answer's own fields come as the POST wrote them)."""
+    return {
+        **item,
+        "reward": None if item["reward"] is None else reward_body(item["reward"]),
+        "event_date": api_time(item["event_date"]),
+        "order_subtotal": api_cents(item["order_subtotal"]),
+        "order_discount": api_cents(item["order_discount"]),
+        "received_at": api_time(item["received_at"]),
+    }
+
+
+def reward_body(reward: dict) -> dict:
+    return {
+        **reward,
+        "amount": api_cents(reward["amount"]),
+        "percent": api_cents(reward["percent"]),
+    }
 
 
 class ConversionPageQuerySerializer(PageQuerySerializer):
@@ -86,4 +108,4 @@ class ConversionsView(ConversionView):
     def get(self, request, program):
         query = page_query(ConversionPageQuerySerializer, request)
         page = page_of(conversions_page, program=self.program, **query)
-        return page_response(request, page, ConversionItemSerializer)
+        return page_response(request, page, conversion_item_body)

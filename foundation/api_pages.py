@@ -44,13 +44,15 @@ def page_of(select, **arguments) -> Page:
         raise ValidationError({"cursor": [str(invalid)]}) from None
 
 
-def page_response(request, page: Page, item_serializer) -> Response:
+def page_response(request, page: Page, item_body) -> Response:
+    """The page's answer: each row written by `item_body` (what the list's item serializer
+    answers, written directly: see participants.serializers), and the `next` link."""
     next_link = None
     if page.next_cursor is not None:
         query = request.query_params.copy()
         query["cursor"] = page.next_cursor
         next_link = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
-    return Response({"results": item_serializer(page.rows, many=True).data, "next": next_link})
+    return Response({"results": [item_body(row) for row in page.rows], "next": next_link})
 
 
 def page_serializer(name, item_serializer):

@@ -35,6 +35,8 @@ from .serializers import (
     ReferralItemSerializer,
     RewardCodeSerializer,
     RewardItemSerializer,
+    referral_item_body,
+    reward_item_body,
 )
 from .services import (
     ParticipantNotFound,
@@ -316,7 +318,7 @@ class RewardsView(ProgramAPIView):
     def get(self, request, program):
         query = page_query(RewardPageQuerySerializer, request)
         page = page_of(rewards_page, program=self.program, **query)
-        return page_response(request, page, RewardItemSerializer)
+        return page_response(request, page, reward_item_body)
 
 
 class ReferralsView(ProgramAPIView):
@@ -359,7 +361,7 @@ class ReferralsView(ProgramAPIView):
     def get(self, request, program):
         query = page_query(ReferralPageQuerySerializer, request)
         page = page_of(referrals_page, program=self.program, **query)
-        return page_response(request, page, ReferralItemSerializer)
+        return page_response(request, page, referral_item_body)
 
 
 class RewardPaidView(ProgramAPIView):
@@ -400,4 +402,4 @@ class RewardPaidView(ProgramAPIView):
         reward = reward_get(program=self.program, reward_id=reward_id)
         if not result.paid and reward["status"] != RewardStatus.PAID:
             raise Conflict(" ".join(result.refused))
-        return Response(RewardItemSerializer(reward).data)
+        return Response(reward_item_body(reward))

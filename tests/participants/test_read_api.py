@@ -254,3 +254,37 @@ def test_another_programs_reward_is_404(program, alice):
     assert response.status_code == 404
     theirs.refresh_from_db()
     assert theirs.status == RewardStatus.AVAILABLE
+
+
+@pytest.mark.django_db
+def test_the_pages_answer_exactly_what_their_item_serializers_say(program, alice):
+    """The lists write their items directly (a serializer per row cost more than the query):
+    the same answer as the documented serializers, field for field."""
+    from conversions.api_lists import ConversionItemSerializer, conversion_item_body
+    from conversions.selectors import conversions_page
+    from participants.selectors import referrals_page, rewards_page
+    from participants.serializers import (
+        ReferralItemSerializer,
+        RewardItemSerializer,
+        referral_item_body,
+        reward_item_body,
+    )
+    from tests.api_helpers import advocate_with_code, stocked_program
+
+    paid = earn(program, alice, "bob")
+    Reward.objects.filter(pk=paid.pk).update(status=RewardStatus.PAID, paid_at=timezone.now())
+    earn(program, alice, "carol")
+    for item in rewards_page(program=program).rows:
+        assert reward_item_body(item) == RewardItemSerializer(item).data
+    for item in referrals_page(program=program).rows:
+        assert referral_item_body(item) == ReferralItemSerializer(item).data
+    shop = stocked_program(codes_per_advocate=1)
+    _, code = advocate_with_code(shop)
+    client = client_for(shop)
+    for body in (
+        {"OrderId": "A", "OrderPromoCode": code.code, "CustomerId": "x", "OrderSubtotal": 5},
+        {"OrderId": "B", "EventDate": "2026-11-27T08:00:05+02:00", "OrderDiscount": "1.5"},
+    ):
+        assert client.post(url(shop, "conversions"), body, format="json").status_code == 201
+    for item in conversions_page(program=shop).rows:
+        assert conversion_item_body(item) == ConversionItemSerializer(item).data
