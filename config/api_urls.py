@@ -4,8 +4,9 @@ slash)."""
 from django.urls import path
 
 from codes.api import CodeView, StockView
-from conversions.api import ConversionView, ReversalView
-from participants.api import ParticipantView
+from conversions.api import ReversalView
+from conversions.api_lists import ConversionsView
+from participants.api import ParticipantView, ReferralsView, RewardPaidView, RewardsView
 
 urlpatterns = [
     path(
@@ -15,7 +16,15 @@ urlpatterns = [
     ),
     path("programs/<slug:program>/codes/<str:code>", CodeView.as_view(), name="api-code"),
     path("programs/<slug:program>/stock", StockView.as_view(), name="api-stock"),
-    path("programs/<slug:program>/conversions", ConversionView.as_view(), name="api-conversions"),
+    # The read API: cursor-paginated lists, and marking a reward paid.
+    path("programs/<slug:program>/rewards", RewardsView.as_view(), name="api-rewards"),
+    path(
+        "programs/<slug:program>/rewards/<int:reward_id>/paid",
+        RewardPaidView.as_view(),
+        name="api-reward-paid",
+    ),
+    path("programs/<slug:program>/referrals", ReferralsView.as_view(), name="api-referrals"),
+    path("programs/<slug:program>/conversions", ConversionsView.as_view(), name="api-conversions"),
     path(
         "programs/<slug:program>/conversions/<path:order_id>/reversal",
         ReversalView.as_view(),

@@ -407,11 +407,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "OAS_VERSION": "3.1.0",
     "ENUM_NAME_OVERRIDES": {
         "PoolKindEnum": "codes.models.PoolKind",
         "RewardKindEnum": "programs.models.RewardKind",
         "CodeUsageEnum": "programs.models.CodeUsage",
         "CodeStatusEnum": "codes.models.CodeStatus",
+        "ActionMethodEnum": "conversions.api_impact.OVERRIDABLE_METHODS",
+        "RewardStatusEnum": "participants.models.RewardStatus",
+        "ReferralStatusEnum": "participants.models.ReferralStatus",
+        "ConversionStatusEnum": "conversions.models.ConversionStatus",
     },
 }
 

@@ -73,6 +73,20 @@ class MoneyField(serializers.DecimalField):
         return value
 
 
+# What EventDate accepts, as the schema says it: an ISO 8601 time, or NOW in any case.
+EVENT_DATE_NOW_PATTERN = r"^\s*[Nn][Oo][Ww]\s*$"
+
+
+@extend_schema_field(
+    {
+        # anyOf, not oneOf: a validator that does not assert formats reads NOW as a
+        # date-time string too, and oneOf would then refuse it for matching both.
+        "anyOf": [
+            {"type": "string", "format": "date-time"},
+            {"type": "string", "pattern": EVENT_DATE_NOW_PATTERN, "example": "NOW"},
+        ]
+    }
+)
 class EventDateField(serializers.DateTimeField):
     """ISO 8601, or impact.com's `NOW` (the time the order is received)."""
 
@@ -175,7 +189,7 @@ ITEM_DESCRIPTIONS = {
     "ItemSku1": ("string", "Line 1's SKU; line n is ItemSku{n}, n from 1 to 1000."),
     "ItemName1": ("string", "Line 1's product name (ItemName{n})."),
     "ItemCategory1": ("string", "Line 1's category (ItemCategory{n})."),
-    "ItemQuantity1": ("integer", "Line 1's quantity (ItemQuantity{n}); 1 when not sent."),
+    "ItemQuantity1": ("quantity", "Line 1's quantity (ItemQuantity{n}); 1 when not sent."),
     "ItemPrice1": ("money", "Line 1's unit price (ItemPrice{n}), to 4 decimals."),
     "ItemSubTotal1": (
         "money",
@@ -184,11 +198,21 @@ ITEM_DESCRIPTIONS = {
 }
 
 
+# A whole number, as a JSON number or as the string a form (or a tag) sends: "2".
+QUANTITY_SCHEMA = {
+    "oneOf": [
+        {"type": "integer", "minimum": 0, "maximum": 2_147_483_647},
+        {"type": "string", "pattern": r"^[0-9]{1,10}$"},
+    ]
+}
+
+
 class ConversionInputSchema(OpenApiSerializerExtension):
     """The indexed item fields and the ignored impact.com fields, which are not serializer
-    fields, in the published schema."""
+    fields, in the published schema (for the JSON body and its form-encoded twin)."""
 
     target_class = "conversions.api.ConversionInputSerializer"
+    match_subclasses = True
 
     def map_serializer(self, auto_schema, direction):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
@@ -197,15 +221,20 @@ class ConversionInputSchema(OpenApiSerializerExtension):
         for name, (kind, description) in ITEM_DESCRIPTIONS.items():
             if kind == "money":
                 properties[name] = {**money_schema, "description": description}
+            elif kind == "quantity":
+                properties[name] = {**QUANTITY_SCHEMA, "description": description}
             else:
                 properties[name] = {"type": kind, "description": description}
-        properties["ItemQuantity1"]["minimum"] = 0
         for name, description in IGNORED_IMPACT_FIELDS.items():
             properties[name] = {"description": f"Accepted and ignored. {description}"}
-        schema["required"] = ["OrderId"]
+        # OrderId, or impact's older name Oid: one of the two is required, which the
+        # description says (an `anyOf` of the two `required` lists would say it too, but
+        # makes client generators give up on the model: openapi-python-client types it Any).
+        schema.pop("required", None)
         schema["additionalProperties"] = True
         schema["description"] = (
-            "An order in impact.com's field names. `OrderId` is required (or `Oid`). Order "
+            "An order in impact.com's field names. `OrderId` is required, or its older name "
+            "`Oid` in its place (without either the answer is 400 naming OrderId). Order "
             "lines are impact's indexed fields `ItemSku{n}`, `ItemName{n}`, `ItemCategory{n}`, "
             "`ItemQuantity{n}`, `ItemPrice{n}`, `ItemSubTotal{n}` (n from 1): kept with the "
             "order, part of its payload for idempotency, and summed into `OrderSubtotal` when "
@@ -329,6 +358,17 @@ class ConversionInputSerializer(serializers.Serializer):
         }
 
 
+class ConversionFormInputSerializer(ConversionInputSerializer):
+    """The same order form-encoded. Its own schema component, so that a client generated from
+    the schema can tell the two encodings apart and sends the one it was given."""
+
+
+CONVERSION_BODIES = {
+    "application/json": ConversionInputSerializer,
+    "application/x-www-form-urlencoded": ConversionFormInputSerializer,
+}
+
+
 class RewardSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=RewardKind.choices)
@@ -390,10 +430,7 @@ class ConversionView(ProgramAPIView):
             "the first answer when the same order is sent again; 409 when the OrderId was "
             "recorded with a different payload."
         ),
-        request={
-            "application/json": ConversionInputSerializer,
-            "application/x-www-form-urlencoded": ConversionInputSerializer,
-        },
+        request=CONVERSION_BODIES,
         responses={
             201: ConversionSerializer,
             200: ConversionSerializer,

@@ -9,14 +9,21 @@ from collections.abc import Mapping
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.negotiation import DefaultContentNegotiation
 
-from foundation.api_docs import AUTH_ERRORS, BODY_ERRORS, error, not_found
+from foundation.api_docs import (
+    AUTH_ERRORS,
+    BODY_ERRORS,
+    documents_delete_body,
+    error,
+    not_found,
+)
 from programs.api import ProgramAPIView
 
 from .api import (
     ATTRIBUTED_EXAMPLE,
-    ConversionInputSerializer,
+    CONVERSION_BODIES,
     ConversionSerializer,
     MoneyField,
     record_response,
@@ -57,10 +64,7 @@ class ImpactConversionView(ImpactAPIView):
             "to). impact.com fields this product does not use are accepted and ignored. The "
             "answer is always JSON."
         ),
-        request={
-            "application/json": ConversionInputSerializer,
-            "application/x-www-form-urlencoded": ConversionInputSerializer,
-        },
+        request=CONVERSION_BODIES,
         responses={
             201: ConversionSerializer,
             200: ConversionSerializer,
@@ -196,6 +200,45 @@ class ActionUpdateSerializer(ActionReversalSerializer):
         return data
 
 
+class ActionReversalFormSerializer(ActionReversalSerializer):
+    """The same fields form-encoded (its own schema component: a generated client sends the
+    encoding it was given)."""
+
+
+class ActionUpdateFormSerializer(ActionUpdateSerializer):
+    """The same fields form-encoded (its own schema component)."""
+
+
+METHOD_OVERRIDE = "_method"
+OVERRIDABLE_METHODS = ("DELETE", "PUT")
+
+
+class ActionOverrideSerializer(ActionUpdateSerializer):
+    """impact.com's method override: a POST carrying `_method=DELETE` or `_method=PUT` is that
+    DELETE or PUT (for clients that cannot send those methods). Documents the body only: the
+    view reads `_method` and hands the rest to the DELETE's or the PUT's serializer."""
+
+    Amount = MoneyField(required=False, help_text="With _method=PUT: must be 0.")
+
+
+ActionOverrideSerializer._declared_fields[METHOD_OVERRIDE] = serializers.ChoiceField(
+    choices=OVERRIDABLE_METHODS,
+    required=False,
+    help_text="DELETE or PUT: the method this POST stands for (or in the query string).",
+)
+
+
+class ActionOverrideFormSerializer(ActionOverrideSerializer):
+    """The same fields form-encoded (its own schema component)."""
+
+
+def _bodies(json_serializer, form_serializer):
+    return {
+        "application/x-www-form-urlencoded": form_serializer,
+        "application/json": json_serializer,
+    }
+
+
 REVERSAL_RESPONSES = {
     200: ConversionSerializer,
     **BODY_ERRORS,
@@ -216,6 +259,9 @@ REVERSED_EXAMPLE = OpenApiExample(
 
 
 class ImpactActionsView(ImpactAPIView):
+    """impact.com's Actions: DELETE reverses an order, PUT with Amount=0 too, and a POST with
+    `_method=DELETE` or `_method=PUT` is either. Nothing reads actions here: GET answers 405."""
+
     @extend_schema(
         operation_id="impact_action_reverse",
         tags=[IMPACT_TAG],
@@ -225,21 +271,28 @@ class ImpactActionsView(ImpactAPIView):
             "the same reversal as `POST /api/v1/programs/{program}/conversions/{order_id}/"
             "reversal` (the referral and reward are cancelled, a paid reward stays paid and is "
             "flagged, the code stays redeemed). Fields in a form-encoded or JSON body, as "
-            "impact's examples send them, or in the query string. Reversing again answers the "
-            "same; an unknown order is 404; an ActionId alone is 400."
+            "impact's examples send them, or in the query string when there is no body. "
+            "Reversing again answers the same; an unknown order is 404; an ActionId alone is "
+            "400."
         ),
         parameters=[
             OpenApiParameter(name, str, OpenApiParameter.QUERY, description=field.help_text)
             for name, field in ActionReversalSerializer().fields.items()
         ],
-        request=None,
+        request=_bodies(ActionReversalSerializer, ActionReversalFormSerializer),
         responses=REVERSAL_RESPONSES,
-        examples=[REVERSED_EXAMPLE],
+        examples=[
+            OpenApiExample(
+                "Reversal",
+                request_only=True,
+                value={"OrderId": "ORD-10042", "DispositionCode": "ITEM_RETURNED"},
+            ),
+            REVERSED_EXAMPLE,
+        ],
     )
+    @documents_delete_body
     def delete(self, request, program):
-        serializer = ActionReversalSerializer(data=request.data or request.query_params)
-        serializer.is_valid(raise_exception=True)
-        return self._reverse(serializer.validated_data)
+        return self._delete(request.data or request.query_params)
 
     @extend_schema(
         operation_id="impact_action_update",
@@ -251,10 +304,7 @@ class ImpactActionsView(ImpactAPIView):
             "modifications (a new amount, item-level Sku/Quantity changes, RESET) do not map "
             "to this product and are refused with 400 naming the field."
         ),
-        request={
-            "application/x-www-form-urlencoded": ActionUpdateSerializer,
-            "application/json": ActionUpdateSerializer,
-        },
+        request=_bodies(ActionUpdateSerializer, ActionUpdateFormSerializer),
         responses=REVERSAL_RESPONSES,
         examples=[
             OpenApiExample(
@@ -266,7 +316,79 @@ class ImpactActionsView(ImpactAPIView):
         ],
     )
     def put(self, request, program):
-        serializer = ActionUpdateSerializer(data=request.data)
+        return self._put(request.data)
+
+    @extend_schema(
+        operation_id="impact_action_override",
+        tags=[IMPACT_TAG],
+        summary="DELETE or PUT an action through a POST (impact.com's `_method` override)",
+        description=(
+            "For clients that cannot send DELETE or PUT, as impact.com allows: a POST with "
+            "`_method=DELETE` (in the body or the query string) is the DELETE above, with "
+            "`_method=PUT` the PUT above (`Amount=0`), with the same fields and answers. "
+            "Without `_method`, or with another value, 400 naming `_method`."
+        ),
+        parameters=[
+            OpenApiParameter(
+                METHOD_OVERRIDE,
+                str,
+                OpenApiParameter.QUERY,
+                enum=OVERRIDABLE_METHODS,
+                description="The method this POST stands for, when the body does not say.",
+            )
+        ],
+        request=_bodies(ActionOverrideSerializer, ActionOverrideFormSerializer),
+        responses=REVERSAL_RESPONSES,
+        examples=[
+            OpenApiExample(
+                "Reversal through POST",
+                request_only=True,
+                value={
+                    "_method": "DELETE",
+                    "OrderId": "ORD-10042",
+                    "DispositionCode": "ITEM_RETURNED",
+                },
+            ),
+            REVERSED_EXAMPLE,
+        ],
+    )
+    def post(self, request, program):
+        body, body_method = _without_override(request.data)
+        query, query_method = _without_override(request.query_params)
+        if body_method and query_method and body_method != query_method:
+            raise serializers.ValidationError(
+                {METHOD_OVERRIDE: ["The body and the query string name different methods."]}
+            )
+        method = (body_method or query_method or "").strip().upper()
+        if method == "DELETE":
+            return self._delete(body or query)
+        if method == "PUT":
+            return self._put(body)
+        raise serializers.ValidationError(
+            {
+                METHOD_OVERRIDE: [
+                    "A POST to /Actions stands for a DELETE or a PUT: send _method=DELETE "
+                    "(reverse the order) or _method=PUT (with Amount=0)."
+                ]
+            }
+        )
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        if METHOD_OVERRIDE in request.query_params:
+            raise MethodNotAllowed(
+                request.method,
+                detail=f"Send _method with a POST, not a {request.method}: a "
+                f"{request.method} changes nothing here.",
+            )
+        return super().http_method_not_allowed(request, *args, **kwargs)
+
+    def _delete(self, data):
+        serializer = ActionReversalSerializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        return self._reverse(serializer.validated_data)
+
+    def _put(self, data):
+        serializer = ActionUpdateSerializer(data=data)
         serializer.is_valid(raise_exception=True)
         return self._reverse(serializer.validated_data)
 
@@ -274,3 +396,13 @@ class ImpactActionsView(ImpactAPIView):
         return reversal_response(
             program=self.program, order_id=data["order_id"], reason=data["reason"]
         )
+
+
+def _without_override(data):
+    """(the fields without `_method`, the `_method` sent or None). A body that is not an object
+    is handed on as it is, for the serializer to refuse."""
+    if not isinstance(data, Mapping):
+        return data, None
+    method = data.get(METHOD_OVERRIDE)
+    fields = {key: value for key, value in data.items() if key != METHOD_OVERRIDE}
+    return fields, method if isinstance(method, str) else None

@@ -68,7 +68,12 @@ class Conversion(models.Model):
                 condition=Q(status__in=ConversionStatus.values), name="conversion_status_valid"
             ),
         ]
-        indexes = [models.Index(fields=["program", "-created_at"], name="conversion_recent")]
+        indexes = [
+            # The last hour's orders (ops metrics), the admin's newest-first list (scanned
+            # backwards) and the read API's keyset pages (conversions.selectors): id breaks
+            # ties between orders received in the same microsecond.
+            models.Index(fields=["program", "created_at", "id"], name="conversion_recent"),
+        ]
 
     def __str__(self):
         return f"{self.order_id} ({self.status})"

@@ -1,5 +1,6 @@
 """Shared OpenAPI pieces: the error shape, and the error responses every endpoint can give."""
 
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
@@ -89,3 +90,24 @@ WIDGET_AUTH_ERRORS = {
     ),
     429: error("Too many requests for this participant.", "throttled", "Request was throttled."),
 }
+
+
+class _DeleteBodyAutoSchema(AutoSchema):
+    """drf-spectacular documents request bodies on POST, PUT and PATCH only; an operation
+    marked with `documents_delete_body` documents its DELETE body too (impact.com's DELETE
+    /Actions sends its fields in a body)."""
+
+    def _get_request_body(self, direction="request"):
+        if self.method != "DELETE":
+            return super()._get_request_body(direction)
+        self.method = "POST"
+        try:
+            return super()._get_request_body(direction)
+        finally:
+            self.method = "DELETE"
+
+
+def documents_delete_body(view_method):
+    """Mark a view's `delete` (under its @extend_schema) as taking the body it declares."""
+    view_method.schema = _DeleteBodyAutoSchema
+    return view_method

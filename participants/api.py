@@ -5,17 +5,45 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from foundation.api_docs import AUTH_ERRORS, BODY_ERRORS, PATH_ERRORS, not_found
+from foundation.api_docs import AUTH_ERRORS, BODY_ERRORS, PATH_ERRORS, error, not_found
+from foundation.api_errors import Conflict
+from foundation.api_pages import (
+    PageQuerySerializer,
+    page_of,
+    page_query,
+    page_response,
+    page_serializer,
+)
 from programs.api import ProgramAPIView
 
-from .models import ERASED_ID_PREFIX, ReferralStatus, is_reserved_participant_id
-from .selectors import participant_detail, participant_get
-from .serializers import ReferralCodeSerializer, RewardCodeSerializer
+from .models import (
+    ERASED_ID_PREFIX,
+    ReferralStatus,
+    Reward,
+    RewardStatus,
+    is_reserved_participant_id,
+)
+from .selectors import (
+    participant_detail,
+    participant_get,
+    referrals_page,
+    reward_get,
+    rewards_page,
+)
+from .serializers import (
+    ReferralCodeSerializer,
+    ReferralItemSerializer,
+    RewardCodeSerializer,
+    RewardItemSerializer,
+    referral_item_body,
+    reward_item_body,
+)
 from .services import (
     ParticipantNotFound,
     ReferralRefused,
     participant_erase,
     participant_upsert_referred,
+    rewards_mark_paid,
 )
 
 PARTICIPANT_ID_MAX = 255
@@ -56,6 +84,11 @@ class ParticipantSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
     referral_codes = ReferralCodeSerializer(many=True)
     reward_codes = RewardCodeSerializer(many=True)
+    rewards = RewardItemSerializer(
+        many=True,
+        help_text="What the participant earned as an advocate, newest first: the latest 100 "
+        "(GET …/rewards?participant_id= pages through all of them).",
+    )
     referred_by = ReferredBySerializer(allow_null=True)
 
 
@@ -88,6 +121,26 @@ PARTICIPANT_EXAMPLE = {
             "available_at": "2026-11-26T10:00:00Z",
             "copied_before": False,
             "first_copied_at": None,
+        }
+    ],
+    "rewards": [
+        {
+            "id": 9,
+            "kind": "credit",
+            "status": "available",
+            "amount": "10.00",
+            "currency": "USD",
+            "percent": None,
+            "code": None,
+            "advocate_id": "cust-1042",
+            "friend_id": "cust-2001",
+            "order_id": "ORD-10042",
+            "referral_id": 17,
+            "earned_at": "2026-11-20T10:00:00Z",
+            "available_at": "2026-11-26T10:00:00Z",
+            "paid_at": None,
+            "cancelled_at": None,
+            "needs_review": False,
         }
     ],
     "referred_by": {
@@ -202,3 +255,151 @@ class ParticipantView(ProgramAPIView):
                 "already erased)."
             ) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# The read API: lists a shop backend pages through (foundation.api_pages), and marking a
+# credit it paid out.
+REWARD_EXAMPLE = PARTICIPANT_EXAMPLE["rewards"][0]
+PAGE_ERRORS = {
+    400: error(
+        "A filter, the limit or the cursor is not valid.",
+        "invalid",
+        "Invalid fields: cursor",
+        {"cursor": ["Not a cursor this server issued: pass the `next` link of the previous page."]},
+    ),
+    **AUTH_ERRORS,
+}
+
+
+class RewardPageQuerySerializer(PageQuerySerializer):
+    status = serializers.ChoiceField(
+        choices=RewardStatus.choices,
+        required=False,
+        help_text="Only rewards in this state (`available`: earned and due to be paid).",
+    )
+    participant_id = serializers.CharField(
+        required=False, max_length=255, help_text="Only this advocate's rewards."
+    )
+
+
+class ReferralPageQuerySerializer(PageQuerySerializer):
+    status = serializers.ChoiceField(
+        choices=ReferralStatus.choices, required=False, help_text="Only referrals in this state."
+    )
+    participant_id = serializers.CharField(
+        required=False, max_length=255, help_text="Only this advocate's referrals."
+    )
+
+
+class RewardsView(ProgramAPIView):
+    @extend_schema(
+        operation_id="reward_list",
+        summary="The program's rewards, page by page",
+        description=(
+            "Oldest first, in pages of `limit`, each with the `next` page's link (null on the "
+            "last). `status=available` lists what is due to be paid out. Rows earned while a "
+            "client pages through come on later pages: no reward is listed twice, none is "
+            "skipped. The cursor is opaque and bound to the program and the filters."
+        ),
+        parameters=[RewardPageQuerySerializer],
+        responses={200: page_serializer("RewardPage", RewardItemSerializer), **PAGE_ERRORS},
+        examples=[
+            OpenApiExample(
+                "Rewards",
+                response_only=True,
+                value={
+                    "results": [REWARD_EXAMPLE],
+                    "next": "https://referrals.example.com/api/v1/programs/acme/rewards"
+                    "?status=available&cursor=WyJyZXdhcmRzIi…",
+                },
+            )
+        ],
+    )
+    def get(self, request, program):
+        query = page_query(RewardPageQuerySerializer, request)
+        page = page_of(rewards_page, program=self.program, **query)
+        return page_response(request, page, reward_item_body)
+
+
+class ReferralsView(ProgramAPIView):
+    @extend_schema(
+        operation_id="referral_list",
+        summary="The program's referrals, page by page",
+        description=(
+            "Oldest first, in pages of `limit`, each with the `next` page's link (null on the "
+            "last); filtered by `status`, `since` (referred at or after) and `participant_id` "
+            "(the advocate)."
+        ),
+        parameters=[ReferralPageQuerySerializer],
+        responses={
+            200: page_serializer("ReferralPage", ReferralItemSerializer),
+            **PAGE_ERRORS,
+        },
+        examples=[
+            OpenApiExample(
+                "Referrals",
+                response_only=True,
+                value={
+                    "results": [
+                        {
+                            "id": 17,
+                            "status": "converted",
+                            "advocate_id": "cust-1042",
+                            "friend_id": "cust-2001",
+                            "code": "FRIEND7KQ2",
+                            "order_id": "ORD-10042",
+                            "referred_at": "2026-11-20T09:58:00Z",
+                            "converted_at": "2026-11-20T10:00:00Z",
+                            "cancelled_at": None,
+                        }
+                    ],
+                    "next": None,
+                },
+            )
+        ],
+    )
+    def get(self, request, program):
+        query = page_query(ReferralPageQuerySerializer, request)
+        page = page_of(referrals_page, program=self.program, **query)
+        return page_response(request, page, referral_item_body)
+
+
+class RewardPaidView(ProgramAPIView):
+    @extend_schema(
+        operation_id="reward_mark_paid",
+        summary="Record that the shop paid a reward out",
+        description=(
+            "Moves an available reward to `paid` through the reward rules (the console's "
+            '"Mark paid" does the same, and the audit trail records it under the API key). '
+            "Idempotent: a reward already paid answers 200 as it stands. A reward that is not "
+            "available (waiting, pending its review period, cancelled) is 409 and stays as it "
+            "was."
+        ),
+        request=None,
+        responses={
+            200: RewardItemSerializer,
+            **AUTH_ERRORS,
+            **not_found("reward"),
+            409: error(
+                "The reward is not available to be paid.",
+                "conflict",
+                "Reward 9 is pending review period: it cannot become paid.",
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "Paid",
+                response_only=True,
+                value={**REWARD_EXAMPLE, "status": "paid", "paid_at": "2026-11-27T08:00:00Z"},
+            )
+        ],
+    )
+    def post(self, request, program, reward_id):
+        rewards = Reward.objects.filter(program=self.program, pk=reward_id)
+        if not rewards.exists():
+            raise NotFound(f"No reward {reward_id} in this program.")
+        result = rewards_mark_paid(rewards=rewards)
+        reward = reward_get(program=self.program, reward_id=reward_id)
+        if not result.paid and reward["status"] != RewardStatus.PAID:
+            raise Conflict(" ".join(result.refused))
+        return Response(reward_item_body(reward))

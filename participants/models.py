@@ -104,6 +104,12 @@ class Referral(models.Model):
         ]
         indexes = [
             models.Index(fields=["advocate", "-created_at"], name="referral_by_advocate"),
+            # The read API's list (participants.selectors.referrals_page): a keyset page is
+            # one range scan, with or without its status filter.
+            models.Index(fields=["program", "created_at", "id"], name="referral_page"),
+            models.Index(
+                fields=["program", "status", "created_at", "id"], name="referral_page_by_status"
+            ),
         ]
 
     def __str__(self):
@@ -169,6 +175,12 @@ class Reward(models.Model):
         ]
         indexes = [
             models.Index(fields=["advocate", "-created_at"], name="reward_by_advocate"),
+            # The read API's list (participants.selectors.rewards_page): a keyset page is one
+            # range scan, with or without its status filter ("what is due": available).
+            models.Index(fields=["program", "created_at", "id"], name="reward_page"),
+            models.Index(
+                fields=["program", "status", "created_at", "id"], name="reward_page_by_status"
+            ),
             # The periodic task: pending rewards whose review period is over.
             models.Index(
                 fields=["available_at"],

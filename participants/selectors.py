@@ -1,9 +1,13 @@
 """Reads over participants that are more than one ORM call."""
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+import json
+from datetime import datetime
+
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 
 from codes.models import PromoCode
 from foundation.compiled_query import CompiledQuery
+from foundation.keyset import DEFAULT_PAGE_SIZE, Page, keyset_page
 from programs.models import Program
 
 from .models import Participant, Referral, Reward, RewardStatus, is_reserved_participant_id
@@ -96,6 +100,7 @@ def participant_detail(*, participant: Participant) -> dict:
         "updated_at": participant.updated_at,
         "referral_codes": referral_codes(participant=participant),
         "reward_codes": reward_codes(participant=participant),
+        "rewards": participant_rewards(participant=participant),
         "referred_by": None
         if referral is None
         else {
@@ -125,3 +130,154 @@ def codes_with_latest_referral(codes: QuerySet[PromoCode]) -> QuerySet[PromoCode
         referral_friend=Subquery(latest.values("friend__participant_id")[:1]),
         referrals_count=Subquery(count[:1]),
     )
+
+
+# The read API (GET …/rewards, …/referrals, a participant's `rewards`). Each list is a keyset
+# page in (created_at, id) order over the program's rows (foundation.keyset), served by the
+# (program, [status,] created_at, id) indexes. Reads that tolerate a second's lag: a read replica
+# router can send these to a replica from here.
+
+# A participant's answer carries their latest rewards; GET …/rewards?participant_id= pages
+# through all of them.
+PARTICIPANT_REWARDS_SHOWN = 100
+
+
+def _reward_rows(rewards: QuerySet[Reward]) -> QuerySet:
+    return rewards.values(
+        "id",
+        "kind",
+        "status",
+        "amount",
+        "currency",
+        "percent",
+        "needs_review",
+        "created_at",
+        "available_at",
+        "paid_at",
+        "cancelled_at",
+        "referral_id",
+        advocate_ref=F("advocate__participant_id"),
+        friend_ref=F("referral__friend__participant_id"),
+        order_ref=F("referral__order_id"),
+        code_text=F("code__code"),
+        code_revealed_at=F("code__revealed_at"),
+    )
+
+
+def reward_item(row: dict) -> dict:
+    """A reward as the server API lists it. A fuel-tank reward's code shows once it was
+    revealed (the reward became available); a reserved code is never shown."""
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "status": row["status"],
+        "amount": row["amount"],
+        "currency": row["currency"] or None,
+        "percent": row["percent"],
+        "code": row["code_text"] if row["code_revealed_at"] is not None else None,
+        "advocate_id": row["advocate_ref"],
+        "friend_id": row["friend_ref"],
+        "order_id": row["order_ref"] or None,
+        "referral_id": row["referral_id"],
+        "earned_at": row["created_at"],
+        "available_at": row["available_at"],
+        "paid_at": row["paid_at"],
+        "cancelled_at": row["cancelled_at"],
+        "needs_review": row["needs_review"],
+    }
+
+
+def reward_get(*, program: Program, reward_id: int) -> dict | None:
+    """One reward of the program, as the API lists it; None for another program's or none."""
+    row = _reward_rows(Reward.objects.filter(program=program, pk=reward_id)).first()
+    return None if row is None else reward_item(row)
+
+
+def participant_rewards(*, participant: Participant) -> list[dict]:
+    """The advocate's latest rewards (PARTICIPANT_REWARDS_SHOWN at most), newest first."""
+    rows = _reward_rows(Reward.objects.filter(advocate=participant)).order_by("-created_at", "-id")
+    return [reward_item(row) for row in rows[:PARTICIPANT_REWARDS_SHOWN]]
+
+
+def _list_scope(name: str, program: Program, **filters) -> str:
+    """What a cursor is bound to: the list, the program and the filters."""
+    return json.dumps([name, program.pk, {k: str(v) for k, v in filters.items() if v}])
+
+
+def _of_advocate(rows: QuerySet, program: Program, participant_id: str) -> QuerySet:
+    """Rows of this advocate (by the brand's id); none for an id the program does not know."""
+    participant = participant_get(program=program, participant_id=participant_id)
+    return rows.none() if participant is None else rows.filter(advocate=participant)
+
+
+def rewards_page(
+    *,
+    program: Program,
+    status: str | None = None,
+    since: datetime | None = None,
+    participant_id: str | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+) -> Page:
+    """The program's rewards, oldest first, filtered by status, earned since, advocate."""
+    rewards = Reward.objects.filter(program=program)
+    if status:
+        rewards = rewards.filter(status=status)
+    if since:
+        rewards = rewards.filter(created_at__gte=since)
+    if participant_id:
+        rewards = _of_advocate(rewards, program, participant_id)
+    scope = _list_scope(
+        "rewards", program, status=status, since=since, participant_id=participant_id
+    )
+    page = keyset_page(_reward_rows(rewards), scope=scope, cursor=cursor, limit=limit)
+    return Page(rows=[reward_item(row) for row in page.rows], next_cursor=page.next_cursor)
+
+
+def referral_item(row: dict) -> dict:
+    return {
+        "id": row["id"],
+        "status": row["status"],
+        "advocate_id": row["advocate_ref"],
+        "friend_id": row["friend_ref"],
+        "code": row["code_text"],
+        "order_id": row["order_id"] or None,
+        "referred_at": row["created_at"],
+        "converted_at": row["converted_at"],
+        "cancelled_at": row["cancelled_at"],
+    }
+
+
+def referrals_page(
+    *,
+    program: Program,
+    status: str | None = None,
+    since: datetime | None = None,
+    participant_id: str | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+) -> Page:
+    """The program's referrals, oldest first, filtered by status, referred since, advocate."""
+    referrals = Referral.objects.filter(program=program)
+    if status:
+        referrals = referrals.filter(status=status)
+    if since:
+        referrals = referrals.filter(created_at__gte=since)
+    if participant_id:
+        referrals = _of_advocate(referrals, program, participant_id)
+    rows = referrals.values(
+        "id",
+        "status",
+        "order_id",
+        "created_at",
+        "converted_at",
+        "cancelled_at",
+        advocate_ref=F("advocate__participant_id"),
+        friend_ref=F("friend__participant_id"),
+        code_text=F("code__code"),
+    )
+    scope = _list_scope(
+        "referrals", program, status=status, since=since, participant_id=participant_id
+    )
+    page = keyset_page(rows, scope=scope, cursor=cursor, limit=limit)
+    return Page(rows=[referral_item(row) for row in page.rows], next_cursor=page.next_cursor)

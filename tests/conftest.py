@@ -47,3 +47,21 @@ def pytest_runtest_setup(item):
             "needs PgBouncer (DATABASE_POOLER=pgbouncer; scripts/test starts one with "
             "scripts/pgbouncer)"
         )
+
+
+@pytest.fixture(autouse=True)
+def _answers_match_the_published_schema(monkeypatch):
+    """Every API answer a test gets through Django's test client (APIClient included) is
+    validated against the published schema (tests/openapi_responses.py)."""
+    from django.test.client import Client
+
+    from tests.openapi_responses import check_response
+
+    send = Client.request
+
+    def request_and_check(self, **request):
+        response = send(self, **request)
+        check_response(response)
+        return response
+
+    monkeypatch.setattr(Client, "request", request_and_check)

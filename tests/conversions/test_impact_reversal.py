@@ -159,3 +159,63 @@ def test_actions_need_the_programs_credentials():
     )
     assert anonymous.status_code == 401
     assert Conversion.objects.get(program=program).reversed_at is None
+
+
+@pytest.mark.django_db
+def test_a_post_with_method_delete_reverses_the_order_as_impact_allows():
+    """impact.com: "you can override the actual HTTP method by appending the _method
+    parameter via a POST request. Valid values are PUT and DELETE." """
+    program, client = attributed_order()
+    fields = {"_method": "DELETE", "OrderId": ORDER_ID, "DispositionCode": "ITEM_RETURNED"}
+    body = assert_reversed(form("POST", client, program, fields), "ITEM_RETURNED", program)
+    # The same answer again, the override in the query string this time.
+    query = urlencode({"_method": "delete", "OrderId": ORDER_ID})
+    again = client.generic("POST", f"{actions_url(program)}?{query}", "", content_type=FORM)
+    assert again.status_code == 200 and again.json() == body
+
+
+@pytest.mark.django_db
+def test_a_post_with_method_put_and_amount_0_reverses_json_and_form_alike():
+    program, client = attributed_order()
+    response = client.post(
+        actions_url(program),
+        json.dumps({"_method": "PUT", "OrderId": ORDER_ID, "Amount": 0, "Reason": "RETURNED"}),
+        content_type="application/json",
+    )
+    assert_reversed(response, "RETURNED", program)
+    program, client = attributed_order()
+    fields = {"_method": "PUT", "OrderId": ORDER_ID, "Amount": "0.00"}
+    assert_reversed(form("POST", client, program, fields), "", program)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"OrderId": ORDER_ID},
+        {"_method": "PATCH", "OrderId": ORDER_ID},
+        {"_method": "PUT", "OrderId": ORDER_ID, "Amount": "5"},
+    ],
+)
+def test_a_post_that_is_not_a_reversal_is_400_and_changes_nothing(fields):
+    program, client = attributed_order()
+    response = form("POST", client, program, fields)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert set(error["fields"]) == ({"Amount"} if "Amount" in fields else {"_method"})
+    assert Conversion.objects.get(program=program).status == ConversionStatus.ATTRIBUTED
+
+
+@pytest.mark.django_db
+def test_get_actions_answers_405_naming_the_methods_and_changes_nothing():
+    program, client = attributed_order()
+    response = client.get(actions_url(program), {"OrderId": ORDER_ID})
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert set(response["Allow"].replace(" ", "").split(",")) >= {"DELETE", "PUT", "POST"}
+    # impact's docs show the override with curl -G (a GET): here it must be a POST.
+    query = urlencode({"_method": "DELETE", "OrderId": ORDER_ID})
+    response = client.get(f"{actions_url(program)}?{query}")
+    assert response.status_code == 405
+    assert "POST" in response.json()["error"]["message"]
+    assert Conversion.objects.get(program=program).status == ConversionStatus.ATTRIBUTED

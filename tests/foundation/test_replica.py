@@ -100,6 +100,32 @@ def test_the_console_lists_searches_exports_and_gauges_read_the_replica(shop, cl
     assert codes_read(on_primary) == []  # not one read of the codes on the primary
 
 
+def test_the_read_apis_lists_read_the_replica(shop):
+    api = client_for(shop)
+    code = PromoCode.objects.filter(program=shop, holder__isnull=False).first().code
+    assert (
+        api.post(url(shop, "conversions"), {"OrderId": "o-9", "OrderPromoCode": code}).status_code
+        == 201
+    )
+    caught_up()
+    with (
+        CaptureQueriesContext(connections["replica"]) as on_replica,
+        CaptureQueriesContext(connection) as on_primary,
+    ):
+        orders = api.get(url(shop, "conversions"))
+        rewards = api.get(url(shop, "rewards"))
+        referrals = api.get(url(shop, "referrals"))
+    assert orders.status_code == rewards.status_code == referrals.status_code == 200
+    assert [o["order_id"] for o in orders.json()["results"]] == ["o-9"]
+    assert len(rewards.json()["results"]) == len(referrals.json()["results"]) == 1
+    listed = ("conversions_conversion", "participants_reward", "participants_referral")
+    assert sum(any(t in q["sql"] for t in listed) for q in on_replica.captured_queries) >= 3
+    assert not any(
+        q["sql"].startswith("SELECT") and any(f'FROM "{t}"' in q["sql"] for t in listed)
+        for q in on_primary.captured_queries
+    )
+
+
 def test_what_decides_reads_the_primary(shop):
     api = client_for(shop)
     caught_up()
