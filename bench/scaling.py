@@ -355,15 +355,12 @@ def measure_once(size):
     env = {**os.environ, "DATABASE_URL": url_of(db_name(size)), "LOG_LEVEL": "WARNING"}
     for var in ("DATABASE_POOLER", "DATABASE_REPLICA_URL", "TEST_DATABASE_NAME"):
         env.pop(var, None)
-    out = subprocess.run(
-        [PY, __file__, "--measure", str(size)],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run(
+        [PY, __file__, "--measure", str(size)], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    if done.returncode:
+        raise RuntimeError(f"measuring {db_name(size)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main():
