@@ -14,13 +14,13 @@ from enum import StrEnum
 
 from programs.models import CodeUsage
 
-from .models import CODE_MAX_LENGTH, CodeStatus, PoolKind, PromoCode
+from .models import CODE_CHAR_CLASS, CODE_MAX_LENGTH, CodeStatus, PoolKind, PromoCode
 from .refusals import Refusal, code_sentence, order_sentence
 
 # The characters of a code; a canonical code is upper case (the database refuses anything else).
 CODE_CHARACTERS = "A–Z, a–z, 0–9, - and _"
-_ALLOWED = re.compile(r"[A-Za-z0-9_-]+")
-CODE_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{1,{CODE_MAX_LENGTH}}}")
+_ALLOWED = re.compile(rf"[{CODE_CHAR_CLASS}]+")
+CODE_PATTERN = re.compile(rf"[{CODE_CHAR_CLASS}]{{1,{CODE_MAX_LENGTH}}}")
 
 
 class InvalidCode(ValueError):
