@@ -16,17 +16,23 @@ from django.db.models import Q
 from django.db.models.functions import Length, Now
 from django.db.models.lookups import LessThanOrEqual
 
-from programs.models import CodeUsage, Program, split_addresses
+from programs.models import CodeUsage, Program, quota_usages_of, split_addresses
 from programs.validators import validate_single_line
 
+# The canonical form of a code, one constant each (docs/architecture.md, Where each rule lives):
+# the uploads, the APIs, the search, the generator, the staging table and the database's check
+# all take them from here.
 CODE_MAX_LENGTH = 64
-# Canonical form: upper case. The database refuses anything else, so a lower-case copy of an
-# existing code can never sneak past the unique index.
-CANONICAL_CODE_REGEX = r"^[A-Z0-9_-]{1,64}$"
+# The characters a code may be written with, as a regex character class (any case) …
+CODE_CHAR_CLASS = "A-Za-z0-9_-"
+# … and as stored: canonical form is upper case. The database refuses anything else, so a
+# lower-case copy of an existing code can never sneak past the unique index.
+CANONICAL_CHAR_CLASS = "A-Z0-9_-"
+CANONICAL_CODE_REGEX = rf"^[{CANONICAL_CHAR_CLASS}]{{1,{CODE_MAX_LENGTH}}}$"
 # The same rule as the database checks it: characters by a regex without a bounded repeat, the
 # length apart. PostgreSQL's regex engine spends about three times as long on `{1,64}` as on
 # `+`, on every row an import inserts.
-CODE_CHARS_REGEX = r"^[A-Z0-9_-]+$"
+CODE_CHARS_REGEX = rf"^[{CANONICAL_CHAR_CLASS}]+$"
 
 
 class PoolKind(models.TextChoices):
@@ -237,11 +243,9 @@ class PromoCodeQuerySet(models.QuerySet):
         return self.filter(CodeState.HELD, holder__in=holders)
 
     def toward_quota(self, *, usage):
-        """Held codes that count toward the quota of a program with this usage: in a
-        single-use program only single-use ones (a multi-use code kept from before the switch
-        still attributes but does not fill the quota)."""
-        held = self.held()
-        return held.filter(usage=CodeUsage.SINGLE) if usage == CodeUsage.SINGLE else held
+        """Held codes that count toward the quota of a program with this usage
+        (programs.models.quota_usages_of)."""
+        return self.held().filter(usage__in=quota_usages_of(usage))
 
     def revealed_to(self, holder):
         """The fuel-tank codes `holder` has earned and may be shown."""

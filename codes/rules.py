@@ -3,8 +3,9 @@ used for.
 
 `canonical_code` is the one canonical form: uploads, the APIs, the widget and the conversions
 all go through it. `code_verdict` is the one eligibility check: whether a code may refer a
-friend, attribute an order or be copied by a participant, and if not, why, in words for the
-person who asked. The states it reads are `codes.models.CodeState`'s.
+friend, attribute an order or be copied by a participant, and if not, why: a refusal code
+(codes.refusals) and the sentence derived from it, for the person who asked. The states it
+reads are `codes.models.CodeState`'s.
 """
 
 import re
@@ -13,12 +14,13 @@ from enum import StrEnum
 
 from programs.models import CodeUsage
 
-from .models import CODE_MAX_LENGTH, CodeStatus, PoolKind, PromoCode
+from .models import CODE_CHAR_CLASS, CODE_MAX_LENGTH, CodeStatus, PoolKind, PromoCode
+from .refusals import Refusal, code_sentence, order_sentence
 
 # The characters of a code; a canonical code is upper case (the database refuses anything else).
 CODE_CHARACTERS = "A–Z, a–z, 0–9, - and _"
-_ALLOWED = re.compile(r"[A-Za-z0-9_-]+")
-CODE_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{1,{CODE_MAX_LENGTH}}}")
+_ALLOWED = re.compile(rf"[{CODE_CHAR_CLASS}]+")
+CODE_PATTERN = re.compile(rf"[{CODE_CHAR_CLASS}]{{1,{CODE_MAX_LENGTH}}}")
 
 
 class InvalidCode(ValueError):
@@ -58,11 +60,24 @@ class CodeUse(StrEnum):
 @dataclass(frozen=True)
 class Verdict:
     allowed: bool
-    reason: str = ""
+    # Why not (None when allowed): a stable code; the sentence is derived from it (`reason`).
+    refusal: Refusal | None = None
     # For ATTRIBUTE: a refusal of a code that is one of the program's referral codes makes the
     # order `rejected`; of anything else (an ordinary shop promo, a fuel-tank code),
     # `unattributed`.
     is_referral_code: bool = False
+    use: CodeUse = CodeUse.ATTRIBUTE
+    shown: str = ""  # the code as named, for the sentences that name it
+    when: str = ""  # " on 2026-12-01" for a voided code
+
+    @property
+    def reason(self) -> str:
+        """The refusal in words, for the person who asked ("" when allowed)."""
+        if self.refusal is None:
+            return ""
+        if self.use == CodeUse.ATTRIBUTE:
+            return order_sentence(self.refusal, when=self.when)
+        return code_sentence(self.refusal, code=self.shown, when=self.when)
 
 
 ALLOWED = Verdict(True, is_referral_code=True)
@@ -79,51 +94,41 @@ def code_verdict(
     standing comes from the participants app (`holder.can_hold_codes`); load the code with
     select_related("pool", "holder").
     """
-    shown = code.code if code is not None else (text or "").strip().upper()[:64]
+    shown = code.code if code is not None else (text or "").strip().upper()[:CODE_MAX_LENGTH]
+
+    def refused(refusal, *, referral=True, when=""):
+        return Verdict(False, refusal, referral, use, shown, when)
+
     if use == CodeUse.COPY:
-        return _copy_verdict(code, shown, participant_id)
+        return _copy_verdict(code, participant_id, refused)
     if code is None or code.pool.kind != PoolKind.REFERRAL:
-        if use == CodeUse.ATTRIBUTE:
-            return Verdict(False, "The promo code is not one of the program's referral codes.")
-        return Verdict(False, f"{shown} is not one of this program's referral codes.")
+        return refused(Refusal.NOT_REFERRAL_CODE, referral=False)
     if code.status == CodeStatus.VOIDED:
         when = f" on {code.voided_at:%Y-%m-%d}" if code.voided_at else ""
-        if use == CodeUse.ATTRIBUTE:
-            return Verdict(
-                False,
-                f"The code was voided{when}: it no longer attributes orders.",
-                is_referral_code=True,
-            )
-        return Verdict(False, f"{shown} was voided{when}.", is_referral_code=True)
+        return refused(Refusal.CODE_VOIDED, when=when)
     if code.holder_id is None or code.status == CodeStatus.AVAILABLE:
-        if use == CodeUse.ATTRIBUTE:
-            return Verdict(False, "The code is held by no advocate.", is_referral_code=True)
-        return Verdict(False, f"{shown} is not held by any advocate.", is_referral_code=True)
+        return refused(Refusal.CODE_UNHELD)
     if use == CodeUse.ATTRIBUTE:
         if code.usage == CodeUsage.SINGLE and code.status == CodeStatus.REDEEMED:
-            return Verdict(
-                False, "The single-use code was already redeemed.", is_referral_code=True
-            )
+            return refused(Refusal.CODE_ALREADY_REDEEMED)
         if not code.holder.can_hold_codes:
-            return Verdict(False, "The advocate is blocked.", is_referral_code=True)
+            return refused(Refusal.ADVOCATE_BLOCKED)
         return ALLOWED
     # REFER: a friend may be linked to the holder of a code already redeemed (the friend may
     # sign up after their order), but not to a blocked advocate, nor to themselves.
     if not code.holder.can_hold_codes:
-        return Verdict(False, f"The advocate holding {shown} is blocked.", is_referral_code=True)
+        return refused(Refusal.ADVOCATE_BLOCKED)
     if participant_id is not None and code.holder_id == participant_id:
-        return Verdict(
-            False, "A participant cannot be referred by their own code.", is_referral_code=True
-        )
+        return refused(Refusal.SELF_REFERRAL)
     return ALLOWED
 
 
-def _copy_verdict(code, shown, participant_id):
-    refused = Verdict(False, f"{shown} is not one of your codes.")
+def _copy_verdict(code, participant_id, refused):
     if code is None or participant_id is None or code.holder_id != participant_id:
-        return refused
+        return refused(Refusal.NOT_YOUR_CODE, referral=False)
     if code.status != CodeStatus.ASSIGNED:
-        return refused
+        return refused(Refusal.NOT_YOUR_CODE, referral=False)
     if code.pool.kind == PoolKind.FUEL_TANK and code.revealed_at is None:
-        return refused  # reserved for a reward still in its review period: not shown yet
-    return Verdict(True, is_referral_code=code.pool.kind == PoolKind.REFERRAL)
+        # reserved for a reward still in its review period: not shown yet
+        return refused(Refusal.NOT_YOUR_CODE, referral=False)
+    return Verdict(True, is_referral_code=code.pool.kind == PoolKind.REFERRAL, use=CodeUse.COPY)

@@ -26,6 +26,8 @@ from programs.models import Program
 
 from . import sql
 from .models import (
+    CODE_CHAR_CLASS,
+    CODE_MAX_LENGTH,
     Batch,
     BatchStatus,
     CodeShortfall,
@@ -557,7 +559,7 @@ def _text(value, readable_times=False):
 # --- The code manager's search -------------------------------------------------------------
 
 # What a code, or its first characters, can look like (any case: codes are stored upper-case).
-CODE_PREFIX = re.compile(r"[A-Za-z0-9_-]{1,64}")
+CODE_PREFIX = re.compile(rf"[{CODE_CHAR_CLASS}]{{1,{CODE_MAX_LENGTH}}}")
 # An advocate's id or e-mail names a handful of participants; more is not a person.
 SEARCH_MAX_HOLDERS = 50
 

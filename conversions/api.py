@@ -18,7 +18,7 @@ from participants.models import RewardStatus
 from programs.api import ProgramAPIView
 from programs.models import RewardKind
 
-from .models import Conversion, ConversionStatus
+from .models import Conversion, ConversionReason, ConversionStatus
 from .services import (
     EVENT_DATE_NOW,
     ConversionConflict,
@@ -383,7 +383,15 @@ class RewardSerializer(serializers.Serializer):
 class ConversionSerializer(serializers.Serializer):
     order_id = serializers.CharField()
     status = serializers.ChoiceField(choices=ConversionStatus.choices)
-    reason = serializers.CharField()
+    reason = serializers.CharField(help_text="Why the order got its outcome, in words.")
+    reason_code = serializers.ChoiceField(
+        choices=ConversionReason.choices,
+        allow_null=True,
+        help_text=(
+            "Why the order got its outcome, as a stable code (the `reason` is its sentence); "
+            "null for orders recorded before reason codes existed."
+        ),
+    )
     advocate_id = serializers.CharField(allow_null=True)
     referral_id = serializers.IntegerField(allow_null=True)
     reward = RewardSerializer(allow_null=True)
@@ -401,6 +409,7 @@ ATTRIBUTED_EXAMPLE = {
     "order_id": "ORD-10042",
     "status": "attributed",
     "reason": "Attributed to the advocate holding the code.",
+    "reason_code": "attributed",
     "advocate_id": "cust-1042",
     "referral_id": 17,
     "reward": {
@@ -465,6 +474,7 @@ class ConversionView(ProgramAPIView):
                     **ATTRIBUTED_EXAMPLE,
                     "status": "rejected",
                     "reason": "The single-use code was already redeemed.",
+                    "reason_code": "code_already_redeemed",
                     "referral_id": None,
                     "reward": None,
                 },
@@ -484,8 +494,9 @@ def record_response(*, program, data):
         conversion, created = conversion_record(program=program, payload=serializer.to_payload())
     except ConversionConflict as conflict:
         raise Conflict(str(conflict)) from None
+    # An answer stored before reason codes existed is replayed with a null one.
     return Response(
-        conversion.response,
+        {"reason_code": None, **conversion.response},
         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
     )
 

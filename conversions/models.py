@@ -2,6 +2,7 @@ from django.db import models
 from django.db.models import Q
 
 from codes.models import PromoCode
+from codes.refusals import Refusal
 from participants.models import Participant, Referral, Reward
 from programs.models import Program
 
@@ -12,6 +13,22 @@ class ConversionStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
     # After a reversal (refund/cancel) of an order that was attributed.
     REVERSED = "reversed", "Reversed"
+
+
+class ConversionReason(models.TextChoices):
+    """Why an order got its outcome, as a stable code (the answer's `reason_code`); the
+    refusals are codes.refusals.Refusal's, the sentence of each is derived from it."""
+
+    ATTRIBUTED = "attributed", "Attributed to the advocate holding the code"
+    REPEAT_ORDER = "repeat_order", "Attributed; the customer's referral was already converted"
+    NO_CODE = Refusal.NO_CODE.value, "No promo code"
+    NOT_REFERRAL_CODE = Refusal.NOT_REFERRAL_CODE.value, "Not a referral code"
+    CODE_VOIDED = Refusal.CODE_VOIDED.value, "Code voided"
+    CODE_UNHELD = Refusal.CODE_UNHELD.value, "Code held by no advocate"
+    CODE_ALREADY_REDEEMED = Refusal.CODE_ALREADY_REDEEMED.value, "Single-use code already redeemed"
+    ADVOCATE_BLOCKED = Refusal.ADVOCATE_BLOCKED.value, "Advocate blocked"
+    SELF_REFERRAL = Refusal.SELF_REFERRAL.value, "Self-referral"
+    CODE_NOT_REDEEMABLE = Refusal.CODE_NOT_REDEEMABLE.value, "Code changed under the order"
 
 
 class Conversion(models.Model):
@@ -25,6 +42,10 @@ class Conversion(models.Model):
     order_id = models.CharField(max_length=255)
     status = models.CharField(max_length=12, choices=ConversionStatus.choices)
     reason = models.CharField(max_length=255, blank=True)
+    # Blank for orders recorded before reason codes existed.
+    reason_code = models.CharField(
+        max_length=32, blank=True, default="", db_default="", choices=ConversionReason.choices
+    )
     promo_code = models.CharField(
         max_length=255, blank=True, help_text="OrderPromoCode as sent, in canonical case."
     )

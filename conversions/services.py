@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from codes.models import Pool, PromoCode
+from codes.refusals import Refusal, order_sentence
 from codes.rules import CodeUse, canonical_or_none, code_verdict
 from codes.services import CodeNotRedeemable, code_redeem, codes_top_up
 from participants.models import Participant, Referral, ReferralStatus, Reward
@@ -26,7 +27,7 @@ from participants.services import (
 )
 from programs.models import CodeUsage, Program
 
-from .models import Conversion, ConversionItem, ConversionStatus
+from .models import Conversion, ConversionItem, ConversionReason, ConversionStatus
 
 PAYLOAD_FIELDS = (
     "order_id",
@@ -48,9 +49,7 @@ _PRICE_PLACES = Decimal("0.0001")
 _SHA1_HEX = re.compile(r"^[0-9a-f]{40}$")
 
 
-# The reasons an order gets whatever path recorded it (a code's refusal is code_verdict's).
-NO_CODE_REASON = "The order carries no promo code."
-SELF_REFERRAL_REASON = "Self-referral: the customer is the advocate."
+# The sentences of the outcomes that are not refusals (a refusal's is codes.refusals').
 ATTRIBUTED_REASON = "Attributed to the advocate holding the code."
 
 
@@ -61,8 +60,28 @@ def repeat_reason(referral_status: str) -> str:
     )
 
 
-def not_redeemable_reason(refusal: str) -> str:
-    return f"The code cannot attribute: {refusal}."
+def _refused(conversion, status, refusal: Refusal, **context):
+    """The order is `status` for `refusal`: its code and the sentence derived from it."""
+    conversion.status = status
+    conversion.reason_code = refusal.value
+    conversion.reason = order_sentence(refusal, **context)
+
+
+def _verdict_refused(conversion, verdict):
+    rejected = verdict.is_referral_code
+    conversion.status = ConversionStatus.REJECTED if rejected else ConversionStatus.UNATTRIBUTED
+    conversion.reason_code = verdict.refusal.value
+    conversion.reason = verdict.reason
+
+
+def _attributed(conversion, referral_status=None):
+    conversion.status = ConversionStatus.ATTRIBUTED
+    if referral_status is None:
+        conversion.reason_code = ConversionReason.ATTRIBUTED
+        conversion.reason = ATTRIBUTED_REASON
+    else:
+        conversion.reason_code = ConversionReason.REPEAT_ORDER
+        conversion.reason = repeat_reason(referral_status)
 
 
 class ConversionConflict(Exception):
@@ -169,6 +188,7 @@ def conversion_body(conversion: Conversion, reward: Reward | None = None) -> dic
         "order_id": conversion.order_id,
         "status": conversion.status,
         "reason": conversion.reason,
+        "reason_code": conversion.reason_code or None,
         "advocate_id": conversion.advocate.participant_id if conversion.advocate else None,
         "referral_id": conversion.referral_id,
         "reward": reward_body(reward),
@@ -229,7 +249,7 @@ def _outcome_save(conversion, reward):
     if conversion.status != ConversionStatus.UNATTRIBUTED:
         changed.append("status")
     if conversion.reason:
-        changed.append("reason")
+        changed += ["reason", "reason_code"]
     changed += [
         name
         for name in ("code", "advocate", "friend", "referral", "reward")
@@ -267,13 +287,8 @@ def _record_in_python(*, program, values, digest, now):
 
 def _attribute(*, conversion, program, values):
     """Decide the outcome and make its writes; returns the reward or None."""
-
-    def outcome(status, reason):
-        conversion.status = status
-        conversion.reason = reason
-
     if not values["promo_code"]:
-        outcome(ConversionStatus.UNATTRIBUTED, NO_CODE_REASON)
+        _refused(conversion, ConversionStatus.UNATTRIBUTED, Refusal.NO_CODE)
         return None
     canonical = canonical_or_none(values["promo_code"])
     # Lock the code row: concurrent orders for one code are decided one after another.
@@ -290,21 +305,18 @@ def _attribute(*, conversion, program, values):
         conversion.code = code
         conversion.advocate = code.holder  # None for a code held by nobody
     if not verdict.allowed:
-        status = (
-            ConversionStatus.REJECTED if verdict.is_referral_code else ConversionStatus.UNATTRIBUTED
-        )
-        outcome(status, verdict.reason)
+        _verdict_refused(conversion, verdict)
         return None
     advocate = code.holder
     if values["customer_id"] == advocate.participant_id or _same_email(
         values["customer_email"], advocate.email
     ):
-        outcome(ConversionStatus.REJECTED, SELF_REFERRAL_REASON)
+        _refused(conversion, ConversionStatus.REJECTED, Refusal.SELF_REFERRAL)
         return None
 
     friend, new_friend = _friend(program=program, values=values)
     if friend.pk == advocate.pk:
-        outcome(ConversionStatus.REJECTED, SELF_REFERRAL_REASON)
+        _refused(conversion, ConversionStatus.REJECTED, Refusal.SELF_REFERRAL)
         return None
     conversion.friend = friend
     # Orders of one customer are decided one after another: lock the friend's row (NO KEY, so
@@ -321,13 +333,18 @@ def _attribute(*, conversion, program, values):
     try:
         code_redeem(code=code, order_id=values["order_id"], redeemed_by=friend)
     except CodeNotRedeemable as refused:
-        outcome(ConversionStatus.REJECTED, not_redeemable_reason(refused.reason))
+        _refused(
+            conversion,
+            ConversionStatus.REJECTED,
+            Refusal.CODE_NOT_REDEEMABLE,
+            detail=refused.reason,
+        )
         return None
     if referral is not None and referral.status != ReferralStatus.PENDING:
         # A repeat order: the code was used at the shop (redeemed, or one more use counted),
         # but the customer's referral was already converted (or reversed): no second reward.
         conversion.referral = referral if referral.advocate_id == advocate.pk else None
-        outcome(ConversionStatus.ATTRIBUTED, repeat_reason(referral.status))
+        _attributed(conversion, referral.status)
         return None
     # The code used at checkout wins over an earlier pending link to another advocate.
     referral = referral_convert(
@@ -341,7 +358,7 @@ def _attribute(*, conversion, program, values):
     reward = reward_grant(referral=referral)
     conversion.referral = referral
     conversion.reward = reward
-    outcome(ConversionStatus.ATTRIBUTED, ATTRIBUTED_REASON)
+    _attributed(conversion)
     return reward
 
 
@@ -417,13 +434,8 @@ def _attribution_outcome(*, conversion, program, row):
 
     The eligibility and its reason are code_verdict's, on the code as the function found it
     under its lock: a function that disagrees with it is a bug, not an outcome."""
-
-    def outcome(status, reason):
-        conversion.status = status
-        conversion.reason = reason
-
     if row["outcome"] == "no_code":
-        outcome(ConversionStatus.UNATTRIBUTED, NO_CODE_REASON)
+        _refused(conversion, ConversionStatus.UNATTRIBUTED, Refusal.NO_CODE)
         return None
     code = _code_as_found(row, program)
     verdict = code_verdict(code, use=CodeUse.ATTRIBUTE)
@@ -435,17 +447,19 @@ def _attribution_outcome(*, conversion, program, row):
         conversion.code = code
         conversion.advocate = code.holder
     if not verdict.allowed:
-        status = (
-            ConversionStatus.REJECTED if verdict.is_referral_code else ConversionStatus.UNATTRIBUTED
-        )
-        outcome(status, verdict.reason)
+        _verdict_refused(conversion, verdict)
         return None
     if row["outcome"] == "self_referral":
-        outcome(ConversionStatus.REJECTED, SELF_REFERRAL_REASON)
+        _refused(conversion, ConversionStatus.REJECTED, Refusal.SELF_REFERRAL)
         return None
     conversion.friend_id = row["friend_id"]
     if row["outcome"] == "not_redeemable":
-        outcome(ConversionStatus.REJECTED, not_redeemable_reason("code changed"))
+        _refused(
+            conversion,
+            ConversionStatus.REJECTED,
+            Refusal.CODE_NOT_REDEEMABLE,
+            detail="code changed",
+        )
         return None
     advocate = code.holder
     if code.usage == CodeUsage.SINGLE:
@@ -453,7 +467,7 @@ def _attribution_outcome(*, conversion, program, row):
     if row["outcome"] == "repeat":
         if row["referral_advocate_id"] == advocate.pk:
             conversion.referral_id = row["referral_id"]
-        outcome(ConversionStatus.ATTRIBUTED, repeat_reason(row["referral_status"]))
+        _attributed(conversion, row["referral_status"])
         return None
     reward = Reward(
         pk=row["reward_id"],
@@ -470,7 +484,7 @@ def _attribution_outcome(*, conversion, program, row):
     )
     conversion.referral_id = row["referral_id"]
     conversion.reward = reward
-    outcome(ConversionStatus.ATTRIBUTED, ATTRIBUTED_REASON)
+    _attributed(conversion)
     return reward
 
 

@@ -14,6 +14,18 @@ def is_reserved_participant_id(participant_id: str) -> bool:
     return participant_id.startswith(ERASED_ID_PREFIX)
 
 
+# Who may hold referral codes (and be topped up): an advocate (a friend seen only in an order is
+# not one yet) who is not blocked and was not erased. The one definition: the queryset
+# (`Participant.objects.may_hold_codes()`), the instance (`can_hold_codes`) and the SQL of the
+# attribution function (conversions.sql) all take it from here.
+MAY_HOLD_CODES = Q(is_advocate=True, is_blocked=False, erased_at__isnull=True)
+
+
+class ParticipantQuerySet(models.QuerySet):
+    def may_hold_codes(self):
+        return self.filter(MAY_HOLD_CODES)
+
+
 class Participant(models.Model):
     """A person in a program: an advocate, a referred friend, or both.
 
@@ -39,6 +51,8 @@ class Participant(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ParticipantQuerySet.as_manager()
+
     class Meta:
         ordering = ["program", "participant_id"]
         constraints = [
@@ -57,9 +71,13 @@ class Participant(models.Model):
     @property
     def can_hold_codes(self):
         """Whether the codes app may hand this participant referral codes (and top them up):
-        an advocate (a friend seen only in an order is not one yet) who is not blocked and
-        was not erased."""
-        return self.is_advocate and not self.is_blocked and self.erased_at is None
+        MAY_HOLD_CODES on this instance, without a query."""
+        return all(
+            (getattr(self, name.removesuffix("__isnull")) is None) == value
+            if name.endswith("__isnull")
+            else getattr(self, name) == value
+            for name, value in MAY_HOLD_CODES.children
+        )
 
     @property
     def is_erased(self):

@@ -21,6 +21,36 @@ class RewardKind(models.TextChoices):
     FUEL_TANK = "fuel_tank", "Fuel tank code"
 
 
+# The code quota (docs/architecture.md, Where each rule lives): how many codes an advocate should
+# hold, and which of their held codes count toward it. Written once here, in Python and in SQL
+# side by side (the claim engine's statements and the database functions take the SQL; a test
+# holds the two equal).
+
+
+def code_quota_of(code_usage: str, codes_per_advocate: int) -> int:
+    """Single-use programs: `codes_per_advocate` codes; multi-use: one."""
+    return codes_per_advocate if code_usage == CodeUsage.SINGLE else 1
+
+
+def quota_usages_of(code_usage: str) -> tuple[str, ...]:
+    """The usages of held codes that count toward the quota: in a single-use program only
+    single-use codes (a multi-use code kept from before the switch still attributes but does
+    not fill the quota)."""
+    return (CodeUsage.SINGLE,) if code_usage == CodeUsage.SINGLE else tuple(CodeUsage.values)
+
+
+def code_quota_sql(code_usage: str, codes_per_advocate: str) -> str:
+    """code_quota_of as SQL over two column expressions."""
+    return f"(CASE WHEN {code_usage} = '{CodeUsage.SINGLE}' THEN {codes_per_advocate} ELSE 1 END)"
+
+
+def counts_toward_quota_sql(program_usage: str, code_usage: str) -> str:
+    """quota_usages_of as SQL: whether a code of usage `code_usage` counts in a program of
+    usage `program_usage` (column expressions)."""
+    single = f"'{CodeUsage.SINGLE}'"
+    return f"({program_usage} <> {single} OR {code_usage} = {single})"
+
+
 def new_widget_secret():
     return secrets.token_urlsafe(48)
 
@@ -126,8 +156,13 @@ class Program(models.Model):
 
     @property
     def code_quota(self):
-        """How many unredeemed codes each advocate should hold."""
-        return self.codes_per_advocate if self.is_single_use else 1
+        """How many unredeemed codes each advocate should hold (code_quota_of)."""
+        return code_quota_of(self.code_usage, self.codes_per_advocate)
+
+    @property
+    def quota_usages(self):
+        """The usages of held codes that count toward the quota (quota_usages_of)."""
+        return quota_usages_of(self.code_usage)
 
     @property
     def recipient_list(self):

@@ -5,6 +5,7 @@ resolved by insert-and-retry on the unique index, never by check-then-insert (wh
 concurrent generators would both pass).
 """
 
+import re
 import secrets
 
 from django.db import IntegrityError, transaction
@@ -15,10 +16,23 @@ from programs.models import Program
 
 from .. import sql
 from ..errors import CannotAddCode, CodeSpaceTooSmall, PromoCodesOff
-from ..models import Batch, BatchSource, BatchStatus, CodeSource, CodeStatus, Pool, PromoCode
+from ..models import (
+    CODE_CHAR_CLASS,
+    CODE_MAX_LENGTH,
+    Batch,
+    BatchSource,
+    BatchStatus,
+    CodeSource,
+    CodeStatus,
+    Pool,
+    PromoCode,
+)
 from .assignment import CodeHolder, codes_holder_dequeue_if_at_quota
 from .pools import referral_pool_of
 from .stock import pool_batch_landed
+
+# What a prefix may be made of: the characters of a code (codes.models), none at all included.
+_PREFIX = re.compile(rf"[{CODE_CHAR_CLASS}]*")
 
 # No look-alikes: I, O, 0 and 1 are left out so a code read aloud or off a receipt is typed
 # right the first time.
@@ -55,9 +69,11 @@ def batch_generate(
         raise ValueError("Count must be at least 1.")
     if length < 4:
         raise ValueError("Length must be at least 4 random characters.")
-    if len(prefix) + length > 64:
-        raise ValueError("Prefix and length together must be at most 64 characters.")
-    if prefix and not all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in prefix):
+    if len(prefix) + length > CODE_MAX_LENGTH:
+        raise ValueError(
+            f"Prefix and length together must be at most {CODE_MAX_LENGTH} characters."
+        )
+    if not _PREFIX.fullmatch(prefix):
         raise ValueError("The prefix may only use A–Z, 0–9, - and _.")
     space = len(GENERATED_ALPHABET) ** length
     taken = PromoCode.objects.filter(program=program, code__startswith=prefix).count()
@@ -129,10 +145,12 @@ def code_add_manual(
     if not holder.can_hold_codes:
         raise CannotAddCode("This participant may not hold codes (not an advocate, or blocked).")
     prefix = (prefix or "").strip().upper()
-    if prefix and not all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in prefix):
+    if not _PREFIX.fullmatch(prefix):
         raise CannotAddCode("The prefix may only use A–Z, 0–9, - and _.")
-    if length < 4 or len(prefix) + length > 64:
-        raise CannotAddCode("Use 4 or more random characters, at most 64 with the prefix.")
+    if length < 4 or len(prefix) + length > CODE_MAX_LENGTH:
+        raise CannotAddCode(
+            f"Use 4 or more random characters, at most {CODE_MAX_LENGTH} with the prefix."
+        )
     sql.lock_holder(holder.pk)
     program = Program.objects.get(pk=holder.program_id)
     if not program.promo_codes_enabled:

@@ -70,12 +70,7 @@ def codes_void_preview(*, codes: QuerySet[PromoCode]) -> VoidPreview:
     for status, count in _status_counts(codes):
         counts[status] = count
     voidable = codes.filter(status__in=[CodeStatus.AVAILABLE, CodeStatus.ASSIGNED])
-    holders = (
-        voidable.filter(status=CodeStatus.ASSIGNED, pool__kind=PoolKind.REFERRAL)
-        .values("holder_id")
-        .distinct()
-        .count()
-    )
+    holders = voidable.filter(CodeState.HELD).values("holder_id").distinct().count()
     return VoidPreview(
         to_void=counts[CodeStatus.AVAILABLE] + counts[CodeStatus.ASSIGNED],
         already_voided=counts[CodeStatus.VOIDED],
@@ -133,7 +128,7 @@ def codes_void(
         raise ValueError("Name the codes to void: codes, a batch or a queryset.")
     # Lock order: a reward before its code, as on every rewards path (cancel, release, fill):
     # the rewards app locks the rewards of the fuel-tank codes about to be voided first.
-    rewarded = selected.filter(CodeState.ASSIGNED, pool__kind=PoolKind.FUEL_TANK)
+    rewarded = selected.filter(CodeState.ASSIGNED & CodeState.IN_FUEL_TANK)
     rewarded_ids = list(rewarded.values_list("pk", flat=True))
     if rewarded_ids:
         reward_codes_voiding.send(sender=PromoCode, program=program, code_ids=rewarded_ids)

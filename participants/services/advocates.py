@@ -127,9 +127,7 @@ def advocates_top_up_program(*, program: Program, progress=None) -> TopUpRun:
     run = TopUpRun()
     if not program.promo_codes_enabled:
         return run
-    advocates = Participant.objects.filter(
-        program=program, is_advocate=True, is_blocked=False, erased_at__isnull=True
-    )
+    advocates = Participant.objects.filter(program=program).may_hold_codes()
     after = 0
     while True:
         chunk = list(

@@ -29,11 +29,16 @@ from programs.models import Program, RewardKind
 
 from ..models import Referral, Reward, RewardStatus
 
+# Every change of a reward's status goes through this table (_move for one reward, _moved for
+# many at once); docs/architecture.md draws it. A pending reward goes back to waiting when the
+# fuel-tank code it was reserved was voided (reward_codes_voided).
 ALLOWED_MOVES: dict[str, frozenset[str]] = {
     RewardStatus.WAITING_FOR_STOCK: frozenset(
         {RewardStatus.PENDING, RewardStatus.AVAILABLE, RewardStatus.CANCELLED}
     ),
-    RewardStatus.PENDING: frozenset({RewardStatus.AVAILABLE, RewardStatus.CANCELLED}),
+    RewardStatus.PENDING: frozenset(
+        {RewardStatus.AVAILABLE, RewardStatus.WAITING_FOR_STOCK, RewardStatus.CANCELLED}
+    ),
     RewardStatus.AVAILABLE: frozenset({RewardStatus.PAID, RewardStatus.CANCELLED}),
     RewardStatus.PAID: frozenset(),
     RewardStatus.CANCELLED: frozenset(),
@@ -60,6 +65,15 @@ def _move(reward: Reward, to: str, *, now: datetime) -> None:
         reward.paid_at = now
     elif to == RewardStatus.CANCELLED:
         reward.cancelled_at = now
+
+
+def _moved(rewards: QuerySet[Reward], to: str) -> int:
+    """Move many rewards to `to` in one UPDATE: only those whose status may move there
+    (ALLOWED_MOVES); returns how many moved. For moves that stamp no time."""
+    if to in (RewardStatus.PAID, RewardStatus.CANCELLED):
+        raise ValueError(f"{to} stamps a time: move those rewards one by one (_move).")
+    allowed_from = [status for status, moves in ALLOWED_MOVES.items() if to in moves]
+    return rewards.filter(status__in=allowed_from).update(status=to)
 
 
 def _start_review(reward: Reward, program: Program, *, now: datetime) -> None:
@@ -178,8 +192,9 @@ def rewards_release_due(*, now: datetime | None = None) -> int:
             if not due:
                 return released
             ids = [pk for pk, _ in due]
-            released += Reward.objects.filter(pk__in=ids, status=RewardStatus.PENDING).update(
-                status=RewardStatus.AVAILABLE
+            released += _moved(
+                Reward.objects.filter(pk__in=ids, status=RewardStatus.PENDING),
+                RewardStatus.AVAILABLE,
             )
             tank_codes_reveal(code_ids=[code_id for _, code_id in due if code_id])
 
@@ -272,15 +287,17 @@ def reward_codes_voided(*, program: Program, code_ids: list[int]) -> int:
     """Rewards whose fuel-tank code was voided. A pending reward (its code reserved, never shown)
     goes back to waiting for a code and is served in its turn, oldest first: the one move
     outside waiting → pending → available → paid, because the code it was waiting out its
-    review with no longer exists. A reward whose code was revealed is flagged for review (the
-    advocate was shown a code that no longer works). Returns how many rewards were touched."""
+    review with no longer exists (ALLOWED_MOVES lists it). A reward whose code was revealed is
+    flagged for review (the advocate was shown a code that no longer works). Returns how many
+    rewards were touched."""
     touched = 0
     rewards = Reward.objects.select_for_update(of=("self",)).filter(code_id__in=code_ids)
     for reward in rewards.order_by("pk"):
         touched += 1
         if reward.status == RewardStatus.PENDING:
             reward.code = None
-            reward.status = RewardStatus.WAITING_FOR_STOCK  # keeps its available_at
+            # keeps its available_at
+            _move(reward, RewardStatus.WAITING_FOR_STOCK, now=timezone.now())
             reward.save(update_fields=["code", "status"])
             rewards_fill_waiting_later(program_id=reward.program_id)
         elif not reward.needs_review:

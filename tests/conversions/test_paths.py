@@ -134,6 +134,7 @@ def _recorded(case, settings, *, database):
     return {
         "status": conversion.status,
         "reason": conversion.reason,
+        "reason_code": conversion.reason_code,
         "answer": answer,
         "code": code and (code.code, code.status, code.redemption_count, code.redeemed_order_id),
         "advocate": conversion.advocate and conversion.advocate.participant_id,

@@ -196,7 +196,7 @@ def test_only_the_allowed_moves_are_made(start, target):
 def test_the_allowed_moves_are_designs():
     assert {
         S.WAITING_FOR_STOCK: {S.PENDING, S.AVAILABLE, S.CANCELLED},
-        S.PENDING: {S.AVAILABLE, S.CANCELLED},
+        S.PENDING: {S.AVAILABLE, S.WAITING_FOR_STOCK, S.CANCELLED},
         S.AVAILABLE: {S.PAID, S.CANCELLED},
         S.PAID: set(),
         S.CANCELLED: set(),
