@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,28 +23,55 @@ sys.path.insert(0, str(ROOT))
 MB = 1024 * 1024
 
 
-def make_files(folder):
+def make_files(folder, only=None):
     from tests.codes import bombs
 
     made = {}
 
-    def keep(name, data):
-        path = folder / name
-        path.write_bytes(data)
-        made[name] = path
+    def wanted(name):
+        return not only or any(part in name for part in only)
 
-    keep("whole-sheet-declared.xlsx", bombs.xlsx_declaring_the_whole_sheet())
-    keep("one-400MB-string.xlsx", bombs.xlsx_with_one_huge_string(400 * MB))
-    keep("5M-rows.xlsx", bombs.xlsx_with_rows(5_000_000))
-    rows = "".join(bombs.ods_row(f"C{n:07d}") for n in range(400_000))
-    keep("400k-rows.ods", bombs.ods(rows))
-    keep("repeated-1e9-rows.ods", bombs.ods(bombs.ods_row("abc", repeat=10**9)))
-    keep("nested-100k.json", bombs.json_nested(100_000))
+    def keep(name, build):
+        if wanted(name):
+            path = folder / name
+            path.write_bytes(build())
+            made[name] = path
+
+    keep("whole-sheet-declared.xlsx", lambda: bombs.xlsx_declaring_the_whole_sheet())
+    keep("one-400MB-string.xlsx", lambda: bombs.xlsx_with_one_huge_string(400 * MB))
+    keep("5M-rows.xlsx", lambda: bombs.xlsx_with_rows(5_000_000))
+    keep(
+        "400k-rows.ods",
+        lambda: bombs.ods("".join(bombs.ods_row(f"C{n:07d}") for n in range(400_000))),
+    )
+    keep("repeated-1e9-rows.ods", lambda: bombs.ods(bombs.ods_row("abc", repeat=10**9)))
+    keep("nested-100k.json", lambda: bombs.json_nested(100_000))
+    # Issue 19's bombs.
+    keep("repeated-9999999-rows.ods", lambda: bombs.ods_one_row_repeated(9_999_999))
+    keep("repeated-1e9-columns.ods", lambda: bombs.ods_one_cell_repeated_across(10**9))
+    keep("500MB-styles.xlsx", lambda: bombs.xlsx_with_a_padded_part("xl/styles.xml", 500 * MB))
+    keep("500MB-workbook.xlsx", lambda: bombs.xlsx_with_a_padded_part("xl/workbook.xml", 500 * MB))
+    keep("25M-empty-strings.xlsx", lambda: bombs.xlsx_with_empty_shared_strings(25_000_000))
+    keep("5000-digits.json", lambda: bombs.json_long_number(5_000))
+    keep("310-nines.json", lambda: bombs.json_long_number(310, b"9"))
+    keep("1M-digits.json", lambda: bombs.json_long_number(1_000_000))
+    if wanted("2M-rows.csv"):
+        _write_2m_rows(folder, made)
+    if wanted("100MB.csv"):
+        _write_100mb(folder, made)
+    keep("one-10MB-line.txt", lambda: b"abc\n" + b"A" * (10 * MB) + b"\n")
+    return made
+
+
+def _write_2m_rows(folder, made):
     with open(folder / "2M-rows.csv", "w") as out:
         out.write("code\n")
         for n in range(2_000_000):
             out.write(f"CODE{n:08d}\n")
     made["2M-rows.csv"] = folder / "2M-rows.csv"
+
+
+def _write_100mb(folder, made):
     with open(folder / "100MB.csv", "w") as out:
         out.write("code\n")
         n = 0
@@ -51,8 +79,6 @@ def make_files(folder):
             out.write(f"X{n:09d}\n")
             n += 1
     made["100MB.csv"] = folder / "100MB.csv"
-    keep("one-10MB-line.txt", b"abc\n" + b"A" * (10 * MB) + b"\n")
-    return made
 
 
 RUNNER = r"""
@@ -111,22 +137,30 @@ def measure(mode, path, var_dir):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", help="Only the files whose name contains this.")
+    parser.add_argument(
+        "--only", help="Only the files whose name contains this (or these, comma-separated)."
+    )
     only = parser.parse_args().only
+    only = only.split(",") if only else None
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        files = make_files(folder)
-        print(f"{'file':28} {'on disk':>10} {'mode':8} {'peak RSS':>9} {'(base)':>7}  answer")
+        files = make_files(folder, only)
+        print(
+            f"{'file':28} {'on disk':>10} {'mode':8} {'peak RSS':>9} {'(base)':>7} "
+            f"{'seconds':>8}  answer"
+        )
         for name, path in files.items():
-            if only and only not in name:
+            if only and not any(part in name for part in only):
                 continue
             for mode in ("preview", "import"):
                 with tempfile.TemporaryDirectory() as var_dir:
+                    started = time.monotonic()
                     result = measure(mode, path, var_dir)
+                    seconds = time.monotonic() - started
                 size = path.stat().st_size
                 print(
                     f"{name:28} {size / 1024:>8,.0f}KB {mode:8} {result['peak_mb']:>7.0f}MB "
-                    f"{result.get('base_mb', float('nan')):>5.0f}MB  "
+                    f"{result.get('base_mb', float('nan')):>5.0f}MB {seconds:>7.1f}s  "
                     f"{result['answer']}",
                     flush=True,
                 )

@@ -13,6 +13,7 @@ from programs.models import Program
 from . import selectors, services
 from .models import CodeShortfall, Pool, PoolKind
 from .signals import pool_restocked
+from .upload_store import upload_sweep
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +82,10 @@ def process_waiting_uploads():
         log.info("Importing upload batch %s, which waited past its task", batch_id)
         services.batch_process_upload(batch_id=batch_id)
     return len(waiting)
+
+
+@shared_task(name="codes.sweep_waiting_uploads")
+def sweep_waiting_uploads():
+    """Periodic: remove the admin uploads (code files, participant files) previewed and never
+    confirmed, once past their time."""
+    return upload_sweep()

@@ -62,13 +62,22 @@ def _folder():
 
 
 def upload_keep(*, chunks, user, pool, file_name):
-    """Keep an uploaded file (an iterable of byte chunks); return its signed reference."""
+    """Keep an uploaded file (an iterable of byte chunks); return its signed reference.
+
+    `pool` is None for an upload that is not a code file (the participant import): its
+    reference then names no pool, and the code upload's confirm step refuses it."""
     token = secrets.token_hex(16)
     try:
         size = _cache_write(token, chunks) if _uses_cache() else _folder_write(token, chunks)
     except CACHE_ERRORS as exc:
         raise UploadStoreUnavailable(str(exc)) from exc
-    payload = {"t": token, "u": user.pk, "p": pool.pk, "f": file_name, "s": size}
+    payload = {
+        "t": token,
+        "u": user.pk,
+        "p": pool.pk if pool is not None else None,
+        "f": file_name,
+        "s": size,
+    }
     return signing.dumps(payload, salt=_SALT, compress=True)
 
 
@@ -137,13 +146,25 @@ def _folder_claim(token):
             claimed.unlink()
 
 
+def upload_sweep():
+    """Remove the files of previews never confirmed, once past their time; return how many.
+
+    Run periodically. Files waiting in the shared cache expire there on their own."""
+    if _uses_cache():
+        return 0
+    return _folder_sweep(_folder())
+
+
 def _folder_sweep(folder):
     # Previews never confirmed leave their file behind: drop those past their time.
     cutoff = time.time() - UPLOAD_TTL_SECONDS
+    removed = 0
     for entry in os.scandir(folder):
         with contextlib.suppress(OSError):
             if entry.is_file() and entry.stat().st_mtime < cutoff:
                 os.unlink(entry.path)
+                removed += 1
+    return removed
 
 
 # With REDIS_URL: the shared cache, in chunks -------------------------------------------------
@@ -194,5 +215,6 @@ __all__ = [
     "UploadStoreUnavailable",
     "upload_claim",
     "upload_keep",
+    "upload_sweep",
     "upload_verify",
 ]

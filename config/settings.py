@@ -348,6 +348,7 @@ CELERY_TASK_QUEUES = [
 CELERY_TASK_ROUTES = {
     "codes.batch_process_upload": {"queue": "imports"},
     "codes.process_waiting_uploads": {"queue": "imports"},
+    "codes.sweep_waiting_uploads": {"queue": "imports"},
     "codes.send_stock_alert": {"queue": "alerts"},
     "codes.check_code_stock": {"queue": "alerts"},
     "codes.top_up_short_advocates": {"queue": "topups"},
@@ -368,6 +369,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "codes.process_waiting_uploads",
         "schedule": 10 * 60.0,
     },
+    # Admin uploads previewed and never confirmed: their files are removed once expired.
+    "codes-sweep-waiting-uploads": {"task": "codes.sweep_waiting_uploads", "schedule": 60 * 60.0},
 }
 
 # The audit trail (django-auditlog, with the audit app's entry model): who changed programs,

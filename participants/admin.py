@@ -1,3 +1,5 @@
+import logging
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -9,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from import_export.admin import ImportMixin
 from import_export.forms import ConfirmImportForm
+from import_export.tmp_storages import BaseStorage
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.import_export.forms import ImportForm
 from unfold.decorators import action
@@ -18,6 +21,13 @@ from audit.admin import AuditTrailAdminMixin
 from codes.models import PromoCode
 from codes.selectors import readable_time
 from codes.services import CannotAddCode, PromoCodesOff
+from codes.upload_store import (
+    UploadExpired,
+    UploadStoreUnavailable,
+    upload_claim,
+    upload_keep,
+    upload_verify,
+)
 from foundation.wording import counted
 from programs.admin_confirm import action_confirmation, action_confirmed
 from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
@@ -37,6 +47,8 @@ from .services import (
     rewards_mark_paid,
 )
 
+log = logging.getLogger(__name__)
+
 # Links in lists and tables, coloured like the console's other links.
 LINK_CLASS = "text-primary-600 dark:text-primary-500"
 
@@ -51,11 +63,57 @@ class ParticipantImportForm(ImportForm):
 
 
 class ParticipantConfirmImportForm(ConfirmImportForm):
+    """The confirmation's `import_file_name` is the preview's signed reference
+    (codes.upload_store), valid for the user who previewed: never a file name or a path. The
+    file's name shown and logged is the one the preview kept."""
+
     program = forms.ModelChoiceField(queryset=None, widget=forms.HiddenInput())
 
-    def __init__(self, *args, programs=None, **kwargs):
+    def __init__(self, *args, programs=None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["program"].queryset = programs
+        self.fields["original_file_name"].required = False
+        self.user = user
+
+    def clean_import_file_name(self):
+        try:
+            pending = upload_verify(reference=self.cleaned_data["import_file_name"], user=self.user)
+        except UploadExpired:
+            pending = None
+        if pending is None or pending.pool_id is not None:  # a code upload's reference
+            raise forms.ValidationError(
+                "This import is not yours or has expired: upload the file again."
+            )
+        return pending
+
+    def clean(self):
+        cleaned = super().clean()
+        pending = cleaned.get("import_file_name")
+        if pending is not None:
+            cleaned["original_file_name"] = pending.file_name
+        return cleaned
+
+
+class _KeptUploadStorage(BaseStorage):
+    """django-import-export's temporary storage for the participant import, writing nothing
+    to the system temp folder. The preview holds the file in memory for its own request (the
+    admin keeps it in codes.upload_store once the preview is clean); the confirm step's `name`
+    is the PendingUpload its form verified, claimed once from the store."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.data = None
+
+    def save(self, data):
+        self.data = data
+
+    def read(self):
+        if self.data is None:
+            self.data = bytes(upload_claim(self.name))  # UploadExpired when gone
+        return self.data
+
+    def remove(self):
+        self.data = None  # claiming removed the kept file
 
 
 def _participant_link(participant_pk, text):
@@ -428,9 +486,25 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
         return HttpResponseRedirect(page)
 
     # Participant import (CSV, XLSX, …) with a preview, through participant_upsert_referred.
+    # The previewed file waits in codes.upload_store under a signed per-user reference.
     resource_classes = [ParticipantImportResource]
     import_form_class = ParticipantImportForm
     confirm_form_class = ParticipantConfirmImportForm
+    tmp_storage_class = _KeptUploadStorage
+
+    def process_import(self, request, **kwargs):
+        try:
+            return super().process_import(request, **kwargs)
+        except UploadExpired:
+            message = "The previewed file has expired or was already imported: upload it again."
+        except UploadStoreUnavailable:
+            log.error("Participant import: the shared store (Redis) is unreachable", exc_info=True)
+            message = (
+                "The shared store (Redis) is unreachable, so the previewed file cannot be "
+                "read. Nothing was imported; upload it again in a few minutes."
+            )
+        self.message_user(request, message, messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:participants_participant_import"))
 
     def get_import_form_kwargs(self, request):
         return {
@@ -442,12 +516,29 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
         return {
             **super().get_confirm_form_kwargs(request, import_form),
             "programs": managed_programs(request.user),
+            "user": request.user,
         }
 
     def get_confirm_form_initial(self, request, import_form):
         initial = super().get_confirm_form_initial(request, import_form)
         if import_form is not None:
             initial["program"] = import_form.cleaned_data["program"].pk
+            upload = import_form.cleaned_data["import_file"]
+            try:
+                initial["import_file_name"] = upload_keep(
+                    chunks=upload.chunks(), user=request.user, pool=None, file_name=upload.name
+                )
+            except UploadStoreUnavailable:
+                log.error(
+                    "Participant import: the shared store (Redis) is unreachable", exc_info=True
+                )
+                initial["import_file_name"] = ""  # the confirmation is refused, naming why
+                self.message_user(
+                    request,
+                    "The file cannot be kept for confirmation: the shared store (Redis) is "
+                    "unreachable. Upload it again in a few minutes.",
+                    messages.ERROR,
+                )
         return initial
 
     def get_import_resource_kwargs(self, request, **kwargs):
