@@ -2,11 +2,14 @@
 
 import re
 from collections.abc import Mapping
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator
-from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.extensions import (
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -44,20 +47,21 @@ MAX_ITEMS = 1000
 MAX_WHOLE_DIGITS = 12  # the amount columns hold 14 digits, 2 of them after the point
 
 
-@extend_schema_field(
-    {
-        "oneOf": [
-            {"type": "number"},
-            {"type": "string", "format": "decimal", "pattern": r"^-?[0-9]{1,12}(\.[0-9]+)?$"},
-        ]
-    }
-)
 class MoneyField(serializers.DecimalField):
-    """An amount as a JSON number or a string, rounded half up to the cent.
+    """An amount as a JSON number or a string, rounded half up to the cent (or to the field's
+    decimals), with at most 12 digits before the point once rounded: what the amount columns
+    hold. Anything larger, rounding included (999999999999.995), is refused naming the field.
 
     Extra decimals are rounded rather than refused: a shop's tag computing price × quantity in
     floating point sends 59.970000000000006 for 59.97.
     """
+
+    default_error_messages = {
+        "max_whole_digits": "Ensure that there are no more than {max_whole_digits} digits "
+        "before the decimal point, once rounded to {decimal_places} decimals.",
+        "max_string_length": "Enter a number of at most {max_whole_digits} digits before the "
+        "decimal point.",
+    }
 
     def __init__(self, *, decimal_places=2, **kwargs):
         super().__init__(
@@ -67,10 +71,52 @@ class MoneyField(serializers.DecimalField):
             **kwargs,
         )
 
+    def fail(self, key, **kwargs):
+        if key in ("max_whole_digits", "max_string_length"):
+            kwargs.update(max_whole_digits=MAX_WHOLE_DIGITS, decimal_places=self.decimal_places)
+        super().fail(key, **kwargs)
+
     def validate_precision(self, value):
         if value and value.adjusted() + 1 > MAX_WHOLE_DIGITS:
-            self.fail("max_whole_digits", max_whole_digits=MAX_WHOLE_DIGITS)
+            self.fail("max_whole_digits")
         return value
+
+    def quantize(self, value):
+        # Rounding can carry into a 13th whole digit, which the column cannot hold (and which
+        # the context's precision refuses with InvalidOperation).
+        try:
+            rounded = super().quantize(value)
+        except InvalidOperation:
+            self.fail("max_whole_digits")
+        if rounded and rounded.adjusted() + 1 > MAX_WHOLE_DIGITS:
+            self.fail("max_whole_digits")
+        return rounded
+
+    def largest(self):
+        """The largest amount the field keeps, as the schema states it."""
+        return Decimal(10) ** MAX_WHOLE_DIGITS - Decimal(10) ** -self.decimal_places
+
+
+class MoneyFieldSchema(OpenApiSerializerFieldExtension):
+    """A number or a decimal string, with the bounds the field enforces: at most 12 whole
+    digits, and no sign when the field refuses negative amounts."""
+
+    target_class = "conversions.api.MoneyField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        largest = float(field.largest())
+        unsigned = field.min_value is not None and field.min_value >= 0
+        number = {"type": "number", "maximum": largest}
+        number["minimum"] = float(field.min_value) if unsigned else -largest
+        sign = "" if unsigned else "-?"
+        string = {
+            "type": "string",
+            "format": "decimal",
+            "pattern": rf"^{sign}[0-9]{{1,{MAX_WHOLE_DIGITS}}}(\.[0-9]+)?$",
+        }
+        return {"oneOf": [number, string]}
 
 
 # What EventDate accepts, as the schema says it: an ISO 8601 time, or NOW in any case.
@@ -123,8 +169,8 @@ class ConversionItemSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=255)
     category = serializers.CharField(required=False, allow_blank=True, max_length=255)
     quantity = serializers.IntegerField(required=False, min_value=0, max_value=2_147_483_647)
-    price = MoneyField(required=False, decimal_places=4)
-    subtotal = MoneyField(required=False)
+    price = MoneyField(required=False, decimal_places=4, min_value=Decimal(0))
+    subtotal = MoneyField(required=False, min_value=Decimal(0))
 
 
 def _items(data):
@@ -190,9 +236,9 @@ ITEM_DESCRIPTIONS = {
     "ItemName1": ("string", "Line 1's product name (ItemName{n})."),
     "ItemCategory1": ("string", "Line 1's category (ItemCategory{n})."),
     "ItemQuantity1": ("quantity", "Line 1's quantity (ItemQuantity{n}); 1 when not sent."),
-    "ItemPrice1": ("money", "Line 1's unit price (ItemPrice{n}), to 4 decimals."),
+    "ItemPrice1": ("price", "Line 1's unit price (ItemPrice{n}), to 4 decimals; not negative."),
     "ItemSubTotal1": (
-        "money",
+        "subtotal",
         "Line 1's amount (ItemSubTotal{n}, or ItemSubtotal{n}); else price × quantity.",
     ),
 }
@@ -216,10 +262,11 @@ class ConversionInputSchema(OpenApiSerializerExtension):
 
     def map_serializer(self, auto_schema, direction):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
-        money_schema = auto_schema._map_serializer_field(MoneyField(), direction)
+        item_fields = ConversionItemSerializer().fields
         properties = schema.setdefault("properties", {})
         for name, (kind, description) in ITEM_DESCRIPTIONS.items():
-            if kind == "money":
+            if kind in ("price", "subtotal"):
+                money_schema = auto_schema._map_serializer_field(item_fields[kind], direction)
                 properties[name] = {**money_schema, "description": description}
             elif kind == "quantity":
                 properties[name] = {**QUANTITY_SCHEMA, "description": description}

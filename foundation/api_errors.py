@@ -108,15 +108,38 @@ def exception_handler(exc, context):
         getattr(exc, "default_code", "error"),
     )
     if isinstance(exc, exceptions.ValidationError):
-        fields = _fields(exc.detail)
+        fields, left_out = _capped(_fields(exc.detail))
         message = "Invalid fields: " + ", ".join(sorted(fields)) if fields else _flatten(exc.detail)
+        if left_out:
+            message += f" (and {left_out:,} more invalid {'field' if left_out == 1 else 'fields'})"
         if isinstance(exc.detail, dict) and "non_field_errors" in exc.detail:
             message = _flatten(exc.detail["non_field_errors"])
     else:
         fields = {}
         message = _flatten(exc.detail)
-    response.data = error_body(code, message, fields)
+    response.data = error_body(code, _shortened(message), fields)
     return response
+
+
+# An error body stays small whatever the request held (90,000 bad keys are not 90,000 errors
+# sent back): the first fields named, in the order they were found, and how many were left out.
+MAX_ERROR_FIELDS = 50
+MAX_ERROR_MESSAGES = 5
+MAX_ERROR_TEXT = 1000
+
+
+def _capped(fields):
+    """(the first MAX_ERROR_FIELDS fields, each with its first messages shortened, the number
+    of fields left out)."""
+    kept = {
+        key[:MAX_ERROR_TEXT]: [_shortened(text) for text in messages[:MAX_ERROR_MESSAGES]]
+        for key, messages in list(fields.items())[:MAX_ERROR_FIELDS]
+    }
+    return kept, len(fields) - len(kept)
+
+
+def _shortened(text):
+    return text if len(text) <= MAX_ERROR_TEXT else f"{text[: MAX_ERROR_TEXT - 1]}…"
 
 
 def json_error(request, status_code, code, message):
