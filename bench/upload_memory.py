@@ -5,7 +5,13 @@ admin preview does (codes.selectors.upload_preview) and the way `import_codes` d
 the process's peak RSS and the answer (rows, or the refusal). Uses a throwaway SQLite database:
 no shared service is touched.
 
-    .venv/bin/python bench/upload_memory.py [--only NAME]
+`--confirm` measures the admin's confirm step instead, as a web worker runs it: the file is
+posted to the upload page (preview, kept in the upload store), the peak RSS is reset, then the
+confirmation is posted; tasks go to an in-memory broker, so only the web worker's share is
+measured. The store is the local folder, or Redis with `--redis URL` (the keys it writes are
+removed by the confirmation).
+
+    .venv/bin/python bench/upload_memory.py [--only NAME] [--confirm [--redis URL]]
 """
 
 import argparse
@@ -22,36 +28,47 @@ sys.path.insert(0, str(ROOT))
 MB = 1024 * 1024
 
 
-def make_files(folder):
+def make_files(folder, only=None):
+    """The files to measure (those whose name contains `only`), made in `folder`."""
     from tests.codes import bombs
 
-    made = {}
-
-    def keep(name, data):
-        path = folder / name
-        path.write_bytes(data)
-        made[name] = path
-
-    keep("whole-sheet-declared.xlsx", bombs.xlsx_declaring_the_whole_sheet())
-    keep("one-400MB-string.xlsx", bombs.xlsx_with_one_huge_string(400 * MB))
-    keep("5M-rows.xlsx", bombs.xlsx_with_rows(5_000_000))
-    rows = "".join(bombs.ods_row(f"C{n:07d}") for n in range(400_000))
-    keep("400k-rows.ods", bombs.ods(rows))
-    keep("repeated-1e9-rows.ods", bombs.ods(bombs.ods_row("abc", repeat=10**9)))
-    keep("nested-100k.json", bombs.json_nested(100_000))
-    with open(folder / "2M-rows.csv", "w") as out:
+    def csv_rows(out):
         out.write("code\n")
         for n in range(2_000_000):
             out.write(f"CODE{n:08d}\n")
-    made["2M-rows.csv"] = folder / "2M-rows.csv"
-    with open(folder / "100MB.csv", "w") as out:
+
+    def csv_100mb(out):
         out.write("code\n")
         n = 0
         while out.tell() < 100 * MB - 20:
             out.write(f"X{n:09d}\n")
             n += 1
-    made["100MB.csv"] = folder / "100MB.csv"
-    keep("one-10MB-line.txt", b"abc\n" + b"A" * (10 * MB) + b"\n")
+
+    def ods_rows():
+        return bombs.ods("".join(bombs.ods_row(f"C{n:07d}") for n in range(400_000)))
+
+    makers = {
+        "whole-sheet-declared.xlsx": bombs.xlsx_declaring_the_whole_sheet,
+        "one-400MB-string.xlsx": lambda: bombs.xlsx_with_one_huge_string(400 * MB),
+        "5M-rows.xlsx": lambda: bombs.xlsx_with_rows(5_000_000),
+        "400k-rows.ods": ods_rows,
+        "repeated-1e9-rows.ods": lambda: bombs.ods(bombs.ods_row("abc", repeat=10**9)),
+        "nested-100k.json": lambda: bombs.json_nested(100_000),
+        "2M-rows.csv": csv_rows,
+        "100MB.csv": csv_100mb,
+        "one-10MB-line.txt": lambda: b"abc\n" + b"A" * (10 * MB) + b"\n",
+    }
+    made = {}
+    for name, make in makers.items():
+        if only and only not in name:
+            continue
+        path = folder / name
+        if name.endswith(".csv"):
+            with open(path, "w") as out:
+                make(out)
+        else:
+            path.write_bytes(make())
+        made[name] = path
     return made
 
 
@@ -76,7 +93,29 @@ def high_water_mb():
 base = high_water_mb()
 answer = ""
 try:
-    if mode == "preview":
+    if mode == "confirm":
+        import re
+        from django.contrib.auth import get_user_model
+        from django.test import Client
+        from django.test.utils import setup_test_environment
+        from config.celery import app
+        from codes.models import Batch
+        setup_test_environment()
+        app.conf.update(broker_url="memory://", task_always_eager=False)
+        client = Client()
+        client.force_login(get_user_model().objects.create_superuser("bench", "b@x.test", "pw"))
+        page = "/admin/codes/batch/upload/"
+        with open(path, "rb") as upload:
+            shown = client.post(page, {"pool": pool.pk, "import_file": upload})
+        reference = re.search(rb'name="upload" value="([^"]+)"', shown.content).group(1)
+        del shown
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")  # resets VmHWM to the current RSS: the confirm step alone
+        base = high_water_mb()
+        done = client.post(page, {"upload": reference.decode(), "confirm": "yes"})
+        batch = Batch.objects.get()
+        answer = f"{done.status_code}, batch {batch.status}"
+    elif mode == "preview":
         from codes.selectors import upload_preview
         with open(path, "rb") as stream:
             preview = upload_preview(pool=pool, stream=stream, file_name=path)
@@ -92,10 +131,12 @@ print(json.dumps({"base_mb": base, "peak_mb": high_water_mb(), "answer": answer[
 """
 
 
-def measure(mode, path, var_dir):
+def measure(mode, path, var_dir, redis_url=None):
     env = {**os.environ, "VAR_DIR": str(var_dir)}
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
         env.pop(name, None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     done = subprocess.run(
         [sys.executable, "-c", RUNNER, mode, str(path)],
         cwd=ROOT,
@@ -112,17 +153,23 @@ def measure(mode, path, var_dir):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", help="Only the files whose name contains this.")
-    only = parser.parse_args().only
+    parser.add_argument(
+        "--confirm", action="store_true", help="Measure the admin's confirm step instead."
+    )
+    parser.add_argument("--redis", help="With --confirm: keep uploads in this Redis.")
+    args = parser.parse_args()
+    only = args.only
+    modes = ("confirm",) if args.confirm else ("preview", "import")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        files = make_files(folder)
+        files = make_files(folder, only)
         print(f"{'file':28} {'on disk':>10} {'mode':8} {'peak RSS':>9} {'(base)':>7}  answer")
         for name, path in files.items():
             if only and only not in name:
                 continue
-            for mode in ("preview", "import"):
+            for mode in modes:
                 with tempfile.TemporaryDirectory() as var_dir:
-                    result = measure(mode, path, var_dir)
+                    result = measure(mode, path, var_dir, args.redis)
                 size = path.stat().st_size
                 print(
                     f"{name:28} {size / 1024:>8,.0f}KB {mode:8} {result['peak_mb']:>7.0f}MB "
