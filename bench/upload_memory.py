@@ -5,7 +5,13 @@ admin preview does (codes.selectors.upload_preview) and the way `import_codes` d
 the process's peak RSS and the answer (rows, or the refusal). Uses a throwaway SQLite database:
 no shared service is touched.
 
-    .venv/bin/python bench/upload_memory.py [--only NAME]
+`--confirm` measures the admin's confirm step instead, as a web worker runs it: the file is
+posted to the upload page (preview, kept in the upload store), the peak RSS is reset, then the
+confirmation is posted; tasks go to an in-memory broker, so only the web worker's share is
+measured. The store is the local folder, or Redis with `--redis URL` (the keys it writes are
+removed by the confirmation).
+
+    .venv/bin/python bench/upload_memory.py [--only NAME] [--confirm [--redis URL]]
 """
 
 import argparse
@@ -102,7 +108,29 @@ def high_water_mb():
 base = high_water_mb()
 answer = ""
 try:
-    if mode == "preview":
+    if mode == "confirm":
+        import re
+        from django.contrib.auth import get_user_model
+        from django.test import Client
+        from django.test.utils import setup_test_environment
+        from config.celery import app
+        from codes.models import Batch
+        setup_test_environment()
+        app.conf.update(broker_url="memory://", task_always_eager=False)
+        client = Client()
+        client.force_login(get_user_model().objects.create_superuser("bench", "b@x.test", "pw"))
+        page = "/admin/codes/batch/upload/"
+        with open(path, "rb") as upload:
+            shown = client.post(page, {"pool": pool.pk, "import_file": upload})
+        reference = re.search(rb'name="upload" value="([^"]+)"', shown.content).group(1)
+        del shown
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")  # resets VmHWM to the current RSS: the confirm step alone
+        base = high_water_mb()
+        done = client.post(page, {"upload": reference.decode(), "confirm": "yes"})
+        batch = Batch.objects.get()
+        answer = f"{done.status_code}, batch {batch.status}"
+    elif mode == "preview":
         from codes.selectors import upload_preview
         with open(path, "rb") as stream:
             preview = upload_preview(pool=pool, stream=stream, file_name=path)
@@ -118,10 +146,12 @@ print(json.dumps({"base_mb": base, "peak_mb": high_water_mb(), "answer": answer[
 """
 
 
-def measure(mode, path, var_dir):
+def measure(mode, path, var_dir, redis_url=None):
     env = {**os.environ, "VAR_DIR": str(var_dir)}
     for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
         env.pop(name, None)
+    if redis_url:
+        env["REDIS_URL"] = redis_url
     done = subprocess.run(
         [sys.executable, "-c", RUNNER, mode, str(path)],
         cwd=ROOT,
@@ -140,8 +170,13 @@ def main():
     parser.add_argument(
         "--only", help="Only the files whose name contains this (or these, comma-separated)."
     )
-    only = parser.parse_args().only
-    only = only.split(",") if only else None
+    parser.add_argument(
+        "--confirm", action="store_true", help="Measure the admin's confirm step instead."
+    )
+    parser.add_argument("--redis", help="With --confirm: keep uploads in this Redis.")
+    args = parser.parse_args()
+    only = args.only.split(",") if args.only else None
+    modes = ("confirm",) if args.confirm else ("preview", "import")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         files = make_files(folder, only)
@@ -152,10 +187,10 @@ def main():
         for name, path in files.items():
             if only and not any(part in name for part in only):
                 continue
-            for mode in ("preview", "import"):
+            for mode in modes:
                 with tempfile.TemporaryDirectory() as var_dir:
                     started = time.monotonic()
-                    result = measure(mode, path, var_dir)
+                    result = measure(mode, path, var_dir, args.redis)
                     seconds = time.monotonic() - started
                 size = path.stat().st_size
                 print(

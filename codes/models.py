@@ -147,6 +147,12 @@ class Batch(models.Model):
     errors = models.JSONField(default=list, blank=True)
     failure_reason = models.TextField(blank=True)
     progress_rows = models.PositiveIntegerField(default=0)
+    # A background import holds its batch by a lease (docs/architecture.md, Resilience): the
+    # worker running it bumps `attempts` when it takes the batch and refreshes `heartbeat_at`
+    # as it goes; a batch still processing with an old heartbeat lost its worker and is taken
+    # again by the periodic task, and a worker whose attempt is no longer the batch's stops.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     # An admin upload processed in the background waits here (any worker can read it) and is
     # cleared once imported or failed.
     upload_data = models.BinaryField(null=True, blank=True, editable=False)
@@ -173,6 +179,13 @@ class Batch(models.Model):
 
     def __str__(self):
         return f"Batch {self.pk} ({self.file_name or self.get_source_display()})"
+
+    @staticmethod
+    def stalled(since):
+        """Background uploads still processing whose worker has not been heard of since
+        `since` (a batch from before heartbeats counts from its creation)."""
+        quiet = Q(heartbeat_at__lt=since) | Q(heartbeat_at__isnull=True, created_at__lt=since)
+        return Q(source=BatchSource.UPLOAD, status=BatchStatus.PROCESSING) & quiet
 
 
 class CodeSource(models.TextChoices):

@@ -483,6 +483,15 @@ def upload_batches_waiting(*, older_than, now=None):
     )
 
 
+def upload_batches_stalled(*, older_than, now=None):
+    """Ids of background uploads still processing whose worker has not been heard of for
+    `older_than` (it died: see Batch.attempts)."""
+    since = (now or timezone.now()) - older_than
+    return list(
+        Batch.objects.filter(Batch.stalled(since)).order_by("id").values_list("id", flat=True)
+    )
+
+
 EXPORT_PAGE_ROWS = 2000
 
 # A code of a fuel tank is a "reward" code, any other a "referral" code.

@@ -364,10 +364,11 @@ CELERY_BEAT_SCHEDULE = {
     "rewards-release-due": {"task": "participants.rewards_release_due", "schedule": 15 * 60},
     # Safety net for the fill that runs when a fuel-tank batch lands.
     "rewards-fill-waiting": {"task": "participants.rewards_fill_waiting", "schedule": 15 * 60},
-    # Admin uploads whose import task was never enqueued (broker unreachable at the time).
+    # Admin uploads whose import task was never enqueued (broker unreachable at the time), or
+    # whose worker died mid-import.
     "codes-process-waiting-uploads": {
         "task": "codes.process_waiting_uploads",
-        "schedule": 10 * 60.0,
+        "schedule": 5 * 60.0,
     },
     # Admin uploads previewed and never confirmed: their files are removed once expired.
     "codes-sweep-waiting-uploads": {"task": "codes.sweep_waiting_uploads", "schedule": 60 * 60.0},

@@ -28,6 +28,7 @@ from .assignment import (
 from .batches import (
     batch_import,
     batch_process_upload,
+    batch_resume_stalled,
     batch_upload_enqueue,
     import_staging_sweep,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "batch_generate",
     "batch_import",
     "batch_process_upload",
+    "batch_resume_stalled",
     "batch_upload_enqueue",
     "code_add_manual",
     "code_record_copy",

@@ -7,6 +7,7 @@ from pathlib import PurePath
 from typing import BinaryIO
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -19,10 +20,25 @@ from ..sql import CodeClash, ForeignKeyChecks, ImportStaging, copy_codes_into_ta
 from .pools import program_accepting_codes
 from .stock import pool_batch_landed
 
+log = logging.getLogger(__name__)
+
 # Refused rows kept on a batch (counts are always exact).
 BATCH_ERRORS_KEPT = 1000
-# Rows staged per statement, and how often progress is written.
+# Rows staged per statement, and how often progress (and a background import's heartbeat) is
+# written.
 STAGING_CHUNK_ROWS = 50_000
+# A background upload whose worker stopped this many times is failed rather than tried again (a
+# file that kills its worker would otherwise be retried for ever).
+UPLOAD_ATTEMPTS_MAX = 3
+
+
+class LeaseLost(Exception):
+    """Another worker took this batch over (this one was thought gone): stop, write nothing."""
+
+
+def _lease(batch):
+    """The batch row, while `batch` (as this worker took it) still holds it."""
+    return Batch.objects.filter(pk=batch.pk, status=BatchStatus.PROCESSING, attempts=batch.attempts)
 
 
 def _refusal(line, value, reason):
@@ -165,7 +181,11 @@ def _import_staged(
                 if chunk:
                     staging.write(chunk)
                 if batch is not None:
-                    Batch.objects.filter(pk=batch.pk).update(progress_rows=rows_read)
+                    held = _lease(batch).update(
+                        progress_rows=rows_read, heartbeat_at=timezone.now()
+                    )
+                    if not held:
+                        raise LeaseLost(batch.pk)
             chunk.clear()
             if on_progress:
                 on_progress(rows_read)
@@ -182,6 +202,9 @@ def _import_staged(
                 flush()
         flush()
         with transaction.atomic():
+            # Locked to the end of the import: no other worker can take the batch over now.
+            if batch is not None and not list(_lease(batch).select_for_update().values("pk")):
+                raise LeaseLost(batch.pk)
             if batch is None:
                 batch = _batch_create(
                     pool=pool,
@@ -281,13 +304,59 @@ def batch_process_upload(*, batch_id: int) -> Batch | None:
     """Import a pending upload batch (the Celery task's body); mark it failed if it cannot be.
 
     The import itself is one transaction (see batch_import); a failure leaves the batch row
-    with status failed and its reason, and no codes.
+    with status failed and its reason, and no codes. Taking the batch starts its lease (see
+    Batch.attempts): a worker that dies leaves it to batch_resume_stalled.
     """
     claimed = Batch.objects.filter(pk=batch_id, status=BatchStatus.PENDING).update(
-        status=BatchStatus.PROCESSING
+        status=BatchStatus.PROCESSING, attempts=F("attempts") + 1, heartbeat_at=timezone.now()
     )
     if not claimed:
         return None  # already processed (a redelivered task), or gone
+    return _batch_run(batch_id)
+
+
+def batch_resume_stalled(*, batch_id: int, stalled_before) -> Batch | None:
+    """Take over a background upload whose worker is gone (still processing, no heartbeat
+    since `stalled_before`) and import it again from its kept file, or fail it with a reason
+    after UPLOAD_ATTEMPTS_MAX attempts. Nothing happens if it is not stalled (any more).
+
+    Exactly once: taking it over bumps its attempt, and the import writes its codes only
+    while its attempt is still the batch's (a worker that was only slow stops at its next
+    heartbeat); the final transaction locks the batch row, so a batch landing its codes is
+    never taken over.
+    """
+    with transaction.atomic():
+        batch = (
+            Batch.objects.select_for_update(skip_locked=True)
+            .filter(Batch.stalled(stalled_before), pk=batch_id)
+            .first()
+        )
+        if batch is None:
+            return None
+        if batch.attempts >= UPLOAD_ATTEMPTS_MAX:
+            log.error("Upload batch %s stopped %s times; failing it", batch.pk, batch.attempts)
+            _batch_fail(
+                batch,
+                f"The import stopped {batch.attempts} times before finishing (its worker was "
+                "stopped or ran out of memory); no codes were added. Upload the file again, "
+                "or import it with the import_codes command.",
+            )
+            batch.refresh_from_db()
+            return batch
+        Batch.objects.filter(pk=batch.pk).update(
+            attempts=F("attempts") + 1, heartbeat_at=timezone.now()
+        )
+    log.warning(
+        "Importing upload batch %s again: its worker stopped (attempt %s of %s)",
+        batch_id,
+        batch.attempts + 1,
+        UPLOAD_ATTEMPTS_MAX,
+    )
+    return _batch_run(batch_id)
+
+
+def _batch_run(batch_id):
+    """Import a batch this worker has just taken (its lease is the batch's attempt)."""
     batch = Batch.objects.select_related("pool").get(pk=batch_id)
     try:
         return batch_import(
@@ -296,6 +365,9 @@ def batch_process_upload(*, batch_id: int) -> Batch | None:
             file_name=batch.file_name,
             batch=batch,
         )
+    except LeaseLost:
+        log.warning("Upload batch %s was taken over by another worker; this one stops", batch_id)
+        return None
     except (UnreadableFile, PromoCodesOff) as exc:
         _batch_fail(batch, str(exc))
     except Exception:
@@ -306,12 +378,15 @@ def batch_process_upload(*, batch_id: int) -> Batch | None:
 
 
 def _batch_fail(batch, reason):
-    Batch.objects.filter(pk=batch.pk).update(
+    """Fail a batch this worker holds (a lost lease changes nothing); its kept file goes."""
+    failed = _lease(batch).update(
         status=BatchStatus.FAILED,
         failure_reason=reason,
         upload_data=None,
         completed_at=timezone.now(),
     )
+    if not failed:
+        return
     audit_record(
         obj=batch,
         event="batch failed",
@@ -328,9 +403,6 @@ def _audit_completed(batch: Batch, counts: dict) -> None:
     changes = {"status": (batch.status, BatchStatus.COMPLETED)}
     changes.update({name: (0, value) for name, value in counts.items()})
     audit_record(obj=batch, event="batch completed", changes=changes)
-
-
-log = logging.getLogger(__name__)
 
 
 def import_staging_sweep() -> int:
