@@ -12,9 +12,12 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.db.models import Q
+
+from foundation.predicates import matches
 from programs.models import CodeUsage
 
-from .models import CODE_CHAR_CLASS, CODE_MAX_LENGTH, CodeStatus, PoolKind, PromoCode
+from .models import CODE_CHAR_CLASS, CODE_MAX_LENGTH, CodeState, CodeStatus, PoolKind, PromoCode
 from .refusals import Refusal, code_sentence, order_sentence
 
 # The characters of a code; a canonical code is upper case (the database refuses anything else).
@@ -83,6 +86,24 @@ class Verdict:
 ALLOWED = Verdict(True, is_referral_code=True)
 
 
+# Why a code may not attribute an order, in the order the rules are checked: the first that
+# holds is the refusal. Each is a predicate on the code (a Q over `CodeState`'s states): the
+# Python path reads it on the loaded code (foundation.predicates.matches) and the attribution
+# function is generated from it (conversions.sql). None: the holder may not hold codes, the
+# participants app's rule (`can_hold_codes`, participants.models.MAY_HOLD_CODES). A code absent
+# from the program is NOT_REFERRAL_CODE before any of these.
+ATTRIBUTE_REFUSALS: tuple[tuple[Refusal, Q | None], ...] = (
+    (Refusal.NOT_REFERRAL_CODE, ~CodeState.IN_REFERRAL_POOL),
+    (Refusal.CODE_VOIDED, CodeState.VOIDED),
+    (Refusal.CODE_UNHELD, Q(holder__isnull=True) | CodeState.AVAILABLE),
+    (Refusal.CODE_ALREADY_REDEEMED, CodeState.REDEEMED & Q(usage=CodeUsage.SINGLE)),
+    (Refusal.ADVOCATE_BLOCKED, None),
+)
+# A friend may be linked to the holder of a code already redeemed (the friend may sign up after
+# their order); the other refusals apply to a referral link as to an order.
+_REFER_SKIPS = {Refusal.CODE_ALREADY_REDEEMED}
+
+
 def code_verdict(
     code: PromoCode | None, *, use: CodeUse, text: str = "", participant_id: int | None = None
 ) -> Verdict:
@@ -101,24 +122,18 @@ def code_verdict(
 
     if use == CodeUse.COPY:
         return _copy_verdict(code, participant_id, refused)
-    if code is None or code.pool.kind != PoolKind.REFERRAL:
+    if code is None:
         return refused(Refusal.NOT_REFERRAL_CODE, referral=False)
-    if code.status == CodeStatus.VOIDED:
-        when = f" on {code.voided_at:%Y-%m-%d}" if code.voided_at else ""
-        return refused(Refusal.CODE_VOIDED, when=when)
-    if code.holder_id is None or code.status == CodeStatus.AVAILABLE:
-        return refused(Refusal.CODE_UNHELD)
-    if use == CodeUse.ATTRIBUTE:
-        if code.usage == CodeUsage.SINGLE and code.status == CodeStatus.REDEEMED:
-            return refused(Refusal.CODE_ALREADY_REDEEMED)
-        if not code.holder.can_hold_codes:
-            return refused(Refusal.ADVOCATE_BLOCKED)
-        return ALLOWED
-    # REFER: a friend may be linked to the holder of a code already redeemed (the friend may
-    # sign up after their order), but not to a blocked advocate, nor to themselves.
-    if not code.holder.can_hold_codes:
-        return refused(Refusal.ADVOCATE_BLOCKED)
-    if participant_id is not None and code.holder_id == participant_id:
+    for refusal, predicate in ATTRIBUTE_REFUSALS:
+        if use == CodeUse.REFER and refusal in _REFER_SKIPS:
+            continue
+        holder_refused = predicate is None and not code.holder.can_hold_codes
+        if holder_refused or (predicate is not None and matches(predicate, code)):
+            when = ""
+            if refusal == Refusal.CODE_VOIDED and code.voided_at:
+                when = f" on {code.voided_at:%Y-%m-%d}"
+            return refused(refusal, referral=refusal != Refusal.NOT_REFERRAL_CODE, when=when)
+    if use == CodeUse.REFER and participant_id is not None and code.holder_id == participant_id:
         return refused(Refusal.SELF_REFERRAL)
     return ALLOWED
 

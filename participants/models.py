@@ -3,6 +3,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Upper
 
 from codes.models import PromoCode
+from foundation.predicates import matches
 from programs.models import Program, RewardKind
 
 # An erased participant's id is replaced by ERASED_ID_PREFIX + random hex (an opaque
@@ -72,12 +73,7 @@ class Participant(models.Model):
     def can_hold_codes(self):
         """Whether the codes app may hand this participant referral codes (and top them up):
         MAY_HOLD_CODES on this instance, without a query."""
-        return all(
-            (getattr(self, name.removesuffix("__isnull")) is None) == value
-            if name.endswith("__isnull")
-            else getattr(self, name) == value
-            for name, value in MAY_HOLD_CODES.children
-        )
+        return matches(MAY_HOLD_CODES, self)
 
     @property
     def is_erased(self):

@@ -259,3 +259,24 @@ def test_two_attributed_orders_of_one_program_do_not_wait_on_each_other(conversi
     assert finished, "the second order waited for the first order's transaction"
     assert Conversion.objects.filter(program=program, status="attributed").count() == 2
     assert Referral.objects.filter(status=ReferralStatus.CONVERTED).count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_installed_attribution_function_is_the_one_generated_from_the_rules():
+    """The database runs the text conversions.sql generates today (installed after migrate),
+    and no migration carries a copy of it."""
+    from pathlib import Path
+
+    import conversions
+    from conversions.sql import ATTRIBUTE_FUNCTION, attribute_function_sql
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = %s", [ATTRIBUTE_FUNCTION])
+        (installed,) = cursor.fetchone()
+    generated = attribute_function_sql()
+    assert installed.strip() in generated
+    assert "'code_voided'" in installed and "'advocate_blocked'" in installed
+    migrations = Path(conversions.__file__).parent / "migrations"
+    for migration in migrations.glob("*.py"):
+        assert "FOR UPDATE OF c" not in migration.read_text(), migration.name
