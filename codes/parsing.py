@@ -16,6 +16,12 @@ naming the limit. A sheet's declared dimension is never trusted: only the cells 
 read. CSV, TSV, TXT, JSON, XLSX and ODS are streamed (XLSX and ODS with our own expat readers,
 which never build the document); XLS is read whole and capped in size. A refused value is kept
 escaped and cut to SHOWN_VALUE_CHARS characters.
+
+What a file repeats is bounded too: an ODS row or cell repeated is made one at a time as it is
+read, counted against the rows limit before it exists (and a filled row repeated more than
+_MAX_FILLED_ROW_REPEAT times, one code over and over, is refused); every zip part is unpacked as
+a stream, checked by its declared size before and its real size during; a JSON number longer
+than _MAX_JSON_NUMBER_CHARS never reaches the parser (a refused row naming its line).
 """
 
 import array
@@ -25,6 +31,7 @@ import io
 import itertools
 import math
 import re
+import secrets
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -44,10 +51,22 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _MAX_ZIP_ENTRIES = 10_000
 # Deepest nesting of a JSON file (a list of strings or of flat objects needs 2).
 _MAX_JSON_DEPTH = 32
+# A JSON number longer than this (a code is at most 64 characters) is a refused row, never
+# handed to the parser; its first SHOWN_NUMBER_CHARS characters are shown.
+_MAX_JSON_NUMBER_CHARS = 64
+SHOWN_NUMBER_CHARS = 20
 _READ_CHUNK = 64 * 1024
 # XML tokens (a tag with its attributes) longer than this are refused: expat holds a whole tag
 # in memory before it reports it.
 _MAX_XML_TOKEN_BYTES = 1024 * 1024
+# An XLSX's workbook, relationships and styles parts are small (a few KB, a few MB for a
+# workbook of many styles): a part declaring more is refused before it is unpacked.
+_MAX_SMALL_PART_BYTES = 32 * 1024 * 1024
+# One filled ODS row repeated more often than this repeats one code: refused (its repeats are
+# made lazily and counted first, but millions of copies of a code are not a file of codes).
+_MAX_FILLED_ROW_REPEAT = 10_000
+# Empty texts in an XLSX's shared-string table (Excel and LibreOffice keep each text once).
+_MAX_EMPTY_SHARED_STRINGS = 100_000
 
 
 # Header cells that name the code column, compared without case, spaces, "_" or "-".
@@ -239,12 +258,19 @@ def _not_text(value):
     if isinstance(value, bool):
         return "a true/false cell, not text"
     if isinstance(value, int | float):
-        return f"a number cell ({value:g}), not text: format the column as text"
+        return f"a number cell ({_number_shown(value)}), not text: format the column as text"
     if isinstance(value, datetime.date | datetime.time):
         return f"a date cell ({value.isoformat()}), not text: format the column as text"
     if isinstance(value, _NotText):
         return value.reason
     return f"not text ({type(value).__name__})"
+
+
+def _number_shown(value):
+    if isinstance(value, int) and abs(value) >= 10**15:
+        digits = str(abs(value)) if value.bit_length() < 14_000 else "many digits"
+        return ("-" if value < 0 else "") + (digits[:SHOWN_NUMBER_CHARS] + "…")
+    return f"{value:g}"
 
 
 class _NotText:
@@ -483,23 +509,41 @@ class _Zip:
     def find(self, name):
         return self.names.get(name.lower().lstrip("/"))
 
-    def read_small(self, name):
-        """A small part (workbook, relationships, styles) read whole, within the budget."""
+    def parse_small(self, name, handler):
+        """Stream a small part (workbook, relationships, styles) through `handler`; False when
+        the part is missing. A part declaring more than _MAX_SMALL_PART_BYTES is refused before
+        it is unpacked."""
         info = self.find(name)
         if info is None:
-            return None
-        return b"".join(self.chunks(info))
+            return False
+        if info.file_size > _MAX_SMALL_PART_BYTES:
+            raise UnreadableFile(
+                f"This .{self.fmt} file's {info.filename} unpacks to {info.file_size:,} bytes, "
+                f"more than such a part ever needs ({_MAX_SMALL_PART_BYTES:,}): it is not a "
+                "spreadsheet of codes."
+            )
+        for _ in _parse_xml(self.chunks(info), handler, self.fmt):
+            pass
+        return True
 
-    def chunks(self, info, limit=None):
+    def chunks(self, info, limit=None, part="file's shared-string table"):
+        """The unpacked bytes of a part, in chunks. Its declared size is checked against
+        `limit` and the budget before anything is unpacked, and the bytes really unpacked are
+        counted as they come: zipfile stops a part at its declared size (a part whose data runs
+        longer fails its check and is refused as damaged), and this counts again."""
         size = info.file_size
         if limit is not None and size > limit:
-            raise self.limits.too_expanded(self.fmt, limit, part="file's shared-string table")
+            raise self.limits.too_expanded(self.fmt, limit, part=part)
         if size > self.budget:
             raise self.limits.too_expanded(self.fmt)
         self.budget -= size
+        unpacked = 0
         try:
-            with self.archive.open(info) as part:
-                while chunk := part.read(_READ_CHUNK):
+            with self.archive.open(info) as stream:
+                while chunk := stream.read(_READ_CHUNK):
+                    unpacked += len(chunk)
+                    if unpacked > size:
+                        raise self.limits.too_expanded(self.fmt)
                     yield chunk
         except UnreadableFile:
             raise
@@ -530,14 +574,19 @@ def _parse_xml(chunks, handler, fmt, out=None):
     collected in `out` (a list it appends to), so rows flow out as the file is read."""
     parser = expat.ParserCreate()
     parser.buffer_text = True
+    local_names = {}  # "x:row" -> "row", once per tag name
+
+    def local(name):
+        tag = local_names[name] = name.rpartition(":")[2]
+        return tag
 
     def start(name, attrs):
         handler.events += 1
-        handler.start(name.rpartition(":")[2], attrs)
+        handler.start(local_names.get(name) or local(name), attrs)
 
     def end(name):
         handler.events += 1
-        handler.end(name.rpartition(":")[2])
+        handler.end(local_names.get(name) or local(name))
 
     def text(data):
         handler.events += 1
@@ -575,11 +624,6 @@ def _parse_xml(chunks, handler, fmt, out=None):
         out.clear()
 
 
-def _xml_events(data, handler, fmt):
-    for _ in _parse_xml([data], handler, fmt):
-        pass
-
-
 # XLSX --------------------------------------------------------------------------------------
 
 _EXCEL_EPOCH = datetime.datetime(1899, 12, 30)
@@ -597,7 +641,13 @@ class _SharedStrings(_XmlHandler):
     def __init__(self, limits):
         self.limits = limits
         self.buffer = io.StringIO()
-        self.offsets = array.array("Q", [0])
+        # The texts kept are at most a quarter of the unpacking budget: 32-bit offsets do.
+        wide = limits.expanded_bytes // 4 >= 2**32
+        self.offsets = array.array("Q" if wide else "I", [0])
+        # A file of codes needs a text per row at most (and its header cells); spreadsheet
+        # programs keep each text once, so empty texts are few.
+        self.max_items = limits.rows + limits.columns
+        self.empty_items = 0
         self.too_long = set()
         self.in_item = self.in_text = self.in_phonetic = False
         self.length = 0
@@ -621,6 +671,20 @@ class _SharedStrings(_XmlHandler):
             self.in_item = False
             if self.length > self.limits.cell_chars:
                 self.too_long.add(len(self.offsets) - 1)
+            elif not self.length:
+                self.empty_items += 1
+                if self.empty_items > _MAX_EMPTY_SHARED_STRINGS:
+                    raise UnreadableFile(
+                        "This .xlsx file's shared-string table holds more than "
+                        f"{_MAX_EMPTY_SHARED_STRINGS:,} empty texts (a spreadsheet program "
+                        "keeps each text once): this is not a file of codes."
+                    )
+            if len(self.offsets) > self.max_items:
+                raise UnreadableFile(
+                    f"This .xlsx file's shared-string table holds more than "
+                    f"{self.max_items:,} texts (the CODES_UPLOAD_MAX_ROWS limit, with a header): "
+                    "this is not a file of codes."
+                )
             self.offsets.append(self.buffer.tell())
 
     def text(self, data):
@@ -835,15 +899,11 @@ def _part_path(base, target):
 
 def _xlsx_rows(stream, limits):
     book = _Zip(stream, "xlsx", limits)
-    workbook_xml = book.read_small("xl/workbook.xml")
-    if workbook_xml is None:
-        raise UnreadableFile("This .xlsx file is not a readable Excel workbook.")
     workbook = _Workbook()
-    _xml_events(workbook_xml, workbook, "xlsx")
+    if not book.parse_small("xl/workbook.xml", workbook):
+        raise UnreadableFile("This .xlsx file is not a readable Excel workbook.")
     relationships = _Relationships()
-    rels_xml = book.read_small("xl/_rels/workbook.xml.rels")
-    if rels_xml is not None:
-        _xml_events(rels_xml, relationships, "xlsx")
+    book.parse_small("xl/_rels/workbook.xml.rels", relationships)
     sheet_target = relationships.by_id.get(workbook.first_sheet, "worksheets/sheet1.xml")
     sheet = book.find(_part_path("xl/workbook.xml", sheet_target))
     if sheet is None:
@@ -860,10 +920,8 @@ def _xlsx_rows(stream, limits):
     shared.finish()
     date_styles = set()
     styles_target = relationships.by_type.get("styles", "styles.xml")
-    styles_xml = book.read_small(_part_path("xl/workbook.xml", styles_target))
-    if styles_xml is not None:
-        styles = _Styles()
-        _xml_events(styles_xml, styles, "xlsx")
+    styles = _Styles()
+    if book.parse_small(_part_path("xl/workbook.xml", styles_target), styles):
         date_styles = styles.date_styles()
     epoch = _EXCEL_EPOCH_1904 if workbook.date1904 else _EXCEL_EPOCH
     rows = _SheetRows(limits, shared, date_styles, epoch)
@@ -876,9 +934,10 @@ _ODS_TEXT_CONTAINERS = frozenset({"p", "h"})
 
 
 class _OdsRows(_XmlHandler):
-    """The rows of the first table of an ODS content.xml as (line, cells). Repeated rows and
-    columns are expanded only as far as the limits allow: a blank row repeated a million times
-    costs nothing, a filled one counts against the rows limit at once."""
+    """The rows of the first table of an ODS content.xml as (first line, cells, repeat).
+    Repeated columns are expanded only as far as the columns limit; a repeated row is one
+    entry, counted against the rows limit at once: a blank row repeated a million times costs
+    nothing, a filled one is refused before it exists when it passes the limit."""
 
     def __init__(self, limits):
         self.limits = limits
@@ -958,14 +1017,19 @@ class _OdsRows(_XmlHandler):
         elif tag == "table-row" and self.cells is not None:
             repeat = self.row_repeat
             if any(not _blank(c) for c in self.cells):
+                # Counted before any repeat exists; the repeats are made one by one as they
+                # are read (_ods_rows), never held.
                 self.rows_read += repeat
                 if self.rows_read > self.limits.rows:
                     raise self.limits.too_many_rows()
-                for _ in range(repeat):
-                    self.line += 1
-                    self.out.append((self.line, self.cells))
-            else:
-                self.line += repeat
+                if repeat > _MAX_FILLED_ROW_REPEAT:
+                    raise UnreadableFile(
+                        f"Line {self.line + 1} of this .ods file is repeated {repeat:,} times "
+                        f"(more than {_MAX_FILLED_ROW_REPEAT:,}): each code of a file appears "
+                        "once. Remove the repeats, or save the codes as CSV."
+                    )
+                self.out.append((self.line + 1, self.cells, repeat))
+            self.line += repeat
             self.cells = None
 
 
@@ -1007,7 +1071,9 @@ def _ods_rows(stream, limits):
     if content is None:
         raise UnreadableFile("This .ods file is not a readable OpenDocument spreadsheet.")
     rows = _OdsRows(limits)
-    yield from _parse_xml(book.chunks(content), rows, "ods", rows.out)
+    for line, cells, repeat in _parse_xml(book.chunks(content), rows, "ods", rows.out):
+        for offset in range(repeat):
+            yield line + offset, cells
     if rows.tables_seen == 0:
         raise UnreadableFile("This .ods file is not a readable OpenDocument spreadsheet.")
 
@@ -1016,45 +1082,127 @@ def _ods_rows(stream, limits):
 
 
 class _JsonGuard(io.RawIOBase):
-    """The raw JSON bytes for ijson, minus a UTF-8 BOM, refusing any string longer than the
-    cell limit allows before the parser would hold it whole."""
+    """The raw JSON bytes for ijson, minus a UTF-8 BOM, bounded before the parser sees them:
+    a string longer than the cell limit allows refuses the file (the parser would hold it
+    whole), and a number longer than _MAX_JSON_NUMBER_CHARS is handed on as a marked string
+    (`marker`, then its length and first characters), a refused row: a parser converting a
+    number of thousands of digits can take seconds or, in ijson's C backend, crash the process
+    (5,000 digits)."""
 
-    _TOKENS = re.compile(rb'\\.|\\$|"')
+    _IN_STRING = re.compile(rb'[\\"]')
+    _OUTSIDE = re.compile(rb'"|[-+.0-9eE]+')
+    _NUMBER = re.compile(rb"[-+.0-9eE]*")
 
     def __init__(self, stream, limits):
         self.stream = stream
         self.limits = limits
         self.max_bytes = limits.cell_chars * 6 + 2  # \uXXXX: six bytes per character
+        self.marker = "\x00" + secrets.token_hex(8) + ":"
+        self.marker_bytes = b"\\u0000" + self.marker[1:].encode()
+        self.ready = bytearray()
         self.in_string = False
+        self.escaped = False  # the last chunk ended inside a string on a backslash
         self.run = 0
-        self.started = False
+        self.number = None  # the number being read (its first characters), outside strings
+        self.number_length = 0
+        self.started = self.ended = False
 
     def readable(self):
         return True
 
     def readinto(self, buffer):
-        data = self.stream.read(len(buffer))
-        if not self.started:
-            self.started = True
-            if data.startswith(b"\xef\xbb\xbf"):
-                data = data[3:] + self.stream.read(3)
-        self._scan(data)
-        buffer[: len(data)] = data
-        return len(data)
+        while not self.ready and not self.ended:
+            data = self.stream.read(_READ_CHUNK)
+            if not self.started:
+                self.started = True
+                if data.startswith(b"\xef\xbb\xbf"):
+                    data = data[3:]
+            if not data:
+                self.ended = True
+                self._end_number()
+            else:
+                self._scan(data)
+        size = min(len(buffer), len(self.ready))
+        buffer[:size] = self.ready[:size]
+        del self.ready[:size]
+        return size
 
     def _scan(self, data):
-        position = 0
-        for match in self._TOKENS.finditer(data):
+        out = self.ready
+        position, length = 0, len(data)
+        while position < length:
             if self.in_string:
-                self.run += match.start() - position
-            if match.group() == b'"':
-                self.in_string = not self.in_string
-                self.run = 0
-            position = match.end()
-            self._check()
-        if self.in_string:
-            self.run += len(data) - position
-            self._check()
+                if self.escaped:  # the character a backslash in the last chunk escapes
+                    self.escaped = False
+                    out += data[position : position + 1]
+                    self.run += 1
+                    position += 1
+                    continue
+                match = self._IN_STRING.search(data, position)
+                if match is None:
+                    self.run += length - position
+                    out += data[position:]
+                    self._check()
+                    return
+                self.run += match.end() - position
+                out += data[position : match.end()]
+                position = match.end()
+                if match.group() == b'"':
+                    self.in_string = False
+                    self.run = 0
+                else:
+                    self.escaped = True
+                self._check()
+            elif self.number is not None:
+                match = self._NUMBER.match(data, position)
+                self._grow_number(match.group())
+                position = match.end()
+                if position < length:
+                    self._end_number()
+            else:
+                match = self._OUTSIDE.search(data, position)
+                if match is None:
+                    out += data[position:]
+                    return
+                out += data[position : match.start()]
+                position = match.end()
+                if match.group() == b'"':
+                    out += b'"'
+                    self.in_string = True
+                    self.run = 0
+                else:
+                    self.number = bytearray()
+                    self.number_length = 0
+                    self._grow_number(match.group())
+                    if position < length:
+                        self._end_number()
+
+    def _grow_number(self, part):
+        self.number_length += len(part)
+        room = _MAX_JSON_NUMBER_CHARS + 1 - len(self.number)
+        if room > 0:
+            self.number += part[:room]
+
+    def _end_number(self):
+        if self.number is None:
+            return
+        if self.number_length <= _MAX_JSON_NUMBER_CHARS:
+            self.ready += self.number
+        else:
+            shown = bytes(self.number[:SHOWN_NUMBER_CHARS])
+            self.ready += b'"%s%d:%s"' % (self.marker_bytes, self.number_length, shown)
+        self.number = None
+
+    def long_number(self, value):
+        """The refused cell of a number the guard marked, or None for any other string."""
+        if not value.startswith(self.marker):
+            return None
+        length, _, shown = value[len(self.marker) :].partition(":")
+        return _NotText(
+            f"{shown}…",
+            f"a number {int(length):,} characters long ({shown}…), not a code: format the "
+            "column as text",
+        )
 
     def _check(self):
         if self.run > self.max_bytes:
@@ -1067,9 +1215,10 @@ class _JsonGuard(io.RawIOBase):
 def _json_cells(stream, limits):
     import ijson
 
-    events = ijson.basic_parse(io.BufferedReader(_JsonGuard(stream, limits), _READ_CHUNK))
+    guard = _JsonGuard(stream, limits)
+    events = ijson.basic_parse(io.BufferedReader(guard, _READ_CHUNK))
     try:
-        yield from _json_items(events, limits)
+        yield from _json_items(events, limits, guard.long_number)
     except UnreadableFile:
         raise
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
@@ -1077,7 +1226,7 @@ def _json_cells(stream, limits):
         raise UnreadableFile(f"This .json file is not valid JSON: {detail}.") from None
 
 
-def _json_items(events, limits):
+def _json_items(events, limits, long_number):
     first = next(events, None)
     if first is None:
         raise UnreadableFile("The file is empty.")
@@ -1137,8 +1286,10 @@ def _json_items(events, limits):
             continue
         if event == "number":
             value = _json_number(value)
-        elif event == "string" and len(value) > limits.cell_chars:
-            raise limits.cell_too_long(line + (depth == 1))
+        elif event == "string":
+            if len(value) > limits.cell_chars:
+                raise limits.cell_too_long(line + (depth == 1))
+            value = long_number(value) or value
         if depth == 1:  # a scalar item
             line += 1
             only_objects = False
@@ -1157,9 +1308,15 @@ def _json_items(events, limits):
 
 def _json_number(value):
     # ijson gives an int, or a Decimal for anything with a fraction or an exponent.
-    if isinstance(value, int) or (value == value.to_integral_value() and abs(value) < 2**53):
-        return int(value)
-    return float(value)
+    # copy_abs, not abs(): it never rounds, so 1e999999999 does not overflow the context.
+    if isinstance(value, int):
+        return value
+    try:
+        if value == value.to_integral_value() and value.copy_abs() < 2**53:
+            return int(value)
+        return float(value)
+    except ArithmeticError:
+        return _NotText(str(value)[:SHOWN_NUMBER_CHARS], "a number out of range, not a code")
 
 
 _TABLE_READERS = {
