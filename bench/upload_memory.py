@@ -2,7 +2,8 @@
 
 Makes each file in a temporary folder, then reads it in a fresh Python process the way the
 admin preview does (codes.selectors.upload_preview) and the way `import_codes` does, and prints
-the process's peak RSS and the answer (rows, or the refusal). Uses a throwaway SQLite database:
+the process's peak RSS, the seconds the read took (the preview, or the whole `import_codes`)
+and the answer (rows, or the refusal). Uses a throwaway SQLite database:
 no shared service is touched.
 
 `--confirm` measures the admin's confirm step instead, as a web worker runs it: the file is
@@ -20,7 +21,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,8 +105,10 @@ def high_water_mb():
         for line in status:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
+import time
 base = high_water_mb()
 answer = ""
+started = time.monotonic()
 try:
     if mode == "confirm":
         import re
@@ -142,7 +144,10 @@ try:
         answer = out.getvalue().strip()
 except Exception as exc:
     answer = f"refused: {exc}"
-print(json.dumps({"base_mb": base, "peak_mb": high_water_mb(), "answer": answer[:150]}))
+seconds = time.monotonic() - started
+print(json.dumps(
+    {"base_mb": base, "peak_mb": high_water_mb(), "seconds": seconds, "answer": answer[:150]}
+))
 """
 
 
@@ -161,7 +166,8 @@ def measure(mode, path, var_dir, redis_url=None):
         timeout=1800,
     )
     if done.returncode != 0:
-        return {"peak_mb": float("nan"), "answer": done.stderr.strip().splitlines()[-1]}
+        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+        return {"peak_mb": float("nan"), "answer": f"crashed ({done.returncode}): {lines[-1]}"}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -189,9 +195,8 @@ def main():
                 continue
             for mode in modes:
                 with tempfile.TemporaryDirectory() as var_dir:
-                    started = time.monotonic()
                     result = measure(mode, path, var_dir, args.redis)
-                    seconds = time.monotonic() - started
+                    seconds = result.get("seconds", float("nan"))
                 size = path.stat().st_size
                 print(
                     f"{name:28} {size / 1024:>8,.0f}KB {mode:8} {result['peak_mb']:>7.0f}MB "
