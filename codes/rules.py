@@ -21,9 +21,11 @@ from .models import CODE_CHAR_CLASS, CODE_MAX_LENGTH, CodeState, CodeStatus, Poo
 from .refusals import Refusal, code_sentence, order_sentence
 
 # The characters of a code; a canonical code is upper case (the database refuses anything else).
+# It begins with a letter or digit, so that no code reads as a formula in a spreadsheet (`-A1`,
+# `_X`) and exports can write codes verbatim (docs/architecture.md, Exports).
 CODE_CHARACTERS = "A–Z, a–z, 0–9, - and _"
 _ALLOWED = re.compile(rf"[{CODE_CHAR_CLASS}]+")
-CODE_PATTERN = re.compile(rf"[{CODE_CHAR_CLASS}]{{1,{CODE_MAX_LENGTH}}}")
+CODE_PATTERN = re.compile(rf"[A-Za-z0-9][{CODE_CHAR_CLASS}]{{0,{CODE_MAX_LENGTH - 1}}}")
 
 
 class InvalidCode(ValueError):
@@ -42,6 +44,8 @@ def canonical_code(raw: object) -> str:
     if len(text) > CODE_MAX_LENGTH:
         raise InvalidCode(f"too long ({len(text)} characters, at most {CODE_MAX_LENGTH})")
     bad = sorted({ch for ch in text if not _ALLOWED.fullmatch(ch)})
+    if not bad:
+        raise InvalidCode(f"begins with {text[0]!r}: a code begins with a letter or digit")
     shown = ", ".join(repr(ch) for ch in bad[:10])
     raise InvalidCode(f"invalid characters {shown} (only {CODE_CHARACTERS})")
 

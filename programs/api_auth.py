@@ -21,7 +21,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import BaseThrottle
 
-from .keycache import key_cache
+from .keycache import UNSEEN, key_cache
 from .models import ApiKey
 from .ratelimit import count_request, count_request_and_generation
 from .services import api_key_digest
@@ -116,12 +116,14 @@ class ApiKeyAuthentication(BaseAuthentication):
             throttle_key(digest), THROTTLE_WINDOW_SECONDS
         )
         request.api_key_window = counted
+        # Only the digest is compared, and an unknown one is kept like a known one: the answer
+        # takes the same time whether or not the key exists (programs.keycache).
         api_key = key_cache.get(digest, generation)
-        if api_key is None:
+        if api_key is UNSEEN:
             api_key = ApiKey.objects.select_related("program").filter(digest=digest).first()
-            if api_key is None:
-                _refuse(mismatch)
             key_cache.put(digest, generation, api_key)
+        if api_key is None:
+            _refuse(mismatch)
         if api_key.revoked_at is not None:
             _refuse("This API key has been revoked.")
         return api_key

@@ -15,8 +15,13 @@ from codes.parsing import UnreadableFile, read_rows
 from codes.rules import InvalidCode, canonical_code
 from conversions.services import payload_digest, payload_normalise
 
-CODE_CHARS = string.ascii_letters + string.digits + "-_"
-codes = st.text(CODE_CHARS, min_size=1, max_size=64)
+FIRST_CHARS = string.ascii_letters + string.digits
+CODE_CHARS = FIRST_CHARS + "-_"
+codes = st.builds(
+    lambda first, rest: first + rest,
+    st.sampled_from(FIRST_CHARS),
+    st.text(CODE_CHARS, max_size=63),
+)
 spaces = st.text(" \t", max_size=3)
 
 
@@ -36,7 +41,12 @@ def test_any_text_is_either_a_canonical_code_or_refused_with_a_reason(text):
     except InvalidCode as refused:
         assert str(refused)
         stripped = text.strip()
-        assert not stripped or len(stripped) > 64 or any(ch not in CODE_CHARS for ch in stripped)
+        assert (
+            not stripped
+            or len(stripped) > 64
+            or stripped[0] not in FIRST_CHARS
+            or any(ch not in CODE_CHARS for ch in stripped)
+        )
     else:
         assert re.fullmatch(CANONICAL_CODE_REGEX, canonical)
         assert canonical == text.strip().upper()
