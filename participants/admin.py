@@ -13,6 +13,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.import_export.forms import ImportForm
 from unfold.decorators import action
 from unfold.enums import ActionVariant
+from unfold.widgets import UnfoldAdminTextInputWidget, UnfoldBooleanWidget
 
 from audit.admin import AuditTrailAdminMixin
 from codes.models import PromoCode
@@ -663,6 +664,7 @@ class BlockForm(forms.Form):
         required=False,
         initial=True,
         label="Also void the referral codes they hold",
+        widget=UnfoldBooleanWidget,
         help_text="A voided code is kept for the record and never attributes again.",
     )
     reason = forms.CharField(
@@ -670,5 +672,5 @@ class BlockForm(forms.Form):
         required=False,
         label="Why",
         help_text="Kept with each voided code.",
-        widget=forms.TextInput(attrs={"size": 60}),
+        widget=UnfoldAdminTextInputWidget(),
     )
