@@ -22,6 +22,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from foundation.replica import on_replica, replica_reads
+from foundation.wording import about_duration
 from programs.models import Program
 
 from . import sql
@@ -243,6 +244,12 @@ class PoolStockSummary:
         """At the last 7 days' rate; None when empty or unused. A lower bound when the
         available count stopped at its cap."""
         return forecast_days_left(available=self.available, used=self.used_last_7_days)
+
+    @property
+    def lasts(self) -> str:
+        """The forecast in words ("about 7 months"; "more than 7 months" past the cap)."""
+        text = about_duration(self.days_left)
+        return text.replace("about", "more than", 1) if self.available.at_least else text
 
     @property
     def is_low(self) -> bool:

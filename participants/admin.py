@@ -17,9 +17,8 @@ from unfold.widgets import UnfoldAdminTextInputWidget, UnfoldBooleanWidget
 
 from audit.admin import AuditTrailAdminMixin
 from codes.models import PromoCode
-from codes.selectors import readable_time
 from codes.services import CannotAddCode, PromoCodesOff
-from foundation.wording import counted
+from foundation.wording import console_time, counted
 from programs.admin_confirm import action_confirmation, action_confirmed
 from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
 from programs.models import RewardKind
@@ -74,7 +73,7 @@ def _order_link(program_id, order_id):
 
 
 def _when(value):
-    return readable_time(value) if value else "—"
+    return console_time(value)
 
 
 class ReadOnlyTabularInline(ProgramScopedAdminMixin, TabularInline):
@@ -120,7 +119,7 @@ class CodesAndLinksInline(ReadOnlyTabularInline):
     @admin.display(description="Order")
     def order(self, code):
         if (code.referrals_count or 0) > 1:
-            return f"{code.redemption_count} orders" if code.redemption_count else "—"
+            return counted(code.redemption_count, "order") if code.redemption_count else "—"
         return _order_link(code.program_id, code.referral_order or code.redeemed_order_id)
 
     @admin.display(description="Friend")
@@ -152,7 +151,7 @@ class ReferralsInline(ReadOnlyTabularInline):
 
     @admin.display(description="Friend")
     def friend_shown(self, referral):
-        return _participant_link(referral.friend_id, referral.friend.participant_id)
+        return _participant_link(referral.friend_id, referral.friend.shown_name)
 
     @admin.display(description="Code")
     def code_shown(self, referral):
@@ -190,7 +189,7 @@ class RewardsInline(ReadOnlyTabularInline):
     @admin.display(description="Friend")
     def friend(self, reward):
         friend = reward.referral.friend
-        return _participant_link(friend.pk, friend.participant_id)
+        return _participant_link(friend.pk, friend.shown_name)
 
     @admin.display(description="Order")
     def order(self, reward):
@@ -278,7 +277,7 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
     @admin.display(description="Short of codes since")
     def short_of_codes_since(self, participant):
         shortfall = getattr(participant, "code_shortfall", None)
-        return readable_time(shortfall.since) if shortfall else "—"
+        return console_time(shortfall.since) if shortfall else "—"
 
     @admin.action(description="Block the selected advocates…", permissions=["change"])
     def block_advocates(self, request, queryset):
@@ -461,10 +460,15 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
 
 @admin.register(Referral)
 class ReferralAdmin(ProgramScopedAdminMixin, ModelAdmin):
-    list_display = ["friend", "advocate", "code", "status", "order_id", "created_at"]
+    list_display = ["friend_shown", "advocate", "code", "status", "order_id", "created_at"]
     list_filter = ["status", "program"]
+    list_select_related = ["friend", "advocate", "code"]
     search_fields = ["friend__participant_id", "advocate__participant_id", "order_id"]
     raw_id_fields = ["advocate", "friend", "code"]
+
+    @admin.display(description="Friend", ordering="friend__participant_id")
+    def friend_shown(self, referral):
+        return referral.friend.shown_name
 
     def has_change_permission(self, request, obj=None):
         # Referrals change through conversions and reversals (their services), not by hand.
@@ -522,7 +526,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     @admin.display(description="Friend", ordering="referral__friend__participant_id")
     def friend(self, reward):
         friend = reward.referral.friend
-        return _participant_link(friend.pk, friend.participant_id)
+        return _participant_link(friend.pk, friend.shown_name)
 
     @admin.display(description="Order", ordering="referral__order_id")
     def order(self, reward):
@@ -539,7 +543,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
 
     @admin.display(description="Date", ordering="created_at")
     def date(self, reward):
-        return readable_time(reward.created_at)
+        return console_time(reward.created_at)
 
     @admin.display(description="Code")
     def reward_code(self, reward):
@@ -590,7 +594,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                 title=f"Mark reward #{reward.pk} paid",
                 facts=[
                     f"{reward_what(reward)} for {reward.advocate} (who referred "
-                    f"{reward.referral.friend}) will be marked paid.",
+                    f"{reward.referral.friend.shown_name}) will be marked paid.",
                     "A paid reward cannot be cancelled; if its order is reversed later, it is "
                     "flagged for review.",
                 ],
