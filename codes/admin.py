@@ -50,6 +50,7 @@ from .services import (
     pool_update_settings,
     reward_tank_of,
 )
+from .topups import program_topup_progress, program_topup_sentence
 from .upload_store import (
     UploadExpired,
     UploadStoreUnavailable,
@@ -198,6 +199,7 @@ class PoolAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             + f"?pool__program__id__exact={program.pk}",
             "program_url": reverse("admin:programs_program_change", args=[program.pk]),
             "count_cap": f"{STOCK_COUNT_CAP:,}",
+            "topup": program_topup_sentence(program_topup_progress(program_id=program.pk)),
         }
         return TemplateResponse(request, "admin/codes/stock.html", context)
 

@@ -287,3 +287,10 @@ def referrals_page(
     )
     page = keyset_page(rows, scope=scope, cursor=cursor, limit=limit)
     return Page(rows=[referral_item(row) for row in page.rows], next_cursor=page.next_cursor)
+
+
+def advocates_to_top_up(*, program):
+    """The advocates a program-wide top-up visits: not blocked, not erased."""
+    return Participant.objects.filter(
+        program=program, is_advocate=True, is_blocked=False, erased_at__isnull=True
+    )
