@@ -73,7 +73,14 @@ class PoolForm(forms.ModelForm):
 
     class Meta:
         model = Pool
-        fields = ["program", "kind", "name", "low_stock_threshold", "low_stock_recipients"]
+        fields = [
+            "program",
+            "kind",
+            "name",
+            "low_stock_threshold",
+            "low_stock_recipients",
+            "code_pattern",
+        ]
         widgets = {"low_stock_recipients": UnfoldAdminTextareaWidget(attrs={"rows": 3})}
         help_texts = {
             "low_stock_threshold": "E-mail the recipients when this many codes or fewer are left.",

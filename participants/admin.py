@@ -17,6 +17,7 @@ from unfold.widgets import UnfoldAdminTextInputWidget, UnfoldBooleanWidget
 
 from audit.admin import AuditTrailAdminMixin
 from codes.models import PromoCode
+from codes.selectors import referral_code_pattern
 from codes.services import CannotAddCode, PromoCodesOff
 from foundation.wording import console_time, counted
 from programs.admin_confirm import action_confirmation, action_confirmed
@@ -365,12 +366,18 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
                 action="add_referral_code",
                 title=f"Add a referral code for {participant}",
                 facts=[
-                    f"A new {program.get_code_usage_display().lower()} referral code will be "
-                    f"made for {participant} in {program.name}, outside the pool's stock.",
+                    f"A new {program.get_code_usage_display().lower()} referral code like "
+                    f"{referral_code_pattern(program=program).shown} (the referral pool's "
+                    f"pattern; ? is a random character) will be made for {participant} in "
+                    f"{program.name}, outside the pool's stock.",
                     f"They hold {counted(held, 'referral code')} now; the new one shows under "
                     "Codes and links on their page and in their widget.",
                 ],
+                warning="The shop must accept the code too: it is made here, not taken from "
+                "the codes your shop gave you, so add it to the shop's discount codes before "
+                "the advocate shares it.",
                 submit="Add the code",
+                submit_variant="primary",
             )
         try:
             code = participant_code_add(participant=participant)
@@ -380,7 +387,8 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
             self.message_user(
                 request,
                 f"Added referral code {code.code} ({code.get_usage_display()}) for "
-                f"{participant}. It shows under Codes and links and in their widget.",
+                f"{participant}. It shows under Codes and links and in their widget. Add "
+                f"{code.code} to your shop's discount codes too, so the shop accepts it.",
                 messages.SUCCESS,
             )
         return HttpResponseRedirect(page)

@@ -30,7 +30,7 @@ TOP_UP_CHUNK = 200
 
 
 @transaction.atomic
-def participant_code_add(*, participant: Participant, prefix: str = "") -> PromoCode:
+def participant_code_add(*, participant: Participant, prefix: str | None = None) -> PromoCode:
     """ "Add referral code": a new code for this advocate, outside the pool's stock.
 
     Raises CannotAddCode or PromoCodesOff with a message for the program manager."""
