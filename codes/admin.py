@@ -21,6 +21,7 @@ from unfold.paginator import InfinitePaginator
 
 from audit.admin import AuditTrailAdminMixin
 from foundation.replica import on_replica
+from foundation.wording import console_time, counted
 from programs.admin import ProgramAdmin, ProgramForm
 from programs.admin_confirm import action_confirmation, action_confirmed
 from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
@@ -36,7 +37,6 @@ from .selectors import (
     codes_export_rows,
     codes_matching,
     program_stock_page,
-    readable_time,
     upload_preview,
 )
 from .services import (
@@ -50,6 +50,7 @@ from .services import (
     pool_update_settings,
     reward_tank_of,
 )
+from .topups import program_topup_progress, program_topup_sentence
 from .upload_store import (
     UploadExpired,
     UploadStoreUnavailable,
@@ -198,6 +199,7 @@ class PoolAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             + f"?pool__program__id__exact={program.pk}",
             "program_url": reverse("admin:programs_program_change", args=[program.pk]),
             "count_cap": f"{STOCK_COUNT_CAP:,}",
+            "topup": program_topup_sentence(program_topup_progress(program_id=program.pk)),
         }
         return TemplateResponse(request, "admin/codes/stock.html", context)
 
@@ -286,10 +288,10 @@ class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     @admin.display(description="Progress")
     def progress(self, batch):
         if batch.status == BatchStatus.COMPLETED:
-            return f"Done: {batch.rows_read:,} rows read."
+            return f"Done: {counted(batch.rows_read, 'row')} read."
         if batch.status == BatchStatus.FAILED:
             return "Failed: no codes were added."
-        return f"{batch.get_status_display()}: {batch.progress_rows:,} rows read so far."
+        return f"{batch.get_status_display()}: {counted(batch.progress_rows, 'row')} read so far."
 
     @admin.display(description="Refused rows")
     def refused_rows(self, batch):
@@ -440,7 +442,7 @@ def _batches_table(batches):
                 batch.get_status_display(),
                 f"{batch.codes_added:,}",
                 f"{batch.invalid_rows + batch.duplicates_in_file + batch.already_in_program:,}",
-                f"{batch.created_at:%Y-%m-%d %H:%M}",
+                console_time(batch.created_at),
             ]
             for batch in batches
         ],
@@ -452,12 +454,12 @@ def _alerts_table(alerts):
         "headers": ["When", "Pool", "Alert", "Codes left", "Threshold", "E-mailed"],
         "rows": [
             [
-                f"{alert.created_at:%Y-%m-%d %H:%M}",
+                console_time(alert.created_at),
                 alert.pool.name,
                 alert.get_kind_display(),
                 f"{alert.available:,}",
                 f"{alert.threshold:,}",
-                f"{alert.sent_at:%Y-%m-%d %H:%M}" if alert.sent_at else "not sent",
+                console_time(alert.sent_at) if alert.sent_at else "not sent",
             ]
             for alert in alerts
         ],
@@ -466,9 +468,11 @@ def _alerts_table(alerts):
 
 def _summary(batch):
     return (
-        f"Batch {batch.pk}: {batch.rows_read:,} rows read, {batch.codes_added:,} codes added, "
-        f"{batch.duplicates_in_file:,} duplicates in the file, {batch.already_in_program:,} "
-        f"already in the program, {batch.invalid_rows:,} invalid rows."
+        f"Batch {batch.pk}: {counted(batch.rows_read, 'row')} read, "
+        f"{counted(batch.codes_added, 'code')} added, "
+        f"{counted(batch.duplicates_in_file, 'duplicate')} in the file, "
+        f"{batch.already_in_program:,} already in the program, "
+        f"{counted(batch.invalid_rows, 'invalid row')}."
     )
 
 
@@ -537,7 +541,7 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, ModelAdmin):
 
     @admin.display(description="Assigned", ordering="assigned_at")
     def assigned(self, code):
-        return readable_time(code.assigned_at) if code.assigned_at else "—"
+        return console_time(code.assigned_at)
 
     def get_queryset(self, request):
         # The list, its search and its exports tolerate a second's lag: read from the replica
@@ -675,13 +679,14 @@ def _void_flow(modeladmin, request, queryset, *, codes, action, what=""):
     preview = codes_void_preview(codes=codes)
     source = f" ({what})" if what else ""
     facts = [
-        f"{preview.to_void:,} codes of {program}{source} will be voided: they are never "
+        f"{counted(preview.to_void, 'code')} of {program}{source} will be voided: they are never "
         "assigned again and an order carrying one is rejected."
     ]
     if preview.holders_to_top_up:
         facts.append(
-            f"{preview.holders_to_top_up:,} advocates hold some of them: each is topped up with "
-            "new codes at once (as far as the pool has stock)."
+            f"{counted(preview.holders_to_top_up, 'advocate')} "
+            f"{'holds' if preview.holders_to_top_up == 1 else 'hold'} some of them: each is topped "
+            "up with new codes at once (as far as the pool has stock)."
         )
     if preview.reward_codes:
         facts.append(
@@ -700,7 +705,7 @@ def _void_flow(modeladmin, request, queryset, *, codes, action, what=""):
         title="Void codes",
         facts=facts,
         warning="Voiding cannot be undone.",
-        submit=f"Yes, void {preview.to_void:,} codes",
+        submit=f"Yes, void {counted(preview.to_void, 'code')}",
         form=form,
     )
 

@@ -10,7 +10,10 @@ A code's states live here, once: `CodeState` holds the predicate of each state, 
 from the same predicates.
 """
 
+import re
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length, Now
@@ -33,6 +36,18 @@ CANONICAL_CODE_REGEX = rf"^[{CANONICAL_CHAR_CLASS}]{{1,{CODE_MAX_LENGTH}}}$"
 # length apart. PostgreSQL's regex engine spends about three times as long on `{1,64}` as on
 # `+`, on every row an import inserts.
 CODE_CHARS_REGEX = rf"^[{CANONICAL_CHAR_CLASS}]+$"
+
+
+# A pool's pattern for codes made by hand: a prefix of A-Z, 0-9, - or _, then 4 or more "?".
+CODE_PATTERN_REGEX = r"^([A-Z0-9_-]*)(\?{4,})$"
+
+
+def validate_code_pattern(value: str) -> None:
+    if value and not re.fullmatch(CODE_PATTERN_REGEX, value):
+        raise ValidationError(
+            "Write the pattern as a prefix of A–Z, 0–9, - or _ followed by one ? per random "
+            "character, at least four (e.g. DEMO-????????)."
+        )
 
 
 class PoolKind(models.TextChoices):
@@ -60,6 +75,15 @@ class Pool(models.Model):
     # concurrent claimers sends an alert; they re-arm when stock rises above the threshold.
     low_alert_armed = models.BooleanField(default=True)
     empty_alert_armed = models.BooleanField(default=True)
+    # How codes made here by hand look ("DEMO-????????": the prefix, then one ? per random
+    # character); blank: like the pool's generated or uploaded codes (codes.selectors).
+    code_pattern = models.CharField(
+        max_length=CODE_MAX_LENGTH,
+        blank=True,
+        validators=[validate_code_pattern],
+        help_text="How codes added by hand look: a prefix, then one ? per random character "
+        "(e.g. DEMO-????????). Blank: like the codes already in the pool.",
+    )
     pays_rewards = models.BooleanField(
         "pays the program's fuel-tank rewards",
         default=False,

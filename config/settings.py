@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
 from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -258,6 +259,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Dates and times in the console read "2026-12-07 13:19 UTC" everywhere (config/formats/).
+FORMAT_MODULE_PATH = ["config.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -277,6 +280,10 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Logging in at /admin/login/ without a `next` lands on the console, not on Django's default
+# /accounts/profile/ (which this project does not have).
+LOGIN_REDIRECT_URL = "admin:index"
+
 # Where e-mails link back to (low-stock alerts link to the pool's admin pages).
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
@@ -286,6 +293,13 @@ UNFOLD = {
     "SITE_TITLE": "Referral promo codes",
     "SITE_HEADER": "Referral promo codes",
     "SITE_SYMBOL": "redeem",
+    "SITE_FAVICONS": [
+        {
+            "rel": "icon",
+            "type": "image/svg+xml",
+            "href": lambda request: static("console/favicon.svg"),
+        }
+    ],
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
     # The index shows each managed program's stock (codes.dashboard).

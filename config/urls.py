@@ -1,9 +1,13 @@
 from django.contrib import admin
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from conversions.api_impact import ImpactActionsView, ImpactConversionView
+
+FAVICON = "console/favicon.svg"  # also named on every console page (UNFOLD["SITE_FAVICONS"])
 
 admin.site.site_header = "Referral promo codes"
 admin.site.site_title = "Referral promo codes"
@@ -25,6 +29,8 @@ admin.site.get_app_list = _apps_in_console_order
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # Browsers ask for /favicon.ico on every page that names no icon (the API docs, errors).
+    path("favicon.ico", lambda request: HttpResponsePermanentRedirect(static(FAVICON))),
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,4 +1,7 @@
-"""Counts in sentences a person reads (admin messages, command output): "1 code", "3 codes"."""
+"""Words a person reads (admin pages and messages, command output, e-mails): counts ("1 code",
+"3 codes"), forecasts ("about 7 months") and times ("2026-12-07 13:19 UTC")."""
+
+from django.utils import timezone
 
 
 def counted(number: int, singular: str, plural: str | None = None) -> str:
@@ -6,3 +9,26 @@ def counted(number: int, singular: str, plural: str | None = None) -> str:
     "2 codes"; give `plural` where adding "s" is wrong (counted(1, "entry", "entries"))."""
     noun = singular if number == 1 else (plural or f"{singular}s")
     return f"{number:,} {noun}"
+
+
+def about_duration(days) -> str:
+    """A forecast in days as a person says it: "about 5 days", "about 3 weeks", "about 7 months",
+    "about 2 years"; "less than a day" below one. Forecasts are rough: never a decimal."""
+    days = float(days)
+    if days < 1:
+        return "less than a day"
+    if days < 14:
+        return f"about {counted(round(days), 'day')}"
+    if days < 61:
+        return f"about {counted(round(days / 7), 'week')}"
+    if days < 730:
+        return f"about {counted(round(days / 30.44), 'month')}"
+    return f"about {counted(round(days / 365.25), 'year')}"
+
+
+def console_time(value) -> str:
+    """A time in the console: "2026-12-07 13:19 UTC", in the time zone active for the person
+    reading (their own, else UTC); the same shape as every date field the admin shows."""
+    if value is None:
+        return "—"
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z")

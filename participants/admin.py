@@ -16,10 +16,11 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.import_export.forms import ImportForm
 from unfold.decorators import action
 from unfold.enums import ActionVariant
+from unfold.widgets import UnfoldAdminTextInputWidget, UnfoldBooleanWidget
 
 from audit.admin import AuditTrailAdminMixin
 from codes.models import PromoCode
-from codes.selectors import readable_time
+from codes.selectors import referral_code_pattern
 from codes.services import CannotAddCode, PromoCodesOff
 from codes.upload_store import (
     UploadExpired,
@@ -28,7 +29,7 @@ from codes.upload_store import (
     upload_keep,
     upload_verify,
 )
-from foundation.wording import counted
+from foundation.wording import console_time, counted
 from programs.admin_confirm import action_confirmation, action_confirmed
 from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
 from programs.models import RewardKind
@@ -131,7 +132,7 @@ def _order_link(program_id, order_id):
 
 
 def _when(value):
-    return readable_time(value) if value else "—"
+    return console_time(value)
 
 
 class ReadOnlyTabularInline(ProgramScopedAdminMixin, TabularInline):
@@ -177,7 +178,7 @@ class CodesAndLinksInline(ReadOnlyTabularInline):
     @admin.display(description="Order")
     def order(self, code):
         if (code.referrals_count or 0) > 1:
-            return f"{code.redemption_count} orders" if code.redemption_count else "—"
+            return counted(code.redemption_count, "order") if code.redemption_count else "—"
         return _order_link(code.program_id, code.referral_order or code.redeemed_order_id)
 
     @admin.display(description="Friend")
@@ -209,7 +210,7 @@ class ReferralsInline(ReadOnlyTabularInline):
 
     @admin.display(description="Friend")
     def friend_shown(self, referral):
-        return _participant_link(referral.friend_id, referral.friend.participant_id)
+        return _participant_link(referral.friend_id, referral.friend.shown_name)
 
     @admin.display(description="Code")
     def code_shown(self, referral):
@@ -247,7 +248,7 @@ class RewardsInline(ReadOnlyTabularInline):
     @admin.display(description="Friend")
     def friend(self, reward):
         friend = reward.referral.friend
-        return _participant_link(friend.pk, friend.participant_id)
+        return _participant_link(friend.pk, friend.shown_name)
 
     @admin.display(description="Order")
     def order(self, reward):
@@ -335,7 +336,7 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
     @admin.display(description="Short of codes since")
     def short_of_codes_since(self, participant):
         shortfall = getattr(participant, "code_shortfall", None)
-        return readable_time(shortfall.since) if shortfall else "—"
+        return console_time(shortfall.since) if shortfall else "—"
 
     @admin.action(description="Block the selected advocates…", permissions=["change"])
     def block_advocates(self, request, queryset):
@@ -423,12 +424,18 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
                 action="add_referral_code",
                 title=f"Add a referral code for {participant}",
                 facts=[
-                    f"A new {program.get_code_usage_display().lower()} referral code will be "
-                    f"made for {participant} in {program.name}, outside the pool's stock.",
+                    f"A new {program.get_code_usage_display().lower()} referral code like "
+                    f"{referral_code_pattern(program=program).shown} (the referral pool's "
+                    f"pattern; ? is a random character) will be made for {participant} in "
+                    f"{program.name}, outside the pool's stock.",
                     f"They hold {counted(held, 'referral code')} now; the new one shows under "
                     "Codes and links on their page and in their widget.",
                 ],
+                warning="The shop must accept the code too: it is made here, not taken from "
+                "the codes your shop gave you, so add it to the shop's discount codes before "
+                "the advocate shares it.",
                 submit="Add the code",
+                submit_variant="primary",
             )
         try:
             code = participant_code_add(participant=participant)
@@ -438,7 +445,8 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
             self.message_user(
                 request,
                 f"Added referral code {code.code} ({code.get_usage_display()}) for "
-                f"{participant}. It shows under Codes and links and in their widget.",
+                f"{participant}. It shows under Codes and links and in their widget. Add "
+                f"{code.code} to your shop's discount codes too, so the shop accepts it.",
                 messages.SUCCESS,
             )
         return HttpResponseRedirect(page)
@@ -551,10 +559,15 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
 
 @admin.register(Referral)
 class ReferralAdmin(ProgramScopedAdminMixin, ModelAdmin):
-    list_display = ["friend", "advocate", "code", "status", "order_id", "created_at"]
+    list_display = ["friend_shown", "advocate", "code", "status", "order_id", "created_at"]
     list_filter = ["status", "program"]
+    list_select_related = ["friend", "advocate", "code"]
     search_fields = ["friend__participant_id", "advocate__participant_id", "order_id"]
     raw_id_fields = ["advocate", "friend", "code"]
+
+    @admin.display(description="Friend", ordering="friend__participant_id")
+    def friend_shown(self, referral):
+        return referral.friend.shown_name
 
     def has_change_permission(self, request, obj=None):
         # Referrals change through conversions and reversals (their services), not by hand.
@@ -612,7 +625,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     @admin.display(description="Friend", ordering="referral__friend__participant_id")
     def friend(self, reward):
         friend = reward.referral.friend
-        return _participant_link(friend.pk, friend.participant_id)
+        return _participant_link(friend.pk, friend.shown_name)
 
     @admin.display(description="Order", ordering="referral__order_id")
     def order(self, reward):
@@ -629,7 +642,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
 
     @admin.display(description="Date", ordering="created_at")
     def date(self, reward):
-        return readable_time(reward.created_at)
+        return console_time(reward.created_at)
 
     @admin.display(description="Code")
     def reward_code(self, reward):
@@ -680,7 +693,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                 title=f"Mark reward #{reward.pk} paid",
                 facts=[
                     f"{reward_what(reward)} for {reward.advocate} (who referred "
-                    f"{reward.referral.friend}) will be marked paid.",
+                    f"{reward.referral.friend.shown_name}) will be marked paid.",
                     "A paid reward cannot be cancelled; if its order is reversed later, it is "
                     "flagged for review.",
                 ],
@@ -754,6 +767,7 @@ class BlockForm(forms.Form):
         required=False,
         initial=True,
         label="Also void the referral codes they hold",
+        widget=UnfoldBooleanWidget,
         help_text="A voided code is kept for the record and never attributes again.",
     )
     reason = forms.CharField(
@@ -761,5 +775,5 @@ class BlockForm(forms.Form):
         required=False,
         label="Why",
         help_text="Kept with each voided code.",
-        widget=forms.TextInput(attrs={"size": 60}),
+        widget=UnfoldAdminTextInputWidget(),
     )

@@ -70,6 +70,12 @@ class Participant(models.Model):
         return self.participant_id
 
     @property
+    def shown_name(self) -> str:
+        """How the console names a person: their e-mail when known (a friend's order usually
+        carries it), else the shop's participant id."""
+        return self.email or self.participant_id
+
+    @property
     def can_hold_codes(self):
         """Whether the codes app may hand this participant referral codes (and top them up):
         MAY_HOLD_CODES on this instance, without a query."""

@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+from unfold.widgets import UnfoldAdminTextareaWidget
 
 from audit.admin import AuditTrailAdminMixin
 from foundation.wording import counted
@@ -59,8 +60,8 @@ class ProgramForm(forms.ModelForm):
             "widget_allowed_origins",
         ]
         widgets = {
-            "low_stock_recipients": forms.Textarea(attrs={"rows": 3, "cols": 50}),
-            "widget_allowed_origins": forms.Textarea(attrs={"rows": 3, "cols": 50}),
+            "low_stock_recipients": UnfoldAdminTextareaWidget(attrs={"rows": 3}),
+            "widget_allowed_origins": UnfoldAdminTextareaWidget(attrs={"rows": 3}),
         }
 
     def __init__(self, *args, **kwargs):

@@ -42,6 +42,8 @@ class PromoSettingsChange:
 
     turns_on: bool
     switches_to_single_use: bool
+    # Codes per advocate raised: every advocate is topped up to the new quota (not one-way).
+    raises_quota: bool = False
 
     @property
     def irreversible(self):
@@ -181,6 +183,7 @@ def program_update(
         turns_on=values["promo_codes_enabled"] and not stored.promo_codes_enabled,
         switches_to_single_use=values["code_usage"] == CodeUsage.SINGLE
         and stored.code_usage != CodeUsage.SINGLE,
+        raises_quota=(values["codes_per_advocate"] or 0) > (stored.codes_per_advocate or 0),
     )
     for name, value in fields.items():
         setattr(stored, name, value)

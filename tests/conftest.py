@@ -3,6 +3,12 @@ import os
 import pytest
 from django.conf import settings
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
+
+# Property tests: the same examples on every CI run (CI=true), fresh random ones locally.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+hypothesis_settings.register_profile("local")
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") == "true" else "local")
 
 # In the strict PostgreSQL pass (scripts/test sets it) a test that needs a service it cannot
 # reach fails instead of skipping.

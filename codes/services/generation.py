@@ -14,7 +14,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from programs.models import Program
 
-from .. import sql
+from .. import selectors, sql
 from ..errors import CannotAddCode, CodeSpaceTooSmall, PromoCodesOff
 from ..models import (
     CODE_CHAR_CLASS,
@@ -131,9 +131,12 @@ def batch_generate(
 
 @transaction.atomic
 def code_add_manual(
-    *, holder: CodeHolder, prefix: str = "", length: int = DEFAULT_GENERATED_LENGTH
+    *, holder: CodeHolder, prefix: str | None = None, length: int | None = None
 ) -> PromoCode:
     """Generate a new code for one advocate, outside the pool's stock, and give it to them.
+
+    Without `prefix` and `length` the code follows the referral pool's pattern
+    (`selectors.pool_code_pattern`: the pool's own, its generated batches', or its codes').
 
     The code goes into the program's referral pool with source `manual`, already assigned, in
     the program's current usage. It counts towards the advocate's quota, and may take them over
@@ -144,6 +147,13 @@ def code_add_manual(
     """
     if not holder.can_hold_codes:
         raise CannotAddCode("This participant may not hold codes (not an advocate, or blocked).")
+    if prefix is None or length is None:
+        pattern = selectors.pool_code_pattern(
+            pool=referral_pool_of(Program.objects.get(pk=holder.program_id)),
+            default_length=DEFAULT_GENERATED_LENGTH,
+        )
+        prefix = pattern.prefix if prefix is None else prefix
+        length = pattern.length if length is None else length
     prefix = (prefix or "").strip().upper()
     if not _PREFIX.fullmatch(prefix):
         raise CannotAddCode("The prefix may only use A–Z, 0–9, - and _.")

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from foundation.tasks import enqueue_on_commit
+from foundation.wording import about_duration, counted
 
 from .. import selectors
 from ..models import AlertKind, Pool, PoolKind, StockAlert
@@ -110,17 +111,19 @@ def _stock_alert_message(alert):
         subject = f"[{program.name}] Out of codes: {pool.name} is empty"
         headline = f"The pool {pool.name!r} of program {program.name!r} has no codes left."
     else:
-        subject = f"[{program.name}] Low stock: {alert.available} codes left in {pool.name}"
+        subject = (
+            f"[{program.name}] Low stock: {counted(alert.available, 'code')} left in {pool.name}"
+        )
         headline = (
             f"The pool {pool.name!r} of program {program.name!r} is down to "
-            f"{alert.available} available codes."
+            f"{counted(alert.available, 'available code')}."
         )
     if alert.available == 0:
         forecast = "none: the pool is empty"
     elif alert.days_left is None:
         forecast = "none: no codes were handed out in the last 7 days"
     else:
-        forecast = f"at that rate it runs out in about {alert.days_left} days"
+        forecast = f"at that rate it runs out in {about_duration(alert.days_left)}"
     kind = "fuel tank of reward codes" if pool.kind == PoolKind.FUEL_TANK else "referral codes"
     # The referral pool is usually named after its kind ("Referral codes"): say it once.
     pool_line = pool.name if pool.name.casefold() == kind else f"{pool.name} ({kind})"
@@ -131,7 +134,7 @@ def _stock_alert_message(alert):
         f"Pool:                {pool_line}",
         f"Codes left:          {alert.available}",
         f"Low-stock threshold: {alert.threshold}",
-        f"Used, last 7 days:   {alert.used_last_7_days}",
+        f"Handed out, 7 days:  {alert.used_last_7_days}",
         f"Forecast:            {forecast}.",
     ]
     if pool.kind == PoolKind.REFERRAL:

@@ -13,6 +13,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from audit.services import audit_record
+from foundation.wording import counted
 from programs.models import Program
 
 from ..models import Batch, CodeState, CodeStatus, PoolKind, PromoCode
@@ -38,18 +39,24 @@ class VoidResult:
     codes_assigned: int = 0
 
     def summary(self) -> str:
-        parts = [f"Voided {self.voided:,} codes"]
+        parts = [f"Voided {counted(self.voided, 'code')}"]
         if self.already_voided:
-            parts.append(f"{self.already_voided:,} were already voided")
+            were = "was" if self.already_voided == 1 else "were"
+            parts.append(f"{self.already_voided:,} {were} already voided")
         if self.redeemed_left:
-            parts.append(f"{self.redeemed_left:,} already redeemed were left as they are")
+            parts.append(
+                "1 already redeemed was left as it was"
+                if self.redeemed_left == 1
+                else f"{self.redeemed_left:,} already redeemed were left as they are"
+            )
         if self.not_found:
-            parts.append(f"{len(self.not_found):,} are not codes of this program")
+            are = "is not a code" if len(self.not_found) == 1 else "are not codes"
+            parts.append(f"{len(self.not_found):,} {are} of this program")
         text = "; ".join(parts) + "."
         if self.advocates_topped_up or self.codes_assigned:
             text += (
-                f" {self.advocates_topped_up:,} advocates who held them got "
-                f"{self.codes_assigned:,} new codes."
+                f" {counted(self.advocates_topped_up, 'advocate')} who held them got "
+                f"{counted(self.codes_assigned, 'new code')}."
             )
         return text
 

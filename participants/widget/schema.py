@@ -3,6 +3,8 @@
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import serializers
 
+from programs.models import WidgetComponentKind
+
 from ..serializers import ReferralCodeSerializer, RewardCodeSerializer
 
 
@@ -43,6 +45,11 @@ class WidgetMeSerializer(serializers.Serializer):
     participant = WidgetParticipantSerializer()
     program = WidgetProgramSerializer()
     friend_offer_text = serializers.CharField()
+    components = serializers.ListField(
+        child=serializers.ChoiceField(choices=WidgetComponentKind.choices),
+        help_text="What the program's widgets show (the components any of its widgets holds). "
+        "Without `referral_promo_code`, `referral_codes` is empty and the widget shows no code.",
+    )
     referral_codes = ReferralCodeSerializer(many=True)
     reward_codes = RewardCodeSerializer(many=True)
     referrals = ReferralsSummarySerializer()
@@ -102,6 +109,7 @@ def widget_me_body(state: dict) -> dict:
         },
         "program": {"slug": _text(program["slug"]), "name": _text(program["name"])},
         "friend_offer_text": _text(state["friend_offer_text"]),
+        "components": list(state["components"]),
         "referral_codes": [
             {
                 "code": _text(code["code"]),

@@ -255,6 +255,12 @@
         ...summaryText(data.referrals, data.rewards).map((t) => el("p", { text: t })),
       );
       this.renderRewardCodes(data.reward_codes || []);
+      // A program whose widgets hold no referral-code component shows no code at all.
+      const components = data.components || ["referral_promo_code"];
+      if (!components.includes("referral_promo_code")) {
+        this.body.replaceChildren();
+        return;
+      }
       if (this.codes.length === 0) {
         this.body.replaceChildren(
           el(

@@ -109,8 +109,8 @@ def test_one_email_per_crossing_and_a_second_when_empty(upsert):
     assert "(Referral codes)" not in low.body
     assert "Codes left:          3" in low.body
     assert "Low-stock threshold: 3" in low.body
-    assert "Used, last 7 days:   3" in low.body
-    assert "runs out in about 7.0 days" in low.body  # 3 left at 3 a week
+    assert "Handed out, 7 days:  3" in low.body
+    assert "runs out in about 7 days" in low.body  # 3 left at 3 a week
     assert "Advocates short of codes: 0" in low.body
     pool = Pool.objects.get(program=program)
     # The links use SITE_URL: the upload form with this pool chosen, and the stock page.
@@ -235,7 +235,7 @@ def test_check_code_stock_command_prints_pools_and_triggers_due_alerts(
     out = capsys.readouterr().out
     assert "spring · Referral codes: 4 available (threshold 10)" in out
     assert "no recent use" in out and "LOW" in out
-    assert out.strip().splitlines()[-1] == "Checked 1 pools; 1 alerts raised."
+    assert out.strip().splitlines()[-1] == "Checked 1 pool; 1 alert raised."
     assert len(mail.outbox) == 1
     with django_capture_on_commit_callbacks(execute=True):
         call_command("check_code_stock")

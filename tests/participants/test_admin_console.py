@@ -192,3 +192,27 @@ def test_a_manager_cannot_erase_another_programs_participant(order, client, djan
     assert client.post(erase, {"_confirmed": "yes"}).status_code in (403, 404)
     alice.refresh_from_db()
     assert not alice.is_erased
+
+
+def test_a_friend_whose_order_carried_an_email_is_shown_by_it(admin_client):
+    program = stocked_program(slug="mail", code_usage=CodeUsage.SINGLE, codes_per_advocate=2)
+    alice, code = advocate_with_code(program, "alice", "alice@example.com")
+    body = {
+        "OrderId": "ORD-88",
+        "OrderPromoCode": code.code,
+        "CustomerId": "cust-88120",
+        "CustomerEmail": "bea@example.com",
+        "OrderSubtotal": "40.00",
+        "CurrencyCode": "EUR",
+    }
+    assert client_for(program).post(url(program, "conversions"), body).status_code in (200, 201)
+    pages = [
+        page_of(admin_client, alice),
+        admin_client.get(reverse("admin:participants_referral_changelist")),
+        admin_client.get(reverse("admin:participants_reward_changelist")),
+        admin_client.get(reverse("admin:conversions_conversion_changelist")),
+        admin_client.get(reverse("admin:codes_promocode_changelist"), {"q": code.code}),
+    ]
+    for page in pages:
+        assert "bea@example.com" in page.text, page.request["PATH_INFO"]
+        assert "cust-88120" not in page.text, page.request["PATH_INFO"]

@@ -289,3 +289,31 @@ def test_a_broken_link_reads_not_valid_not_another_program(page, live_server, to
     expect(page.locator(".pc-error-title")).to_have_text(
         "This link is not valid. Please open the page again from your account."
     )
+
+
+def test_without_the_referral_code_component_the_widget_shows_no_code(page, live_server):
+    from playwright.sync_api import expect
+
+    from programs.models import Widget, WidgetComponent, WidgetComponentKind
+
+    program = ProgramFactory(slug="parts", codes_per_advocate=2)
+    stock(program, 4, prefix="PART")
+    widget = Widget.objects.create(program=program, name="Checkout widget")
+    component = WidgetComponent.objects.create(
+        widget=widget, kind=WidgetComponentKind.REFERRAL_PROMO_CODE
+    )
+    WidgetComponent.objects.create(widget=widget, kind=WidgetComponentKind.REWARDS_SUMMARY)
+    codes_top_up(holder=ParticipantFactory(program=program, participant_id="alice"))
+    page.goto(widget_url(live_server, program, token_for(program, "alice")))
+    expect(page.locator(".pc-code")).to_have_text("PART0000")
+
+    # The manager removes the component from every widget: the advocate sees no code.
+    component.delete()
+    page.reload()
+    expect(page.get_by_text("No friends referred yet.")).to_be_visible()
+    expect(page.locator(".pc-code")).to_have_count(0)
+    expect(page.get_by_role("button", name="Copy code")).to_have_count(0)
+    expect(page.get_by_text("No code yet")).to_have_count(0)
+    assert "PART000" not in page.content()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "widget-without-code-component-390.png"), full_page=True)
