@@ -97,14 +97,14 @@ class EventDateField(serializers.DateTimeField):
 
 
 class CustomerEmailField(serializers.CharField):
-    """An e-mail address, or its SHA-1 hex digest (what impact.com clients often send)."""
+    """An e-mail address, or its SHA-1 or SHA-256 hex digest (impact.com documents both)."""
 
     def __init__(self, **kwargs):
         super().__init__(max_length=254, **kwargs)
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
-        if value and not re.fullmatch(r"[0-9a-fA-F]{40}", value):
+        if value and not re.fullmatch(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}", value):
             try:
                 EmailValidator()(value)
             except DjangoValidationError:
@@ -112,7 +112,7 @@ class CustomerEmailField(serializers.CharField):
         return value
 
     default_error_messages = {
-        "invalid": "Enter a valid email address, or its SHA-1 hex digest.",
+        "invalid": "Enter a valid email address, or its SHA-1 or SHA-256 hex digest.",
     }
 
 
@@ -257,7 +257,16 @@ class ConversionInputSerializer(serializers.Serializer):
         max_length=255, required=False, help_text="impact.com's older name for OrderId."
     )
     OrderPromoCode = serializers.CharField(
-        required=False, allow_blank=True, allow_null=True, max_length=255
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=255,
+        help_text=(
+            "The code(s) used at checkout: one, or several separated by commas, semicolons or "
+            "spaces (a shop's coupon beside the referral code). The first of the program's "
+            "referral codes among them attributes the order; the answer names it (`code_used`) "
+            "and the others (`codes_ignored`)."
+        ),
     )
     CustomerId = serializers.CharField(
         required=False,
@@ -271,8 +280,9 @@ class ConversionInputSerializer(serializers.Serializer):
         allow_blank=True,
         allow_null=True,
         help_text=(
-            "The friend's e-mail address, or the SHA-1 hex digest of it (lower-cased, trimmed) "
-            "as impact.com clients send it. A digest only serves the self-referral check."
+            "The friend's e-mail address, or the SHA-1 or SHA-256 hex digest of it (lower-cased, "
+            "trimmed; any case of hex digits) as impact.com clients send it. A digest only "
+            "serves the self-referral check."
         ),
     )
     EventDate = EventDateField(
@@ -391,6 +401,23 @@ class ConversionSerializer(serializers.Serializer):
         allow_null=True, help_text="Set once the order is reversed."
     )
     reversal_reason = serializers.CharField(allow_null=True)
+    code_used = serializers.CharField(
+        allow_null=True,
+        required=False,
+        help_text=(
+            "The program's referral code the order was judged by (of several codes in "
+            "OrderPromoCode, the first one of the program's referral codes); null when none "
+            "is one."
+        ),
+    )
+    codes_ignored = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text=(
+            "The other codes in OrderPromoCode (a shop's own coupon, a second advocate's "
+            "code): kept with the order, not used for the referral."
+        ),
+    )
 
 
 class ReversalInputSerializer(serializers.Serializer):
@@ -415,6 +442,8 @@ ATTRIBUTED_EXAMPLE = {
     },
     "reversed_at": None,
     "reversal_reason": None,
+    "code_used": "FRIEND7KQ2",
+    "codes_ignored": ["WELCOME10"],
 }
 
 

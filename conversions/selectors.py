@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.db.models import F
 
+from codes.rules import promo_codes_split
 from foundation.keyset import DEFAULT_PAGE_SIZE, Page, keyset_page
 from programs.models import Program
 
@@ -44,6 +45,10 @@ def conversion_item(row: dict) -> dict:
         "reward": reward,
         "reversed_at": _iso(row["reversed_at"]),
         "reversal_reason": row["reversal_reason"] if row["reversed_at"] else None,
+        "code_used": row["code_used"],
+        "codes_ignored": [
+            code for code in promo_codes_split(row["promo_code"]) if code != row["code_used"]
+        ],
         "promo_code": row["promo_code"] or None,
         "customer_id": row["customer_id"] or None,
         "event_date": row["event_date"],
@@ -85,6 +90,7 @@ def conversions_page(
         "currency_code",
         "created_at",
         advocate_ref=F("advocate__participant_id"),
+        code_used=F("code__code"),
         reward_kind=F("reward__kind"),
         reward_status=F("reward__status"),
         reward_amount=F("reward__amount"),

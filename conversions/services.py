@@ -14,8 +14,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from codes.models import Pool, PromoCode
-from codes.rules import CodeUse, canonical_or_none, code_verdict
+from codes.models import Pool, PoolKind, PromoCode
+from codes.rules import CodeUse, canonical_or_none, code_verdict, promo_codes_split
 from codes.services import CodeNotRedeemable, code_redeem, codes_top_up
 from participants.models import Participant, Referral, ReferralStatus, Reward
 from participants.services import (
@@ -44,8 +44,20 @@ ITEM_FIELDS = ("position", "sku", "name", "category", "quantity", "price", "subt
 EVENT_DATE_NOW = "NOW"
 _CENT = Decimal("0.01")
 _PRICE_PLACES = Decimal("0.0001")
-# Impact.com clients may send CustomerEmail as the SHA-1 hex digest of the address.
-_SHA1_HEX = re.compile(r"^[0-9a-f]{40}$")
+# Impact.com clients may send CustomerEmail as the SHA-1 or SHA-256 hex digest of the address.
+_EMAIL_DIGEST = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+
+
+def is_email_digest(value: str) -> bool:
+    """A CustomerEmail (lower case) that is a SHA-1 or SHA-256 hex digest, not an address."""
+    return bool(_EMAIL_DIGEST.match(value))
+
+
+def email_digest(address: str, *, like: str) -> str:
+    """The digest of the trimmed lower-case `address` in the same form as `like` (SHA-1 for 40
+    hex digits, SHA-256 for 64)."""
+    algorithm = hashlib.sha1 if len(like) == 40 else hashlib.sha256
+    return algorithm(address.strip().lower().encode()).hexdigest()
 
 
 # The reasons an order gets whatever path recorded it (a code's refusal is code_verdict's).
@@ -165,6 +177,7 @@ def reward_body(reward: Reward | None) -> dict | None:
 
 def conversion_body(conversion: Conversion, reward: Reward | None = None) -> dict:
     """The answer to a conversion (stored on the row, so a replay returns it verbatim)."""
+    code_used = conversion.code.code if conversion.code_id is not None else None
     return {
         "order_id": conversion.order_id,
         "status": conversion.status,
@@ -174,6 +187,10 @@ def conversion_body(conversion: Conversion, reward: Reward | None = None) -> dic
         "reward": reward_body(reward),
         "reversed_at": conversion.reversed_at.isoformat() if conversion.reversed_at else None,
         "reversal_reason": conversion.reversal_reason if conversion.reversed_at else None,
+        "code_used": code_used,
+        "codes_ignored": [
+            code for code in promo_codes_split(conversion.promo_code) if code != code_used
+        ],
     }
 
 
@@ -193,12 +210,33 @@ def conversion_record(*, program: Program, payload: dict) -> tuple[Conversion, b
     """
     values = payload_normalise(payload)
     digest = payload_digest(values)
+    values["attribution_code"] = _attribution_code(program=program, promo_code=values["promo_code"])
     now = timezone.now()
     if _fast_path_applies(values):
         recorded = _record_in_database(program=program, values=values, digest=digest, now=now)
         if recorded is not None:
             return recorded
     return _record_in_python(program=program, values=values, digest=digest, now=now)
+
+
+def _attribution_code(*, program, promo_code):
+    """The code (canonical; None when none can be) that attributes an order: its one code; of
+    several, the first that is one of the program's referral codes held by an advocate, else
+    the first referral code, else the first code. Read without a lock: the attribution locks
+    the chosen code and judges it as it then stands."""
+    codes = promo_codes_split(promo_code)
+    if len(codes) <= 1:
+        return canonical_or_none(promo_code)
+    canonicals = [code for code in map(canonical_or_none, codes) if code]
+    if not canonicals:
+        return None
+    referral = dict(
+        PromoCode.objects.filter(
+            program=program, code__in=canonicals, pool__kind=PoolKind.REFERRAL
+        ).values_list("code", "holder_id")
+    )
+    held = [code for code in canonicals if referral.get(code) is not None]
+    return (held or [code for code in canonicals if code in referral] or canonicals)[0]
 
 
 def _existing(*, program, values, digest, pk=None):
@@ -275,7 +313,7 @@ def _attribute(*, conversion, program, values):
     if not values["promo_code"]:
         outcome(ConversionStatus.UNATTRIBUTED, NO_CODE_REASON)
         return None
-    canonical = canonical_or_none(values["promo_code"])
+    canonical = values["attribution_code"]
     # Lock the code row: concurrent orders for one code are decided one after another.
     code = (
         PromoCode.objects.select_for_update(of=("self",))
@@ -351,12 +389,12 @@ _ATTRIBUTE_SQL = "SELECT * FROM conversions_attribute(" + ", ".join(["%s"] * 12)
 
 
 def _fast_path_applies(values) -> bool:
-    # A SHA-1 CustomerEmail is compared with the advocate's address hashed, which the database
-    # cannot do without pgcrypto: such orders (rare) take the Python path.
+    # A hashed CustomerEmail is compared with the advocate's address hashed, which the database
+    # cannot do without pgcrypto: such orders take the Python path.
     return (
         settings.CONVERSIONS_FAST_PATH
         and connection.vendor == "postgresql"
-        and not _SHA1_HEX.match(values["customer_email"])
+        and not is_email_digest(values["customer_email"])
     )
 
 
@@ -372,7 +410,7 @@ def _record_in_database(*, program, values, digest, now):
                 program.pk,
                 values["order_id"],
                 promo_code,
-                canonical_or_none(values["promo_code"]) if promo_code else None,
+                values["attribution_code"] if promo_code else None,
                 values["customer_id"],
                 values["customer_email"],
                 event_date,
@@ -503,14 +541,13 @@ def _code_as_found(row, program):
 
 
 def _same_email(customer_email, advocate_email):
-    """CustomerEmail (an address, or the SHA-1 hex digest of the trimmed lower-case address,
-    as impact.com clients send it) names the advocate's address."""
+    """CustomerEmail (an address, or the SHA-1 or SHA-256 hex digest of the trimmed lower-case
+    address, as impact.com clients send it) names the advocate's address."""
     if not customer_email or not advocate_email:
         return False
-    address = advocate_email.strip().lower()
-    if _SHA1_HEX.match(customer_email):
-        return customer_email == hashlib.sha1(address.encode()).hexdigest()
-    return customer_email == address
+    if is_email_digest(customer_email):
+        return customer_email == email_digest(advocate_email, like=customer_email)
+    return customer_email == advocate_email.strip().lower()
 
 
 def _friend(*, program, values):
@@ -519,7 +556,7 @@ def _friend(*, program, values):
 
     A hashed CustomerEmail is no address: it finds nobody and is given to nobody."""
     email = values["customer_email"]
-    if _SHA1_HEX.match(email):
+    if is_email_digest(email):
         email = ""
     if values["customer_id"]:
         return participant_friend_get_or_create(
@@ -589,7 +626,7 @@ def conversions_forget_customer(*, program: Program, participants, erased) -> in
     """
     customer = Q(friend__in=participants) | Q(customer_id__in=erased.participant_ids)
     if erased.email:
-        customer |= Q(customer_email__in=[erased.email, erased.email_sha1])
+        customer |= Q(customer_email__in=[erased.email, erased.email_sha1, erased.email_sha256])
     theirs = Conversion.objects.filter(program=program).filter(customer)
     new_ids = {
         old: person.participant_id
