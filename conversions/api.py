@@ -18,7 +18,8 @@ from participants.models import RewardStatus
 from programs.api import ProgramAPIView
 from programs.models import RewardKind
 
-from .models import Conversion, ConversionStatus
+from .models import Conversion, ConversionStatus, ReviewStatus
+from .review import CHECKS
 from .services import (
     EVENT_DATE_NOW,
     ConversionConflict,
@@ -172,12 +173,10 @@ IGNORED_IMPACT_FIELDS = {
     "ClickId": "impact.com click id: attribution here is by the promo code.",
     "SharedId": "impact.com shared id.",
     "CustomProfileId": "Visitor id.",
-    "CustomerStatus": "New or existing customer.",
     "CustomerCity": "Customer location.",
     "CustomerRegion": "Customer location.",
     "CustomerCountry": "Customer location.",
     "CustomerPostCode": "Customer location.",
-    "IpAddress": "The customer's IP address (not stored).",
     "UserAgent": "The customer's browser (not stored).",
     "PaymentType": "Payment method.",
     "OrderShipping": "Shipping cost.",
@@ -308,6 +307,25 @@ class ConversionInputSerializer(serializers.Serializer):
     CurrencyCode = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, min_length=3, max_length=3
     )
+    IpAddress = serializers.IPAddressField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text=(
+            "The customer's IP address (IPv4 or IPv6), for the review's same-IP check: kept "
+            "hashed, never shown."
+        ),
+    )
+    CustomerStatus = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=40,
+        help_text=(
+            "impact.com's new or existing customer: `Returning` or `Existing` (any case) flags "
+            "the review's existing-customer check; `New` or anything else does not."
+        ),
+    )
     Currency = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -365,6 +383,8 @@ class ConversionInputSerializer(serializers.Serializer):
             "order_discount": data.get("OrderDiscount"),
             "currency_code": data.get("CurrencyCode"),
             "items": data["items"],
+            "ip_address": data.get("IpAddress"),
+            "customer_status": data.get("CustomerStatus"),
         }
 
 
@@ -388,6 +408,30 @@ class RewardSerializer(serializers.Serializer):
     percent = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
     available_at = serializers.DateTimeField(allow_null=True)
     needs_review = serializers.BooleanField()
+    reason_code = serializers.CharField(
+        allow_null=True,
+        required=False,
+        help_text=(
+            "Why the reward was withheld: `reward_cap_month`, `reward_cap_total` or "
+            "`reward_cap_program_day` (status `capped`), `review_denied` (cancelled by the "
+            "review); null otherwise."
+        ),
+    )
+
+
+class ReviewSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=ReviewStatus.choices,
+        help_text=(
+            "approved: the reward follows the usual review period; held: it waits in "
+            "`pending_review` for a manager; denied: it is cancelled. The attribution stands."
+        ),
+    )
+    score = serializers.IntegerField(min_value=0, max_value=100)
+    reasons = serializers.ListField(
+        child=serializers.ChoiceField(choices=[check.code for check in CHECKS]),
+        help_text="The checks that applied (README, Reviewing referrals).",
+    )
 
 
 class ConversionSerializer(serializers.Serializer):
@@ -416,6 +460,13 @@ class ConversionSerializer(serializers.Serializer):
         help_text=(
             "The other codes in OrderPromoCode (a shop's own coupon, a second advocate's "
             "code): kept with the order, not used for the referral."
+        ),
+    )
+    review = ReviewSerializer(
+        allow_null=True,
+        required=False,
+        help_text=(
+            "The program's review of a referral that rewards (its policy not off); null otherwise."
         ),
     )
 

@@ -17,16 +17,21 @@ from django.utils import timezone
 from codes.models import Pool, PoolKind, PromoCode
 from codes.rules import CodeUse, canonical_or_none, code_verdict, promo_codes_split
 from codes.services import CodeNotRedeemable, code_redeem, codes_top_up
-from participants.models import Participant, Referral, ReferralStatus, Reward
+from foundation.hashing import ip_digest
+from participants.models import Participant, Referral, ReferralStatus, Reward, RewardStatus
 from participants.services import (
     participant_friend_get_or_create,
     referral_convert,
     referral_reverse,
+    reward_cap_reached,
     reward_grant,
+    reward_withhold,
 )
 from programs.models import CodeUsage, Program
 
-from .models import Conversion, ConversionItem, ConversionStatus
+from .models import Conversion, ConversionItem, ConversionStatus, ReviewStatus
+from .review import review_of
+from .selectors import review_facts
 
 PAYLOAD_FIELDS = (
     "order_id",
@@ -172,6 +177,7 @@ def reward_body(reward: Reward | None) -> dict | None:
         "percent": None if reward.percent is None else str(reward.percent),
         "available_at": reward.available_at.isoformat() if reward.available_at else None,
         "needs_review": reward.needs_review,
+        "reason_code": reward.reason_code or None,
     }
 
 
@@ -191,6 +197,20 @@ def conversion_body(conversion: Conversion, reward: Reward | None = None) -> dic
         "codes_ignored": [
             code for code in promo_codes_split(conversion.promo_code) if code != code_used
         ],
+        "review": review_body(conversion),
+    }
+
+
+def review_body(conversion: Conversion) -> dict | None:
+    """The review at attribution (conversions.review); None when none was made (the policy is
+    off, or the order rewarded nobody)."""
+    if not conversion.review_status:
+        return None
+    reasons = conversion.review_reasons.split(",") if conversion.review_reasons else []
+    return {
+        "status": conversion.review_status,
+        "score": conversion.review_score,
+        "reasons": reasons,
     }
 
 
@@ -211,6 +231,10 @@ def conversion_record(*, program: Program, payload: dict) -> tuple[Conversion, b
     values = payload_normalise(payload)
     digest = payload_digest(values)
     values["attribution_code"] = _attribution_code(program=program, promo_code=values["promo_code"])
+    # What the review looks at, beside the payload (not part of it: a replay from another
+    # address is the same order).
+    values["ip_hash"] = ip_digest(payload.get("ip_address"))
+    values["customer_status"] = (payload.get("customer_status") or "").strip()
     now = timezone.now()
     if _fast_path_applies(values):
         recorded = _record_in_database(program=program, values=values, digest=digest, now=now)
@@ -273,6 +297,11 @@ def _outcome_save(conversion, reward):
         for name in ("code", "advocate", "friend", "referral", "reward")
         if getattr(conversion, f"{name}_id") is not None
     ]
+    changed += [
+        name for name in ("ip_hash", "review_status", "review_reasons") if getattr(conversion, name)
+    ]
+    if conversion.review_score is not None:
+        changed.append("review_score")
     conversion.save(update_fields=changed)
 
 
@@ -294,6 +323,7 @@ def _record_in_python(*, program, values, digest, now):
                 order_discount=values["order_discount"],
                 currency_code=values["currency_code"],
                 payload_digest=digest,
+                ip_hash=values["ip_hash"],
             )
     except IntegrityError:
         return _existing(program=program, values=values, digest=digest)
@@ -376,7 +406,14 @@ def _attribute(*, conversion, program, values):
         code=code,
         order_id=values["order_id"],
     )
-    reward = reward_grant(referral=referral)
+    withheld, reason_code = _review_and_caps(
+        conversion=conversion, program=program, values=values, advocate_id=advocate.pk
+    )
+    if withheld is None and program.has_reward_caps:
+        # Before the grant, so a capped fuel-tank reward claims no code.
+        reason_code = reward_cap_reached(program=program, advocate_id=advocate.pk)
+        withheld = RewardStatus.CAPPED if reason_code else None
+    reward = reward_grant(referral=referral, withheld=withheld, reason_code=reason_code)
     conversion.referral = referral
     conversion.reward = reward
     outcome(ConversionStatus.ATTRIBUTED, ATTRIBUTED_REASON)
@@ -442,14 +479,15 @@ def _record_in_database(*, program, values, digest, now):
         currency_code=values["currency_code"],
         payload_digest=digest,
         created_at=now,
+        ip_hash=values["ip_hash"],
     )
     _items_create(conversion, values)
-    reward = _attribution_outcome(conversion=conversion, program=program, row=row)
+    reward = _attribution_outcome(conversion=conversion, program=program, row=row, values=values)
     _outcome_save(conversion, reward)
     return conversion, True
 
 
-def _attribution_outcome(*, conversion, program, row):
+def _attribution_outcome(*, conversion, program, row, values):
     """Fill in the conversion from what conversions_attribute did; give the replacement code
     of a redeemed single-use code; return the reward or None.
 
@@ -506,10 +544,45 @@ def _attribution_outcome(*, conversion, program, row):
         available_at=row["reward_available_at"],
         needs_review=False,
     )
+    withheld, reason_code = _review_and_caps(
+        conversion=conversion, program=program, values=values, advocate_id=advocate.pk
+    )
+    if withheld is None and program.has_reward_caps:
+        reason_code = reward_cap_reached(
+            program=program, advocate_id=advocate.pk, exclude_id=reward.pk
+        )
+        withheld = RewardStatus.CAPPED if reason_code else None
+    if withheld is not None:
+        reward_withhold(reward=reward, status=withheld, reason_code=reason_code)
     conversion.referral_id = row["referral_id"]
     conversion.reward = reward
     outcome(ConversionStatus.ATTRIBUTED, ATTRIBUTED_REASON)
     return reward
+
+
+def _review_and_caps(*, conversion, program, values, advocate_id):
+    """The review of an order about to reward its advocate (conversions.review), written on
+    the conversion: returns (the status its reward is withheld with, or None; reason code).
+    Off by the program's policy: nothing read, nothing written."""
+    thresholds = program.review_thresholds
+    if thresholds is None:
+        return None, ""
+    facts = review_facts(
+        conversion=conversion,
+        advocate_id=advocate_id,
+        friend_id=conversion.friend_id,
+        values=values,
+        program=program,
+    )
+    review = review_of(facts, thresholds)
+    conversion.review_status = review.status
+    conversion.review_score = review.score
+    conversion.review_reasons = ",".join(review.reasons)
+    if review.status == ReviewStatus.HELD:
+        return RewardStatus.PENDING_REVIEW, ""
+    if review.status == ReviewStatus.DENIED:
+        return RewardStatus.CANCELLED, "review_denied"
+    return None, ""
 
 
 def _code_as_found(row, program):
