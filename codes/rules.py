@@ -58,6 +58,21 @@ def canonical_or_none(raw: object) -> str | None:
         return None
 
 
+# A field that may carry several codes (an order's OrderPromoCode: a shop's own coupon beside
+# the referral code) separates them by commas, semicolons or spaces.
+_CODE_SEPARATORS = re.compile(r"[,;\s]+")
+
+
+def promo_codes_split(text: str) -> list[str]:
+    """The codes of a field that may list several, in the order sent, each once (as sent: the
+    caller canonicalises)."""
+    codes = []
+    for part in _CODE_SEPARATORS.split(text or ""):
+        if part and part not in codes:
+            codes.append(part)
+    return codes
+
+
 class CodeUse(StrEnum):
     REFER = "refer"  # `referred_by_code` of an upsert, a participant import or a widget token
     ATTRIBUTE = "attribute"  # `OrderPromoCode` of a conversion

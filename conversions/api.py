@@ -21,7 +21,8 @@ from participants.models import RewardStatus
 from programs.api import ProgramAPIView
 from programs.models import RewardKind
 
-from .models import Conversion, ConversionReason, ConversionStatus
+from .models import Conversion, ConversionReason, ConversionStatus, ReviewStatus
+from .review import CHECKS
 from .services import (
     EVENT_DATE_NOW,
     ConversionConflict,
@@ -143,14 +144,14 @@ class EventDateField(serializers.DateTimeField):
 
 
 class CustomerEmailField(serializers.CharField):
-    """An e-mail address, or its SHA-1 hex digest (what impact.com clients often send)."""
+    """An e-mail address, or its SHA-1 or SHA-256 hex digest (impact.com documents both)."""
 
     def __init__(self, **kwargs):
         super().__init__(max_length=254, **kwargs)
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
-        if value and not re.fullmatch(r"[0-9a-fA-F]{40}", value):
+        if value and not re.fullmatch(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}", value):
             try:
                 EmailValidator()(value)
             except DjangoValidationError:
@@ -158,7 +159,7 @@ class CustomerEmailField(serializers.CharField):
         return value
 
     default_error_messages = {
-        "invalid": "Enter a valid email address, or its SHA-1 hex digest.",
+        "invalid": "Enter a valid email address, or its SHA-1 or SHA-256 hex digest.",
     }
 
 
@@ -218,12 +219,10 @@ IGNORED_IMPACT_FIELDS = {
     "ClickId": "impact.com click id: attribution here is by the promo code.",
     "SharedId": "impact.com shared id.",
     "CustomProfileId": "Visitor id.",
-    "CustomerStatus": "New or existing customer.",
     "CustomerCity": "Customer location.",
     "CustomerRegion": "Customer location.",
     "CustomerCountry": "Customer location.",
     "CustomerPostCode": "Customer location.",
-    "IpAddress": "The customer's IP address (not stored).",
     "UserAgent": "The customer's browser (not stored).",
     "PaymentType": "Payment method.",
     "OrderShipping": "Shipping cost.",
@@ -304,7 +303,16 @@ class ConversionInputSerializer(serializers.Serializer):
         max_length=255, required=False, help_text="impact.com's older name for OrderId."
     )
     OrderPromoCode = serializers.CharField(
-        required=False, allow_blank=True, allow_null=True, max_length=255
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=255,
+        help_text=(
+            "The code(s) used at checkout: one, or several separated by commas, semicolons or "
+            "spaces (a shop's coupon beside the referral code). The first of the program's "
+            "referral codes among them attributes the order; the answer names it (`code_used`) "
+            "and the others (`codes_ignored`)."
+        ),
     )
     CustomerId = serializers.CharField(
         required=False,
@@ -318,8 +326,9 @@ class ConversionInputSerializer(serializers.Serializer):
         allow_blank=True,
         allow_null=True,
         help_text=(
-            "The friend's e-mail address, or the SHA-1 hex digest of it (lower-cased, trimmed) "
-            "as impact.com clients send it. A digest only serves the self-referral check."
+            "The friend's e-mail address, or the SHA-1 or SHA-256 hex digest of it (lower-cased, "
+            "trimmed; any case of hex digits) as impact.com clients send it. A digest only "
+            "serves the self-referral check."
         ),
     )
     EventDate = EventDateField(
@@ -344,6 +353,25 @@ class ConversionInputSerializer(serializers.Serializer):
     )
     CurrencyCode = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, min_length=3, max_length=3
+    )
+    IpAddress = serializers.IPAddressField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text=(
+            "The customer's IP address (IPv4 or IPv6), for the review's same-IP check: kept "
+            "hashed, never shown."
+        ),
+    )
+    CustomerStatus = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=40,
+        help_text=(
+            "impact.com's new or existing customer: `Returning` or `Existing` (any case) flags "
+            "the review's existing-customer check; `New` or anything else does not."
+        ),
     )
     Currency = serializers.CharField(
         required=False,
@@ -402,6 +430,8 @@ class ConversionInputSerializer(serializers.Serializer):
             "order_discount": data.get("OrderDiscount"),
             "currency_code": data.get("CurrencyCode"),
             "items": data["items"],
+            "ip_address": data.get("IpAddress"),
+            "customer_status": data.get("CustomerStatus"),
         }
 
 
@@ -425,6 +455,30 @@ class RewardSerializer(serializers.Serializer):
     percent = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
     available_at = serializers.DateTimeField(allow_null=True)
     needs_review = serializers.BooleanField()
+    reason_code = serializers.CharField(
+        allow_null=True,
+        required=False,
+        help_text=(
+            "Why the reward was withheld: `reward_cap_month`, `reward_cap_total` or "
+            "`reward_cap_program_day` (status `capped`), `review_denied` (cancelled by the "
+            "review); null otherwise."
+        ),
+    )
+
+
+class ReviewSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=ReviewStatus.choices,
+        help_text=(
+            "approved: the reward follows the usual review period; held: it waits in "
+            "`pending_review` for a manager; denied: it is cancelled. The attribution stands."
+        ),
+    )
+    score = serializers.IntegerField(min_value=0, max_value=100)
+    reasons = serializers.ListField(
+        child=serializers.ChoiceField(choices=[check.code for check in CHECKS]),
+        help_text="The checks that applied (README, Reviewing referrals).",
+    )
 
 
 class ConversionSerializer(serializers.Serializer):
@@ -446,6 +500,30 @@ class ConversionSerializer(serializers.Serializer):
         allow_null=True, help_text="Set once the order is reversed."
     )
     reversal_reason = serializers.CharField(allow_null=True)
+    code_used = serializers.CharField(
+        allow_null=True,
+        required=False,
+        help_text=(
+            "The program's referral code the order was judged by (of several codes in "
+            "OrderPromoCode, the first one of the program's referral codes); null when none "
+            "is one."
+        ),
+    )
+    codes_ignored = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text=(
+            "The other codes in OrderPromoCode (a shop's own coupon, a second advocate's "
+            "code): kept with the order, not used for the referral."
+        ),
+    )
+    review = ReviewSerializer(
+        allow_null=True,
+        required=False,
+        help_text=(
+            "The program's review of a referral that rewards (its policy not off); null otherwise."
+        ),
+    )
 
 
 class ReversalInputSerializer(serializers.Serializer):
@@ -471,6 +549,8 @@ ATTRIBUTED_EXAMPLE = {
     },
     "reversed_at": None,
     "reversal_reason": None,
+    "code_used": "FRIEND7KQ2",
+    "codes_ignored": ["WELCOME10"],
 }
 
 

@@ -31,6 +31,12 @@ class ConversionReason(models.TextChoices):
     CODE_NOT_REDEEMABLE = Refusal.CODE_NOT_REDEEMABLE.value, "Code changed under the order"
 
 
+class ReviewStatus(models.TextChoices):
+    APPROVED = "approved", "Approved"
+    HELD = "held", "Held for review"
+    DENIED = "denied", "Denied"
+
+
 class Conversion(models.Model):
     """An order reported by the brand, stored with its outcome whatever it was.
 
@@ -56,7 +62,9 @@ class Conversion(models.Model):
     customer_email = models.CharField(
         max_length=254,
         blank=True,
-        help_text="CustomerEmail as sent, in lower case: an address, or its SHA-1 hex digest.",
+        help_text=(
+            "CustomerEmail as sent, in lower case: an address, or its SHA-1 or SHA-256 hex digest."
+        ),
     )
     event_date = models.DateTimeField(null=True, blank=True)
     order_subtotal = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
@@ -80,6 +88,16 @@ class Conversion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     reversed_at = models.DateTimeField(null=True, blank=True)
     reversal_reason = models.TextField(blank=True)
+    # Database defaults: the attribution function (migration 0004) inserts rows without them.
+    # IpAddress as sent, hashed (conversions.review): compared, never shown.
+    ip_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
+    # The review at attribution (conversions.review); blank when the policy is off. The
+    # reasons are the checks' codes, comma-separated.
+    review_status = models.CharField(
+        max_length=8, choices=ReviewStatus.choices, blank=True, default="", db_default=""
+    )
+    review_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    review_reasons = models.CharField(max_length=255, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at"]
@@ -94,6 +112,13 @@ class Conversion(models.Model):
             # backwards) and the read API's keyset pages (conversions.selectors): id breaks
             # ties between orders received in the same microsecond.
             models.Index(fields=["program", "created_at", "id"], name="conversion_recent"),
+            # The review's checks (conversions.selectors.review_facts): a customer's earlier
+            # orders by CustomerId, the advocate's own orders from an address.
+            models.Index(
+                fields=["program", "customer_id", "created_at"],
+                condition=~Q(customer_id=""),
+                name="conversion_by_customer",
+            ),
         ]
 
     def __str__(self):

@@ -14,20 +14,31 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from codes.models import PromoCode
+from codes.models import PoolKind, PromoCode
 from codes.refusals import Refusal, order_sentence
-from codes.rules import ATTRIBUTE_REFUSALS, CodeUse, canonical_or_none, code_verdict
+from codes.rules import (
+    ATTRIBUTE_REFUSALS,
+    CodeUse,
+    canonical_or_none,
+    code_verdict,
+    promo_codes_split,
+)
 from codes.services import CodeNotRedeemable, code_redeem, codes_top_up
-from participants.models import Participant, Referral, ReferralStatus, Reward
+from foundation.hashing import ip_digest
+from participants.models import Participant, Referral, ReferralStatus, Reward, RewardStatus
 from participants.services import (
     participant_friend_get_or_create,
     referral_convert,
     referral_reverse,
+    reward_cap_reached,
     reward_grant,
+    reward_withhold,
 )
 from programs.models import CodeUsage, Program
 
-from .models import Conversion, ConversionItem, ConversionReason, ConversionStatus
+from .models import Conversion, ConversionItem, ConversionReason, ConversionStatus, ReviewStatus
+from .review import review_of
+from .selectors import review_facts
 from .sql import ARGUMENTS, ATTRIBUTE_FUNCTION, EXISTING, PYTHON
 
 PAYLOAD_FIELDS = (
@@ -46,8 +57,20 @@ ITEM_FIELDS = ("position", "sku", "name", "category", "quantity", "price", "subt
 EVENT_DATE_NOW = "NOW"
 _CENT = Decimal("0.01")
 _PRICE_PLACES = Decimal("0.0001")
-# Impact.com clients may send CustomerEmail as the SHA-1 hex digest of the address.
-_SHA1_HEX = re.compile(r"^[0-9a-f]{40}$")
+# Impact.com clients may send CustomerEmail as the SHA-1 or SHA-256 hex digest of the address.
+_EMAIL_DIGEST = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+
+
+def is_email_digest(value: str) -> bool:
+    """A CustomerEmail (lower case) that is a SHA-1 or SHA-256 hex digest, not an address."""
+    return bool(_EMAIL_DIGEST.match(value))
+
+
+def email_digest(address: str, *, like: str) -> str:
+    """The digest of the trimmed lower-case `address` in the same form as `like` (SHA-1 for 40
+    hex digits, SHA-256 for 64)."""
+    algorithm = hashlib.sha1 if len(like) == 40 else hashlib.sha256
+    return algorithm(address.strip().lower().encode()).hexdigest()
 
 
 # The sentences of the outcomes that are not refusals (a refusal's is codes.refusals').
@@ -180,11 +203,13 @@ def reward_body(reward: Reward | None) -> dict | None:
         "percent": None if reward.percent is None else str(reward.percent),
         "available_at": reward.available_at.isoformat() if reward.available_at else None,
         "needs_review": reward.needs_review,
+        "reason_code": reward.reason_code or None,
     }
 
 
 def conversion_body(conversion: Conversion, reward: Reward | None = None) -> dict:
     """The answer to a conversion (stored on the row, so a replay returns it verbatim)."""
+    code_used = conversion.code.code if conversion.code_id is not None else None
     return {
         "order_id": conversion.order_id,
         "status": conversion.status,
@@ -195,6 +220,24 @@ def conversion_body(conversion: Conversion, reward: Reward | None = None) -> dic
         "reward": reward_body(reward),
         "reversed_at": conversion.reversed_at.isoformat() if conversion.reversed_at else None,
         "reversal_reason": conversion.reversal_reason if conversion.reversed_at else None,
+        "code_used": code_used,
+        "codes_ignored": [
+            code for code in promo_codes_split(conversion.promo_code) if code != code_used
+        ],
+        "review": review_body(conversion),
+    }
+
+
+def review_body(conversion: Conversion) -> dict | None:
+    """The review at attribution (conversions.review); None when none was made (the policy is
+    off, or the order rewarded nobody)."""
+    if not conversion.review_status:
+        return None
+    reasons = conversion.review_reasons.split(",") if conversion.review_reasons else []
+    return {
+        "status": conversion.review_status,
+        "score": conversion.review_score,
+        "reasons": reasons,
     }
 
 
@@ -214,12 +257,37 @@ def conversion_record(*, program: Program, payload: dict) -> tuple[Conversion, b
     """
     values = payload_normalise(payload)
     digest = payload_digest(values)
+    values["attribution_code"] = _attribution_code(program=program, promo_code=values["promo_code"])
+    # What the review looks at, beside the payload (not part of it: a replay from another
+    # address is the same order).
+    values["ip_hash"] = ip_digest(payload.get("ip_address"))
+    values["customer_status"] = (payload.get("customer_status") or "").strip()
     now = timezone.now()
     if _fast_path_applies(values):
         recorded = _record_in_database(program=program, values=values, digest=digest, now=now)
         if recorded is not None:
             return recorded
     return _record_in_python(program=program, values=values, digest=digest, now=now)
+
+
+def _attribution_code(*, program, promo_code):
+    """The code (canonical; None when none can be) that attributes an order: its one code; of
+    several, the first that is one of the program's referral codes held by an advocate, else
+    the first referral code, else the first code. Read without a lock: the attribution locks
+    the chosen code and judges it as it then stands."""
+    codes = promo_codes_split(promo_code)
+    if len(codes) <= 1:
+        return canonical_or_none(promo_code)
+    canonicals = [code for code in map(canonical_or_none, codes) if code]
+    if not canonicals:
+        return None
+    referral = dict(
+        PromoCode.objects.filter(
+            program=program, code__in=canonicals, pool__kind=PoolKind.REFERRAL
+        ).values_list("code", "holder_id")
+    )
+    held = [code for code in canonicals if referral.get(code) is not None]
+    return (held or [code for code in canonicals if code in referral] or canonicals)[0]
 
 
 def _existing(*, program, values, digest, pk=None):
@@ -256,6 +324,11 @@ def _outcome_save(conversion, reward):
         for name in ("code", "advocate", "friend", "referral", "reward")
         if getattr(conversion, f"{name}_id") is not None
     ]
+    changed += [
+        name for name in ("ip_hash", "review_status", "review_reasons") if getattr(conversion, name)
+    ]
+    if conversion.review_score is not None:
+        changed.append("review_score")
     conversion.save(update_fields=changed)
 
 
@@ -277,6 +350,7 @@ def _record_in_python(*, program, values, digest, now):
                 order_discount=values["order_discount"],
                 currency_code=values["currency_code"],
                 payload_digest=digest,
+                ip_hash=values["ip_hash"],
             )
     except IntegrityError:
         return _existing(program=program, values=values, digest=digest)
@@ -291,7 +365,7 @@ def _attribute(*, conversion, program, values):
     if not values["promo_code"]:
         _refused(conversion, ConversionStatus.UNATTRIBUTED, Refusal.NO_CODE)
         return None
-    canonical = canonical_or_none(values["promo_code"])
+    canonical = values["attribution_code"]
     # Lock the code row: concurrent orders for one code are decided one after another.
     code = (
         PromoCode.objects.select_for_update(of=("self",))
@@ -356,7 +430,14 @@ def _attribute(*, conversion, program, values):
         code=code,
         order_id=values["order_id"],
     )
-    reward = reward_grant(referral=referral)
+    withheld, reason_code = _review_and_caps(
+        conversion=conversion, program=program, values=values, advocate_id=advocate.pk
+    )
+    if withheld is None and program.has_reward_caps:
+        # Before the grant, so a capped fuel-tank reward claims no code.
+        reason_code = reward_cap_reached(program=program, advocate_id=advocate.pk)
+        withheld = RewardStatus.CAPPED if reason_code else None
+    reward = reward_grant(referral=referral, withheld=withheld, reason_code=reason_code)
     conversion.referral = referral
     conversion.reward = reward
     _attributed(conversion)
@@ -369,12 +450,12 @@ _ATTRIBUTE_SQL = f"SELECT * FROM {ATTRIBUTE_FUNCTION}(" + ", ".join(["%s"] * len
 
 
 def _fast_path_applies(values) -> bool:
-    # A SHA-1 CustomerEmail is compared with the advocate's address hashed, which the database
-    # cannot do without pgcrypto: such orders (rare) take the Python path.
+    # A hashed CustomerEmail is compared with the advocate's address hashed, which the database
+    # cannot do without pgcrypto: such orders take the Python path.
     return (
         settings.CONVERSIONS_FAST_PATH
         and connection.vendor == "postgresql"
-        and not _SHA1_HEX.match(values["customer_email"])
+        and not is_email_digest(values["customer_email"])
     )
 
 
@@ -390,7 +471,7 @@ def _record_in_database(*, program, values, digest, now):
                 program.pk,
                 values["order_id"],
                 promo_code,
-                canonical_or_none(values["promo_code"]) if promo_code else None,
+                values["attribution_code"] if promo_code else None,
                 values["customer_id"],
                 values["customer_email"],
                 event_date,
@@ -422,14 +503,15 @@ def _record_in_database(*, program, values, digest, now):
         currency_code=values["currency_code"],
         payload_digest=digest,
         created_at=now,
+        ip_hash=values["ip_hash"],
     )
     _items_create(conversion, values)
-    reward = _attribution_outcome(conversion=conversion, program=program, row=row)
+    reward = _attribution_outcome(conversion=conversion, program=program, row=row, values=values)
     _outcome_save(conversion, reward)
     return conversion, True
 
 
-def _attribution_outcome(*, conversion, program, row):
+def _attribution_outcome(*, conversion, program, row, values):
     """Fill in the conversion from what conversions_attribute did (its outcome is a refusal
     code or what it did: conversions.sql); give the replacement code of a redeemed single-use
     code; return the reward or None."""
@@ -493,6 +575,16 @@ def _attribution_outcome(*, conversion, program, row):
         available_at=row["reward_available_at"],
         needs_review=False,
     )
+    withheld, reason_code = _review_and_caps(
+        conversion=conversion, program=program, values=values, advocate_id=advocate.pk
+    )
+    if withheld is None and program.has_reward_caps:
+        reason_code = reward_cap_reached(
+            program=program, advocate_id=advocate.pk, exclude_id=reward.pk
+        )
+        withheld = RewardStatus.CAPPED if reason_code else None
+    if withheld is not None:
+        reward_withhold(reward=reward, status=withheld, reason_code=reason_code)
     conversion.referral_id = row["referral_id"]
     conversion.reward = reward
     _attributed(conversion)
@@ -506,15 +598,39 @@ _CODE_REFUSALS = frozenset(refusal for refusal, _ in ATTRIBUTE_REFUSALS) - {
 }
 
 
+def _review_and_caps(*, conversion, program, values, advocate_id):
+    """The review of an order about to reward its advocate (conversions.review), written on
+    the conversion: returns (the status its reward is withheld with, or None; reason code).
+    Off by the program's policy: nothing read, nothing written."""
+    thresholds = program.review_thresholds
+    if thresholds is None:
+        return None, ""
+    facts = review_facts(
+        conversion=conversion,
+        advocate_id=advocate_id,
+        friend_id=conversion.friend_id,
+        values=values,
+        program=program,
+    )
+    review = review_of(facts, thresholds)
+    conversion.review_status = review.status
+    conversion.review_score = review.score
+    conversion.review_reasons = ",".join(review.reasons)
+    if review.status == ReviewStatus.HELD:
+        return RewardStatus.PENDING_REVIEW, ""
+    if review.status == ReviewStatus.DENIED:
+        return RewardStatus.CANCELLED, "review_denied"
+    return None, ""
+
+
 def _same_email(customer_email, advocate_email):
-    """CustomerEmail (an address, or the SHA-1 hex digest of the trimmed lower-case address,
-    as impact.com clients send it) names the advocate's address."""
+    """CustomerEmail (an address, or the SHA-1 or SHA-256 hex digest of the trimmed lower-case
+    address, as impact.com clients send it) names the advocate's address."""
     if not customer_email or not advocate_email:
         return False
-    address = advocate_email.strip().lower()
-    if _SHA1_HEX.match(customer_email):
-        return customer_email == hashlib.sha1(address.encode()).hexdigest()
-    return customer_email == address
+    if is_email_digest(customer_email):
+        return customer_email == email_digest(advocate_email, like=customer_email)
+    return customer_email == advocate_email.strip().lower()
 
 
 def _friend(*, program, values):
@@ -523,7 +639,7 @@ def _friend(*, program, values):
 
     A hashed CustomerEmail is no address: it finds nobody and is given to nobody."""
     email = values["customer_email"]
-    if _SHA1_HEX.match(email):
+    if is_email_digest(email):
         email = ""
     if values["customer_id"]:
         return participant_friend_get_or_create(
@@ -593,7 +709,7 @@ def conversions_forget_customer(*, program: Program, participants, erased) -> in
     """
     customer = Q(friend__in=participants) | Q(customer_id__in=erased.participant_ids)
     if erased.email:
-        customer |= Q(customer_email__in=[erased.email, erased.email_sha1])
+        customer |= Q(customer_email__in=[erased.email, erased.email_sha1, erased.email_sha256])
     theirs = Conversion.objects.filter(program=program).filter(customer)
     new_ids = {
         old: person.participant_id

@@ -43,6 +43,13 @@ class Participant(models.Model):
     is_advocate = models.BooleanField(default=False)
     is_blocked = models.BooleanField(default=False)
     blocked_at = models.DateTimeField(null=True, blank=True)
+    ip_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The address the widget was last loaded from, hashed (never shown).",
+    )
     erased_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -142,6 +149,10 @@ class RewardStatus(models.TextChoices):
     AVAILABLE = "available", "Available"
     PAID = "paid", "Paid"
     CANCELLED = "cancelled", "Cancelled"
+    # Held at attribution by the program's review policy, until a manager approves or denies.
+    PENDING_REVIEW = "pending_review", "Pending review"
+    # Past one of the program's reward caps: recorded, never granted later by itself.
+    CAPPED = "capped", "Capped"
 
 
 class Reward(models.Model):
@@ -163,7 +174,14 @@ class Reward(models.Model):
         help_text="The fuel-tank code given as this reward.",
     )
     status = models.CharField(
-        max_length=10, choices=RewardStatus.choices, default=RewardStatus.PENDING
+        max_length=16, choices=RewardStatus.choices, default=RewardStatus.PENDING
+    )
+    reason_code = models.CharField(
+        max_length=40,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Why a capped reward was not granted (reward_cap_month, …).",
     )
     needs_review = models.BooleanField(
         default=False, help_text="Set when an order is reversed after the reward was paid."

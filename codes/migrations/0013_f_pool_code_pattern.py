@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("codes", "0012_pool_use_index"),
+        ("codes", "0013_d_import_lease"),
     ]
 
     operations = [

@@ -48,6 +48,11 @@ class ErasedIdentity:
         # address (conversions store it in lower case).
         return hashlib.sha1(self.email.encode()).hexdigest() if self.email else ""
 
+    @property
+    def email_sha256(self) -> str:
+        # Or as its SHA-256 hex (impact.com documents both).
+        return hashlib.sha256(self.email.encode()).hexdigest() if self.email else ""
+
 
 @dataclass(frozen=True)
 class ErasureResult:

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from codes.services import CodeNotHeld, code_record_copy
 from foundation.api_docs import PATH_ERRORS, WIDGET_AUTH_ERRORS, not_found
+from foundation.hashing import ip_digest
 from programs.api import check_path_segments
 from programs.ratelimit import count_request
 
@@ -118,7 +119,9 @@ class WidgetMeView(WidgetAPIView):
 
     @extend_schema(responses={200: WidgetMeSerializer, **WIDGET_AUTH_ERRORS}, tags=["widget"])
     def get(self, request):
-        participant = widget_participant_load(identity=request.user)
+        participant = widget_participant_load(
+            identity=request.user, ip_hash=ip_digest(request.META.get("REMOTE_ADDR"))
+        )
         state = widget_state(participant=participant, program=request.user.program)
         return Response(widget_me_body(state))
 
