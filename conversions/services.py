@@ -26,6 +26,7 @@ from participants.services import (
 )
 from programs.models import CodeUsage, Program
 
+from .events import conversion_outcome_emit, conversion_reversed_emit
 from .models import Conversion, ConversionItem, ConversionStatus
 
 PAYLOAD_FIELDS = (
@@ -236,6 +237,7 @@ def _outcome_save(conversion, reward):
         if getattr(conversion, f"{name}_id") is not None
     ]
     conversion.save(update_fields=changed)
+    conversion_outcome_emit(conversion=conversion, reward=reward)
 
 
 # --- The Python path (SQLite, and what the database function hands back) ----------------------
@@ -555,6 +557,7 @@ def conversion_reverse(*, conversion: Conversion, reason: str = "") -> Conversio
         if conversion.status == ConversionStatus.ATTRIBUTED:
             conversion.status = ConversionStatus.REVERSED
         conversion.save(update_fields=["status", "reversed_at", "reversal_reason"])
+        conversion_reversed_emit(conversion=conversion)
         if conversion.referral_id is not None:
             referral_reverse(referral=conversion.referral)
     return conversion

@@ -37,17 +37,18 @@ EVENT_TYPES = (
     STOCK_EMPTY,
 )
 
-# Sent with `program_id`, `events`: a list of (type, data, email) — `data` holds ids and amounts
-# only; `email` is the advocate's address (or "") that only an endpoint opted in to it receives.
+# Sent with `program_id`, `types` (the event types `build` may return) and `build`: a callable
+# returning a list of (type, data, email) — `data` holds ids and amounts only; `email` is the
+# advocate's address (or "") that only an endpoint opted in to it receives. A listener calls
+# `build` only when someone wants one of `types`, so an event nobody listens to costs no reads.
 business_events = Signal()
 
 
 def event_emit(*, program_id: int, type: str, data: dict, email: str = "") -> None:
     """Announce one event of program `program_id`. Call it inside the transaction of the change."""
-    events_emit(program_id=program_id, events=[(type, data, email)])
+    events_emit(program_id=program_id, types=(type,), build=lambda: [(type, data, email)])
 
 
-def events_emit(*, program_id: int, events: list[tuple[str, dict, str]]) -> None:
-    """Announce several events of one program at once (one write for the listeners)."""
-    if events:
-        business_events.send(sender=None, program_id=program_id, events=events)
+def events_emit(*, program_id: int, types: tuple[str, ...], build) -> None:
+    """Announce the events `build()` returns (of these `types`), built only if anyone listens."""
+    business_events.send(sender=None, program_id=program_id, types=types, build=build)

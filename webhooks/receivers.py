@@ -8,5 +8,5 @@ from . import services
 
 
 @receiver(business_events, dispatch_uid="webhooks.outbox")
-def write_outbox(sender, *, program_id, events, **kwargs):
-    services.deliveries_write(program_id=program_id, events=events)
+def write_outbox(sender, *, program_id, types, build, **kwargs):
+    services.deliveries_write_lazy(program_id=program_id, types=types, build=build)

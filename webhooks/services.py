@@ -148,13 +148,24 @@ def event_body(*, type: str, data: dict, now: datetime) -> str:
 def deliveries_write(*, program_id: int, events: list[tuple[str, dict, str]]) -> list[int]:
     """The outbox writer: one pending delivery per event and subscribed endpoint, written in the
     caller's transaction, sent once it commits (and by the sweep if that send is lost)."""
-    endpoints = list(
-        Endpoint.objects.filter(program_id=program_id, enabled=True).only(
+    return deliveries_write_lazy(
+        program_id=program_id, types=tuple(type for type, _, _ in events), build=lambda: events
+    )
+
+
+def deliveries_write_lazy(*, program_id: int, types: tuple[str, ...], build) -> list[int]:
+    """deliveries_write of the events `build()` returns, called only when an enabled endpoint of
+    the program wants one of `types` (one indexed read when none does)."""
+    endpoints = [
+        endpoint
+        for endpoint in Endpoint.objects.filter(program_id=program_id, enabled=True).only(
             "pk", "events", "include_email"
         )
-    )
+        if any(endpoint.wants(type) for type in types)
+    ]
     if not endpoints:
         return []
+    events = build()
     now = timezone.now()
     rows = []
     for type, data, email in events:
