@@ -218,3 +218,23 @@ def test_lost_sends_are_swept_when_the_broker_returns(receiver):
     deliveries_send(ids)
     assert len(receiver.verified()) == 1
     assert deliveries_sweep() == []
+
+
+def test_with_the_broker_down_the_event_is_delivered_once_it_returns(
+    broker_down, receiver, django_capture_on_commit_callbacks, caplog
+):
+    from config.celery import app as celery_app
+    from webhooks.tasks import deliveries_sweep as sweep_task
+
+    program = ProgramFactory()
+    endpoint = endpoint_create(program=program, url=receiver.url)
+    receiver.secrets = [endpoint.secret]
+    with django_capture_on_commit_callbacks(execute=True):
+        emit_one(program)  # the send after commit cannot reach the broker: logged, not raised
+    assert "Could not enqueue webhooks.deliveries_send" in caplog.text
+    assert receiver.received == []
+    assert Delivery.objects.get().status == "pending"
+    celery_app.conf.task_always_eager = True  # the broker is back: beat's sweep runs
+    assert sweep_task() == 1
+    assert len(receiver.verified()) == 1
+    assert Delivery.objects.get().status == "delivered"
