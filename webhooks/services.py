@@ -3,7 +3,6 @@
 import json
 import logging
 import random
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -198,10 +197,40 @@ def deliveries_write_lazy(*, program_id: int, types: tuple[str, ...], build) -> 
                 "pk", flat=True
             )
         )
+    _send_on_commit(ids)
+    return ids
+
+
+class _OnCommitSend:
+    """The deliveries written in one transaction, sent by one task once it commits."""
+
+    def __init__(self):
+        self.ids: list[int] = []
+        self.sent = False
+
+    def __call__(self):
+        from .tasks import deliveries_send
+
+        self.sent = True
+        enqueue_on_commit(deliveries_send, self.ids)
+
+
+def _send_on_commit(ids: list[int]) -> None:
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        # Several writes in one transaction (an order's events, its replacement code, the new
+        # friend) share one task: join the send this transaction already holds.
+        for _, callback, _ in connection.run_on_commit:
+            if isinstance(callback, _OnCommitSend) and not callback.sent:
+                callback.ids.extend(ids)
+                return
+        send = _OnCommitSend()
+        send.ids.extend(ids)
+        transaction.on_commit(send)
+        return
     from .tasks import deliveries_send
 
     enqueue_on_commit(deliveries_send, ids)
-    return ids
 
 
 def endpoint_send_test(*, endpoint: Endpoint) -> Delivery:
@@ -246,66 +275,103 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 
-@dataclass
-class SendResult:
-    sent: int = 0
-    delivered: int = 0
-    skipped: int = 0
-
-
-def _claim(delivery_id: int, now: datetime) -> bool:
-    """Hold a due pending delivery for one attempt (another worker leaves it alone)."""
-    return bool(
-        Delivery.objects.filter(
-            pk=delivery_id, status=DeliveryStatus.PENDING, next_try_at__lte=now
-        ).update(next_try_at=now + LEASE)
-    )
-
-
 def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> Attempt | None:
     """One attempt at a due delivery: None when it is not due, taken by another worker, or its
     endpoint is disabled. `now` is for the tests: the attempt's clock."""
+    return deliveries_attempt(delivery_ids=[delivery_id], now=now).get(delivery_id)
+
+
+def deliveries_attempt(
+    *, delivery_ids: list[int], now: datetime | None = None
+) -> dict[int, Attempt]:
+    """One attempt at each of these deliveries that is due and whose endpoint is enabled;
+    returns the attempts by delivery id (those not due, held by another worker or of a disabled
+    endpoint are left alone). The rows are leased first (next try pushed LEASE ahead, in a short
+    transaction), then sent with no transaction open, then their outcome written: delivered
+    ones in one statement. An endpoint that gave no answer is not tried again in this batch."""
     clock = (lambda: now) if now else timezone.now
     now = clock()
-    if not _claim(delivery_id, now):
-        return None
-    delivery = Delivery.objects.select_related("endpoint").get(pk=delivery_id)
-    endpoint = delivery.endpoint
-    if not endpoint.enabled:
-        Delivery.objects.filter(pk=delivery_id).update(next_try_at=now)
-        return None
-    headers = signed_headers(
-        secrets=signing_secrets(endpoint, now),
-        event_id=delivery.event_id,
-        timestamp=now,
-        body=delivery.payload,
-    )
-    attempt = post(
-        url=endpoint.url,
-        headers=headers,
-        body=delivery.payload,
-        allow_private=endpoint.allow_private,
-    )
-    _record(delivery, endpoint, attempt, clock())
-    return attempt
+    with transaction.atomic():
+        due = list(
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("endpoint")
+            .filter(
+                pk__in=delivery_ids,
+                status=DeliveryStatus.PENDING,
+                next_try_at__lte=now,
+                endpoint__enabled=True,
+            )
+            .order_by("pk")
+        )
+        Delivery.objects.filter(pk__in=[delivery.pk for delivery in due]).update(
+            next_try_at=now + LEASE
+        )
+    attempts: dict[int, Attempt] = {}
+    delivered = []
+    silent = {}  # endpoint id -> the attempt that got no answer
+    recovered = set()
+    for delivery in due:
+        endpoint = delivery.endpoint
+        attempt = silent.get(endpoint.pk)
+        if attempt is None:
+            sent_at = clock()
+            attempt = post(
+                url=endpoint.url,
+                headers=signed_headers(
+                    secrets=signing_secrets(endpoint, sent_at),
+                    event_id=delivery.event_id,
+                    timestamp=sent_at,
+                    body=delivery.payload,
+                ),
+                body=delivery.payload,
+                allow_private=endpoint.allow_private,
+            )
+            if attempt.status_code is None:
+                silent[endpoint.pk] = attempt
+        attempts[delivery.pk] = attempt
+        if attempt.delivered:
+            delivery.attempts += 1
+            delivery.status = DeliveryStatus.DELIVERED
+            delivery.next_try_at = None
+            delivery.delivered_at = clock()
+            delivery.last_status_code = attempt.status_code
+            delivery.last_error = ""
+            delivery.latency_ms = attempt.latency_ms
+            delivered.append(delivery)
+            if endpoint.failing_since is not None:
+                recovered.add(endpoint.pk)
+        else:
+            _record_failure(delivery, endpoint, attempt, clock())
+    if delivered:
+        Delivery.objects.bulk_update(
+            delivered,
+            [
+                "attempts",
+                "status",
+                "next_try_at",
+                "delivered_at",
+                "last_status_code",
+                "last_error",
+                "latency_ms",
+            ],
+        )
+    if recovered:
+        Endpoint.objects.filter(pk__in=recovered).update(
+            failing_since=None, failure_notified_at=None
+        )
+    return attempts
 
 
-def _record(delivery: Delivery, endpoint: Endpoint, attempt: Attempt, now: datetime) -> None:
+def _record_failure(
+    delivery: Delivery, endpoint: Endpoint, attempt: Attempt, now: datetime
+) -> None:
+    """A failed attempt: retried after the back-off, or given up on after 3 days."""
     result = {
         "attempts": F("attempts") + 1,
         "last_status_code": attempt.status_code,
         "last_error": attempt.error[:300],
         "latency_ms": attempt.latency_ms,
     }
-    if attempt.delivered:
-        Delivery.objects.filter(pk=delivery.pk).update(
-            **result, status=DeliveryStatus.DELIVERED, next_try_at=None, delivered_at=now
-        )
-        if endpoint.failing_since is not None:
-            Endpoint.objects.filter(pk=endpoint.pk).update(
-                failing_since=None, failure_notified_at=None
-            )
-        return
     log.warning(
         "Webhook %s to endpoint %s failed (attempt %s): %s",
         delivery.event_id,

@@ -11,11 +11,8 @@ SWEEP_CHUNK = 50
 def deliveries_send(delivery_ids):
     """One attempt at each of these deliveries that is due (enqueued when their change commits,
     and by the sweep)."""
-    delivered = 0
-    for delivery_id in delivery_ids:
-        attempt = services.delivery_attempt(delivery_id=delivery_id)
-        delivered += bool(attempt and attempt.delivered)
-    return delivered
+    attempts = services.deliveries_attempt(delivery_ids=delivery_ids)
+    return sum(attempt.delivered for attempt in attempts.values())
 
 
 @shared_task(name="webhooks.deliveries_sweep")

@@ -238,3 +238,19 @@ def test_with_the_broker_down_the_event_is_delivered_once_it_returns(
     assert sweep_task() == 1
     assert len(receiver.verified()) == 1
     assert Delivery.objects.get().status == "delivered"
+
+
+def test_the_log_keeps_30_days():
+    from webhooks.tasks import deliveries_prune
+
+    program = ProgramFactory()
+    endpoint_create(program=program, url="http://127.0.0.1:9/hook")
+    old, recent, waiting = emit_one(program) + emit_one(program) + emit_one(program)
+    long_ago = timezone.now() - timedelta(days=31)
+    Delivery.objects.filter(pk=old).update(
+        status="delivered", next_try_at=None, created_at=long_ago
+    )
+    Delivery.objects.filter(pk=recent).update(status="failed", next_try_at=None)
+    Delivery.objects.filter(pk=waiting).update(created_at=long_ago)  # pending: kept till failed
+    assert deliveries_prune() == 1
+    assert set(Delivery.objects.values_list("pk", flat=True)) == {recent, waiting}
