@@ -10,7 +10,7 @@ from foundation.events import (
     events_emit,
 )
 from participants.events import reward_data
-from participants.models import RewardStatus
+from participants.models import Participant, RewardStatus
 
 from .models import Conversion, ConversionStatus
 
@@ -24,7 +24,11 @@ def conversion_outcome_emit(*, conversion: Conversion, reward) -> None:
         return
 
     def build():
-        advocate = conversion.advocate
+        # Read again: the database path's conversion carries ids, not the people's rows.
+        people = Participant.objects.only("participant_id", "email").in_bulk(
+            [conversion.advocate_id, conversion.friend_id]
+        )
+        advocate = people[conversion.advocate_id]
         order = {
             "conversion_id": conversion.pk,
             "order_id": conversion.order_id,
@@ -44,7 +48,7 @@ def conversion_outcome_emit(*, conversion: Conversion, reward) -> None:
                     {
                         "referral_id": conversion.referral_id,
                         **order,
-                        "friend_id": conversion.friend.participant_id,
+                        "friend_id": people[conversion.friend_id].participant_id,
                         "order_subtotal": str(conversion.order_subtotal),
                         "currency": conversion.currency_code,
                         "reward_id": reward.pk,
