@@ -7,6 +7,7 @@ from codes.api import CodeView, StockView
 from conversions.api import ReversalView
 from conversions.api_lists import ConversionsView
 from participants.api import ParticipantView, ReferralsView, RewardPaidView, RewardsView
+from webhooks.api import EndpointSecretView, EndpointsView, EndpointTestView, EndpointView
 
 urlpatterns = [
     path(
@@ -29,5 +30,22 @@ urlpatterns = [
         "programs/<slug:program>/conversions/<path:order_id>/reversal",
         ReversalView.as_view(),
         name="api-reversal",
+    ),
+    # Webhook endpoints (docs/webhooks.md).
+    path("programs/<slug:program>/webhooks", EndpointsView.as_view(), name="api-webhooks"),
+    path(
+        "programs/<slug:program>/webhooks/<int:endpoint_id>",
+        EndpointView.as_view(),
+        name="api-webhook",
+    ),
+    path(
+        "programs/<slug:program>/webhooks/<int:endpoint_id>/secret",
+        EndpointSecretView.as_view(),
+        name="api-webhook-secret",
+    ),
+    path(
+        "programs/<slug:program>/webhooks/<int:endpoint_id>/test",
+        EndpointTestView.as_view(),
+        name="api-webhook-test",
     ),
 ]

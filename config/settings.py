@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "codes",
     "participants",
     "conversions",
+    "webhooks",
     "ops.apps.OpsConfig",  # deploy checks (ops/checks.py)
 ]
 
@@ -369,6 +370,9 @@ CELERY_TASK_ROUTES = {
     "codes.pool_batch_landed": {"queue": "topups"},
     "participants.top_up_program_advocates": {"queue": "topups"},
     "participants.rewards_fill_waiting": {"queue": "topups"},
+    "webhooks.deliveries_send": {"queue": "webhooks"},
+    "webhooks.deliveries_sweep": {"queue": "webhooks"},
+    "webhooks.deliveries_prune": {"queue": "webhooks"},
 }
 CELERY_BEAT_SCHEDULE = {
     # Catch a low-stock crossing from any path (and re-arm alerts after stock rose).
@@ -378,6 +382,9 @@ CELERY_BEAT_SCHEDULE = {
     "rewards-release-due": {"task": "participants.rewards_release_due", "schedule": 15 * 60},
     # Safety net for the fill that runs when a fuel-tank batch lands.
     "rewards-fill-waiting": {"task": "participants.rewards_fill_waiting", "schedule": 15 * 60},
+    # Webhook retries, and events whose send was lost while the broker was down.
+    "webhooks-sweep": {"task": "webhooks.deliveries_sweep", "schedule": 60.0},
+    "webhooks-prune": {"task": "webhooks.deliveries_prune", "schedule": 24 * 3600.0},
     # Admin uploads whose import task was never enqueued (broker unreachable at the time), or
     # whose worker died mid-import.
     "codes-process-waiting-uploads": {

@@ -36,6 +36,7 @@ from participants.services import (
 )
 from programs.models import CodeUsage, Program
 
+from .events import conversion_outcome_emit, conversion_reversed_emit
 from .models import Conversion, ConversionItem, ConversionReason, ConversionStatus, ReviewStatus
 from .review import review_of
 from .selectors import review_facts
@@ -330,6 +331,7 @@ def _outcome_save(conversion, reward):
     if conversion.review_score is not None:
         changed.append("review_score")
     conversion.save(update_fields=changed)
+    conversion_outcome_emit(conversion=conversion, reward=reward)
 
 
 # --- The Python path (SQLite, and what the database function hands back) ----------------------
@@ -675,6 +677,7 @@ def conversion_reverse(*, conversion: Conversion, reason: str = "") -> Conversio
         if conversion.status == ConversionStatus.ATTRIBUTED:
             conversion.status = ConversionStatus.REVERSED
         conversion.save(update_fields=["status", "reversed_at", "reversal_reason"])
+        conversion_reversed_emit(conversion=conversion)
         if conversion.referral_id is not None:
             referral_reverse(referral=conversion.referral)
     return conversion

@@ -47,6 +47,12 @@ PROGRAM_MANAGER_PERMISSIONS = [
     # conversions
     ("conversions", "view_conversion"),
     ("conversions", "view_conversionitem"),
+    # webhooks: endpoints (added with their secret shown once) and the delivery log (redeliver)
+    ("webhooks", "view_endpoint"),
+    ("webhooks", "add_endpoint"),
+    ("webhooks", "change_endpoint"),
+    ("webhooks", "view_delivery"),
+    ("webhooks", "change_delivery"),
 ]
 
 
@@ -54,8 +60,14 @@ def program_managers_group_sync(*, apps=global_apps, using="default", **kwargs) 
     """Make the group hold exactly PROGRAM_MANAGER_PERMISSIONS (in a migration: `apps` is its
     state; as a post_migrate receiver: the project's)."""
     # Permissions are made after migrating (post_migrate, app by app): they may not exist yet.
+    # An app not migrated yet (in an early migration's state) is left to the post_migrate run.
+    labels = set()
     for label in sorted({app for app, _ in PROGRAM_MANAGER_PERMISSIONS}):
-        app_config = apps.get_app_config(label)
+        try:
+            app_config = apps.get_app_config(label)
+        except LookupError:
+            continue
+        labels.add(label)
         # A migration state's app config says it has no models module: say it has, for this.
         models_module = getattr(app_config, "models_module", None)
         app_config.models_module = models_module or True
@@ -67,5 +79,6 @@ def program_managers_group_sync(*, apps=global_apps, using="default", **kwargs) 
     wanted = [
         permission_model.objects.using(using).get(content_type__app_label=app, codename=codename)
         for app, codename in PROGRAM_MANAGER_PERMISSIONS
+        if app in labels
     ]
     group.permissions.set(wanted)

@@ -18,6 +18,7 @@ from django.utils import timezone
 from programs.models import Program
 
 from .. import sql
+from ..events import codes_assigned_emit
 from ..models import CodeShortfall
 from .pools import pool_get_or_create_referral
 
@@ -65,13 +66,10 @@ def codes_top_up(*, holder: CodeHolder) -> int:
 
 
 def _top_up(*, holder_id: int, program_id: int, only_if_queued: bool = False) -> TopUpResult:
-    if connection.vendor == "postgresql":
-        return _top_up_in_one_call(
-            holder_id=holder_id, program_id=program_id, only_if_queued=only_if_queued
-        )
-    return _top_up_in_statements(
-        holder_id=holder_id, program_id=program_id, only_if_queued=only_if_queued
-    )
+    top_up = _top_up_in_one_call if connection.vendor == "postgresql" else _top_up_in_statements
+    result = top_up(holder_id=holder_id, program_id=program_id, only_if_queued=only_if_queued)
+    codes_assigned_emit(program_id=program_id, holder_id=holder_id, claimed=result.claimed)
+    return result
 
 
 def _top_up_in_one_call(*, holder_id: int, program_id: int, only_if_queued: bool) -> TopUpResult:

@@ -13,6 +13,7 @@ from foundation.tasks import enqueue_on_commit
 from foundation.wording import about_duration, counted
 
 from .. import selectors
+from ..events import stock_alert_emit
 from ..models import AlertKind, Pool, PoolKind, StockAlert
 
 
@@ -81,6 +82,7 @@ def pool_stock_check(*, pool_id: int, resend_unsent: bool = False) -> list[Stock
         used_last_7_days=used,
         days_left=selectors.forecast_days_left(available=level, used=used),
     )
+    stock_alert_emit(alert)
     from ..tasks import send_stock_alert
 
     enqueue_on_commit(send_stock_alert, alert.pk)

@@ -19,9 +19,11 @@ from django.utils import timezone
 from audit.services import ERASED, audit_forget, audit_record
 from codes.models import PromoCode
 from codes.services import codes_holder_withdraw, codes_void, codes_void_reasons_forget
+from foundation.events import PARTICIPANT_ERASED
 from foundation.wording import counted
 from programs.models import Program
 
+from ..events import participant_emit
 from ..models import ERASED_ID_PREFIX, Participant, Referral, Reward, is_reserved_participant_id
 from ..signals import participant_erasing
 
@@ -129,6 +131,9 @@ def participant_erase(*, program: Program, participant_id: str) -> ErasureResult
     for person in people:
         person.participant_id = new_tombstone()
         person.save(update_fields=["participant_id"])
+    participant_emit(
+        participant=participant, type=PARTICIPANT_ERASED, participant_id=participant_id
+    )
     blanked = sum(
         count or 0
         for _, count in participant_erasing.send(

@@ -24,9 +24,11 @@ from codes.services import (
     tank_code_release,
     tank_codes_reveal,
 )
+from foundation.events import REWARD_AVAILABLE, REWARD_CANCELLED, REWARD_PAID
 from foundation.tasks import enqueue_on_commit
 from programs.models import Program, RewardKind
 
+from ..events import reward_emit, rewards_available_emit
 from ..models import Referral, Reward, RewardStatus
 
 # Every change of a reward's status goes through this table (_move for one reward, _moved for
@@ -253,6 +255,7 @@ def rewards_fill_waiting(*, program: Program) -> int:
             reward.save(update_fields=["code", "status", "available_at"])
             if reward.status == RewardStatus.AVAILABLE:
                 tank_codes_reveal(code_ids=[code.pk])
+                reward_emit(reward=reward, type=REWARD_AVAILABLE)
             filled += 1
 
 
@@ -285,6 +288,7 @@ def rewards_release_due(*, now: datetime | None = None) -> int:
                 RewardStatus.AVAILABLE,
             )
             tank_codes_reveal(code_ids=[code_id for _, code_id in due if code_id])
+            rewards_available_emit(reward_ids=ids)
 
 
 @transaction.atomic
@@ -324,6 +328,7 @@ def reward_cancel(*, reward: Reward, flag_paid: bool = False) -> Reward:
             reward.needs_review = True  # its code was shown to the advocate already
             changes["needs_review"] = (False, True)
     reward.save(update_fields=["status", "cancelled_at", "code", "needs_review"])
+    reward_emit(reward=reward, type=REWARD_CANCELLED)
     audit_record(obj=reward, event="reward cancelled", changes=changes)
     return reward
 
@@ -352,6 +357,7 @@ def rewards_mark_paid(*, rewards: QuerySet[Reward]) -> MarkPaidResult:
             result.refused.append(str(refused))
             continue
         reward.save(update_fields=["status", "paid_at"])
+        reward_emit(reward=reward, type=REWARD_PAID)
         # One entry per reward: a payout is the brand's money, each one is looked up alone.
         audit_record(
             obj=reward, event="reward marked paid", changes={"status": (before, RewardStatus.PAID)}

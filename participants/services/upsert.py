@@ -3,8 +3,10 @@
 from django.db import IntegrityError, transaction
 
 from codes.services import codes_top_up
+from foundation.events import PARTICIPANT_CREATED
 from programs.models import Program
 
+from ..events import participant_emit
 from ..models import ERASED_ID_PREFIX, Participant, is_reserved_participant_id
 from .referrals import referral_code_for_link, referral_link
 
@@ -50,6 +52,8 @@ def participant_upsert(
                         changed.append("is_advocate")
                     if changed:
                         participant.save(update_fields=[*changed, "updated_at"])
+                if created:
+                    participant_emit(participant=participant, type=PARTICIPANT_CREATED)
                 codes_top_up(holder=participant)
                 return participant, created
         except IntegrityError:
@@ -101,6 +105,7 @@ def participant_friend_get_or_create(
                     email=email or "",
                     is_advocate=False,
                 )
+                participant_emit(participant=friend, type=PARTICIPANT_CREATED)
                 return friend, True
         except IntegrityError:
             continue

@@ -20,6 +20,9 @@ EXPECTED = {
     "participants.top_up_program_advocates": "topups",
     "participants.rewards_fill_waiting": "topups",
     "participants.rewards_release_due": "celery",
+    "webhooks.deliveries_send": "webhooks",
+    "webhooks.deliveries_sweep": "webhooks",
+    "webhooks.deliveries_prune": "webhooks",
 }
 
 
@@ -37,7 +40,7 @@ def test_every_task_of_the_project_goes_to_a_declared_queue():
     ours = [name for name in app.tasks if not name.startswith("celery.")]
     assert set(EXPECTED) <= set(ours)
     declared = {queue.name for queue in settings.CELERY_TASK_QUEUES}
-    assert declared == {"celery", "imports", "alerts", "topups"}
+    assert declared == {"celery", "imports", "alerts", "topups", "webhooks"}
     assert {queue_of(name) for name in ours} <= declared
     # A worker started without -Q consumes every declared queue.
     assert set(app.amqp.queues) == declared

@@ -3,7 +3,7 @@
 The walk iterates admin.site's registry, so an admin page added later is walked too. It fails
 when any page, list filter, form choice, action answer, export, autocomplete or custom view of
 an admin shows Bravo-Secret's rows: its program, pools, batch file, codes, participants, orders,
-widgets, API keys, alerts or audit entries.
+widgets, API keys, alerts, webhook endpoints and deliveries, or audit entries.
 """
 
 import io
@@ -39,6 +39,7 @@ from programs.services import (
     program_update,
 )
 from tests.factories import BatchFactory
+from webhooks.services import endpoint_create
 
 pytestmark = pytest.mark.django_db
 
@@ -59,6 +60,10 @@ def seed_program(name, slug, prefix):
         low_stock_recipients=f"{slug}-stock@example.com",
     )
     Widget.objects.filter(program=program).update(name=f"{name} default widget")
+    # A webhook endpoint: the events below fill its delivery log.
+    endpoint_create(
+        program=program, url=f"http://127.0.0.1:9/{slug}-hook", description=f"{name} CRM"
+    )
     Widget.objects.create(program=program, name=f"{name} widget")
     pool = pool_get_or_create_referral(program=program)
     batch = BatchFactory(pool=pool, file_name=f"{slug}-batch.csv")

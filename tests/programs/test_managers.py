@@ -44,6 +44,11 @@ EXPECTED_PERMISSIONS = {
     "participants.change_reward",
     "conversions.view_conversion",
     "conversions.view_conversionitem",
+    "webhooks.view_endpoint",
+    "webhooks.add_endpoint",
+    "webhooks.change_endpoint",
+    "webhooks.view_delivery",
+    "webhooks.change_delivery",
 }
 
 

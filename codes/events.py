@@ -1,0 +1,46 @@
+"""The business events of the codes app (foundation.events; payloads in docs/webhooks.md)."""
+
+from foundation.events import CODE_ASSIGNED, STOCK_EMPTY, STOCK_LOW, event_emit, events_emit
+
+from .models import AlertKind, CodeState, PromoCode
+
+
+def codes_assigned_emit(*, program_id: int, holder_id: int, claimed: int) -> None:
+    """code.assigned for each of the `claimed` codes a top-up just gave the holder."""
+    if not claimed:
+        return
+
+    def build():
+        codes = (
+            PromoCode.objects.filter(CodeState.HELD, holder_id=holder_id)
+            .order_by("-assigned_at", "-id")
+            .values("pk", "code", "holder__participant_id", "holder__email")[:claimed]
+        )
+        return [
+            (
+                CODE_ASSIGNED,
+                {
+                    "code_id": code["pk"],
+                    "code": code["code"],
+                    "participant_id": code["holder__participant_id"],
+                },
+                code["holder__email"],
+            )
+            for code in reversed(codes)
+        ]
+
+    events_emit(program_id=program_id, types=(CODE_ASSIGNED,), build=build)
+
+
+def stock_alert_emit(alert) -> None:
+    """stock.low or stock.empty, as the alert recorded it."""
+    event_emit(
+        program_id=alert.pool.program_id,
+        type=STOCK_EMPTY if alert.kind == AlertKind.EMPTY else STOCK_LOW,
+        data={
+            "pool_id": alert.pool_id,
+            "pool": alert.pool.name,
+            "available": alert.available,
+            "threshold": alert.threshold,
+        },
+    )

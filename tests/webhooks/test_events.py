@@ -1,0 +1,142 @@
+"""Every event the services emit reaches each subscribed endpoint once, signed, written in the
+transaction of the change (docs/webhooks.md, Events)."""
+
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from codes.models import PromoCode
+from conversions.services import conversion_record, conversion_reverse
+from foundation.events import EVENT_TYPES
+from participants.models import Reward
+from participants.services import (
+    participant_erase,
+    participant_upsert,
+    rewards_mark_paid,
+    rewards_release_due,
+)
+from programs.models import CodeUsage, RewardKind
+from tests.factories import ProgramFactory, stock_pool
+from webhooks.models import Delivery
+from webhooks.services import endpoint_create
+
+pytestmark = pytest.mark.django_db
+
+
+def order(program, order_id, code, customer):
+    return conversion_record(
+        program=program,
+        payload={
+            "order_id": order_id,
+            "promo_code": code,
+            "customer_id": customer,
+            "customer_email": f"{customer}@example.com",
+            "order_subtotal": Decimal("80.00"),
+            "currency_code": "EUR",
+        },
+    )[0]
+
+
+def held_code(advocate):
+    return PromoCode.objects.filter(holder=advocate, status="assigned").order_by("pk").first().code
+
+
+def test_each_event_arrives_once_per_endpoint_signed(receiver, django_capture_on_commit_callbacks):
+    program = ProgramFactory(
+        code_usage=CodeUsage.SINGLE,
+        codes_per_advocate=1,
+        reward_kind=RewardKind.CREDIT,
+        reward_amount=Decimal("12.50"),
+        reward_currency="EUR",
+        low_stock_threshold=2,
+    )
+    stock_pool(program, 5)
+    first = endpoint_create(program=program, url=receiver.url)
+    second = endpoint_create(program=program, url=receiver.url + "?second", include_email=True)
+    receiver.secrets = [first.secret, second.secret]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        advocate, _ = participant_upsert(
+            program=program, participant_id="ada", email="ada@example.com"
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        paid = order(program, "O-1", held_code(advocate), "friend-1")
+    with django_capture_on_commit_callbacks(execute=True):
+        rewards_mark_paid(rewards=Reward.objects.filter(pk=paid.reward_id))
+    with django_capture_on_commit_callbacks(execute=True):
+        reversed_ = order(program, "O-2", held_code(advocate), "friend-2")
+    with django_capture_on_commit_callbacks(execute=True):
+        conversion_reverse(conversion=reversed_, reason="refund")
+    # A review period: the reward is pending, then released.
+    program.reward_review_days = 1
+    program.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        order(program, "O-3", held_code(advocate), "friend-3")
+    with django_capture_on_commit_callbacks(execute=True):
+        rewards_release_due(now=timezone.now() + timedelta(days=2))
+    # The pool runs dry: low, then empty.
+    with django_capture_on_commit_callbacks(execute=True):
+        order(program, "O-4", held_code(advocate), "friend-4")
+    with django_capture_on_commit_callbacks(execute=True):
+        participant_erase(program=program, participant_id="friend-1")
+
+    assert all(item.verified_with for item in receiver.received)
+    per_endpoint = {first.secret: [], second.secret: []}
+    for item in receiver.received:
+        per_endpoint[item.verified_with[0]].append(item)
+    for secret, items in per_endpoint.items():
+        ids = Counter(item.id for item in items)
+        assert max(ids.values()) == 1, f"an event arrived twice at {secret}"
+        types = {item.event["type"] for item in items}
+        # code.expired is emitted once codes expire (not part of this flow).
+        assert types == set(EVENT_TYPES) - {"code.expired"}
+    # Both endpoints got the same events under the same ids.
+    assert {i.id for i in per_endpoint[first.secret]} == {i.id for i in per_endpoint[second.secret]}
+    assert Delivery.objects.exclude(status="delivered").count() == 0
+
+    events = {}
+    for item in per_endpoint[first.secret]:
+        events.setdefault(item.event["type"], []).append(item.event["data"])
+    converted = events["referral.converted"][0]
+    assert converted["order_id"] == "O-1" and converted["participant_id"] == "ada"
+    assert converted["friend_id"] == "friend-1" and converted["order_subtotal"] == "80.00"
+    created = events["reward.created"][0]
+    assert (created["amount"], created["currency"], created["status"]) == (
+        "12.50",
+        "EUR",
+        "available",
+    )
+    assert events["reward.paid"][0]["reward_id"] == paid.reward_id
+    assert events["conversion.reversed"][0]["order_id"] == "O-2"
+    assert events["reward.cancelled"][0]["status"] == "cancelled"
+    assert [e["available"] for e in events["stock.empty"]] == [0]
+    assert events["participant.erased"] == [
+        {"version": 1, "participant_id": "friend-1", "is_advocate": False}
+    ]
+    # No personal data without the opt-in; the opted-in endpoint has the advocate's e-mail.
+    assert all("email" not in item.event["data"] for item in per_endpoint[first.secret])
+    with_email = [item.event for item in per_endpoint[second.secret]]
+    redeemed = next(e for e in with_email if e["type"] == "code.redeemed")
+    assert redeemed["data"]["email"] == "ada@example.com"
+
+
+def test_a_rolled_back_change_leaves_no_event(receiver):
+    program = ProgramFactory()
+    stock_pool(program, 3)
+    endpoint_create(program=program, url=receiver.url)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        participant_upsert(program=program, participant_id="ada")
+        assert Delivery.objects.count() >= 1  # written in the transaction
+        raise RuntimeError("the change fails")
+    assert not Delivery.objects.exists()
+
+
+def test_without_endpoints_nothing_is_written():
+    program = ProgramFactory()
+    stock_pool(program, 3)
+    participant_upsert(program=program, participant_id="ada")
+    assert not Delivery.objects.exists()

@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+
+
+class WebhooksConfig(AppConfig):
+    name = "webhooks"
+    verbose_name = "Webhooks"
+
+    def ready(self):
+        from audit.registry import track
+
+        from . import receivers  # noqa: F401  (writes the outbox when a service emits events)
+        from .models import Endpoint
+
+        # The secrets are never written to the trail.
+        track(
+            Endpoint,
+            program=lambda endpoint: endpoint.program_id,
+            exclude_fields=["secret", "previous_secret", "created_at", "updated_at"],
+        )

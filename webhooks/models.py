@@ -1,0 +1,111 @@
+"""Webhook endpoints and their outbox of deliveries (docs/webhooks.md)."""
+
+import base64
+import secrets
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from programs.models import Program
+
+SECRET_PREFIX = "whsec_"
+TEST_EVENT = "webhook.test"
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: `whsec_` and 32 random bytes in base64."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def new_event_id() -> str:
+    return f"msg_{uuid.uuid4().hex}"
+
+
+class Endpoint(models.Model):
+    """A URL of the shop that receives a program's events, signed with its secret."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(max_length=500, verbose_name="URL")
+    # The event types it receives; empty means every type.
+    events = models.JSONField(default=list, blank=True)
+    description = models.CharField(max_length=200, blank=True)
+    # Shown once, when created or rotated; kept to sign each delivery.
+    secret = models.CharField(max_length=100, default=new_secret, editable=False)
+    # After a rotation the old secret signs too (both signatures are sent) until this time.
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    enabled = models.BooleanField(default=True)
+    include_email = models.BooleanField(
+        default=False,
+        verbose_name="include the advocate's e-mail",
+        help_text="Add the advocate's e-mail address to the events about them (personal data).",
+    )
+    # Loopback and private addresses accepted, outside production only (--allow-private).
+    allow_private = models.BooleanField(default=False, editable=False)
+    # Since when every attempt has failed (None while it answers); 3 days of it disable it.
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_reason = models.CharField(max_length=300, blank=True, editable=False)
+    failure_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["program", "id"]
+        verbose_name = "webhook endpoint"
+        indexes = [models.Index(fields=["program", "enabled"], name="webhook_endpoint_program")]
+
+    def __str__(self):
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        return not self.events or event_type in self.events
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "pending"
+    DELIVERED = "delivered", "delivered"
+    FAILED = "failed", "failed"
+
+
+class Delivery(models.Model):
+    """One event for one endpoint: the outbox row written with the change, then its attempts."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.CharField(max_length=40, default=new_event_id, editable=False)
+    event_type = models.CharField(max_length=40)
+    # The body sent, as JSON text (signed byte for byte).
+    payload = models.TextField()
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_try_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event_id"], name="webhook_delivery_once"),
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(next_try_at__isnull=True),
+                name="webhook_delivery_next_try_only_pending",
+            ),
+        ]
+        indexes = [
+            # The sweep: pending rows due to be tried.
+            models.Index(
+                fields=["next_try_at"],
+                condition=Q(status="pending"),
+                name="webhook_delivery_due",
+            ),
+            models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_log"),
+        ]
+
+    def __str__(self):
+        return f"{self.event_type} {self.event_id}"
