@@ -9,6 +9,14 @@ from django.db import connection
 STRICT = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
+def pytest_configure(config):
+    # The .mo files Django reads, compiled from locale/ as `make install` does, so a test run
+    # straight after editing a .po sees it.
+    from foundation.translations import compile_catalogs
+
+    compile_catalogs(only_stale=True)
+
+
 def service_unavailable(reason):
     """Skip, or fail in the strict PostgreSQL pass (a service CI must have is missing)."""
     if STRICT:
