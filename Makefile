@@ -34,12 +34,14 @@ run: install
 test: install browser
 	scripts/test
 
-# The widget's browser tests drive Debian's chromium (never a downloaded browser build).
+# The widget's browser tests drive Debian's chromium (never a downloaded browser build), with a
+# Chinese font so the zh-hans screenshots show characters, not boxes.
 browser:
-	@test -x /usr/bin/chromium || { \
+	@{ test -x /usr/bin/chromium && test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc; } || { \
 		test "$$(id -u)" = 0 || { echo "make browser: not root, cannot apt-get install chromium;" \
 			"the browser tests will skip (and fail in the strict PostgreSQL pass)" >&2; exit 0; }; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
+			fonts-wqy-microhei; }
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -18,9 +18,11 @@ from programs.api import ProgramAPIView
 
 from .models import (
     ERASED_ID_PREFIX,
+    LOCALE_MAX_LENGTH,
     ReferralStatus,
     Reward,
     RewardStatus,
+    is_locale_tag,
     is_reserved_participant_id,
 )
 from .selectors import (
@@ -56,6 +58,23 @@ class ParticipantUpsertSerializer(serializers.Serializer):
     )
     last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
     account_id = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    locale = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=LOCALE_MAX_LENGTH,
+        help_text="The participant's language, a BCP 47 tag (`zh-Hans`, `en-US`): the widget "
+        "speaks it when it is offered, else falls back (`?lang=`, the browser, the program's "
+        "default).",
+    )
+
+    def validate_locale(self, value):
+        if value and not is_locale_tag(value):
+            raise ValidationError(
+                f"{value!r} is not a language tag: letters, then parts joined by '-' "
+                "(e.g. zh-Hans, en-US)."
+            )
+        return value
+
     referred_by_code = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -78,6 +97,7 @@ class ParticipantSerializer(serializers.Serializer):
     first_name = serializers.CharField(allow_blank=True)
     last_name = serializers.CharField(allow_blank=True)
     account_id = serializers.CharField(allow_blank=True)
+    locale = serializers.CharField(allow_blank=True)
     is_advocate = serializers.BooleanField()
     is_blocked = serializers.BooleanField()
     created_at = serializers.DateTimeField()
@@ -98,6 +118,7 @@ PARTICIPANT_EXAMPLE = {
     "first_name": "Ada",
     "last_name": "Lovelace",
     "account_id": "acct-77",
+    "locale": "zh-Hans",
     "is_advocate": True,
     "is_blocked": False,
     "created_at": "2026-11-26T10:00:00Z",
@@ -177,6 +198,7 @@ class ParticipantView(ProgramAPIView):
                     "first_name": "Ada",
                     "last_name": "Lovelace",
                     "account_id": "acct-77",
+                    "locale": "zh-Hans",
                     "referred_by_code": "pals3xw9z",
                 },
                 request_only=True,

@@ -2,7 +2,7 @@
 
 The brand's backend signs them; the widget sends them as `Authorization: Bearer <token>`.
 Claims: `sub` (participant id), `program` (slug), `exp` (required), and optionally `email`,
-`first_name`, `last_name`, `referred_by_code`.
+`first_name`, `last_name`, `referred_by_code`, `locale` (the advocate's language, a BCP 47 tag).
 """
 
 import re
@@ -18,12 +18,23 @@ from programs.models import Program
 from programs.selectors import program_get_by_slug
 from programs.validators import is_clean_text, shown
 
-from ..models import ERASED_ID_PREFIX, is_reserved_participant_id
+from ..models import (
+    ERASED_ID_PREFIX,
+    LOCALE_MAX_LENGTH,
+    is_locale_tag,
+    is_reserved_participant_id,
+)
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("exp", "sub", "program")
 # Optional profile claims and the longest value each may carry (the participant's columns).
-OPTIONAL_CLAIMS = {"email": 254, "first_name": 150, "last_name": 150, "referred_by_code": 64}
+OPTIONAL_CLAIMS = {
+    "email": 254,
+    "first_name": 150,
+    "last_name": 150,
+    "referred_by_code": 64,
+    "locale": LOCALE_MAX_LENGTH,
+}
 PARTICIPANT_ID_MAX_LENGTH = 255
 # A token is a few hundred characters; anything near this is not one.
 TOKEN_MAX_LENGTH = 8192
@@ -54,7 +65,7 @@ class WidgetIdentity:
     def profile(self):
         return {
             name: self.claims[name]
-            for name in ("email", "first_name", "last_name")
+            for name in ("email", "first_name", "last_name", "locale")
             if self.claims.get(name) is not None
         }
 
@@ -180,3 +191,8 @@ def _check_claims(claims):
             raise InvalidWidgetToken(
                 "The token's 'email' claim is not an e-mail address."
             ) from None
+    locale = claims.get("locale")
+    if locale and not is_locale_tag(locale):
+        raise InvalidWidgetToken(
+            f"The token's 'locale' claim {shown(locale)!r} is not a language tag (e.g. zh-Hans)."
+        )
