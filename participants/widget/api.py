@@ -10,6 +10,8 @@ import re
 
 from django.conf import settings
 from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, permissions, throttling
 from rest_framework.authentication import BaseAuthentication
@@ -48,7 +50,8 @@ class ParticipantTokenAuthentication(BaseAuthentication):
         match = _BEARER.match(header)
         if not match:
             raise WidgetAuthFailed(
-                "Send the participant token as 'Authorization: Bearer <token>'.", "malformed_token"
+                _("Send the participant token as 'Authorization: Bearer <token>'."),
+                "malformed_token",
             )
         try:
             identity = widget_token_decode(match.group(1))
@@ -64,7 +67,7 @@ class HasParticipantToken(permissions.BasePermission):
     def has_permission(self, request, view):
         if not isinstance(request.user, WidgetIdentity):
             raise exceptions.NotAuthenticated(
-                "A participant token is required: 'Authorization: Bearer <token>'."
+                _("A participant token is required: 'Authorization: Bearer <token>'.")
             )
         return True
 
@@ -75,7 +78,7 @@ class OriginAllowed(permissions.BasePermission):
     CORS already stops a browser from reading the answer; this also stops the write.
     """
 
-    message = "This origin may not call the widget API of this program."
+    message = gettext_lazy("This origin may not call the widget API of this program.")
 
     def has_permission(self, request, view):
         origin = request.headers.get("Origin")
@@ -192,11 +195,13 @@ class WidgetCodeCopyView(WidgetAPIView):
         check_path_segments({"code": code})
         participant = participant_for_widget(identity=request.user)
         if participant is None:
-            raise exceptions.NotFound("This participant holds no codes yet.")
+            raise exceptions.NotFound(_("This participant holds no codes yet."))
         try:
             copy = code_record_copy(participant=participant, code_text=code)
         except CodeNotHeld:
-            raise exceptions.NotFound(f"{code[:64]!r} is not one of your codes.") from None
+            raise exceptions.NotFound(
+                _("%(code)r is not one of your codes.") % {"code": code[:64]}
+            ) from None
         return Response(CodeCopySerializer(copy).data)
 
 

@@ -108,3 +108,48 @@ def test_widget_token_carries_a_locale(program, capsys):
         call_command(
             "widget_token", "--program", program.slug, "--participant", "li", "--locale", "中文"
         )
+
+
+def test_widget_api_errors_speak_the_advocates_language_with_their_codes_unchanged(api, program):
+    expired = token_for(program, "li", ttl_seconds=-60)
+    response = api.get(ME, {"lang": "zh-hans"}, **bearer(expired))
+    assert response.status_code == 401
+    assert response["Content-Language"] == "zh-hans"
+    assert response.json()["error"] == {
+        "code": "token_expired",
+        "message": "参与者令牌已过期。",
+        "fields": {},
+    }
+    # After the token is read: its locale, and the program's default, count too.
+    copy = api.post(
+        "/api/v1/widget/codes/NOPE/copy",
+        HTTP_ACCEPT_LANGUAGE="en",
+        **bearer(token_for(program, "li", locale="zh-Hans")),
+    )
+    assert copy.status_code == 404
+    assert copy.json()["error"]["code"] == "not_found"
+    assert copy.json()["error"]["message"] == "此参与者尚未持有任何优惠码。"
+    english = api.get(ME, **bearer(expired)).json()["error"]
+    assert english["message"] == "The participant token has expired."
+
+
+def test_server_api_errors_follow_accept_language(program):
+    api = client_for(program)
+    path = url(program, "participants/ada")
+    refused = api.put(path, {"locale": "x"}, format="json", HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert refused["Content-Language"] == "zh-hans"
+    error = refused.json()["error"]
+    assert error["code"] == "invalid"
+    assert error["message"] == "无效字段：locale"
+    assert error["fields"]["locale"] == [
+        "'x' 不是语言标签：应为字母开头，各部分以“-”连接（例如 zh-Hans、en-US）。"
+    ]
+    missing = api.get(url(program, "participants/nobody"), HTTP_ACCEPT_LANGUAGE="zh-Hans")
+    assert missing.json()["error"] == {
+        "code": "not_found",
+        "message": "此计划中没有参与者 'nobody'。",
+        "fields": {},
+    }
+    assert api.get(url(program, "participants/nobody")).json()["error"]["message"] == (
+        "No participant 'nobody' in this program."
+    )
