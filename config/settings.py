@@ -14,6 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.templatetags.static import static
+from django.utils.translation import gettext_lazy as _
 from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -122,6 +123,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language a person reads: the console's language cookie (unfold's switcher), else the
+    # browser's Accept-Language; the widget and e-mails choose theirs themselves.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -256,7 +260,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# The languages offered, in the console, the widget and the e-mails. Adding one is a .po file
+# under locale/ (compiled by `make install`, foundation/translations.py) and a line here.
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", "English"),
+    ("zh-hans", "简体中文"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -291,8 +302,8 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 # The admin console (django-unfold). Its CSS, fonts and scripts ship in its package and are served
 # by WhiteNoise like every other static file: nothing is loaded from a CDN.
 UNFOLD = {
-    "SITE_TITLE": "Referral promo codes",
-    "SITE_HEADER": "Referral promo codes",
+    "SITE_TITLE": _("Referral promo codes"),
+    "SITE_HEADER": _("Referral promo codes"),
     "SITE_SYMBOL": "redeem",
     "SITE_FAVICONS": [
         {
@@ -303,6 +314,8 @@ UNFOLD = {
     ],
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
+    # The manager's own language (settings.LANGUAGES), kept by Django's set_language.
+    "SHOW_LANGUAGES": True,
     # The index shows each managed program's stock (codes.dashboard).
     "DASHBOARD_CALLBACK": "codes.dashboard.dashboard_callback",
 }

@@ -6,6 +6,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import (
     OpenApiSerializerExtension,
     OpenApiSerializerFieldExtension,
@@ -159,7 +161,7 @@ class CustomerEmailField(serializers.CharField):
         return value
 
     default_error_messages = {
-        "invalid": "Enter a valid email address, or its SHA-1 or SHA-256 hex digest.",
+        "invalid": gettext_lazy("Enter a valid email address, or its SHA-1 or SHA-256 hex digest."),
     }
 
 
@@ -186,7 +188,7 @@ def _items(data):
             continue
         index = int(match.group(2))
         if not 1 <= index <= MAX_ITEMS:
-            errors[key] = [f"Item fields are numbered from 1 to {MAX_ITEMS}."]
+            errors[key] = [_("Item fields are numbered from 1 to %(max)s.") % {"max": MAX_ITEMS}]
             continue
         value = data[key]
         if value is None or value == "":
@@ -204,7 +206,10 @@ def _items(data):
         amount = item_amount(item)
         if amount is not None and amount.adjusted() + 1 > MAX_WHOLE_DIGITS:
             key = fields.get("subtotal", fields.get("quantity", fields.get("price")))[0]
-            errors[key] = [f"The line's amount has more than {MAX_WHOLE_DIGITS} whole digits."]
+            errors[key] = [
+                _("The line's amount has more than %(digits)s whole digits.")
+                % {"digits": MAX_WHOLE_DIGITS}
+            ]
             continue
         items.append(item)
     return items, errors
@@ -413,9 +418,12 @@ class ConversionInputSerializer(serializers.Serializer):
             if values.get(name) in (None, ""):
                 values[name] = values[alias]
             elif values[name] != values[alias]:
-                errors[alias] = [f"{alias} differs from {name}; send one of them."]
+                errors[alias] = [
+                    _("%(alias)s differs from %(name)s; send one of them.")
+                    % {"alias": alias, "name": name}
+                ]
         if not values.get("OrderId"):
-            errors["OrderId"] = ["This field is required."]
+            errors["OrderId"] = [_("This field is required.")]
         return errors
 
     def to_payload(self):
@@ -632,7 +640,7 @@ def reversal_response(*, program, order_id, reason):
     """Reverse the program's order and answer it as it now stands (404 for an unknown one)."""
     conversion = Conversion.objects.filter(program=program, order_id=order_id).first()
     if conversion is None:
-        raise NotFound(f"No order {order_id!r} in this program.")
+        raise NotFound(_("No order %(id)r in this program.") % {"id": order_id})
     conversion = conversion_reverse(conversion=conversion, reason=reason)
     return Response(conversion_current_body(conversion))
 

@@ -12,6 +12,8 @@ from django.core.exceptions import (
     TooManyFieldsSent,
 )
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -32,19 +34,19 @@ _CODES = {
 
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the current state."
+    default_detail = gettext_lazy("The request conflicts with the current state.")
     default_code = "conflict"
 
 
 class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "A service this request needs is unreachable; try again shortly."
+    default_detail = gettext_lazy("A service this request needs is unreachable; try again shortly.")
     default_code = "service_unavailable"
 
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
+    default_detail = gettext_lazy("The request body is too large.")
     default_code = "too_large"
 
 
@@ -78,22 +80,22 @@ def _django_exception(exc):
     from .resilience import CACHE_ERRORS
 
     if isinstance(exc, Http404):
-        return exceptions.NotFound(str(exc) or "Not found.")
+        return exceptions.NotFound(str(exc) or _("Not found."))
     if isinstance(exc, PermissionDenied):
-        return exceptions.PermissionDenied(str(exc) or "Permission denied.")
+        return exceptions.PermissionDenied(str(exc) or _("Permission denied."))
     if isinstance(exc, TooManyFieldsSent):
         return exceptions.ValidationError(
-            {"non_field_errors": ["The form has too many fields."]}, code="too_many_fields"
+            {"non_field_errors": [_("The form has too many fields.")]}, code="too_many_fields"
         )
     if isinstance(exc, RequestDataTooBig):
-        return PayloadTooLarge("The request body is too large.")
+        return PayloadTooLarge(_("The request body is too large."))
     if isinstance(exc, SuspiciousOperation):
-        return exceptions.ParseError("The request is malformed.")
+        return exceptions.ParseError(_("The request is malformed."))
     if isinstance(exc, RecursionError):
-        return exceptions.ParseError("The request body is nested too deeply.")
+        return exceptions.ParseError(_("The request body is nested too deeply."))
     if isinstance(exc, CACHE_ERRORS):
         log.error("Answering 503: the cache (Redis) is unreachable (%s)", exc)
-        return ServiceUnavailable("The shared cache (Redis) is unreachable; try again shortly.")
+        return ServiceUnavailable(_("The shared cache (Redis) is unreachable; try again shortly."))
     return None
 
 
@@ -109,9 +111,17 @@ def exception_handler(exc, context):
     )
     if isinstance(exc, exceptions.ValidationError):
         fields, left_out = _capped(_fields(exc.detail))
-        message = "Invalid fields: " + ", ".join(sorted(fields)) if fields else _flatten(exc.detail)
+        message = (
+            _("Invalid fields: %(fields)s") % {"fields": ", ".join(sorted(fields))}
+            if fields
+            else _flatten(exc.detail)
+        )
         if left_out:
-            message += f" (and {left_out:,} more invalid {'field' if left_out == 1 else 'fields'})"
+            message += " " + ngettext(
+                "(and %(count)s more invalid field)",
+                "(and %(count)s more invalid fields)",
+                left_out,
+            ) % {"count": f"{left_out:,}"}
         if isinstance(exc.detail, dict) and "non_field_errors" in exc.detail:
             message = _flatten(exc.detail["non_field_errors"])
     else:

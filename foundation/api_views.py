@@ -6,6 +6,8 @@ import logging
 from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.defaults import server_error
 
 from .api_errors import json_error
@@ -15,11 +17,11 @@ log = logging.getLogger(__name__)
 
 # Django's own error pages under /api/ that get the JSON shape instead: status → code.
 _API_ERROR_CODES = {
-    400: ("malformed_request", "The request is malformed."),
-    403: ("permission_denied", "Permission denied."),
-    405: ("method_not_allowed", "Method not allowed."),
-    413: ("too_large", "The request body is too large."),
-    500: ("server_error", "Internal server error."),
+    400: ("malformed_request", gettext_lazy("The request is malformed.")),
+    403: ("permission_denied", gettext_lazy("Permission denied.")),
+    405: ("method_not_allowed", gettext_lazy("Method not allowed.")),
+    413: ("too_large", gettext_lazy("The request body is too large.")),
+    500: ("server_error", gettext_lazy("Internal server error.")),
 }
 
 # The impact.com-compatible paths answer in the API's error shape too.
@@ -44,10 +46,15 @@ class ApiJsonErrorsMiddleware:
         if not _is_api(request) or response.get("Content-Type", "").startswith("application/json"):
             return response
         if response.status_code == 404:
-            return json_error(request, 404, "not_found", f"No API endpoint at {request.path}.")
+            return json_error(
+                request,
+                404,
+                "not_found",
+                _("No API endpoint at %(path)s.") % {"path": request.path},
+            )
         if response.status_code in _API_ERROR_CODES:
             code, message = _API_ERROR_CODES[response.status_code]
-            return json_error(request, response.status_code, code, message)
+            return json_error(request, response.status_code, code, str(message))
         return response
 
     def process_exception(self, request, exception):

@@ -2,6 +2,8 @@
 "3 codes"), forecasts ("about 7 months") and times ("2026-12-07 13:19 UTC")."""
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 
 def counted(number: int, singular: str, plural: str | None = None) -> str:
@@ -16,14 +18,18 @@ def about_duration(days) -> str:
     "about 2 years"; "less than a day" below one. Forecasts are rough: never a decimal."""
     days = float(days)
     if days < 1:
-        return "less than a day"
+        return _("less than a day")
     if days < 14:
-        return f"about {counted(round(days), 'day')}"
+        n = round(days)
+        return ngettext("about %(n)s day", "about %(n)s days", n) % {"n": f"{n:,}"}
     if days < 61:
-        return f"about {counted(round(days / 7), 'week')}"
+        n = round(days / 7)
+        return ngettext("about %(n)s week", "about %(n)s weeks", n) % {"n": f"{n:,}"}
     if days < 730:
-        return f"about {counted(round(days / 30.44), 'month')}"
-    return f"about {counted(round(days / 365.25), 'year')}"
+        n = round(days / 30.44)
+        return ngettext("about %(n)s month", "about %(n)s months", n) % {"n": f"{n:,}"}
+    n = round(days / 365.25)
+    return ngettext("about %(n)s year", "about %(n)s years", n) % {"n": f"{n:,}"}
 
 
 def console_time(value) -> str:

@@ -1,3 +1,5 @@
+import re
+
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
@@ -27,6 +29,16 @@ class ParticipantQuerySet(models.QuerySet):
         return self.filter(MAY_HOLD_CODES)
 
 
+LOCALE_MAX_LENGTH = 35
+# A language tag (BCP 47's shape: "zh-Hans", "en-US", "pt_BR"), checked by its form only: a
+# participant may carry a language not offered yet; the widget then falls back.
+_LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+
+
+def is_locale_tag(value: str) -> bool:
+    return len(value) <= LOCALE_MAX_LENGTH and _LOCALE_TAG.fullmatch(value) is not None
+
+
 class Participant(models.Model):
     """A person in a program: an advocate, a referred friend, or both.
 
@@ -40,6 +52,14 @@ class Participant(models.Model):
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
     account_id = models.CharField(max_length=255, blank=True)
+    # A BCP 47 tag as the brand sent it (upsert API, widget token); the widget shows the
+    # offered language closest to it (participants.widget.language).
+    locale = models.CharField(
+        max_length=LOCALE_MAX_LENGTH,
+        blank=True,
+        help_text="The advocate's language (e.g. zh-Hans, en-US): the widget speaks it when "
+        "it is offered.",
+    )
     is_advocate = models.BooleanField(default=False)
     is_blocked = models.BooleanField(default=False)
     blocked_at = models.DateTimeField(null=True, blank=True)

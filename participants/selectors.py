@@ -95,6 +95,7 @@ def participant_detail(*, participant: Participant) -> dict:
         "first_name": participant.first_name,
         "last_name": participant.last_name,
         "account_id": participant.account_id,
+        "locale": participant.locale,
         "is_advocate": participant.is_advocate,
         "is_blocked": participant.is_blocked,
         "created_at": participant.created_at,

@@ -146,6 +146,7 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                     "codes_per_advocate",
                     "low_stock_threshold",
                     "low_stock_recipients",
+                    "alert_language",
                     "apply_template_to_widgets",
                 ],
                 "description": "Turning promo codes on and choosing single-use codes cannot be "
@@ -169,6 +170,7 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             {
                 "fields": [
                     "friend_offer_text",
+                    "default_language",
                     "widget_allowed_origins",
                     "widget_secret_display",
                     "embed_snippet",

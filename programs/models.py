@@ -70,6 +70,11 @@ REVIEW_THRESHOLDS = {
 DEFAULT_VELOCITY_PER_HOUR = 10
 
 
+def offered_languages():
+    """settings.LANGUAGES, read when a form asks: adding a language needs no migration."""
+    return settings.LANGUAGES
+
+
 def new_widget_secret():
     return secrets.token_urlsafe(48)
 
@@ -179,6 +184,21 @@ class Program(models.Model):
         max_length=300,
         default="Give your friends 20% off their first order.",
         help_text="Shown in the widget above the advocate's code.",
+    )
+    default_language = models.CharField(
+        "widget's default language",
+        max_length=15,
+        choices=offered_languages,
+        default="en",
+        help_text="The widget's language for an advocate whose own language is unknown or not "
+        "offered (after their locale, the page's ?lang= and their browser's languages).",
+    )
+    alert_language = models.CharField(
+        "alert e-mails' language",
+        max_length=15,
+        choices=offered_languages,
+        default="en",
+        help_text="The language of the low-stock e-mails sent to the recipients.",
     )
     widget_secret = models.CharField(max_length=100, default=new_widget_secret, editable=False)
     widget_allowed_origins = models.TextField(

@@ -15,6 +15,14 @@ hypothesis_settings.load_profile("ci" if os.environ.get("CI") == "true" else "lo
 STRICT = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
+def pytest_configure(config):
+    # The .mo files Django reads, compiled from locale/ as `make install` does, so a test run
+    # straight after editing a .po sees it.
+    from foundation.translations import compile_catalogs
+
+    compile_catalogs(only_stale=True)
+
+
 def service_unavailable(reason):
     """Skip, or fail in the strict PostgreSQL pass (a service CI must have is missing)."""
     if STRICT:

@@ -54,6 +54,11 @@ class WidgetMeSerializer(serializers.Serializer):
     reward_codes = RewardCodeSerializer(many=True)
     referrals = ReferralsSummarySerializer()
     rewards = RewardsSummarySerializer()
+    language = serializers.CharField(
+        help_text="The offered language the widget speaks to this advocate (e.g. `zh-hans`): "
+        "their `locale`, else `?lang=`, else Accept-Language, else the program's default. "
+        "The widget loads its texts for it from `/widget/i18n/{language}.json`."
+    )
 
 
 class CodeCopySerializer(serializers.Serializer):
@@ -73,7 +78,7 @@ class ParticipantTokenScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "JWT",
             "description": "A participant token: a JWT signed HS256 with the program's widget "
             "secret; claims sub (participant id), program (slug), exp, and optionally email, "
-            "first_name, last_name, referred_by_code.",
+            "first_name, last_name, referred_by_code, locale.",
         }
 
 
@@ -141,4 +146,5 @@ def widget_me_body(state: dict) -> dict:
                 for credit in rewards["credit"]
             ],
         },
+        "language": state["language"],
     }
