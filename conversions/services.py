@@ -25,6 +25,7 @@ from codes.rules import (
 )
 from codes.services import CodeNotRedeemable, code_redeem, codes_top_up
 from foundation.hashing import ip_digest
+from foundation.redaction import needles, pattern, redact
 from participants.models import Participant, Referral, ReferralStatus, Reward, RewardStatus
 from participants.services import (
     participant_friend_get_or_create,
@@ -712,7 +713,7 @@ def conversions_forget_customer(*, program: Program, participants, erased) -> in
     """
     customer = Q(friend__in=participants) | Q(customer_id__in=erased.participant_ids)
     if erased.email:
-        customer |= Q(customer_email__in=[erased.email, erased.email_sha1, erased.email_sha256])
+        customer |= Q(customer_email__in=[erased.email, *erased.email_sha1s, *erased.email_sha256s])
     theirs = Conversion.objects.filter(program=program).filter(customer)
     new_ids = {
         old: person.participant_id
@@ -733,4 +734,32 @@ def conversions_forget_customer(*, program: Program, participants, erased) -> in
             conversion.response = response
             rewritten.append(conversion)
     Conversion.objects.bulk_update(rewritten, ["response"], batch_size=_FORGET_CHUNK)
+    _conversion_texts_redact(program=program, values=[*erased.values, *erased.email_sha1s])
     return changed
+
+
+def _conversion_texts_redact(*, program: Program, values) -> None:
+    """Free text of the program's orders that quotes the erased person (an order line named
+    after their address, a reversal reason) keeps its words with the values cut out. No index
+    covers it: a pass over the program's orders, as above."""
+    compiled = pattern(values)
+    if compiled is None:
+        return
+    lines, reversals = Q(), Q()
+    for value in needles(values):
+        for name in ("sku", "name", "category"):
+            lines |= Q(**{f"{name}__icontains": value})
+        reversals |= Q(reversal_reason__icontains=value)
+    quoted = ConversionItem.objects.filter(conversion__program=program).filter(lines)
+    for item in quoted.only("pk", "sku", "name", "category"):
+        ConversionItem.objects.filter(pk=item.pk).update(
+            sku=redact(item.sku, compiled),
+            name=redact(item.name, compiled),
+            category=redact(item.category, compiled),
+        )
+    reversed_orders = Conversion.objects.filter(program=program).filter(reversals)
+    for conversion in reversed_orders.only("pk", "reversal_reason", "response"):
+        Conversion.objects.filter(pk=conversion.pk).update(
+            reversal_reason=redact(conversion.reversal_reason, compiled),
+            response=redact(conversion.response, compiled),
+        )

@@ -59,6 +59,7 @@ from .voiding import (
     codes_void,
     codes_void_preview,
     codes_void_reasons_forget,
+    codes_void_reasons_redact,
 )
 
 __all__ = [
@@ -90,6 +91,7 @@ __all__ = [
     "codes_void",
     "codes_void_preview",
     "codes_void_reasons_forget",
+    "codes_void_reasons_redact",
     "import_staging_sweep",
     "pool_batch_landed",
     "pool_create_fuel_tank",

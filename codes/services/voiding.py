@@ -9,10 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from audit.services import audit_record
+from foundation.redaction import needles, pattern, redact
 from foundation.wording import counted
 from programs.models import Program
 
@@ -230,4 +231,25 @@ def codes_void_reasons_forget(*, holder_id: int, values: list[str]) -> int:
     for pk, reason in reasons:
         if any(needle in reason.lower() for needle in needles):
             changed += PromoCode.objects.filter(pk=pk).update(void_reason="[erased]")
+    return changed
+
+
+def codes_void_reasons_redact(*, program: Program, values: list[str]) -> int:
+    """A participant's personal data was erased: every void reason of the program's codes that
+    quotes them (a batch voided "Leaked by <their address>", whoever held the codes) keeps its
+    words with the values cut out. Returns how many codes changed."""
+    compiled = pattern(values)
+    if compiled is None:
+        return 0
+    quoting = Q()
+    for value in needles(values):
+        quoting |= Q(void_reason__icontains=value)
+    changed = 0
+    reasons = (
+        PromoCode.objects.filter(pool__program=program, status=CodeStatus.VOIDED)
+        .filter(quoting)
+        .values_list("pk", "void_reason")
+    )
+    for pk, reason in reasons:
+        changed += PromoCode.objects.filter(pk=pk).update(void_reason=redact(reason, compiled))
     return changed
