@@ -294,7 +294,7 @@ def _program_stock_page(*, program: Program, now=None) -> ProgramStockPage:
     batches = list(
         Batch.objects.filter(pool__program=program)
         .select_related("pool")
-        .defer("errors", "upload_data")
+        .defer("errors")
         .order_by("-created_at", "-id")[:STOCK_RECENT_ROWS]
     )
     alerts = list(
