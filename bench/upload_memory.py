@@ -118,6 +118,8 @@ try:
         from config.celery import app
         from codes.models import Batch
         setup_test_environment()
+        from django.conf import settings
+        settings.DEBUG = False  # as in production: DEBUG keeps every statement with its data
         app.conf.update(broker_url="memory://", task_always_eager=False)
         client = Client()
         client.force_login(get_user_model().objects.create_superuser("bench", "b@x.test", "pw"))

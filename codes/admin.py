@@ -55,6 +55,7 @@ from .upload_store import (
     UploadExpired,
     UploadStoreUnavailable,
     upload_claim,
+    upload_claim_chunks,
     upload_keep,
     upload_verify,
 )
@@ -394,7 +395,24 @@ class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             raise PermissionDenied  # the user no longer manages the pool's program
         file_name = pending.file_name
         try:
-            data = upload_claim(pending)
+            if pending.size > settings.CODES_UPLOAD_ASYNC_BYTES:
+                # Streamed from the store into the batch's kept pieces: never whole in memory.
+                batch = batch_upload_enqueue(
+                    pool=pool,
+                    chunks=upload_claim_chunks(pending),
+                    file_name=file_name,
+                    created_by=request.user,
+                )
+                messages.info(request, f"{file_name} is being imported; this page shows progress.")
+            else:
+                batch = batch_import(
+                    pool=pool,
+                    stream=io.BytesIO(upload_claim(pending)),
+                    file_name=file_name,
+                    source=BatchSource.UPLOAD,
+                    created_by=request.user,
+                )
+                messages.success(request, _summary(batch))
         except UploadExpired:
             messages.error(request, "The uploaded file has expired: please upload it again.")
             return redirect(_upload_url(pool))
@@ -406,21 +424,6 @@ class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                 "Nothing was imported; upload it again in a few minutes.",
             )
             return redirect(_upload_url(pool))
-        try:
-            if len(data) > settings.CODES_UPLOAD_ASYNC_BYTES:
-                batch = batch_upload_enqueue(
-                    pool=pool, data=data, file_name=file_name, created_by=request.user
-                )
-                messages.info(request, f"{file_name} is being imported; this page shows progress.")
-            else:
-                batch = batch_import(
-                    pool=pool,
-                    stream=io.BytesIO(data),
-                    file_name=file_name,
-                    source=BatchSource.UPLOAD,
-                    created_by=request.user,
-                )
-                messages.success(request, _summary(batch))
         except (UnreadableFile, PromoCodesOff) as exc:
             messages.error(request, f"{file_name}: {exc} Nothing was imported.")
             return redirect(_upload_url(pool))

@@ -177,9 +177,6 @@ class Batch(models.Model):
     # again by the periodic task, and a worker whose attempt is no longer the batch's stops.
     attempts = models.PositiveSmallIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    # An admin upload processed in the background waits here (any worker can read it) and is
-    # cleared once imported or failed.
-    upload_data = models.BinaryField(null=True, blank=True, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -210,6 +207,24 @@ class Batch(models.Model):
         `since` (a batch from before heartbeats counts from its creation)."""
         quiet = Q(heartbeat_at__lt=since) | Q(heartbeat_at__isnull=True, created_at__lt=since)
         return Q(source=BatchSource.UPLOAD, status=BatchStatus.PROCESSING) & quiet
+
+
+class BatchUploadPart(models.Model):
+    """A piece of an admin upload imported in the background, kept in the database (so any
+    worker can read it) in pieces of a few MB (so no process holds the file whole) until its
+    batch completes or fails."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="upload_parts")
+    index = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("batch", "index"), name="batchuploadpart_unique")
+        ]
+
+    def __str__(self):
+        return f"Part {self.index} of batch {self.batch_id}"
 
 
 class CodeSource(models.TextChoices):

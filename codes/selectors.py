@@ -306,7 +306,7 @@ def _program_stock_page(*, program: Program, now=None) -> ProgramStockPage:
     batches = list(
         Batch.objects.filter(pool__program=program)
         .select_related("pool")
-        .defer("errors", "upload_data")
+        .defer("errors")
         .order_by("-created_at", "-id")[:STOCK_RECENT_ROWS]
     )
     alerts = list(
@@ -581,6 +581,8 @@ def _text(value, readable_times=False):
 CODE_PREFIX = re.compile(rf"[{CODE_CHAR_CLASS}]{{1,{CODE_MAX_LENGTH}}}")
 # An advocate's id or e-mail names a handful of participants; more is not a person.
 SEARCH_MAX_HOLDERS = 50
+# A code prefix is resolved to at most this many codes first (see codes_matching).
+SEARCH_MAX_PREFIX_CODES = 10_000
 
 
 def codes_matching(
@@ -590,9 +592,15 @@ def codes_matching(
     participant id or e-mail (any case) is `term`, in the programs `program_ids`.
 
     Each part is an index lookup, never a scan of the codes (checked with EXPLAIN on
-    PostgreSQL, docs/benchmarks.md):
-    - the code prefix: `promocode_unique_per_program` (program_id, code varchar_pattern_ops),
-      as program_id = ANY(…) AND code ~>=~ 'AB' AND code ~<~ 'AC';
+    PostgreSQL, docs/benchmarks.md and docs/scaling.md):
+    - the code prefix: resolved first to the ids of its codes, a bounded range of
+      `promocode_unique_per_program` (program_id, code varchar_pattern_ops) read in code
+      order, as program_id = ANY(…) AND code ~>=~ 'AB' AND code ~<~ 'AC' LIMIT 10,000; the
+      codes are then `pk IN (those ids)`, so the list's ORDER BY id DESC has only them to sort.
+      Left to itself, PostgreSQL over-estimates how many codes a prefix matches and, at 100 M
+      codes, walks the primary key backwards looking for them (90 s). A prefix matching more
+      than SEARCH_MAX_PREFIX_CODES codes is common enough in the table for that walk to find
+      a page quickly, and keeps the plain condition (the same codes either way);
     - the advocate: resolved first, on the participants' `participant_unique_id`
       (program_id, participant_id) or `participant_by_email` (program_id, UPPER(email)); their
       codes then come from `promocode_by_holder` (holder_id, …).
@@ -600,7 +608,14 @@ def codes_matching(
     term = term.strip()
     match = Q(pk__in=[])
     if CODE_PREFIX.fullmatch(term):
-        match |= Q(program_id__in=program_ids, code__startswith=term.upper())
+        prefix = Q(program_id__in=program_ids, code__startswith=term.upper())
+        code_ids = list(
+            PromoCode.objects.using(queryset.db)
+            .filter(prefix)
+            .order_by("program_id", "code")
+            .values_list("pk", flat=True)[:SEARCH_MAX_PREFIX_CODES]
+        )
+        match |= Q(pk__in=code_ids) if len(code_ids) < SEARCH_MAX_PREFIX_CODES else prefix
     # The holder's model, named through the foreign key: codes does not import participants.
     participants = PromoCode._meta.get_field("holder").related_model
     holder_ids = list(

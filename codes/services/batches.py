@@ -1,8 +1,8 @@
 """Batches: importing a code file (admin upload or import_codes) into a pool as one batch."""
 
-import io
 import logging
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import PurePath
 from typing import BinaryIO
 
@@ -14,7 +14,7 @@ from audit.services import audit_record
 from foundation.tasks import enqueue_on_commit
 
 from ..errors import PromoCodesOff
-from ..models import Batch, BatchSource, BatchStatus, Pool
+from ..models import Batch, BatchSource, BatchStatus, BatchUploadPart, Pool
 from ..parsing import UnreadableFile, file_format, read_rows
 from ..sql import CodeClash, ForeignKeyChecks, ImportStaging, copy_codes_into_table
 from .pools import program_accepting_codes
@@ -267,21 +267,31 @@ def _batch_complete(batch: Batch, *, pool: Pool, errors: list, counts: dict) -> 
         errors=errors[:BATCH_ERRORS_KEPT],
         progress_rows=counts["rows_read"],
         failure_reason="",
-        upload_data=None,
         completed_at=timezone.now(),
     )
+    BatchUploadPart.objects.filter(batch=batch).delete()  # its kept file, if it had one
     _audit_completed(batch, counts)
     if counts["codes_added"]:
         # After commit: re-arm alerts, top up advocates short of codes.
         pool_batch_landed(pool_id=pool.pk)
 
 
+# The pieces a background upload is kept in (BatchUploadPart). Small: writing a piece costs
+# several times its size in the web process (PostgreSQL's text form of bytea is hex).
+UPLOAD_PART_BYTES = 1024 * 1024
+
+
 @transaction.atomic
-def batch_upload_enqueue(*, pool: Pool, data: bytes, file_name: str, created_by=None) -> Batch:
-    """Keep an uploaded file on a pending batch and process it in a Celery task after commit.
+def batch_upload_enqueue(
+    *, pool: Pool, chunks: Iterable[bytes], file_name: str, created_by=None
+) -> Batch:
+    """Keep an uploaded file (an iterable of byte chunks, e.g. upload_claim_chunks) on a
+    pending batch and process it in a Celery task after commit.
 
     For admin uploads too big to import within the request. The file travels in the database
-    (Batch.upload_data), so any worker can pick it up; it is cleared once imported.
+    in pieces of UPLOAD_PART_BYTES (BatchUploadPart), written as the chunks come, so neither
+    this process nor the worker holds it whole and any worker can pick it up; the pieces go
+    once the batch completes or fails.
     """
     from ..tasks import batch_process_upload_task
 
@@ -294,10 +304,39 @@ def batch_upload_enqueue(*, pool: Pool, data: bytes, file_name: str, created_by=
         usage=program.code_usage,
         status=BatchStatus.PENDING,
         created_by=created_by,
-        upload_data=data,
     )
+    index = 0
+    buffer = bytearray()
+
+    def keep(piece):
+        nonlocal index
+        BatchUploadPart.objects.create(batch=batch, index=index, data=bytes(piece))
+        index += 1
+
+    for chunk in chunks:
+        buffer += chunk
+        while len(buffer) >= UPLOAD_PART_BYTES:
+            keep(memoryview(buffer)[:UPLOAD_PART_BYTES])
+            del buffer[:UPLOAD_PART_BYTES]
+    if buffer or index == 0:
+        keep(buffer)
     enqueue_on_commit(batch_process_upload_task, batch.pk)
     return batch
+
+
+def _kept_file(batch):
+    """The batch's kept file as a seekable file (the readers of some formats seek), copied
+    piece by piece from the database to a nameless temporary file, never whole in memory."""
+    file = tempfile.TemporaryFile()  # noqa: SIM115 (the caller closes it)
+    try:
+        parts = BatchUploadPart.objects.filter(batch=batch).order_by("index")
+        for pk in parts.values_list("pk", flat=True):
+            file.write(BatchUploadPart.objects.filter(pk=pk).values_list("data", flat=True).get())
+        file.seek(0)
+    except BaseException:
+        file.close()
+        raise
+    return file
 
 
 def batch_process_upload(*, batch_id: int) -> Batch | None:
@@ -359,12 +398,10 @@ def _batch_run(batch_id):
     """Import a batch this worker has just taken (its lease is the batch's attempt)."""
     batch = Batch.objects.select_related("pool").get(pk=batch_id)
     try:
-        return batch_import(
-            pool=batch.pool,
-            stream=io.BytesIO(bytes(batch.upload_data or b"")),
-            file_name=batch.file_name,
-            batch=batch,
-        )
+        with _kept_file(batch) as stream:
+            return batch_import(
+                pool=batch.pool, stream=stream, file_name=batch.file_name, batch=batch
+            )
     except LeaseLost:
         log.warning("Upload batch %s was taken over by another worker; this one stops", batch_id)
         return None
@@ -380,13 +417,11 @@ def _batch_run(batch_id):
 def _batch_fail(batch, reason):
     """Fail a batch this worker holds (a lost lease changes nothing); its kept file goes."""
     failed = _lease(batch).update(
-        status=BatchStatus.FAILED,
-        failure_reason=reason,
-        upload_data=None,
-        completed_at=timezone.now(),
+        status=BatchStatus.FAILED, failure_reason=reason, completed_at=timezone.now()
     )
     if not failed:
         return
+    BatchUploadPart.objects.filter(batch=batch).delete()
     audit_record(
         obj=batch,
         event="batch failed",

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 import codes.services.batches as batches
-from codes.models import Batch, BatchStatus, PromoCode
+from codes.models import Batch, BatchStatus, BatchUploadPart, PromoCode
 from codes.services import batch_process_upload, batch_upload_enqueue, pool_get_or_create_referral
 from codes.services.batches import UPLOAD_ATTEMPTS_MAX
 from codes.tasks import STALLED_UPLOAD_GRACE, process_waiting_uploads
@@ -33,7 +33,7 @@ def pool():
 
 def kept_batch(pool, codes=CODES):
     """An upload batch waiting in the background (its task not run: the test plays the worker)."""
-    return batch_upload_enqueue(pool=pool, data=files.text(["code", *codes]), file_name="c.csv")
+    return batch_upload_enqueue(pool=pool, chunks=[files.text(["code", *codes])], file_name="c.csv")
 
 
 def taken_then_abandoned(batch, *, minutes_ago):
@@ -47,7 +47,7 @@ def taken_then_abandoned(batch, *, minutes_ago):
 
 
 def has_kept_file(batch):
-    return Batch.objects.filter(pk=batch.pk, upload_data__isnull=False).exists()
+    return BatchUploadPart.objects.filter(batch=batch).exists()
 
 
 @pytest.mark.django_db
