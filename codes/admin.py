@@ -24,7 +24,12 @@ from foundation.replica import on_replica
 from foundation.wording import console_time, counted
 from programs.admin import ProgramAdmin, ProgramForm
 from programs.admin_confirm import action_confirmation, action_confirmed
-from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
+from programs.admin_scoping import (
+    ProgramScopedAdminMixin,
+    UserNamesMixin,
+    managed_programs,
+    user_name,
+)
 from programs.models import Program, RewardKind
 
 from .exports import HEADER, csv_lines, write_xlsx
@@ -206,7 +211,7 @@ class PoolAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
 
 
 @admin.register(Batch)
-class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
+class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
     program_path = "pool__program"
     change_list_template = "admin/codes/batch/change_list.html"
     change_form_template = "admin/codes/batch/change_form.html"
@@ -246,6 +251,11 @@ class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     ]
     readonly_fields = ["progress", "refused_rows"]
     actions = ["void_batches"]
+    user_fields = ("created_by",)
+
+    @admin.display(description="Created by")
+    def created_by_name(self, batch):
+        return user_name(batch.created_by)
 
     def has_add_permission(self, request):
         return False  # batches come from an upload, an import or generation
@@ -452,6 +462,14 @@ def _batches_table(batches):
     }
 
 
+def _alert_delivery(alert):
+    if alert.delivery == "sent":
+        return console_time(alert.sent_at)
+    if alert.delivery == "no recipients":
+        return "no recipients: add them in the settings"
+    return "not sent yet"
+
+
 def _alerts_table(alerts):
     return {
         "headers": ["When", "Pool", "Alert", "Codes left", "Threshold", "E-mailed"],
@@ -462,7 +480,7 @@ def _alerts_table(alerts):
                 alert.get_kind_display(),
                 f"{alert.available:,}",
                 f"{alert.threshold:,}",
-                console_time(alert.sent_at) if alert.sent_at else "not sent",
+                _alert_delivery(alert),
             ]
             for alert in alerts
         ],
@@ -490,7 +508,7 @@ def _xlsx_chunks(rows, header=HEADER):
 
 
 @admin.register(PromoCode)
-class PromoCodeAdmin(ProgramScopedAdminMixin, ModelAdmin):
+class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
     """The code manager. Few, narrow columns so the advocate shows at 1366 px; the rest is on
     each code's page and in the export. The conversions app adds the order and friend columns
     (codes knows nothing of orders and referrals)."""
@@ -508,6 +526,12 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, ModelAdmin):
     show_full_result_count = False
     raw_id_fields = ["holder", "redeemed_by", "batch"]
     actions = ["export_csv", "export_xlsx", "void_codes"]
+    user_fields = ("voided_by",)
+
+    @admin.display(description="Voided by")
+    def voided_by_name(self, code):
+        return user_name(code.voided_by)
+
     actions_list = [
         {"title": "Export", "icon": "download", "items": ["export_list_csv", "export_list_xlsx"]}
     ]
@@ -648,9 +672,14 @@ class StockAlertAdmin(ProgramScopedAdminMixin, ModelAdmin):
         "used_last_7_days",
         "days_left",
         "recipients",
-        "sent_at",
+        "e_mailed",
     ]
     list_filter = ["kind", "pool__program"]
+
+    @admin.display(description="E-mailed", ordering="sent_at")
+    def e_mailed(self, alert):
+        return _alert_delivery(alert)
+
     list_select_related = ["pool__program"]
 
     def has_add_permission(self, request):

@@ -539,3 +539,11 @@ class StockAlert(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} · {self.pool} · {self.available} left"
+
+    @property
+    def delivery(self) -> str:
+        """ "sent", "unsent" (its e-mail has not gone out yet) or "no recipients" (the pool names
+        nobody: recorded for the stock page, never e-mailed, not counted as unsent)."""
+        if self.sent_at:
+            return "sent"
+        return "unsent" if self.recipients.strip() else "no recipients"

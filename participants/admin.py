@@ -652,7 +652,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             return f"{reward.code.code} (reserved)"
         return reward.code.code
 
-    @action(description="Mark paid", url_path="mark-paid", icon="paid", permissions=["change"])
+    @action(description="Mark paid", url_path="mark-paid", icon="paid", permissions=["pay"])
     def mark_paid_from_list(self, request, object_id):
         return self._mark_one_paid(
             request, object_id, back=reverse("admin:participants_reward_changelist")
@@ -663,7 +663,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         url_path="mark-paid-here",
         icon="paid",
         variant=ActionVariant.PRIMARY,
-        permissions=["change"],
+        permissions=["pay"],
     )
     def mark_paid_here(self, request, object_id):
         back = reverse("admin:participants_reward_change", args=[unquote(object_id)])
@@ -705,6 +705,28 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         else:
             self.message_user(request, " ".join(result.refused), messages.WARNING)
         return HttpResponseRedirect(back)
+
+    def has_pay_permission(self, request, object_id=None):
+        """ "Mark paid" is offered where it can work: to those who may change rewards, and on a
+        reward's page only while the reward is available (a paid, cancelled or pending one
+        would be refused)."""
+        if not self.has_change_permission(request):
+            return False
+        if object_id is None:
+            return True
+        reward = self.get_object(request, unquote(str(object_id)))
+        return reward is not None and reward.status == RewardStatus.AVAILABLE
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Every field of a reward is read-only (its actions change it): no Save buttons.
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_save_as_new": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request):
         return False

@@ -17,7 +17,7 @@ from foundation.wording import about_duration
 
 from .. import selectors
 from ..events import stock_alert_emit
-from ..models import AlertKind, Pool, PoolKind, StockAlert
+from ..models import AlertKind, Pool, PoolKind, PromoCode, StockAlert
 
 
 def pool_batch_landed(*, pool_id: int) -> None:
@@ -64,6 +64,8 @@ def pool_stock_check(*, pool_id: int, resend_unsent: bool = False) -> list[Stock
             ).update(low_alert_armed=True, empty_alert_armed=True)
         return []
     if level == 0:
+        if not PromoCode.objects.filter(pool=pool).exists():
+            return []  # a pool that never held a code (a new fuel tank) is not "out of codes"
         claimed = Pool.objects.filter(pk=pool.pk, empty_alert_armed=True).update(
             empty_alert_armed=False, low_alert_armed=False
         )

@@ -216,3 +216,19 @@ def test_a_friend_whose_order_carried_an_email_is_shown_by_it(admin_client):
     for page in pages:
         assert "bea@example.com" in page.text, page.request["PATH_INFO"]
         assert "cust-88120" not in page.text, page.request["PATH_INFO"]
+
+
+@pytest.mark.parametrize("status", [RewardStatus.PAID, RewardStatus.CANCELLED])
+def test_a_paid_or_cancelled_rewards_page_offers_nothing_it_would_refuse(
+    order, admin_client, status
+):
+    reward = Reward.objects.get()
+    change = reverse("admin:participants_reward_change", args=[reward.pk])
+    mark = reverse("admin:participants_reward_mark_paid_here", args=[reward.pk])
+    available = admin_client.get(change).text
+    assert mark in available  # an available reward can be marked paid...
+    assert 'name="_save"' not in available  # ...and has no field to save
+    Reward.objects.filter(pk=reward.pk).update(status=status)
+    page = admin_client.get(change).text
+    assert mark not in page and "Mark paid" not in page
+    assert 'name="_save"' not in page and 'name="_continue"' not in page
