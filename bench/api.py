@@ -19,12 +19,17 @@ script, phase after phase, the ratios printed from the same run:
                (set_review_policy strict, and set_reward_caps with caps no order reaches, so
                the caps are counted too), then off again; the ratio on / mean of the two offs
                (target ≥ 0.85). Every order carries IpAddress and CustomerStatus.
+  webhooks     the conversions phase with no webhook endpoint, then with three endpoints
+               subscribed to every event (add_webhook; a receiver in this process answers 204,
+               the Celery worker delivers while the load runs), then with none again: the
+               ratio three / none (target ≥ 0.90, same sitting). Not in the default phases.
 
 Prints requests/s and p50/p95/p99 per phase. Bounded: BENCH_SECONDS (default 20) per phase.
 
 Environment: BENCH_DATABASE_URL (server, default postgres://root@127.0.0.1:5432/postgres),
 BENCH_DB_NAME (default bench_api), BENCH_REDIS_URL (default redis://127.0.0.1:6379/12),
-BENCH_SECONDS, BENCH_CONNECTIONS (default 8), BENCH_PHASES (default all, comma-separated),
+BENCH_SECONDS, BENCH_CONNECTIONS (default 8), BENCH_PHASES (default all but webhooks,
+comma-separated),
 BENCH_SERVERS (gunicorn set-ups measured in turn on one database, class:workers[:threads]
 separated by ";", e.g. "sync:2;sync:5;gthread:2:4"; default gunicorn.conf.py's production
 choice: sync, 2 × CPUs + 1 workers), BENCH_ADVOCATES (default 3000; each holds 5 codes, and every
@@ -467,6 +472,69 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def start_receiver():
+    """A webhook receiver answering 204 to everything (counting what it got)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    got = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            got.append(self.headers.get("webhook-id"))
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, got
+
+
+def manage(run_env, *args):
+    return subprocess.run(
+        [PY, "manage.py", *args], cwd=ROOT, env=run_env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def webhooks_phase(run_env, lua_path, base, used):
+    """Conversions with no endpoint, three, none again; returns the held codes spent."""
+    server, got = start_receiver()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    try:
+        none = result(start_wrk(run_env, "conversions", 2, CONNECTIONS, used, lua_path, base))
+        used = none["next_offset"]
+        show("conversions, no webhook endpoint", none)
+        for n in range(3):
+            manage(run_env, "add_webhook", "--program", "bench", "--url", f"{url}?n={n}")
+        three = result(start_wrk(run_env, "conversions", 2, CONNECTIONS, used, lua_path, base))
+        used = three["next_offset"]
+        show("conversions, 3 webhook endpoints", three)
+        manage(
+            run_env,
+            "shell",
+            "-c",
+            "from webhooks.models import Endpoint; Endpoint.objects.all().delete()",
+        )
+        again = result(start_wrk(run_env, "conversions", 2, CONNECTIONS, used, lua_path, base))
+        used = again["next_offset"]
+        show("conversions, no endpoint (again)", again)
+        ratio = three["rps"] / ((none["rps"] + again["rps"]) / 2)
+        print(f"ratio 3 endpoints / none           {ratio:8.2f}   (target ≥ 0.90)")
+        print(f"webhook requests received          {len(got):8d}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    return used
+
+
 def run_phases(name, workers, run_env, lua_path, base, used):
     """The phases against one gunicorn; returns the held codes spent so far."""
     print(f"--- gunicorn {name}")
@@ -513,6 +581,8 @@ def run_phases(name, workers, run_env, lua_path, base, used):
             rounds.append(run)
         ratio = rounds[1]["rps"] / ((rounds[0]["rps"] + rounds[2]["rps"]) / 2)
         print(f"ratio review on / off              {ratio:8.2f}   (target ≥ 0.85)")
+    if "webhooks" in PHASES:
+        used = webhooks_phase(run_env, lua_path, base, used)
     if "plain" in results and "lookup" in results:
         ratio = results["lookup"]["rps"] / results["plain"]["rps"]
         print(f"ratio lookup / plain               {ratio:8.2f}   (target ≥ 0.30)")

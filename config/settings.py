@@ -371,6 +371,7 @@ CELERY_TASK_QUEUES = [
         "imports",  # code files imported in the background
         "alerts",  # stock checks and low-stock e-mails
         "topups",  # advocates topped up with codes, waiting rewards filled
+        "webhooks",  # webhook deliveries: a shop's slow receiver waits here, not beside the rest
     )
 ]
 CELERY_TASK_ROUTES = {

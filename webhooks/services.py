@@ -155,13 +155,18 @@ def deliveries_write(*, program_id: int, events: list[tuple[str, dict, str]]) ->
 def deliveries_write_lazy(*, program_id: int, types: tuple[str, ...], build) -> list[int]:
     """deliveries_write of the events `build()` returns, called only when an enabled endpoint of
     the program wants one of `types` (one indexed read when none does)."""
-    endpoints = [
-        endpoint
-        for endpoint in Endpoint.objects.filter(program_id=program_id, enabled=True).only(
-            "pk", "events", "include_email"
+    outbox = _transaction_outbox()
+    # Read once per transaction and program: an order's several events cost one lookup.
+    enabled = outbox.endpoints.get(program_id) if outbox is not None else None
+    if enabled is None:
+        enabled = list(
+            Endpoint.objects.filter(program_id=program_id, enabled=True).only(
+                "pk", "events", "include_email"
+            )
         )
-        if any(endpoint.wants(type) for type in types)
-    ]
+        if outbox is not None:
+            outbox.endpoints[program_id] = enabled
+    endpoints = [e for e in enabled if any(e.wants(type) for type in types)]
     if not endpoints:
         return []
     events = build()
@@ -197,40 +202,51 @@ def deliveries_write_lazy(*, program_id: int, types: tuple[str, ...], build) -> 
                 "pk", flat=True
             )
         )
-    _send_on_commit(ids)
+    if outbox is not None:
+        outbox.ids.extend(ids)
+    else:
+        from .tasks import deliveries_send
+
+        enqueue_on_commit(deliveries_send, ids)
     return ids
 
 
-class _OnCommitSend:
-    """The deliveries written in one transaction, sent by one task once it commits."""
+class _TransactionOutbox:
+    """What one transaction wrote to the outbox: the endpoints read (once per program) and the
+    deliveries written, sent by one task once it commits."""
 
     def __init__(self):
         self.ids: list[int] = []
-        self.sent = False
+        self.endpoints: dict[int, list[Endpoint]] = {}
+        self.done = False
 
     def __call__(self):
         from .tasks import deliveries_send
 
-        self.sent = True
-        enqueue_on_commit(deliveries_send, self.ids)
+        self.done = True
+        if self.ids:
+            enqueue_on_commit(deliveries_send, self.ids)
 
 
-def _send_on_commit(ids: list[int]) -> None:
+def endpoints_changed() -> None:
+    """An endpoint was saved or deleted: the current transaction reads the endpoints again."""
     connection = transaction.get_connection()
-    if connection.in_atomic_block:
-        # Several writes in one transaction (an order's events, its replacement code, the new
-        # friend) share one task: join the send this transaction already holds.
-        for _, callback, _ in connection.run_on_commit:
-            if isinstance(callback, _OnCommitSend) and not callback.sent:
-                callback.ids.extend(ids)
-                return
-        send = _OnCommitSend()
-        send.ids.extend(ids)
-        transaction.on_commit(send)
-        return
-    from .tasks import deliveries_send
+    for _, callback, _ in connection.run_on_commit:
+        if isinstance(callback, _TransactionOutbox):
+            callback.endpoints.clear()
 
-    enqueue_on_commit(deliveries_send, ids)
+
+def _transaction_outbox() -> _TransactionOutbox | None:
+    """The current transaction's outbox (None outside a transaction)."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return None
+    for _, callback, _ in connection.run_on_commit:
+        if isinstance(callback, _TransactionOutbox) and not callback.done:
+            return callback
+    outbox = _TransactionOutbox()
+    transaction.on_commit(outbox)
+    return outbox
 
 
 def endpoint_send_test(*, endpoint: Endpoint) -> Delivery:

@@ -105,7 +105,6 @@ def participant_friend_get_or_create(
                     email=email or "",
                     is_advocate=False,
                 )
-                participant_emit(participant=friend, type=PARTICIPANT_CREATED)
                 return friend, True
         except IntegrityError:
             continue
