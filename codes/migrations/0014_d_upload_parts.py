@@ -23,7 +23,7 @@ def parts_into_files(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("codes", "0013_d_import_lease")]
+    dependencies = [("codes", "0013_f_pool_code_pattern")]
 
     operations = [
         migrations.CreateModel(
