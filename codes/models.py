@@ -182,6 +182,9 @@ class Batch(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The validity given to the batch's codes (a code's own dates win: PromoCode).
+    valid_from = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "batches"
@@ -249,7 +252,16 @@ class CodeState:
     reserved / revealed: a fuel-tank code claimed for a reward, before / after the reward
         became available (only a revealed code is ever shown to its advocate).
     redeemed: a single-use code used in an order. voided: taken out of use for good.
+    expired / not yet valid: past its `expires_at` / before its `valid_from`, at the time the
+    statement runs (`Now()`: the database's clock in SQL; `foundation.predicates.matches`
+    reads it as the `now` it is given). VALID_NOW: neither.
     """
+
+    EXPIRED = Q(expires_at__lte=Now())
+    NOT_YET_VALID = Q(valid_from__gt=Now())
+    VALID_NOW = (Q(expires_at__isnull=True) | Q(expires_at__gt=Now())) & (
+        Q(valid_from__isnull=True) | Q(valid_from__lte=Now())
+    )
 
     AVAILABLE = Q(status=CodeStatus.AVAILABLE)
     ASSIGNED = Q(status=CodeStatus.ASSIGNED)
@@ -257,7 +269,11 @@ class CodeState:
     VOIDED = Q(status=CodeStatus.VOIDED)
     IN_REFERRAL_POOL = Q(pool__kind=PoolKind.REFERRAL)
     IN_FUEL_TANK = Q(pool__kind=PoolKind.FUEL_TANK)
-    HELD = ASSIGNED & IN_REFERRAL_POOL
+    HELD = ASSIGNED & IN_REFERRAL_POOL & VALID_NOW
+    # What a claim may take: available, and usable now.
+    CLAIMABLE = AVAILABLE & VALID_NOW
+    # What counts toward a holder's quota, on the codes table's own columns (the pool apart).
+    ASSIGNED_VALID = ASSIGNED & VALID_NOW
     RESERVED = ASSIGNED & IN_FUEL_TANK & Q(revealed_at__isnull=True)
     REVEALED = ASSIGNED & IN_FUEL_TANK & Q(revealed_at__isnull=False)
 
@@ -365,6 +381,11 @@ class PromoCode(models.Model):
         blank=True,
         help_text="Fuel-tank codes: when the reward became available and the code was shown.",
     )
+    # When the code may first be used and when it stops (None: no limit). An expired or
+    # not-yet-valid code is never handed out, counts toward no quota and attributes no order
+    # (CodeState.VALID_NOW, codes.rules.ATTRIBUTE_REFUSALS).
+    valid_from = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
     voided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -453,6 +474,13 @@ class PromoCode(models.Model):
                 fields=["redeemed_by"],
                 condition=Q(redeemed_by__isnull=False),
                 name="promocode_redeemed_by",
+            ),
+            # Codes that expire, by when: the periodic top-up of advocates whose code just
+            # expired. Partial: codes without an expiry (most) cost nothing.
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(expires_at__isnull=False),
+                name="promocode_expiring",
             ),
             # Use of the stock per day (the stock page's chart, the forecast), per pool: codes
             # handed out of the pool, by when. Partial on both columns the queries filter on, so

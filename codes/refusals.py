@@ -14,6 +14,8 @@ class Refusal(StrEnum):
     # The code itself (codes.rules.code_verdict).
     NOT_REFERRAL_CODE = "not_referral_code"  # unknown in the program, or not a referral code
     CODE_VOIDED = "code_voided"
+    CODE_EXPIRED = "code_expired"  # past its expires_at
+    CODE_NOT_YET_VALID = "code_not_yet_valid"  # before its valid_from
     CODE_UNHELD = "code_unheld"  # in stock, held by no advocate
     CODE_ALREADY_REDEEMED = "code_already_redeemed"  # a single-use code already used
     ADVOCATE_BLOCKED = "advocate_blocked"  # its holder is blocked or erased
@@ -28,6 +30,8 @@ class Refusal(StrEnum):
 _ORDER_SENTENCES = {
     Refusal.NOT_REFERRAL_CODE: "The promo code is not one of the program's referral codes.",
     Refusal.CODE_VOIDED: "The code was voided{when}: it no longer attributes orders.",
+    Refusal.CODE_EXPIRED: "The code expired{when}: it no longer attributes orders.",
+    Refusal.CODE_NOT_YET_VALID: "The code is not valid yet{when}.",
     Refusal.CODE_UNHELD: "The code is held by no advocate.",
     Refusal.CODE_ALREADY_REDEEMED: "The single-use code was already redeemed.",
     Refusal.ADVOCATE_BLOCKED: "The advocate is blocked.",
@@ -41,6 +45,8 @@ _ORDER_SENTENCES = {
 _CODE_SENTENCES = {
     Refusal.NOT_REFERRAL_CODE: "{code} is not one of this program's referral codes.",
     Refusal.CODE_VOIDED: "{code} was voided{when}.",
+    Refusal.CODE_EXPIRED: "{code} expired{when}.",
+    Refusal.CODE_NOT_YET_VALID: "{code} is not valid yet{when}.",
     Refusal.CODE_UNHELD: "{code} is not held by any advocate.",
     Refusal.CODE_ALREADY_REDEEMED: "{code} was already redeemed.",
     Refusal.ADVOCATE_BLOCKED: "The advocate holding {code} is blocked.",

@@ -114,9 +114,16 @@ ALLOWED = Verdict(True, is_referral_code=True)
 ATTRIBUTE_REFUSALS: tuple[tuple[Refusal, Q | None], ...] = (
     (Refusal.NOT_REFERRAL_CODE, ~CodeState.IN_REFERRAL_POOL),
     (Refusal.CODE_VOIDED, CodeState.VOIDED),
+    (Refusal.CODE_EXPIRED, CodeState.EXPIRED),
+    (Refusal.CODE_NOT_YET_VALID, CodeState.NOT_YET_VALID),
     (Refusal.CODE_UNHELD, Q(holder__isnull=True) | CodeState.AVAILABLE),
     (Refusal.CODE_ALREADY_REDEEMED, CodeState.REDEEMED & Q(usage=CodeUsage.SINGLE)),
     (Refusal.ADVOCATE_BLOCKED, None),
+)
+# Refusals that leave an order `unattributed` rather than `rejected`: the code is not (or not
+# now) a referral code the shop would take.
+UNATTRIBUTED_REFUSALS = frozenset(
+    {Refusal.NOT_REFERRAL_CODE, Refusal.CODE_EXPIRED, Refusal.CODE_NOT_YET_VALID}
 )
 # A friend may be linked to the holder of a code already redeemed (the friend may sign up after
 # their order); the other refusals apply to a referral link as to an order.
@@ -148,13 +155,30 @@ def code_verdict(
             continue
         holder_refused = predicate is None and not code.holder.can_hold_codes
         if holder_refused or (predicate is not None and matches(predicate, code)):
-            when = ""
-            if refusal == Refusal.CODE_VOIDED and code.voided_at:
-                when = f" on {code.voided_at:%Y-%m-%d}"
-            return refused(refusal, referral=refusal != Refusal.NOT_REFERRAL_CODE, when=when)
+            return refused(
+                refusal,
+                referral=refusal not in UNATTRIBUTED_REFUSALS,
+                when=refusal_when(refusal, code.voided_at, code.expires_at, code.valid_from),
+            )
     if use == CodeUse.REFER and participant_id is not None and code.holder_id == participant_id:
         return refused(Refusal.SELF_REFERRAL)
     return ALLOWED
+
+
+def refusal_when(refusal, voided_at, expires_at, valid_from) -> str:
+    """The date a refusal's sentence names (" on 2026-12-31"; "" for none)."""
+    when = {
+        Refusal.CODE_VOIDED: voided_at,
+        Refusal.CODE_EXPIRED: expires_at,
+        Refusal.CODE_NOT_YET_VALID: valid_from,
+    }.get(refusal)
+    if when is None:
+        return ""
+    return (
+        f" until {when:%Y-%m-%d}"
+        if refusal == Refusal.CODE_NOT_YET_VALID
+        else f" on {when:%Y-%m-%d}"
+    )
 
 
 def _copy_verdict(code, participant_id, refused):

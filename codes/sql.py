@@ -92,7 +92,7 @@ def claim(*, pool_id: int, usage: str | None, holder_id: int, count: int, now: d
     """
     if count <= 0:
         return 0
-    available, available_params = state_sql("AVAILABLE")
+    available, available_params = state_sql("CLAIMABLE")
     where = [f"pool_id = %s AND {available}"]
     params: list = [pool_id, *available_params]
     order = "batch_id, id"
@@ -131,7 +131,7 @@ def claim_one(*, pool_id: int, holder_id: int, now: datetime) -> int | None:
 
     The fuel-tank claim: the same statement as `claim`, returning the id it took.
     """
-    available, available_params = state_sql("AVAILABLE")
+    available, available_params = state_sql("CLAIMABLE")
     candidates = (
         f"SELECT id FROM {CODES} WHERE pool_id = %s AND {available} "
         "ORDER BY usage, batch_id, id LIMIT 1"
@@ -198,7 +198,7 @@ def holder_state(
     it reads is what the previous holder of the lock committed (a statement sees the data as of
     its start). (`PromoCode.objects.toward_quota` says the same through the ORM; this is the
     hot-path form.)"""
-    assigned, assigned_params = state_sql("ASSIGNED")
+    assigned, assigned_params = state_sql("ASSIGNED_VALID")
     held = (
         f"SELECT COUNT(*) FROM {_holders_codes('%s')} WHERE c.pool_id = r.id "
         f"AND {assigned.replace(CODES_QUOTED, 'c')} "
@@ -254,8 +254,8 @@ def top_up_function_sql() -> str:
     codes were claimed before. When that finds too few, a second claim scans from the start
     (a code skipped while another transaction held it, a batch that committed late).
     """
-    available = _inline("AVAILABLE")
-    assigned_c = _inline("ASSIGNED", "c")
+    available = _inline("CLAIMABLE")
+    assigned_c = _inline("ASSIGNED_VALID", "c")
     referral = connection.ops.compose_sql("%s", [PoolKind.REFERRAL.value])
     status_assigned = connection.ops.compose_sql("%s", [CodeStatus.ASSIGNED.value])
 
@@ -403,7 +403,7 @@ def available_at_most(
     itself. Walks at most limit + 1 entries of the claim index (after the dead ones claimed
     codes leave at its head, unless `after` starts past them).
     """
-    available, params = state_sql("AVAILABLE")
+    available, params = state_sql("CLAIMABLE")
     sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {CODES} WHERE pool_id = %s AND {available}"
     params = [pool_id, *params]
     if usage is not None:

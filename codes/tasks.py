@@ -52,6 +52,19 @@ def top_up_short_advocates(program_id=None):
     return assigned
 
 
+# The window the periodic top-up of expired codes looks back over: four times its schedule
+# (config.settings), so a missed run or two loses nobody.
+EXPIRED_TOP_UP_WINDOW = timedelta(hours=1)
+
+
+@shared_task(name="codes.top_up_expired_holders")
+def top_up_expired_holders():
+    """Periodic: give advocates whose referral code just expired a fresh one."""
+    run = services.codes_top_up_expired(since=timezone.now() - EXPIRED_TOP_UP_WINDOW)
+    log.info("Top-up after expiry: %s", run)
+    return run.codes_assigned
+
+
 @shared_task(name="codes.pool_batch_landed")
 def pool_batch_landed_task(pool_id):
     pool = Pool.objects.select_related("program").get(pk=pool_id)

@@ -24,6 +24,8 @@ class ConversionReason(models.TextChoices):
     NO_CODE = Refusal.NO_CODE.value, "No promo code"
     NOT_REFERRAL_CODE = Refusal.NOT_REFERRAL_CODE.value, "Not a referral code"
     CODE_VOIDED = Refusal.CODE_VOIDED.value, "Code voided"
+    CODE_EXPIRED = Refusal.CODE_EXPIRED.value, "Code expired"
+    CODE_NOT_YET_VALID = Refusal.CODE_NOT_YET_VALID.value, "Code not valid yet"
     CODE_UNHELD = Refusal.CODE_UNHELD.value, "Code held by no advocate"
     CODE_ALREADY_REDEEMED = Refusal.CODE_ALREADY_REDEEMED.value, "Single-use code already redeemed"
     ADVOCATE_BLOCKED = Refusal.ADVOCATE_BLOCKED.value, "Advocate blocked"

@@ -18,10 +18,12 @@ from codes.models import PoolKind, PromoCode
 from codes.refusals import Refusal, order_sentence
 from codes.rules import (
     ATTRIBUTE_REFUSALS,
+    UNATTRIBUTED_REFUSALS,
     CodeUse,
     canonical_or_none,
     code_verdict,
     promo_codes_split,
+    refusal_when,
 )
 from codes.services import CodeNotRedeemable, code_redeem, codes_top_up
 from foundation.hashing import ip_digest
@@ -522,8 +524,10 @@ def _attribution_outcome(*, conversion, program, row, values):
     if outcome == Refusal.NO_CODE:
         _refused(conversion, ConversionStatus.UNATTRIBUTED, Refusal.NO_CODE)
         return None
-    if outcome == Refusal.NOT_REFERRAL_CODE:
-        _refused(conversion, ConversionStatus.UNATTRIBUTED, Refusal.NOT_REFERRAL_CODE)
+    if outcome in UNATTRIBUTED_REFUSALS:
+        refusal = Refusal(outcome)
+        when = refusal_when(refusal, None, row["code_expires_at"], row["code_valid_from"])
+        _refused(conversion, ConversionStatus.UNATTRIBUTED, refusal, when=when)
         return None
     # A referral code of the program: the order names it and its holder, whatever the outcome.
     advocate = None
@@ -539,10 +543,9 @@ def _attribution_outcome(*, conversion, program, row, values):
     conversion.code_id = row["code_id"]
     conversion.advocate = advocate
     if outcome in _CODE_REFUSALS:
-        when = ""
-        if outcome == Refusal.CODE_VOIDED and row["code_voided_at"]:
-            when = f" on {row['code_voided_at']:%Y-%m-%d}"
-        _refused(conversion, ConversionStatus.REJECTED, Refusal(outcome), when=when)
+        refusal = Refusal(outcome)
+        when = refusal_when(refusal, row["code_voided_at"], None, None)
+        _refused(conversion, ConversionStatus.REJECTED, refusal, when=when)
         return None
     if outcome == Refusal.SELF_REFERRAL:
         _refused(conversion, ConversionStatus.REJECTED, Refusal.SELF_REFERRAL)
@@ -594,11 +597,9 @@ def _attribution_outcome(*, conversion, program, row, values):
     return reward
 
 
-# The refusals of a referral code by the code rules (codes.rules.ATTRIBUTE_REFUSALS), beside
-# NOT_REFERRAL_CODE: the order is rejected and names the code.
-_CODE_REFUSALS = frozenset(refusal for refusal, _ in ATTRIBUTE_REFUSALS) - {
-    Refusal.NOT_REFERRAL_CODE
-}
+# The refusals of a referral code by the code rules (codes.rules.ATTRIBUTE_REFUSALS) that reject
+# the order, which names the code.
+_CODE_REFUSALS = frozenset(refusal for refusal, _ in ATTRIBUTE_REFUSALS) - UNATTRIBUTED_REFUSALS
 
 
 def _review_and_caps(*, conversion, program, values, advocate_id):

@@ -73,7 +73,9 @@ def _verdict_sql() -> str:
         else:
             condition = f"coalesce({predicate_sql(PromoCode, predicate, aliases)}, false)"
         whens.append(f"WHEN {condition} THEN {_literal(refusal)}")
-    return "CASE " + "\n                    ".join(whens) + " END"
+    # Now() is the order's time, as the Python path reads it.
+    case = "CASE " + "\n                    ".join(whens) + " END"
+    return case.replace("STATEMENT_TIMESTAMP()", "p_now")
 
 
 def _reward_start_statuses() -> tuple[str, str]:
@@ -110,6 +112,8 @@ CREATE OR REPLACE FUNCTION {ATTRIBUTE_FUNCTION}(
     OUT code_id bigint,
     OUT code_usage text,
     OUT code_voided_at timestamptz,
+    OUT code_expires_at timestamptz,
+    OUT code_valid_from timestamptz,
     OUT holder_id bigint,
     OUT holder_participant_id text,
     OUT holder_is_advocate boolean,
@@ -176,10 +180,11 @@ BEGIN
     -- Step 2, the code's verdict (codes.rules.ATTRIBUTE_REFUSALS), its row locked (of the code
     -- only): concurrent orders for one code are decided one after another.
     IF p_code IS NOT NULL THEN
-        SELECT c.id, c.usage, c.voided_at, c.holder_id, h.participant_id, h.email,
-               h.is_advocate, h.is_blocked, h.erased_at,
+        SELECT c.id, c.usage, c.voided_at, c.expires_at, c.valid_from, c.holder_id,
+               h.participant_id, h.email, h.is_advocate, h.is_blocked, h.erased_at,
                {_verdict_sql()}
-          INTO code_id, code_usage, code_voided_at, holder_id, holder_participant_id,
+          INTO code_id, code_usage, code_voided_at, code_expires_at, code_valid_from, holder_id,
+               holder_participant_id,
                v_holder_email, holder_is_advocate, holder_is_blocked, holder_erased_at,
                v_refusal
           FROM {codes} c

@@ -3,27 +3,35 @@ fragment compiled by Django, for statements and database functions) and on an ob
 in memory (`matches`, without a query). docs/architecture.md, Where each rule lives.
 
 `matches` understands what the rules use: AND, OR and NOT of `field=value`,
-`field__in=[…]` and `field__isnull=…`, across foreign keys (`pool__kind`). Anything else is
+`field__in=[…]`, `field__isnull=…` and comparisons (`__lt`, `__lte`, `__gt`, `__gte`, against
+a value or `Now()`), across foreign keys (`pool__kind`). Anything else is
 refused loudly rather than guessed.
 """
 
+import operator
+
 from django.db import connection
 from django.db.models import Model, Q
+from django.db.models.functions import Now
+from django.utils import timezone
 
-_LOOKUPS = ("exact", "in", "isnull")
+_LOOKUPS = ("exact", "in", "isnull", "lt", "lte", "gt", "gte")
 
 
-def matches(predicate: Q, obj) -> bool:
-    """Whether `obj` (a model instance, its related objects loaded) satisfies `predicate`."""
+def matches(predicate: Q, obj, *, now=None) -> bool:
+    """Whether `obj` (a model instance, its related objects loaded) satisfies `predicate`.
+    `Now()` in the predicate reads as `now` (default: timezone.now())."""
+    if now is None:
+        now = timezone.now()
     outcomes = (
-        matches(child, obj) if isinstance(child, Q) else _lookup(obj, *child)
+        matches(child, obj, now=now) if isinstance(child, Q) else _lookup(obj, *child, now)
         for child in predicate.children
     )
     result = all(outcomes) if predicate.connector == Q.AND else any(outcomes)
     return not result if predicate.negated else result
 
 
-def _lookup(obj, path: str, expected) -> bool:
+def _lookup(obj, path: str, expected, now) -> bool:
     names = path.split("__")
     lookup = names.pop() if names[-1] in _LOOKUPS and len(names) > 1 else "exact"
     value = obj
@@ -36,11 +44,25 @@ def _lookup(obj, path: str, expected) -> bool:
             value = getattr(value, value._meta.get_field(name).attname)
         else:
             value = getattr(value, name)
+    if isinstance(expected, Now):
+        expected = now
     if lookup == "isnull":
         return (value is None) == expected
     if lookup == "in":
         return value in expected
-    return value == expected
+    if lookup == "exact":
+        return value == expected
+    if value is None:  # SQL: a comparison with NULL is never true
+        return False
+    return _COMPARE[lookup](value, expected)
+
+
+_COMPARE = {
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+}
 
 
 def predicate_sql(model: type[Model], predicate: Q, aliases: dict[str, str]) -> str:

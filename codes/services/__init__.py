@@ -22,15 +22,18 @@ from .assignment import (
     TopUpRun,
     codes_holder_withdraw,
     codes_top_up,
+    codes_top_up_expired,
     codes_top_up_holders,
     codes_top_up_short,
 )
 from .batches import (
+    InvalidValidity,
     batch_import,
     batch_process_upload,
     batch_resume_stalled,
     batch_upload_enqueue,
     import_staging_sweep,
+    validity_moment,
 )
 from .generation import (
     DEFAULT_GENERATED_LENGTH,
@@ -72,6 +75,7 @@ __all__ = [
     "CodeNotHeld",
     "CodeNotRedeemable",
     "CodeSpaceTooSmall",
+    "InvalidValidity",
     "PromoCodesOff",
     "TopUpRun",
     "VoidPreview",
@@ -86,6 +90,7 @@ __all__ = [
     "code_redeem",
     "codes_holder_withdraw",
     "codes_top_up",
+    "codes_top_up_expired",
     "codes_top_up_holders",
     "codes_top_up_short",
     "codes_void",
@@ -108,4 +113,5 @@ __all__ = [
     "tank_codes_reveal",
     "validate_pool_name",
     "validate_recipients",
+    "validity_moment",
 ]

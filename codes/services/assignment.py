@@ -19,7 +19,7 @@ from programs.models import Program
 
 from .. import sql
 from ..events import codes_assigned_emit
-from ..models import CodeShortfall
+from ..models import CodeShortfall, CodeState, PromoCode
 from .pools import pool_get_or_create_referral
 
 TOP_UP_CHUNK = 200
@@ -239,6 +239,26 @@ def codes_top_up_short(
         if run.pool_empty or len(chunk) < chunk_size:
             return run
         after = (chunk[-1].since, chunk[-1].holder_id)
+
+
+def codes_top_up_expired(*, since: datetime, now: datetime | None = None) -> TopUpRun:
+    """Top up the advocates holding a referral code that expired between `since` and `now`:
+    an expired code counts toward no quota (CodeState.VALID_NOW), so each gets a fresh one
+    without waiting for a page load. Each in their own transaction; safe to re-run (an advocate
+    at quota gets nothing), so overlapping windows cost little."""
+    now = now or timezone.now()
+    expired = (
+        PromoCode.objects.filter(CodeState.ASSIGNED & CodeState.IN_REFERRAL_POOL)
+        .filter(expires_at__gt=since, expires_at__lte=now)
+        .values("holder_id")
+    )
+    holders = PromoCode._meta.get_field("holder").related_model.objects.filter(pk__in=expired)
+    run = TopUpRun()
+    after = 0
+    while chunk := list(holders.filter(pk__gt=after).order_by("pk")[:TOP_UP_CHUNK]):
+        codes_top_up_holders(holders=chunk, run=run)
+        after = chunk[-1].pk
+    return run
 
 
 def codes_top_up_holders(

@@ -3,6 +3,7 @@
 import logging
 import tempfile
 from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from pathlib import PurePath
 from typing import BinaryIO
 
@@ -14,7 +15,7 @@ from audit.services import audit_record
 from foundation.tasks import enqueue_on_commit
 
 from ..errors import PromoCodesOff
-from ..models import Batch, BatchSource, BatchStatus, BatchUploadPart, Pool
+from ..models import Batch, BatchSource, BatchStatus, BatchUploadPart, Pool, PromoCode
 from ..parsing import UnreadableFile, file_format, read_rows
 from ..sql import CodeClash, ForeignKeyChecks, ImportStaging, copy_codes_into_table
 from .pools import program_accepting_codes
@@ -41,6 +42,51 @@ def _lease(batch):
     return Batch.objects.filter(pk=batch.pk, status=BatchStatus.PROCESSING, attempts=batch.attempts)
 
 
+class InvalidValidity(ValueError):
+    """A batch's validity that cannot be: the message says why."""
+
+
+def validity_moment(text: str, *, end_of_day: bool = False) -> datetime:
+    """A validity date from a person: ISO 8601, a date ("2026-12-31") or a date and time (no
+    zone: the site's). A bare date starts at midnight, or with `end_of_day` (an expiry) ends at
+    the next midnight, so "until 2026-12-31" includes that day. ValueError naming the text."""
+    text = (text or "").strip()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidValidity(
+            f"{text!r} is not a date: use ISO 8601, e.g. 2026-12-31 or 2026-12-31T18:00."
+        ) from None
+    bare_date = "T" not in text.upper() and " " not in text
+    if bare_date and end_of_day:
+        moment += timedelta(days=1)
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
+def validity_checked(*, valid_from: datetime | None, expires_at: datetime | None) -> dict:
+    """A batch's validity as the fields to store; InvalidValidity when it would end before it
+    begins."""
+    if valid_from is not None and expires_at is not None and expires_at <= valid_from:
+        raise InvalidValidity(
+            f"The codes would expire ({expires_at:%Y-%m-%d %H:%M}) before they become valid "
+            f"({valid_from:%Y-%m-%d %H:%M})."
+        )
+    return {"valid_from": valid_from, "expires_at": expires_at}
+
+
+def batch_validity_apply(batch: Batch) -> None:
+    """Give the batch's codes the batch's validity (inside the transaction landing them)."""
+    validity = {
+        name: getattr(batch, name)
+        for name in ("valid_from", "expires_at")
+        if getattr(batch, name) is not None
+    }
+    if validity:
+        PromoCode.objects.filter(batch=batch).update(**validity)
+
+
 def _refusal(line, value, reason):
     return {"line": line, "value": value, "reason": reason}
 
@@ -55,6 +101,8 @@ def batch_import(
     batch: Batch | None = None,
     on_progress: Callable[[int], None] | None = None,
     on_method: Callable[[str], None] | None = None,
+    valid_from: datetime | None = None,
+    expires_at: datetime | None = None,
 ) -> Batch:
     """Import a code file (any upload format) into `pool` as one batch; return the batch.
 
@@ -67,8 +115,11 @@ def batch_import(
     cannot be read raises UnreadableFile and writes nothing. `batch` is a pending upload batch
     to fill in (the admin's background path, whose progress is watched while staging commits
     it); without it a new batch is created. `on_progress(rows)` is called as rows are read;
-    `on_method(text)` is told how the codes were loaded.
+    `on_method(text)` is told how the codes were loaded. `valid_from` / `expires_at` give every
+    code of the batch its validity, in the transaction that lands them (never claimable
+    before).
     """
+    validity = validity_checked(valid_from=valid_from, expires_at=expires_at)
     program = program_accepting_codes(pool)
     fmt = file_format(file_name)
     checks = ForeignKeyChecks() if connection.vendor == "postgresql" else None
@@ -83,6 +134,7 @@ def batch_import(
                 file_name=file_name,
                 source=source,
                 created_by=created_by,
+                validity=validity,
                 on_progress=on_progress,
                 checks=checks,
             )
@@ -100,6 +152,7 @@ def batch_import(
         file_name=file_name,
         source=source,
         created_by=created_by,
+        validity=validity,
         batch=batch,
         on_progress=on_progress,
         checks=checks,
@@ -111,7 +164,7 @@ def batch_import(
 
 
 def _import_straight(
-    *, program, pool, stream, fmt, file_name, source, created_by, on_progress, checks
+    *, program, pool, stream, fmt, file_name, source, created_by, validity, on_progress, checks
 ) -> Batch:
     """The batch and its codes in one transaction, COPY straight into the codes table; raises
     CodeClash (nothing written) when a code is already in the program or twice in the file."""
@@ -144,6 +197,7 @@ def _import_straight(
             file_name=file_name,
             source=source,
             created_by=created_by,
+            validity=validity,
         )
         added = copy_codes_into_table(
             rows=chunks(), program=program, pool=pool, batch=batch, checks=checks
@@ -165,7 +219,18 @@ def _import_straight(
 
 
 def _import_staged(
-    *, program, pool, stream, fmt, file_name, source, created_by, batch, on_progress, checks
+    *,
+    program,
+    pool,
+    stream,
+    fmt,
+    file_name,
+    source,
+    created_by,
+    validity,
+    batch,
+    on_progress,
+    checks,
 ) -> Batch:
     """Stage the valid rows (committed chunk by chunk, so a watched batch shows progress),
     then one transaction moves the new ones into the program and writes the counts."""
@@ -212,6 +277,7 @@ def _import_staged(
                     file_name=file_name,
                     source=source,
                     created_by=created_by,
+                    validity=validity,
                 )
             valid, distinct = staging.counts()
             added = staging.insert_codes(program=program, pool=pool, batch=batch, checks=checks)
@@ -247,8 +313,9 @@ def _import_staged(
     return batch
 
 
-def _batch_create(*, pool, program, file_name, source, created_by) -> Batch:
+def _batch_create(*, pool, program, file_name, source, created_by, validity) -> Batch:
     return Batch.objects.create(
+        **validity,
         pool=pool,
         source=source,
         file_name=PurePath(file_name).name[:255],
@@ -259,8 +326,10 @@ def _batch_create(*, pool, program, file_name, source, created_by) -> Batch:
 
 
 def _batch_complete(batch: Batch, *, pool: Pool, errors: list, counts: dict) -> None:
-    """Write the batch's counts and refused rows (inside its transaction)."""
+    """Write the batch's counts and refused rows, and give its codes the batch's validity
+    (inside its transaction)."""
     errors.sort(key=lambda e: e["line"])
+    batch_validity_apply(batch)
     Batch.objects.filter(pk=batch.pk).update(
         status=BatchStatus.COMPLETED,
         **counts,

@@ -7,6 +7,7 @@ concurrent generators would both pass).
 
 import re
 import secrets
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -28,6 +29,7 @@ from ..models import (
     PromoCode,
 )
 from .assignment import CodeHolder, codes_holder_dequeue_if_at_quota
+from .batches import batch_validity_apply, validity_checked
 from .pools import referral_pool_of
 from .stock import pool_batch_landed
 
@@ -54,8 +56,11 @@ def batch_generate(
     prefix: str = "",
     length: int = DEFAULT_GENERATED_LENGTH,
     created_by=None,
+    valid_from: datetime | None = None,
+    expires_at: datetime | None = None,
 ) -> Batch:
-    """Generate `count` new random codes into `pool` as one batch.
+    """Generate `count` new random codes into `pool` as one batch (valid from `valid_from`
+    until `expires_at` when given).
 
     A clash with an existing code is resolved by insert-and-retry: insert ignoring conflicts on
     the unique index, count what landed, generate the shortfall again. Never check-then-insert,
@@ -84,6 +89,7 @@ def batch_generate(
             f"allows {space:,} codes and {taken:,} exist. Use a longer length."
         )
     batch = Batch.objects.create(
+        **validity_checked(valid_from=valid_from, expires_at=expires_at),
         pool=pool,
         source=BatchSource.GENERATED,
         usage=program.code_usage,
@@ -108,6 +114,7 @@ def batch_generate(
         added = PromoCode.objects.filter(batch=batch).count()
     else:
         raise CodeSpaceTooSmall("Could not find enough free codes; use a longer length.")
+    batch_validity_apply(batch)
     Batch.objects.filter(pk=batch.pk).update(
         status=BatchStatus.COMPLETED,
         rows_read=count,

@@ -19,7 +19,7 @@ def drop(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("conversions", "0006_a_reason_code"),
-        ("codes", "0012_pool_use_index"),
+        ("codes", "0013_a_expiry"),
         ("participants", "0005_read_api_indexes"),
         ("programs", "0003_program_managers_group"),
     ]

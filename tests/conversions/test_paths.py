@@ -61,6 +61,12 @@ def _setup(case):
             status=CodeStatus.VOIDED, voided_at=timezone.now() - timedelta(days=3)
         )
         return program, [_order(code=held)]
+    if case in ("expired", "not valid yet"):
+        change = {"expires_at": timezone.now() - timedelta(days=2)}
+        if case == "not valid yet":
+            change = {"valid_from": timezone.now() + timedelta(days=2)}
+        PromoCode.objects.filter(pk=code.pk).update(**change)
+        return program, [_order(code=held)]
     if case == "held by nobody":
         spare = PromoCode.objects.filter(program=program, status=CodeStatus.AVAILABLE).first()
         return program, [_order(code=spare.code)]
@@ -98,6 +104,8 @@ CASES = [
     "unknown code",
     "fuel-tank code",
     "voided",
+    "expired",
+    "not valid yet",
     "held by nobody",
     "already redeemed",
     "blocked advocate",

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from audit.commands import AuditedCommand
+from codes.management.validity import add_validity_arguments, validity_from_options
 from codes.models import Pool
 from codes.parsing import WHOLE_FILE_FORMATS, UnreadableFile, file_format
 from codes.services import PromoCodesOff, batch_import, pool_get_or_create_referral
@@ -26,10 +27,12 @@ class Command(AuditedCommand):
         parser.add_argument(
             "--progress", action="store_true", help="Show progress even when not on a terminal."
         )
+        add_validity_arguments(parser)
         parser.add_argument("file")
 
     def handle(self, *args, program, pool, progress, file, **options):
         program_obj = program_from_option(program)
+        validity = validity_from_options(options)
         if pool:
             pool_obj = Pool.objects.filter(program=program_obj, name=pool).first()
             if pool_obj is None:
@@ -66,6 +69,7 @@ class Command(AuditedCommand):
                     file_name=file,
                     on_progress=on_progress,
                     on_method=methods.append,
+                    **validity,
                 )
         except (UnreadableFile, PromoCodesOff) as exc:
             if show:
