@@ -16,6 +16,7 @@ from programs.models import Program
 from .. import sql
 from ..errors import CannotAddCode, CodeSpaceTooSmall, PromoCodesOff
 from ..models import Batch, BatchSource, BatchStatus, CodeSource, CodeStatus, Pool, PromoCode
+from ..rules import CODE_PATTERN
 from .assignment import CodeHolder, codes_holder_dequeue_if_at_quota
 from .pools import referral_pool_of
 from .stock import pool_batch_landed
@@ -26,6 +27,10 @@ GENERATED_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 DEFAULT_GENERATED_LENGTH = 10
 _GENERATE_ROUNDS = 20
 _MANUAL_CODE_TRIES = 20
+
+
+# A code begins with a letter or digit (codes.rules), so its prefix does.
+PREFIX_RULE = "The prefix may only use A–Z, 0–9, - and _, and begins with a letter or digit."
 
 
 def _random_code(prefix: str, length: int) -> str:
@@ -57,8 +62,8 @@ def batch_generate(
         raise ValueError("Length must be at least 4 random characters.")
     if len(prefix) + length > 64:
         raise ValueError("Prefix and length together must be at most 64 characters.")
-    if prefix and not all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in prefix):
-        raise ValueError("The prefix may only use A–Z, 0–9, - and _.")
+    if prefix and not CODE_PATTERN.fullmatch(prefix):
+        raise ValueError(PREFIX_RULE)
     space = len(GENERATED_ALPHABET) ** length
     taken = PromoCode.objects.filter(program=program, code__startswith=prefix).count()
     # Random draws slow to a crawl near a full space; refuse above half of what is left.
@@ -129,8 +134,8 @@ def code_add_manual(
     if not holder.can_hold_codes:
         raise CannotAddCode("This participant may not hold codes (not an advocate, or blocked).")
     prefix = (prefix or "").strip().upper()
-    if prefix and not all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in prefix):
-        raise CannotAddCode("The prefix may only use A–Z, 0–9, - and _.")
+    if prefix and not CODE_PATTERN.fullmatch(prefix):
+        raise CannotAddCode(PREFIX_RULE)
     if length < 4 or len(prefix) + length > 64:
         raise CannotAddCode("Use 4 or more random characters, at most 64 with the prefix.")
     sql.lock_holder(holder.pk)
