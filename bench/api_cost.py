@@ -8,6 +8,9 @@
                ApiKeyRateThrottle on one request), with the key cache warm
   lookup       ms per request of the one-lookup endpoint (GET .../codes/{code})
   widget /me   ms per request of GET /api/v1/widget/me (participant token, upsert, state)
+  key exists?  ms of a refused request (401, Basic, GET …/stock) with a key of another
+               program and with a key that does not exist, each the first time its digest
+               is seen and sent again: equal times tell nothing of whether a key exists
 
 A fresh PostgreSQL database (created, migrated, dropped) and Redis, like bench/api.py.
 `BENCH_ROOT=/path/to/checkout` measures another checkout with this script (before/after).
@@ -156,7 +159,40 @@ def measure():
             auth_times.append(time.perf_counter() - started)
         assert allowed
 
+    import base64
+    import secrets
+
+    other = program_create(slug="other", name="Other", promo_codes_enabled=True)
+    other_keys = [
+        api_key_create(program=other, name=f"k{i}", requests_per_minute=10**7)[1]
+        for i in range(ROUNDS)
+    ]
+
+    def refused(raw):
+        basic = base64.b64encode(f"{program.slug}:{raw}".encode()).decode()
+        started = time.perf_counter()
+        response = Client(HTTP_AUTHORIZATION=f"Basic {basic}").get(
+            f"/api/v1/programs/{program.slug}/stock"
+        )
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 401, response.content
+        return elapsed
+
+    def unknown_key():
+        return "rpc_" + secrets.token_urlsafe(32)
+
+    refused(other_keys[0])  # warm
+    existence = {
+        "real key, first seen": [refused(raw) for raw in other_keys],
+        "unknown key, first seen": [refused(unknown_key()) for _ in range(ROUNDS)],
+        "real key, again": [refused(other_keys[0]) for _ in range(ROUNDS)],
+    }
+    again = unknown_key()
+    existence["unknown key, again"] = [refused(again) for _ in range(ROUNDS)]
+
     print(f"checkout: {ROOT}")
+    for name, samples in existence.items():
+        print(f"refused, {name + ':':<25} {median_ms(samples):.2f} ms median")
     print(
         f"attributed conversion: {statistics.median(per_order):.0f} statements "
         f"({statistics.median(savepoints):.0f} SAVEPOINT/RELEASE), "

@@ -18,6 +18,8 @@ the services), as a program manager of the big program or with its API key:
   prefix        the code manager searched by a code's first characters
   advocate      the code manager searched by an advocate's participant id
   stock page    the program's stock page
+  stock api     GET …/stock with the big program's key (counts capped as the stock page's)
+  stock exact   the same pools counted exactly (what GET …/stock did before it was capped)
 
 and prints, per action, the median wall time, the database time (the sum of the action's
 statements), the time of its slowest statement on the codes table, the pages (8 kB buffers)
@@ -253,6 +255,16 @@ def measure(size):
             if g % 10:
                 return f"C{g}"
 
+    class Answered:
+        status_code = 200
+
+    def exact_stock():
+        from codes.selectors import pool_stock
+
+        for pool in big.pools.select_related("program"):
+            pool_stock(pool=pool)
+        return Answered()
+
     run = int(time.time())
     counter = iter(range(10**9))
     actions = {
@@ -287,6 +299,10 @@ def measure(size):
             ),
         ),
         "stock page": (10, lambda: console.get(stock_url)),
+        # GET …/stock, its counts capped as the stock page's; "stock exact" is what it cost
+        # before, every count exact (codes.selectors.pool_stock).
+        "stock api": (10, lambda: api.get("/api/v1/programs/big/stock", **auth)),
+        "stock exact": (3, exact_stock),
     }
     results = {}
     for name, (reps, action) in actions.items():

@@ -11,7 +11,7 @@ from programs.models import CodeUsage
 
 from .models import CodeSource, CodeStatus, Pool, PoolKind
 from .rules import InvalidCode, canonical_code
-from .selectors import code_lookup_row, pool_stock
+from .selectors import STOCK_COUNT_CAP, code_lookup_row, pool_stock_capped
 
 
 class CodeOwnerSerializer(serializers.Serializer):
@@ -49,7 +49,13 @@ class PoolStockSerializer(serializers.Serializer):
         decimal_places=1,
         allow_null=True,
         help_text="Days until the pool runs out at the last 7 days' rate; null when it is empty "
-        "or nothing was used in those 7 days (no forecast).",
+        "or nothing was used in those 7 days (no forecast); a lower bound when `available` "
+        "is in `at_least`.",
+    )
+    at_least = serializers.ListField(
+        child=serializers.ChoiceField(choices=["available", "assigned", "redeemed", "voided"]),
+        help_text=f"The counts that stopped at {STOCK_COUNT_CAP:,}, as the stock page counts: "
+        "the true figure is that or more. Empty when every count is exact.",
     )
 
 
@@ -156,6 +162,7 @@ class StockView(ProgramAPIView):
                             "used_last_7_days": 700,
                             "per_day": "100.00",
                             "days_left": "94.0",
+                            "at_least": [],
                         }
                     ]
                 },
@@ -164,4 +171,4 @@ class StockView(ProgramAPIView):
     )
     def get(self, request, program):
         pools = Pool.objects.filter(program=self.program).select_related("program")
-        return Response(StockSerializer({"pools": [pool_stock(pool=p) for p in pools]}).data)
+        return Response(StockSerializer({"pools": [pool_stock_capped(pool=p) for p in pools]}).data)

@@ -5,7 +5,6 @@ resolved by insert-and-retry on the unique index, never by check-then-insert (wh
 concurrent generators would both pass).
 """
 
-import re
 import secrets
 from datetime import datetime
 
@@ -18,7 +17,6 @@ from programs.models import Program
 from .. import selectors, sql
 from ..errors import CannotAddCode, CodeSpaceTooSmall, PromoCodesOff
 from ..models import (
-    CODE_CHAR_CLASS,
     CODE_MAX_LENGTH,
     Batch,
     BatchSource,
@@ -28,13 +26,11 @@ from ..models import (
     Pool,
     PromoCode,
 )
+from ..rules import CODE_PATTERN
 from .assignment import CodeHolder, codes_holder_dequeue_if_at_quota
 from .batches import batch_validity_apply, validity_checked
 from .pools import referral_pool_of
 from .stock import pool_batch_landed
-
-# What a prefix may be made of: the characters of a code (codes.models), none at all included.
-_PREFIX = re.compile(rf"[{CODE_CHAR_CLASS}]*")
 
 # No look-alikes: I, O, 0 and 1 are left out so a code read aloud or off a receipt is typed
 # right the first time.
@@ -42,6 +38,10 @@ GENERATED_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 DEFAULT_GENERATED_LENGTH = 10
 _GENERATE_ROUNDS = 20
 _MANUAL_CODE_TRIES = 20
+
+
+# A code begins with a letter or digit (codes.rules), so its prefix does.
+PREFIX_RULE = "The prefix may only use A–Z, 0–9, - and _, and begins with a letter or digit."
 
 
 def _random_code(prefix: str, length: int) -> str:
@@ -78,8 +78,8 @@ def batch_generate(
         raise ValueError(
             f"Prefix and length together must be at most {CODE_MAX_LENGTH} characters."
         )
-    if not _PREFIX.fullmatch(prefix):
-        raise ValueError("The prefix may only use A–Z, 0–9, - and _.")
+    if prefix and not CODE_PATTERN.fullmatch(prefix):
+        raise ValueError(PREFIX_RULE)
     space = len(GENERATED_ALPHABET) ** length
     taken = PromoCode.objects.filter(program=program, code__startswith=prefix).count()
     # Random draws slow to a crawl near a full space; refuse above half of what is left.
@@ -162,8 +162,8 @@ def code_add_manual(
         prefix = pattern.prefix if prefix is None else prefix
         length = pattern.length if length is None else length
     prefix = (prefix or "").strip().upper()
-    if not _PREFIX.fullmatch(prefix):
-        raise CannotAddCode("The prefix may only use A–Z, 0–9, - and _.")
+    if prefix and not CODE_PATTERN.fullmatch(prefix):
+        raise CannotAddCode(PREFIX_RULE)
     if length < 4 or len(prefix) + length > CODE_MAX_LENGTH:
         raise CannotAddCode(
             f"Use 4 or more random characters, at most {CODE_MAX_LENGTH} with the prefix."

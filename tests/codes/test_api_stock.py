@@ -66,3 +66,20 @@ def test_stock_counts_voided_codes_apart(capsys):
     assert (referral["available"], referral["assigned"], referral["voided"]) == (5, 3, 2)
     call_command("check_code_stock", "--program", "voids")
     assert "5 available (threshold 1), 3 assigned, 0 redeemed, 2 voided" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_counts_past_the_cap_stop_there_and_say_so(monkeypatch):
+    """Counting a pool of ten million codes on each request would take seconds: each count
+    stops at the stock page's cap, and `at_least` names those that reached it."""
+    from codes import selectors
+
+    program = stocked_program(codes=12, code_usage=CodeUsage.SINGLE, codes_per_advocate=3)
+    advocate_with_code(program)  # 3 assigned, 9 available
+    monkeypatch.setattr(selectors, "STOCK_COUNT_CAP", 5)
+    [pool] = client_for(program).get(url(program, "stock")).json()["pools"]
+    assert (pool["available"], pool["assigned"], pool["redeemed"]) == (5, 3, 0)
+    assert pool["at_least"] == ["available"]
+    monkeypatch.setattr(selectors, "STOCK_COUNT_CAP", 100)
+    [pool] = client_for(program).get(url(program, "stock")).json()["pools"]
+    assert (pool["available"], pool["at_least"]) == (9, [])

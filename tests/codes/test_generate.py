@@ -40,3 +40,12 @@ def test_generation_refused_when_promo_codes_are_off():
     pool = pool_get_or_create_referral(program=program)
     with pytest.raises(PromoCodesOff):
         batch_generate(pool=pool, count=5)
+
+
+@pytest.mark.parametrize("prefix", ["-spring", "_x", "sp ring", "é"])
+def test_a_prefix_that_would_not_begin_a_code_well_is_refused(prefix):
+    program = ProgramFactory()
+    pool = pool_get_or_create_referral(program=program)
+    with pytest.raises(ValueError, match="begins with a letter or digit"):
+        batch_generate(pool=pool, count=5, prefix=prefix)
+    assert not PromoCode.objects.exists() and not pool.batches.exists()
