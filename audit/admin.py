@@ -63,7 +63,11 @@ def entry_details(entry):
             )
     for key, value in (entry.additional_data or {}).items():
         lines.append(format_html("<div>{}: {}</div>", key, _shown(value)))
-    return format_html_join("", "{}", ((line,) for line in lines))
+    # One block of lines: on a phone the table's cell lays its children out in a row.
+    return format_html(
+        '<div class="audit-change">{}</div>',
+        format_html_join("", "{}", ((line,) for line in lines)),
+    )
 
 
 def entries_table(entries, *, show_object=False):

@@ -30,7 +30,7 @@ from programs.admin_scoping import (
     managed_programs,
     user_name,
 )
-from programs.models import Program, RewardKind
+from programs.models import CodeUsage, Program, RewardKind
 
 from .exports import HEADER, csv_lines, write_xlsx
 from .forms import CodeUploadForm, ConfirmUploadForm, PoolForm, VoidForm
@@ -513,7 +513,7 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
     each code's page and in the export. The conversions app adds the order and friend columns
     (codes knows nothing of orders and referrals)."""
 
-    list_display = ["code", "shown_status", "advocate", "pool", "assigned"]
+    list_display = ["code", "code_type", "shown_status", "advocate", "pool", "assigned"]
     list_filter = ["usage", "status", "source", "pool__kind", "pool", "batch"]
     list_select_related = ["pool__program", "batch", "holder"]
     # Searched by codes_matching (prefixes and advocates, each through an index), not by
@@ -543,6 +543,12 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
     @admin.display(description="Type", ordering="pool__kind")
     def kind(self, code):
         return "reward" if code.pool.kind == PoolKind.FUEL_TANK else "referral"
+
+    @admin.display(description="Code type", ordering="usage")
+    def code_type(self, code):
+        """ "single-use referral", "multi-use referral", "single-use reward", …"""
+        usage = "single-use" if code.usage == CodeUsage.SINGLE else "multi-use"
+        return f"{usage} {self.kind(code)}"
 
     def has_void_permission(self, request):
         return request.user.has_perm("codes.change_promocode")

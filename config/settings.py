@@ -312,6 +312,8 @@ UNFOLD = {
             "href": lambda request: static("console/favicon.svg"),
         }
     ],
+    # The console's own rules (phones: nothing wider than the screen).
+    "STYLES": [lambda request: static("console/console.css")],
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
     # The manager's own language (settings.LANGUAGES), kept by Django's set_language.

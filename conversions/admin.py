@@ -108,7 +108,16 @@ class CodeManagerAdmin(PromoCodeAdmin):
     conversion and the referral. The conversions app adds them: codes knows nothing of orders
     or referrals (apps depend conversions → participants → codes → programs)."""
 
-    list_display = ["code", "shown_status", "advocate", "order", "friend", "pool", "assigned"]
+    list_display = [
+        "code",
+        "code_type",
+        "shown_status",
+        "advocate",
+        "order",
+        "friend",
+        "pool",
+        "assigned",
+    ]
 
     def get_queryset(self, request):
         # Index probes per row shown (conversion_code, referral code_id indexes), evaluated

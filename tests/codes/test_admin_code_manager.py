@@ -217,3 +217,19 @@ def test_each_search_is_served_by_an_index(shop):
     assert "codes_promocode_pkey" in list_plan and "~>=~" not in list_plan
     assert "promocode_by_holder" in holder_plan
     assert "participant_by_email" in email_plan
+
+
+def test_the_code_manager_shows_each_codes_type(client, django_user_model):
+    from tests.factories import ProgramFactory, fuel_tank, stock_pool
+
+    program = ProgramFactory(slug="types", code_usage="single")
+    stock_pool(program, 1, prefix="REF")
+    fuel_tank(program, 1, prefix="GIFT")
+    client.force_login(django_user_model.objects.create_superuser("types", "t@x.com", "pw"))
+    page = client.get(reverse("admin:codes_promocode_changelist"))
+    assert "Code type" in page.text
+    rows = {code.code: code for code in page.context["cl"].result_list}
+    admin_class = page.context["cl"].model_admin
+    assert admin_class.code_type(rows["REF00000"]) == "single-use referral"
+    assert admin_class.code_type(rows["GIFT00000"]) == "single-use reward"
+    assert "single-use referral" in page.text and "single-use reward" in page.text

@@ -110,6 +110,13 @@ def test_widget_token_prints_the_token_then_the_demo_url(program, capsys):
     assert not program.participants.filter(participant_id="newbie").exists()
 
 
+def test_widget_token_builds_the_url_from_site_url(program, capsys, settings):
+    settings.SITE_URL = "https://referrals.example.com/"
+    call_command("widget_token", "--program", program.slug, "--participant", "newbie")
+    token, url = capsys.readouterr().out.splitlines()
+    assert url == f"https://referrals.example.com/widget/{program.slug}/#token={token}"
+
+
 def test_widget_token_refuses_an_unknown_program(db):
     with pytest.raises(CommandError, match="No program"):
         call_command("widget_token", "--program", "nope", "--participant", "x")

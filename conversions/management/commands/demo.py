@@ -17,6 +17,12 @@ DEMO_PARTICIPANTS = [
     ("bob", "bob@example.com", "Bob", "Baker"),
     ("carol", "carol@example.com", "Carol", "Cooper"),
 ]
+# A second program with promo codes off, for walking "turn promo codes on" (README).
+STARTER_SLUG = "starter"
+STARTER_PARTICIPANTS = [
+    ("dora", "dora@example.com", "Dora", "Diaz"),
+    ("evan", "evan@example.com", "Evan", "Ellis"),
+]
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin"
 
@@ -24,7 +30,8 @@ ADMIN_PASSWORD = "admin"
 class Command(AuditedCommand):
     help = (
         "Load the demo: program 'demo' (single-use, 3 codes per advocate), a batch of codes, a "
-        "few participants and a local admin login. Running it again changes nothing."
+        "few participants; program 'starter' with promo codes off and two participants (to "
+        "walk turning them on); and a local admin login. Running it again changes nothing."
     )
 
     def add_arguments(self, parser):
@@ -66,6 +73,29 @@ class Command(AuditedCommand):
                 last_name=last,
             )
             new_people += 1
+        starter = Program.objects.filter(slug=STARTER_SLUG).first()
+        if starter is None:
+            starter = program_create(
+                slug=STARTER_SLUG,
+                name="Starter socks",
+                promo_codes_enabled=False,
+                low_stock_threshold=20,
+                low_stock_recipients="stock@example.com",
+                friend_offer_text="Give your friends 10% off their first socks.",
+                widget_allowed_origins="http://127.0.0.1:8000\nhttp://localhost:8000",
+            )
+            created_program = True
+        for participant_id, email, first, last in STARTER_PARTICIPANTS:
+            if starter.participants.filter(participant_id=participant_id).exists():
+                continue
+            participant_services.participant_upsert(
+                program=starter,
+                participant_id=participant_id,
+                email=email,
+                first_name=first,
+                last_name=last,
+            )
+            new_people += 1
         admin_note = ""
         if not no_admin:
             User = get_user_model()
@@ -74,7 +104,8 @@ class Command(AuditedCommand):
                 admin_note = f", admin login {ADMIN_USERNAME}/{ADMIN_PASSWORD} created"
         if created_program or added or new_people or admin_note:
             self.stdout.write(
-                f"Demo loaded: program {program.slug!r}, {counted(added, 'code')} added, "
+                f"Demo loaded: programs {program.slug!r} and {STARTER_SLUG!r} (promo codes off), "
+                f"{counted(added, 'code')} added, "
                 f"{counted(new_people, 'participant')} added{admin_note}."
             )
         else:

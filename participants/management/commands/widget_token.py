@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management.base import CommandError
 
 from audit.commands import AuditedCommand
@@ -5,13 +6,12 @@ from participants.models import is_locale_tag
 from participants.widget.tokens import PARTICIPANT_ID_MAX_LENGTH, widget_token_encode
 from programs.management.lookup import program_from_option
 
-DEMO_BASE_URL = "http://127.0.0.1:8000"
-
 
 class Command(AuditedCommand):
     help = (
         "Print a participant token for the widget (alone on the first line) and the demo widget "
-        "URL (second line). The participant need not exist yet: loading the widget creates it."
+        "URL at SITE_URL (second line). The participant need not exist yet: loading the widget "
+        "creates it."
     )
 
     def add_arguments(self, parser):
@@ -49,4 +49,5 @@ class Command(AuditedCommand):
             locale=locale,
         )
         self.stdout.write(token)
-        self.stdout.write(f"{DEMO_BASE_URL}/widget/{found.slug}/#token={token}")
+        site = settings.SITE_URL.rstrip("/")
+        self.stdout.write(f"{site}/widget/{found.slug}/#token={token}")
