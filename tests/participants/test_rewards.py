@@ -200,6 +200,10 @@ def test_the_allowed_moves_are_designs():
         S.AVAILABLE: {S.PAID, S.CANCELLED},
         S.PAID: set(),
         S.CANCELLED: set(),
+        # Held by the review: a manager approves (into the review period, or the tank's
+        # queue) or denies; a capped reward never moves by itself.
+        S.PENDING_REVIEW: {S.WAITING_FOR_STOCK, S.PENDING, S.AVAILABLE, S.CANCELLED},
+        S.CAPPED: set(),
     } == ALLOWED_MOVES
 
 
