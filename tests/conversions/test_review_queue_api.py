@@ -97,3 +97,66 @@ def test_another_programs_key_cannot_decide():
     response = client_for(other).post(url(program, f"referrals/{held}/approve"))
     assert response.status_code in (403, 404)
     assert Reward.objects.get(referral_id=held).status == RewardStatus.PENDING_REVIEW
+
+
+@pytest.mark.django_db
+def test_a_manager_approves_and_denies_held_rewards_of_their_program_with_a_reason(client):
+    from django.contrib.auth.models import Permission
+    from django.urls import reverse
+
+    from tests.factories import UserFactory
+
+    program, _ = held_orders(2)
+    other, _ = held_orders(1)
+    manager = UserFactory()
+    manager.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_reward", "change_reward"])
+    )
+    program.managers.add(manager)
+    client.force_login(manager)
+    changelist = reverse("admin:participants_reward_changelist")
+    listed = client.get(changelist, {"status__exact": RewardStatus.PENDING_REVIEW})
+    assert listed.status_code == 200
+    mine = list(
+        Reward.objects.filter(program=program, status=RewardStatus.PENDING_REVIEW).order_by("pk")
+    )
+    theirs = Reward.objects.get(program=other, status=RewardStatus.PENDING_REVIEW)
+    clean = Reward.objects.get(program=program, referral__friend__participant_id="clean")
+    asked = client.post(
+        changelist, {"action": "deny_held", "_selected_action": [mine[0].pk, clean.pk]}
+    )
+    page = asked.content.decode()
+    assert "1 held reward will be denied" in page
+    assert "1 other reward not held for review" in page
+    without_reason = client.post(
+        changelist,
+        {"action": "deny_held", "_selected_action": [mine[0].pk], "_confirmed": "yes"},
+    )
+    assert "This field is required" in without_reason.content.decode()
+    assert Reward.objects.get(pk=mine[0].pk).status == RewardStatus.PENDING_REVIEW
+    done = client.post(
+        changelist,
+        {
+            "action": "deny_held",
+            "_selected_action": [mine[0].pk, theirs.pk],
+            "_confirmed": "yes",
+            "reason": "Throwaway addresses",
+        },
+        follow=True,
+    )
+    assert "Denied 1 held reward." in done.content.decode()
+    assert Reward.objects.get(pk=mine[0].pk).status == RewardStatus.CANCELLED
+    assert Reward.objects.get(pk=theirs.pk).status == RewardStatus.PENDING_REVIEW  # not theirs
+    client.post(
+        changelist,
+        {
+            "action": "approve_held",
+            "_selected_action": [mine[1].pk],
+            "_confirmed": "yes",
+            "reason": "Checked by phone",
+        },
+    )
+    assert Reward.objects.get(pk=mine[1].pk).status == RewardStatus.AVAILABLE
+    entry = AuditEntry.objects.get(event="reward approved after review")
+    assert entry.additional_data == {"reason": "Checked by phone"}
+    assert entry.actor == manager
