@@ -55,6 +55,8 @@ DB_NAME = os.environ.get("BENCH_DB_NAME", "bench_api")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+# How long gunicorn may take to answer after starting (longer on a loaded machine).
+BOOT_SECONDS = int(os.environ.get("BENCH_BOOT_SECONDS", "180"))
 # Extra gunicorn options.
 GUNICORN_ARGS = os.environ.get("BENCH_GUNICORN_ARGS", "").split()
 # The gunicorn set-ups to measure in turn on one database: class:workers[:threads], ";"-separated.
@@ -231,7 +233,8 @@ def ensure_wrk():
     subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True)
 
 
-def wait_for(url, seconds=60):
+def wait_for(url, seconds=None):
+    seconds = BOOT_SECONDS if seconds is None else seconds
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:

@@ -11,6 +11,10 @@
   key exists?  ms of a refused request (401, Basic, GET …/stock) with a key of another
                program and with a key that does not exist, each the first time its digest
                is seen and sent again: equal times tell nothing of whether a key exists
+  review       ms per attributed conversion with the review off and with every check on
+               (policy strict, reward caps set but not reached), two programs alike but for
+               that, their orders interleaved one for one so both see the same load; the ratio
+               on / off (target ≤ 1.15). Each order carries IpAddress and CustomerStatus.
 
 A fresh PostgreSQL database (created, migrated, dropped) and Redis, like bench/api.py.
 `BENCH_ROOT=/path/to/checkout` measures another checkout with this script (before/after).
@@ -45,6 +49,88 @@ def psql(sql):
 
 def median_ms(samples):
     return statistics.median(samples) * 1000
+
+
+def api_client_for(program):
+    from django.test import Client
+
+    from programs.services import api_key_create
+
+    _, raw_key = api_key_create(program=program, name="cost", requests_per_minute=10**7)
+    return Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+
+
+def review_rounds(*, client_for_program):
+    """Attributed conversions to two programs alike but for the review (off; strict with
+    reward caps no order reaches), interleaved; (off times, on times, reasons seen)."""
+    from django.db import connection, transaction
+
+    from codes.models import PromoCode
+    from participants.services import participant_upsert
+    from programs.models import CodeUsage
+    from programs.services import program_create
+    from tests.factories import stock_pool
+
+    sides = []
+    for slug, on in (("cost-off", False), ("cost-on", True)):
+        extra = {}
+        if on:
+            extra = {
+                "review_policy": "strict",
+                "reward_cap_advocate_month": 10**6,
+                "reward_cap_advocate_total": 10**6,
+                "reward_cap_program_day": 10**6,
+            }
+        with transaction.atomic():
+            program = program_create(
+                slug=slug,
+                name=slug,
+                promo_codes_enabled=True,
+                code_usage=CodeUsage.SINGLE,
+                codes_per_advocate=2,
+                low_stock_threshold=10,
+            )
+            if extra:
+                type(program).objects.filter(pk=program.pk).update(**extra)
+                program.refresh_from_db()
+            stock_pool(program, ROUNDS * 4 + 100, prefix="R" if on else "F")
+        codes = []
+        for i in range(ROUNDS):
+            advocate, _ = participant_upsert(
+                program=program, participant_id=f"adv-{i}", email=f"adv-{i}@example.com"
+            )
+            codes.append(
+                PromoCode.objects.filter(holder=advocate).values_list("code", flat=True)[0]
+            )
+        sides.append((program, client_for_program(program), codes))
+    connection.close()
+    warm = 20
+    times = {False: [], True: []}
+    reasons = set()
+    for i in range(ROUNDS):
+        order = ((0, False), (1, True)) if i % 2 else ((1, True), (0, False))
+        for index, on in order:
+            program, client, codes = sides[index]
+            body = {
+                "OrderId": f"R-{i}",
+                "OrderPromoCode": codes[i],
+                "CustomerId": f"f-{i}",
+                "CustomerEmail": f"f-{i}@example.com",
+                "IpAddress": f"198.51.100.{i % 250}",
+                "CustomerStatus": "New",
+            }
+            path = f"/api/v1/programs/{program.slug}/conversions"
+            started = time.perf_counter()
+            response = client.post(path, body, content_type="application/json")
+            elapsed = time.perf_counter() - started
+            answer = response.json()
+            assert response.status_code == 201 and answer["status"] == "attributed", answer
+            assert (answer["review"] is not None) == on, answer
+            if on:
+                reasons.update(answer["review"]["reasons"])
+            if i >= warm:
+                times[on].append(elapsed)
+    return times[False], times[True], sorted(reasons)
 
 
 def measure():
@@ -189,6 +275,7 @@ def measure():
     }
     again = unknown_key()
     existence["unknown key, again"] = [refused(again) for _ in range(ROUNDS)]
+    review_off, review_on, reasons = review_rounds(client_for_program=api_client_for)
 
     print(f"checkout: {ROOT}")
     for name, samples in existence.items():
@@ -201,6 +288,12 @@ def measure():
     print(f"one-lookup endpoint:   {median_ms(lookup_times):.2f} ms median in-process")
     print(f"widget /me:            {median_ms(widget_times):.2f} ms median in-process")
     print(f"key auth + throttle:   {median_ms(auth_times):.3f} ms median")
+    if review_off:
+        off, on = median_ms(review_off), median_ms(review_on)
+        print(
+            f"review off / on:       {off:.2f} / {on:.2f} ms median in-process, "
+            f"ratio on/off {on / off:.3f} (target ≤ 1.15); reasons seen: {reasons}"
+        )
     print("statements of the last conversion:")
     for sql in sample:
         print(f"  {sql[:150]}")

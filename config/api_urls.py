@@ -6,7 +6,14 @@ from django.urls import path
 from codes.api import CodeView, StockView
 from conversions.api import ReversalView
 from conversions.api_lists import ConversionsView
-from participants.api import ParticipantView, ReferralsView, RewardPaidView, RewardsView
+from participants.api import (
+    ParticipantView,
+    ReferralApproveView,
+    ReferralDenyView,
+    ReferralsView,
+    RewardPaidView,
+    RewardsView,
+)
 from webhooks.api import EndpointSecretView, EndpointsView, EndpointTestView, EndpointView
 
 urlpatterns = [
@@ -25,6 +32,16 @@ urlpatterns = [
         name="api-reward-paid",
     ),
     path("programs/<slug:program>/referrals", ReferralsView.as_view(), name="api-referrals"),
+    path(
+        "programs/<slug:program>/referrals/<int:referral_id>/approve",
+        ReferralApproveView.as_view(),
+        name="api-referral-approve",
+    ),
+    path(
+        "programs/<slug:program>/referrals/<int:referral_id>/deny",
+        ReferralDenyView.as_view(),
+        name="api-referral-deny",
+    ),
     path("programs/<slug:program>/conversions", ConversionsView.as_view(), name="api-conversions"),
     path(
         "programs/<slug:program>/conversions/<path:order_id>/reversal",

@@ -45,6 +45,7 @@ from .services import (
     participant_erase,
     participant_unblock,
     reward_cancel,
+    reward_review_decide,
     rewards_mark_paid,
 )
 
@@ -610,7 +611,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         "cancelled_at",
         "created_at",
     ]
-    actions = ["mark_paid", "cancel_rewards"]
+    actions = ["mark_paid", "cancel_rewards", "approve_held", "deny_held"]
     actions_row = ["mark_paid_from_list"]
     actions_detail = ["mark_paid_here"]
 
@@ -751,6 +752,54 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                 messages.WARNING,
             )
 
+    @admin.action(description="Approve the selected held rewards…", permissions=["change"])
+    def approve_held(self, request, queryset):
+        return self._review_decision(request, queryset, approve=True)
+
+    @admin.action(description="Deny the selected held rewards…", permissions=["change"])
+    def deny_held(self, request, queryset):
+        return self._review_decision(request, queryset, approve=False)
+
+    def _review_decision(self, request, queryset, *, approve):
+        """Approve or deny, with a reason kept in the audit trail, the rewards the program's
+        review holds (status pending review); any other selected reward is left as it is."""
+        form = ReviewReasonForm(request.POST if action_confirmed(request) else None)
+        held = queryset.filter(status=RewardStatus.PENDING_REVIEW)
+        if action_confirmed(request) and form.is_valid():
+            decided = 0
+            for reward in held.order_by("pk"):
+                reward_review_decide(
+                    reward=reward, approve=approve, reason=form.cleaned_data["reason"]
+                )
+                decided += 1
+            verb = "Approved" if approve else "Denied"
+            self.message_user(
+                request, f"{verb} {counted(decided, 'held reward')}.", messages.SUCCESS
+            )
+            return None
+        others = queryset.count() - held.count()
+        facts = [
+            f"{counted(held.count(), 'held reward')} will be "
+            + (
+                "approved: each enters the program's review period (or is available at once "
+                "without one)."
+                if approve
+                else "denied: each is cancelled. The referral and the redeemed code stay."
+            )
+        ]
+        if others:
+            facts.append(f"{counted(others, 'other reward')} not held for review: left as is.")
+        return action_confirmation(
+            self,
+            request,
+            queryset,
+            action="approve_held" if approve else "deny_held",
+            title="Approve held rewards" if approve else "Deny held rewards",
+            facts=facts,
+            submit="Approve" if approve else "Deny",
+            form=form,
+        )
+
     @admin.action(description="Cancel the selected rewards…", permissions=["change"])
     def cancel_rewards(self, request, queryset):
         if not action_confirmed(request):
@@ -782,6 +831,15 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         self.message_user(request, f"Cancelled {counted(cancelled, 'reward')}.", messages.SUCCESS)
         if refused:
             self.message_user(request, " ".join(refused[:5]), messages.WARNING)
+
+
+class ReviewReasonForm(forms.Form):
+    reason = forms.CharField(
+        max_length=2000,
+        label="Why",
+        help_text="Kept in the audit trail with each decision.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
 
 
 class BlockForm(forms.Form):

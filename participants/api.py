@@ -27,6 +27,7 @@ from .models import (
     is_reserved_participant_id,
 )
 from .selectors import (
+    REFERRALS_PENDING_REVIEW,
     participant_detail,
     participant_get,
     referrals_page,
@@ -44,8 +45,10 @@ from .serializers import (
 from .services import (
     ParticipantNotFound,
     ReferralRefused,
+    RewardMoveRefused,
     participant_erase,
     participant_upsert_referred,
+    reward_review_decide,
     rewards_mark_paid,
 )
 
@@ -312,7 +315,15 @@ class RewardPageQuerySerializer(PageQuerySerializer):
 
 class ReferralPageQuerySerializer(PageQuerySerializer):
     status = serializers.ChoiceField(
-        choices=ReferralStatus.choices, required=False, help_text="Only referrals in this state."
+        choices=[
+            *ReferralStatus.choices,
+            (REFERRALS_PENDING_REVIEW, "Its reward is held for review"),
+        ],
+        required=False,
+        help_text=(
+            "Only referrals in this state; `pending_review`: those whose reward the program's "
+            "review holds (the review queue)."
+        ),
     )
     participant_id = serializers.CharField(
         required=False, max_length=255, help_text="Only this advocate's referrals."
@@ -431,3 +442,81 @@ class RewardPaidView(ProgramAPIView):
         if not result.paid and reward["status"] != RewardStatus.PAID:
             raise Conflict(" ".join(result.refused))
         return Response(reward_item_body(reward))
+
+
+class ReviewDecisionSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="Why: kept in the audit trail.",
+    )
+
+
+REVIEW_DECISION_DOC = dict(
+    description=(
+        "For a referral whose reward the program's review holds (`pending_review`): approve "
+        "sends the reward into the usual review period (or makes it available at once without "
+        "one); deny cancels it (`reason_code: review_denied`). The attribution stays either "
+        "way. The audit trail records the decision and its reason under the API key. Answers "
+        "the reward as it now stands; 409 when it is not held for review (already decided, "
+        "or never held)."
+    ),
+    request={
+        "application/json": ReviewDecisionSerializer,
+        "application/x-www-form-urlencoded": ReviewDecisionSerializer,
+    },
+    responses={
+        200: RewardItemSerializer,
+        **BODY_ERRORS,
+        **AUTH_ERRORS,
+        **not_found("referral"),
+        409: error(
+            "The referral's reward is not held for review.",
+            "conflict",
+            "Reward 9 is available, not held for review: there is nothing to approve or deny.",
+        ),
+    },
+)
+
+
+class ReferralReviewView(ProgramAPIView):
+    """POST …/referrals/{id}/approve or …/deny: a manager's decision on a held referral."""
+
+    approve = True
+
+    def decide(self, request, referral_id):
+        body = ReviewDecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        reward = Reward.objects.filter(program=self.program, referral_id=referral_id).first()
+        if reward is None:
+            if not self.program.referrals.filter(pk=referral_id).exists():
+                raise NotFound(f"No referral {referral_id} in this program.")
+            raise Conflict(f"Referral {referral_id} has no reward: there is nothing to decide.")
+        try:
+            reward_review_decide(
+                reward=reward, approve=self.approve, reason=body.validated_data.get("reason", "")
+            )
+        except RewardMoveRefused as refused:
+            raise Conflict(str(refused)) from None
+        return Response(reward_item_body(reward_get(program=self.program, reward_id=reward.pk)))
+
+
+class ReferralApproveView(ReferralReviewView):
+    approve = True
+
+    @extend_schema(
+        operation_id="referral_approve", summary="Approve a held referral", **REVIEW_DECISION_DOC
+    )
+    def post(self, request, program, referral_id):
+        return self.decide(request, referral_id)
+
+
+class ReferralDenyView(ReferralReviewView):
+    approve = False
+
+    @extend_schema(
+        operation_id="referral_deny", summary="Deny a held referral", **REVIEW_DECISION_DOC
+    )
+    def post(self, request, program, referral_id):
+        return self.decide(request, referral_id)

@@ -255,6 +255,11 @@ def referral_item(row: dict) -> dict:
     }
 
 
+# The referrals list's filter for the review queue: not a referral state (the referral is
+# converted) but its reward's.
+REFERRALS_PENDING_REVIEW = "pending_review"
+
+
 def referrals_page(
     *,
     program: Program,
@@ -266,7 +271,10 @@ def referrals_page(
 ) -> Page:
     """The program's referrals, oldest first, filtered by status, referred since, advocate."""
     referrals = Referral.objects.filter(program=program)
-    if status:
+    if status == REFERRALS_PENDING_REVIEW:
+        # Referrals whose reward the review holds (the console's and the API's queue).
+        referrals = referrals.filter(reward__status=RewardStatus.PENDING_REVIEW)
+    elif status:
         referrals = referrals.filter(status=status)
     if since:
         referrals = referrals.filter(created_at__gte=since)

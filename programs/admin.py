@@ -56,6 +56,13 @@ class ProgramForm(forms.ModelForm):
             "reward_currency",
             "reward_percent",
             "reward_review_days",
+            "reward_cap_advocate_month",
+            "reward_cap_advocate_total",
+            "reward_cap_program_day",
+            "review_policy",
+            "review_hold_at",
+            "review_deny_at",
+            "review_velocity_per_hour",
             "friend_offer_text",
             "widget_allowed_origins",
         ]
@@ -132,6 +139,8 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         "reward_amount": "reward_kind == 'credit'",
         "reward_currency": "reward_kind == 'credit'",
         "reward_percent": "reward_kind == 'percent'",
+        "review_hold_at": "review_policy == 'custom'",
+        "review_deny_at": "review_policy == 'custom'",
     }
     prepopulated_fields = {"slug": ["name"]}
     inlines = [WidgetInline, ProgramManagerInline]
@@ -162,7 +171,24 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                     "reward_currency",
                     "reward_percent",
                     "reward_review_days",
+                    "reward_cap_advocate_month",
+                    "reward_cap_advocate_total",
+                    "reward_cap_program_day",
                 ]
+            },
+        ),
+        (
+            "Fraud review",
+            {
+                "fields": [
+                    "review_policy",
+                    "review_hold_at",
+                    "review_deny_at",
+                    "review_velocity_per_hour",
+                ],
+                "description": "Each referral that would reward is scored at attribution (self-"
+                "referral, same IP, disposable e-mail, existing customer, velocity); the policy "
+                "approves it, holds its reward for review or denies it. The attribution stands.",
             },
         ),
         (

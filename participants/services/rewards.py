@@ -171,6 +171,38 @@ def reward_grant(
     return reward
 
 
+@transaction.atomic
+def reward_review_decide(*, reward: Reward, approve: bool, reason: str = "") -> Reward:
+    """A manager's decision on a reward held for review (its referral scored between the
+    program's hold and deny thresholds): approved, it enters the review period as if granted
+    now (a fuel-tank reward queues for its code); denied, it is cancelled. `reason` goes to
+    the audit trail. Raises RewardMoveRefused for a reward not held for review."""
+    reward = Reward.objects.select_for_update(of=("self",)).get(pk=reward.pk)
+    if reward.status != RewardStatus.PENDING_REVIEW:
+        raise RewardMoveRefused(
+            f"Reward {reward.pk} is {_label(reward.status)}, not held for review: "
+            "there is nothing to approve or deny."
+        )
+    now = timezone.now()
+    program = reward.program
+    if not approve:
+        _move(reward, RewardStatus.CANCELLED, now=now)
+        reward.reason_code = "review_denied"
+    elif reward.kind == RewardKind.FUEL_TANK:
+        _move(reward, RewardStatus.WAITING_FOR_STOCK, now=now)
+        rewards_fill_waiting_later(program_id=program.pk)
+    else:
+        _start_review(reward, program, now=now)
+    reward.save(update_fields=["status", "reason_code", "available_at", "cancelled_at"])
+    audit_record(
+        obj=reward,
+        event="reward approved after review" if approve else "reward denied after review",
+        changes={"status": (RewardStatus.PENDING_REVIEW, reward.status)},
+        details={"reason": reason.strip()},
+    )
+    return reward
+
+
 def reward_withhold(*, reward: Reward, status: str, reason_code: str = "") -> Reward:
     """A reward granted a moment ago in this transaction (a credit or a percent: no code) is
     recorded as `status` (one of WITHHELD) instead: what reward_grant(withheld=…) records."""

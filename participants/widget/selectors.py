@@ -44,13 +44,23 @@ def referrals_summary(*, participant: Participant) -> dict:
     }
 
 
+_AS_THE_ADVOCATE_SEES = {
+    RewardStatus.PENDING_REVIEW: RewardStatus.PENDING,
+    RewardStatus.CAPPED: RewardStatus.CANCELLED,
+}
+
+
 def rewards_summary(*, participant: Participant) -> dict:
-    """Counts by status, and credit earned per currency (cancelled rewards left out)."""
+    """Counts by status, and credit earned per currency (cancelled rewards left out).
+
+    The advocate sees nothing of the review: a reward it holds counts as pending, one past a
+    cap or denied as cancelled (no score, no reasons: those are the manager's)."""
     rows = _REWARD_ROWS.rows(participant.pk)
-    counts = Counter(status for status, *_ in rows)
+    counts = Counter(_AS_THE_ADVOCATE_SEES.get(status, status) for status, *_ in rows)
     credit = {}
     for status, kind, amount, currency in rows:
-        if kind == RewardKind.CREDIT and status != RewardStatus.CANCELLED and amount is not None:
+        seen = _AS_THE_ADVOCATE_SEES.get(status, status)
+        if kind == RewardKind.CREDIT and seen != RewardStatus.CANCELLED and amount is not None:
             credit[currency] = credit.get(currency, Decimal(0)) + amount
     return {
         "total": len(rows),

@@ -19,7 +19,7 @@ from conversions.review import (
     review_score,
 )
 from foundation.hashing import ip_digest
-from participants.models import Participant, RewardStatus
+from participants.models import Participant, Reward, RewardStatus
 from participants.services import participant_upsert
 from participants.widget.tokens import widget_token_encode
 from programs.models import REVIEW_THRESHOLDS, CodeUsage, ReviewPolicy
@@ -338,3 +338,23 @@ def test_set_review_policy_command():
     call_command("set_review_policy", "--program", program.slug, "--policy", "off", stdout=out)
     program.refresh_from_db()
     assert program.review_thresholds is None
+
+
+@pytest.mark.django_db
+def test_the_advocates_widget_shows_nothing_of_the_review():
+    program, _, code = reviewed_program(ReviewPolicy.MODERATE)
+    client = client_for(program)
+    for n, email in enumerate(["grace@mailinator.com", "Anna.Lind+x@gmail.com", "ok@example.com"]):
+        post(client, program, OrderId=f"O{n}", OrderPromoCode=code.code, CustomerEmail=email)
+    assert sorted(Reward.objects.values_list("status", flat=True)) == sorted(
+        [RewardStatus.PENDING_REVIEW, RewardStatus.CANCELLED, RewardStatus.AVAILABLE]
+    )
+    token = widget_token_encode(program=program, participant_id="anna")
+    response = APIClient().get("/api/v1/widget/me", HTTP_AUTHORIZATION=f"Bearer {token}")
+    rewards = response.json()["rewards"]
+    assert (rewards["total"], rewards["pending"], rewards["cancelled"]) == (3, 1, 1)
+    # The held reward counts as earned-but-pending; the denied one not at all.
+    assert rewards["credit"] == [{"currency": "USD", "amount": "20.00"}]
+    text = response.content.decode()
+    for word in ("review", "score", "disposable", "self_referral", "mailinator"):
+        assert word not in text

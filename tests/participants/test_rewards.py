@@ -200,8 +200,8 @@ def test_the_allowed_moves_are_designs():
         S.AVAILABLE: {S.PAID, S.CANCELLED},
         S.PAID: set(),
         S.CANCELLED: set(),
-        # A referral held for review: approved into the review period, the tank's queue or at
-        # once; denied, cancelled. A capped reward is never granted later by itself.
+        # Held by the review: a manager approves (into the review period, or the tank's
+        # queue) or denies; a capped reward never moves by itself.
         S.PENDING_REVIEW: {S.WAITING_FOR_STOCK, S.PENDING, S.AVAILABLE, S.CANCELLED},
         S.CAPPED: set(),
     } == ALLOWED_MOVES

@@ -27,6 +27,8 @@ def form_data(program, **overrides):
         "reward_currency": program.reward_currency,
         "reward_percent": program.reward_percent,
         "reward_review_days": program.reward_review_days,
+        "review_policy": program.review_policy,
+        "review_velocity_per_hour": program.review_velocity_per_hour,
         "friend_offer_text": program.friend_offer_text,
         "default_language": program.default_language,
         "alert_language": program.alert_language,
@@ -177,3 +179,33 @@ def test_the_console_lists_programs_and_codes_before_the_audit_trail_and_users(a
     page = admin_client.get(reverse("admin:index")).content.decode()
     places = [page.index(f'href="/admin/{app}/"') for app in ("programs", "codes", "audit", "auth")]
     assert places == sorted(places)
+
+
+def test_the_program_form_sets_the_review_policy_and_the_reward_caps(admin_client):
+    program = ProgramFactory()
+    response = admin_client.post(
+        change_url(program),
+        form_data(
+            program,
+            review_policy="custom",
+            review_hold_at="30",
+            review_deny_at="90",
+            reward_cap_advocate_month="5",
+        ),
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    program.refresh_from_db()
+    assert program.review_thresholds == (30, 90)
+    assert program.reward_cap_advocate_month == 5
+
+
+def test_custom_thresholds_in_the_wrong_order_are_refused_at_their_field(admin_client):
+    program = ProgramFactory()
+    response = admin_client.post(
+        change_url(program),
+        form_data(program, review_policy="custom", review_hold_at="90", review_deny_at="30"),
+    )
+    assert response.status_code == 200
+    assert "above the deny score" in response.content.decode()
+    program.refresh_from_db()
+    assert program.review_policy == "off"
