@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils import dateformat, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext
+from django.utils.translation import pgettext, pgettext_lazy
 from unfold.admin import ModelAdmin
 from unfold.decorators import action
 from unfold.paginator import InfinitePaginator
@@ -67,6 +67,16 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # Links in lists and tables, coloured like the console's other links.
 LINK_CLASS = "text-primary-600 dark:text-primary-500"
+
+
+# A code's status in the code manager's list: the stored word, in the manager's language.
+_STATUS_WORDS = {
+    "available": pgettext_lazy("code status", "available"),
+    "assigned": pgettext_lazy("code status", "assigned"),
+    "assigned (reserved)": pgettext_lazy("code status", "assigned (reserved)"),
+    "redeemed": pgettext_lazy("code status", "redeemed"),
+    "voided": pgettext_lazy("code status", "voided"),
+}
 
 
 def _upload_url(pool=None):
@@ -328,7 +338,7 @@ class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Upload codes",
+            "title": _("Upload codes"),
         }
         if request.method == "POST" and "confirm" in request.POST:
             return self._confirm(request, pools, context)
@@ -371,7 +381,7 @@ class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             "admin/codes/batch/upload.html",
             {
                 **context,
-                "title": "Upload codes: preview",
+                "title": _("Upload codes: preview"),
                 "pool": pool,
                 "cancel_url": _upload_url(pool),
                 "preview": preview,
@@ -512,7 +522,9 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, ModelAdmin):
     # Searched by codes_matching (prefixes and advocates, each through an index), not by
     # Django's icontains on these fields.
     search_fields = ["code"]
-    search_help_text = "A code or its first characters, or an advocate's participant id or e-mail."
+    search_help_text = _(
+        "A code or its first characters, or an advocate's participant id or e-mail."
+    )
     # No count of a million rows on each page load: pages go on ("Load more") without one.
     paginator = InfinitePaginator
     list_per_page = 50
@@ -520,16 +532,18 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, ModelAdmin):
     raw_id_fields = ["holder", "redeemed_by", "batch"]
     actions = ["export_csv", "export_xlsx", "void_codes"]
     actions_list = [
-        {"title": "Export", "icon": "download", "items": ["export_list_csv", "export_list_xlsx"]}
+        {"title": _("Export"), "icon": "download", "items": ["export_list_csv", "export_list_xlsx"]}
     ]
 
     @admin.display(description=_("Status"), ordering="status")
     def shown_status(self, code):
-        return code.shown_status
+        return _STATUS_WORDS.get(code.shown_status, code.shown_status)
 
     @admin.display(description=_("Type"), ordering="pool__kind")
     def kind(self, code):
-        return "reward" if code.pool.kind == PoolKind.FUEL_TANK else "referral"
+        if code.pool.kind == PoolKind.FUEL_TANK:
+            return pgettext_lazy("code type", "reward")
+        return pgettext_lazy("code type", "referral")
 
     def has_void_permission(self, request):
         return request.user.has_perm("codes.change_promocode")

@@ -8,4 +8,6 @@ from django.utils.translation import gettext_noop
 
 UNFOLD_STRINGS = [
     gettext_noop("No data"),
+    gettext_noop("Previous"),
+    gettext_noop("Next"),
 ]
