@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.templatetags.static import static
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
@@ -31,6 +32,15 @@ from .services import (
 )
 
 CONFIRM_FIELD = "_confirm_irreversible"
+
+
+def offer_translation_fields():
+    """(language code, form field name) of the offer's per-language fields."""
+    return [
+        (code, f"friend_offer_text_{code.replace('-', '_')}")
+        for code, _name in settings.LANGUAGES
+        if code != settings.LANGUAGE_CODE
+    ]
 
 
 class ProgramForm(forms.ModelForm):
@@ -76,6 +86,10 @@ class ProgramForm(forms.ModelForm):
             field = self.fields["code_usage"]
             field.disabled = True
             field.help_text = _("Single-use. The program can never go back to multi-use codes.")
+        translations = stored.friend_offer_translations or {}
+        for code, name in offer_translation_fields():
+            if name in self.fields:
+                self.fields[name].initial = translations.get(code, "")
 
     def _post_clean(self):
         super()._post_clean()  # the model's own checks first: their messages stand
@@ -91,6 +105,19 @@ class ProgramForm(forms.ModelForm):
             for field, errors in refused.message_dict.items():
                 if field not in self.errors:
                     self.add_error(field if field in self.fields else None, errors)
+
+
+# The offer in each offered language but the default one: a field each, kept together in
+# Program.friend_offer_translations (ProgramAdmin.save_model).
+for _code, _field_name in offer_translation_fields():
+    ProgramForm.base_fields[_field_name] = ProgramForm.declared_fields[_field_name] = (
+        forms.CharField(
+            label=format_lazy("{} ({})", _("Friend offer text"), dict(settings.LANGUAGES)[_code]),
+            required=False,
+            max_length=300,
+            help_text=_("Shown to advocates reading this language."),
+        )
+    )
 
 
 class ProgramManagerInline(ProgramScopedAdminMixin, TabularInline):
@@ -172,6 +199,7 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             {
                 "fields": [
                     "friend_offer_text",
+                    *(name for _code, name in offer_translation_fields()),
                     "default_language",
                     "widget_allowed_origins",
                     "widget_secret_display",
@@ -319,6 +347,12 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     def save_model(self, request, obj, form, change):
         fields = dict(form.cleaned_data)
         fields.pop("apply_template_to_widgets", None)  # after the widgets are saved: save_related
+        translations = {}
+        for code, name in offer_translation_fields():
+            text = (fields.pop(name, "") or "").strip()
+            if text:
+                translations[code] = text
+        fields["friend_offer_translations"] = translations
         # A refusal (ValidationError) propagates: changeform_view turns it into a message.
         saved = program_update(program=obj, **fields) if change else program_create(**fields)
         obj.pk = saved.pk

@@ -4,7 +4,9 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from .validators import validate_single_line
 
@@ -25,6 +27,20 @@ class RewardKind(models.TextChoices):
 def offered_languages():
     """settings.LANGUAGES, read when a form asks: adding a language needs no migration."""
     return settings.LANGUAGES
+
+
+# The offer a new program starts with; the catalogues (locale/) hold it in every language.
+DEFAULT_FRIEND_OFFER_TEXT = gettext_noop("Give your friends 20% off their first order.")
+
+
+def default_friend_offer_translations():
+    """A new program's offer in every offered language but the default one (LANGUAGE_CODE)."""
+    texts = {}
+    for code, _name in settings.LANGUAGES:
+        if code != settings.LANGUAGE_CODE:
+            with translation.override(code):
+                texts[code] = translation.gettext(DEFAULT_FRIEND_OFFER_TEXT)
+    return texts
 
 
 def new_widget_secret():
@@ -90,8 +106,17 @@ class Program(models.Model):
     friend_offer_text = models.CharField(
         _("friend offer text"),
         max_length=300,
-        default="Give your friends 20% off their first order.",
-        help_text=_("Shown in the widget above the advocate's code."),
+        default=DEFAULT_FRIEND_OFFER_TEXT,
+        help_text=_(
+            "Shown in the widget above the advocate's code, to advocates whose language has "
+            "no version of its own below."
+        ),
+    )
+    friend_offer_translations = models.JSONField(
+        _("friend offer text in other languages"),
+        default=default_friend_offer_translations,
+        blank=True,
+        help_text=_("The offer per language: {language code: text}."),
     )
     default_language = models.CharField(
         _("widget's default language"),
@@ -153,6 +178,11 @@ class Program(models.Model):
 
     def __str__(self):
         return self.name
+
+    def friend_offer_text_in(self, language):
+        """The offer as an advocate reading `language` sees it: that language's version, else
+        the program's own text."""
+        return (self.friend_offer_translations or {}).get(language) or self.friend_offer_text
 
     @property
     def is_single_use(self):

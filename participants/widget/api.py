@@ -172,7 +172,7 @@ class WidgetMeView(WidgetAPIView):
         participant = widget_participant_load(identity=request.user)
         language = self.request_language(request, locale=participant.locale, program=program)
         translation.activate(language)
-        state = widget_state(participant=participant, program=program)
+        state = widget_state(participant=participant, program=program, language=language)
         return Response(widget_me_body({**state, "language": language}))
 
 

@@ -61,8 +61,9 @@ def rewards_summary(*, participant: Participant) -> dict:
     }
 
 
-def widget_state(*, participant: Participant, program: Program) -> dict:
-    """Everything `GET /api/v1/widget/me` answers (`program` is the participant's)."""
+def widget_state(*, participant: Participant, program: Program, language: str = "") -> dict:
+    """Everything `GET /api/v1/widget/me` answers (`program` is the participant's), the
+    manager's texts in `language` where they wrote a version for it."""
     return {
         "participant": {
             "participant_id": participant.participant_id,
@@ -70,7 +71,7 @@ def widget_state(*, participant: Participant, program: Program) -> dict:
             "last_name": participant.last_name,
         },
         "program": {"slug": program.slug, "name": program.name},
-        "friend_offer_text": program.friend_offer_text,
+        "friend_offer_text": program.friend_offer_text_in(language),
         "referral_codes": referral_codes(participant=participant),
         "reward_codes": reward_codes(participant=participant),
         "referrals": referrals_summary(participant=participant),
