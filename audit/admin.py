@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 
 from foundation.wording import console_time
@@ -118,7 +119,7 @@ class AuditTrailAdminMixin:
 
         def get_fieldsets(request, obj=None):
             sets = [(name, dict(opts)) for name, opts in fieldsets(request, obj)]
-            for _, opts in sets:
+            for _name, opts in sets:
                 opts["fields"] = [f for f in opts.get("fields", ()) if f != "audit_trail"]
             if obj is not None and obj.pk:
                 sets.append(("Audit trail", {"fields": ["audit_trail"]}))
@@ -132,7 +133,7 @@ class AuditTrailAdminMixin:
         self.get_fieldsets = get_fieldsets
         self.get_readonly_fields = get_readonly_fields
 
-    @admin.display(description="Audit trail")
+    @admin.display(description=_("Audit trail"))
     def audit_trail(self, obj):
         if obj is None or not obj.pk:
             return "—"
@@ -276,15 +277,15 @@ class AuditEntryAdmin(LogEntryAdmin, ModelAdmin):
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_superuser
 
-    @admin.display(description="Who", ordering="actor_label")
+    @admin.display(description=_("Who"), ordering="actor_label")
     def who(self, entry):
         return entry.actor_display
 
-    @admin.display(description="What")
+    @admin.display(description=_("What"))
     def what(self, entry):
         return entry.what
 
-    @admin.display(description="Program")
+    @admin.display(description=_("Program"))
     def program_name(self, entry):
         if entry.program_id is None:
             return "—"
@@ -304,7 +305,7 @@ class AuditEntryAdmin(LogEntryAdmin, ModelAdmin):
             self.request._audit_program_names = cache
         return cache
 
-    @admin.display(description="Change")
+    @admin.display(description=_("Change"))
     def summary(self, entry):
         """The changed fields, or for an event without field changes its gist."""
         if entry.changes:
@@ -315,6 +316,6 @@ class AuditEntryAdmin(LogEntryAdmin, ModelAdmin):
         shown = [f"{key}: {_shown(value)}" for key, value in list(details.items())[:3]]
         return "; ".join(shown)[:200] or "—"
 
-    @admin.display(description="Changes and details")
+    @admin.display(description=_("Changes and details"))
     def details(self, entry):
         return entry_details(entry) or "—"

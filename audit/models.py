@@ -11,6 +11,7 @@ This app is the lowest layer: it imports none of the project's apps.
 
 from auditlog.models import AbstractLogEntry, LogEntryManager
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from . import registry
 
@@ -46,8 +47,8 @@ class AuditEntry(AbstractLogEntry):
     objects = AuditEntryManager()
 
     class Meta(AbstractLogEntry.Meta):
-        verbose_name = "audit entry"
-        verbose_name_plural = "audit entries"
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
         indexes = [
             # An object's history, newest first (the object's admin page).
             models.Index(fields=["content_type", "object_id", "-timestamp"], name="audit_object"),

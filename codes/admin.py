@@ -13,8 +13,10 @@ from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext, pgettext_lazy
 from unfold.admin import ModelAdmin
 from unfold.decorators import action
 from unfold.paginator import InfinitePaginator
@@ -72,6 +74,16 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # Links in lists and tables, coloured like the console's other links.
 LINK_CLASS = "text-primary-600 dark:text-primary-500"
+
+
+# A code's status in the code manager's list: the stored word, in the manager's language.
+_STATUS_WORDS = {
+    "available": pgettext_lazy("code status", "available"),
+    "assigned": pgettext_lazy("code status", "assigned"),
+    "assigned (reserved)": pgettext_lazy("code status", "assigned (reserved)"),
+    "redeemed": pgettext_lazy("code status", "redeemed"),
+    "voided": pgettext_lazy("code status", "voided"),
+}
 
 
 def _upload_url(pool=None):
@@ -151,7 +163,7 @@ class PoolAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         obj._state.adding = False
         obj.refresh_from_db()
 
-    @admin.display(description="Codes")
+    @admin.display(description=_("Codes"))
     def upload_link(self, pool):
         return format_html('<a href="{}">Upload codes</a>', _upload_url(pool))
 
@@ -173,7 +185,8 @@ class PoolAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         page = program_stock_page(program=program)
         can_upload = request.user.has_perm("codes.add_batch")
         chart = {
-            "labels": [f"{day:%b} {day.day}" for day in page.days],
+            # The chart's days as the manager's language writes a month and day ("Dec 7").
+            "labels": [dateformat.format(day, pgettext("chart day", "M j")) for day in page.days],
             "datasets": [
                 {
                     "label": stock.pool.name,
@@ -189,7 +202,7 @@ class PoolAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": f"Stock of {program.name}",
+            "title": _("Stock of %(name)s") % {"name": program.name},
             "program": program,
             "page": page,
             "pools": [
@@ -263,7 +276,7 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
     def has_void_permission(self, request):
         return request.user.has_perm("codes.change_promocode")
 
-    @admin.action(description="Void every code of the selected batches…", permissions=["void"])
+    @admin.action(description=_("Void every code of the selected batches…"), permissions=["void"])
     def void_batches(self, request, queryset):
         batches = list(queryset.select_related("pool__program"))
         codes = PromoCode.objects.filter(batch__in=batches)
@@ -296,7 +309,7 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
         extra_context = {**(extra_context or {}), "refresh_seconds": 3 if running else None}
         return super().change_view(request, object_id, form_url, extra_context)
 
-    @admin.display(description="Progress")
+    @admin.display(description=_("Progress"))
     def progress(self, batch):
         if batch.status == BatchStatus.COMPLETED:
             return f"Done: {counted(batch.rows_read, 'row')} read."
@@ -304,7 +317,7 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
             return "Failed: no codes were added."
         return f"{batch.get_status_display()}: {counted(batch.progress_rows, 'row')} read so far."
 
-    @admin.display(description="Refused rows")
+    @admin.display(description=_("Refused rows"))
     def refused_rows(self, batch):
         if not batch.errors:
             return "None"
@@ -338,7 +351,7 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Upload codes",
+            "title": _("Upload codes"),
         }
         if request.method == "POST" and "confirm" in request.POST:
             return self._confirm(request, pools, context)
@@ -381,7 +394,7 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
             "admin/codes/batch/upload.html",
             {
                 **context,
-                "title": "Upload codes: preview",
+                "title": _("Upload codes: preview"),
                 "pool": pool,
                 "cancel_url": _upload_url(pool),
                 "preview": preview,
@@ -424,7 +437,7 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
                 )
                 messages.success(request, _summary(batch))
         except UploadExpired:
-            messages.error(request, "The uploaded file has expired: please upload it again.")
+            messages.error(request, _("The uploaded file has expired: please upload it again."))
             return redirect(_upload_url(pool))
         except UploadStoreUnavailable:
             log.error("Upload confirm: the shared store (Redis) is unreachable", exc_info=True)
@@ -442,7 +455,15 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
 
 def _batches_table(batches):
     return {
-        "headers": ["Batch", "Pool", "File", "Status", "Codes added", "Refused", "When"],
+        "headers": [
+            _("Batch"),
+            _("Pool"),
+            _("File"),
+            _("Status"),
+            _("Codes added"),
+            _("Refused"),
+            _("When"),
+        ],
         "rows": [
             [
                 format_html(
@@ -466,13 +487,20 @@ def _alert_delivery(alert):
     if alert.delivery == "sent":
         return console_time(alert.sent_at)
     if alert.delivery == "no recipients":
-        return "no recipients: add them in the settings"
-    return "not sent yet"
+        return _("no recipients: add them in the settings")
+    return _("not sent yet")
 
 
 def _alerts_table(alerts):
     return {
-        "headers": ["When", "Pool", "Alert", "Codes left", "Threshold", "E-mailed"],
+        "headers": [
+            _("When"),
+            _("Pool"),
+            _("Alert"),
+            _("Codes left"),
+            _("Threshold"),
+            _("E-mailed"),
+        ],
         "rows": [
             [
                 console_time(alert.created_at),
@@ -519,7 +547,9 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
     # Searched by codes_matching (prefixes and advocates, each through an index), not by
     # Django's icontains on these fields.
     search_fields = ["code"]
-    search_help_text = "A code or its first characters, or an advocate's participant id or e-mail."
+    search_help_text = _(
+        "A code or its first characters, or an advocate's participant id or e-mail."
+    )
     # No count of a million rows on each page load: pages go on ("Load more") without one.
     paginator = InfinitePaginator
     list_per_page = 50
@@ -533,16 +563,18 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
         return user_name(code.voided_by)
 
     actions_list = [
-        {"title": "Export", "icon": "download", "items": ["export_list_csv", "export_list_xlsx"]}
+        {"title": _("Export"), "icon": "download", "items": ["export_list_csv", "export_list_xlsx"]}
     ]
 
-    @admin.display(description="Status", ordering="status")
+    @admin.display(description=_("Status"), ordering="status")
     def shown_status(self, code):
-        return code.shown_status
+        return _STATUS_WORDS.get(code.shown_status, code.shown_status)
 
-    @admin.display(description="Type", ordering="pool__kind")
+    @admin.display(description=_("Type"), ordering="pool__kind")
     def kind(self, code):
-        return "reward" if code.pool.kind == PoolKind.FUEL_TANK else "referral"
+        if code.pool.kind == PoolKind.FUEL_TANK:
+            return pgettext_lazy("code type", "reward")
+        return pgettext_lazy("code type", "referral")
 
     @admin.display(description="Code type", ordering="usage")
     def code_type(self, code):
@@ -553,11 +585,11 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
     def has_void_permission(self, request):
         return request.user.has_perm("codes.change_promocode")
 
-    @admin.action(description="Void the selected codes…", permissions=["void"])
+    @admin.action(description=_("Void the selected codes…"), permissions=["void"])
     def void_codes(self, request, queryset):
         return _void_flow(self, request, queryset, codes=queryset, action="void_codes")
 
-    @admin.display(description="Advocate", ordering="holder__participant_id")
+    @admin.display(description=_("Advocate"), ordering="holder__participant_id")
     def advocate(self, code):
         if not code.holder_id:
             return "—"
@@ -572,7 +604,7 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
             return link
         return format_html('{}<div class="text-xs text-base-500">{}</div>', link, holder.email)
 
-    @admin.display(description="Assigned", ordering="assigned_at")
+    @admin.display(description=_("Assigned"), ordering="assigned_at")
     def assigned(self, code):
         return console_time(code.assigned_at)
 
@@ -606,11 +638,11 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
                     entry["path"] = f"{entry['path']}?{query}"
         return response
 
-    @action(description="CSV: the filtered list", url_path="export-csv", permissions=["view"])
+    @action(description=_("CSV: the filtered list"), url_path="export-csv", permissions=["view"])
     def export_list_csv(self, request):
         return self._export_list(request, xlsx=False)
 
-    @action(description="XLSX: the filtered list", url_path="export-xlsx", permissions=["view"])
+    @action(description=_("XLSX: the filtered list"), url_path="export-xlsx", permissions=["view"])
     def export_list_xlsx(self, request):
         return self._export_list(request, xlsx=True)
 
@@ -635,7 +667,7 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
 
-    @admin.action(description="Export selected codes as CSV", permissions=["view"])
+    @admin.action(description=_("Export selected codes as CSV"), permissions=["view"])
     def export_csv(self, request, queryset):
         response = StreamingHttpResponse(
             csv_lines(codes_export_rows(queryset=queryset)), content_type="text/csv"
@@ -643,7 +675,7 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
         response["Content-Disposition"] = 'attachment; filename="codes.csv"'
         return response
 
-    @admin.action(description="Export selected codes as XLSX", permissions=["view"])
+    @admin.action(description=_("Export selected codes as XLSX"), permissions=["view"])
     def export_xlsx(self, request, queryset):
         response = StreamingHttpResponse(
             _xlsx_chunks(codes_export_rows(queryset=queryset)), content_type=XLSX
@@ -704,7 +736,9 @@ def _void_flow(modeladmin, request, queryset, *, codes, action, what=""):
         )
         return None
     if not programs:
-        modeladmin.message_user(request, "None of the selected rows holds a code.", messages.INFO)
+        modeladmin.message_user(
+            request, _("None of the selected rows holds a code."), messages.INFO
+        )
         return None
     program = programs[0]
     form = VoidForm(request.POST if action_confirmed(request) else None)
@@ -740,9 +774,9 @@ def _void_flow(modeladmin, request, queryset, *, codes, action, what=""):
         request,
         queryset,
         action=action,
-        title="Void codes",
+        title=_("Void codes"),
         facts=facts,
-        warning="Voiding cannot be undone.",
+        warning=_("Voiding cannot be undone."),
         submit=f"Yes, void {counted(preview.to_void, 'code')}",
         form=form,
     )
@@ -755,7 +789,7 @@ class ProgramWithPoolsForm(ProgramForm):
     reward_tank = forms.ModelChoiceField(
         queryset=Pool.objects.none(),
         required=False,
-        label="Reward fuel tank",
+        label=_("Reward fuel tank"),
         help_text="For rewards of kind “fuel tank code”: the tank whose codes pay them.",
     )
 
@@ -797,7 +831,7 @@ class ProgramWithPoolsAdmin(ProgramAdmin):
     def has_upload_permission(self, request, obj=None):
         return request.user.has_perm("codes.add_batch")
 
-    @action(description="Stock", icon="inventory_2", url_path="stock", permissions=["stock"])
+    @action(description=_("Stock"), icon="inventory_2", url_path="stock", permissions=["stock"])
     def stock_page(self, request, object_id):
         program = self.get_object(request, object_id)
         if program is None:
@@ -805,7 +839,7 @@ class ProgramWithPoolsAdmin(ProgramAdmin):
         return redirect(stock_url(program))
 
     @action(
-        description="Upload codes",
+        description=_("Upload codes"),
         icon="upload",
         url_path="upload",
         permissions=["upload"],
@@ -836,7 +870,7 @@ class ProgramWithPoolsAdmin(ProgramAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [*super().get_readonly_fields(request, obj), "pools_overview"]
 
-    @admin.display(description="Pools")
+    @admin.display(description=_("Pools"))
     def pools_overview(self, program):
         if program is None or not program.pk:
             return "—"

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CodesConfig(AppConfig):
     name = "codes"
-    verbose_name = "Promo codes"
+    verbose_name = _("Promo codes")
 
     def ready(self):
         from audit.registry import track

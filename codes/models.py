@@ -18,6 +18,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length, Now
 from django.db.models.lookups import LessThanOrEqual
+from django.utils.translation import gettext_lazy as _
 
 from programs.models import CodeUsage, Program, quota_usages_of, split_addresses
 from programs.validators import validate_single_line
@@ -51,8 +52,8 @@ def validate_code_pattern(value: str) -> None:
 
 
 class PoolKind(models.TextChoices):
-    REFERRAL = "referral", "Referral codes"
-    FUEL_TANK = "fuel_tank", "Fuel tank (reward codes)"
+    REFERRAL = "referral", _("Referral codes")
+    FUEL_TANK = "fuel_tank", _("Fuel tank (reward codes)")
 
 
 class Pool(models.Model):
@@ -85,13 +86,15 @@ class Pool(models.Model):
         "(e.g. DEMO-????????). Blank: like the codes already in the pool.",
     )
     pays_rewards = models.BooleanField(
-        "pays the program's fuel-tank rewards",
+        _("pays the program's fuel-tank rewards"),
         default=False,
-        help_text="Fuel tanks only: rewards of kind “fuel tank code” take their code from here.",
+        help_text=_("Fuel tanks only: rewards of kind “fuel tank code” take their code from here."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("pool")
+        verbose_name_plural = _("pools")
         ordering = ["program", "kind", "name"]
         constraints = [
             models.UniqueConstraint(fields=["program", "name"], name="pool_unique_name"),
@@ -134,16 +137,16 @@ class Pool(models.Model):
 
 
 class BatchSource(models.TextChoices):
-    UPLOAD = "upload", "Admin upload"
-    IMPORT = "import", "import_codes command"
-    GENERATED = "generated", "Generated"
+    UPLOAD = "upload", _("Admin upload")
+    IMPORT = "import", _("import_codes command")
+    GENERATED = "generated", _("Generated")
 
 
 class BatchStatus(models.TextChoices):
-    PENDING = "pending", "Waiting"
-    PROCESSING = "processing", "Processing"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", _("Waiting")
+    PROCESSING = "processing", _("Processing")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
 
 
 class Batch(models.Model):
@@ -187,7 +190,8 @@ class Batch(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name_plural = "batches"
+        verbose_name = _("batch")
+        verbose_name_plural = _("batches")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
@@ -231,15 +235,15 @@ class BatchUploadPart(models.Model):
 
 
 class CodeSource(models.TextChoices):
-    POOL = "pool", "From the pool"
-    MANUAL = "manual", "Added by hand"
+    POOL = "pool", _("From the pool")
+    MANUAL = "manual", _("Added by hand")
 
 
 class CodeStatus(models.TextChoices):
-    AVAILABLE = "available", "Available"
-    ASSIGNED = "assigned", "Assigned"
-    REDEEMED = "redeemed", "Redeemed"
-    VOIDED = "voided", "Voided"
+    AVAILABLE = "available", _("Available")
+    ASSIGNED = "assigned", _("Assigned")
+    REDEEMED = "redeemed", _("Redeemed")
+    VOIDED = "voided", _("Voided")
 
 
 class CodeState:
@@ -374,12 +378,12 @@ class PromoCode(models.Model):
         db_index=False,  # a partial index below: most codes are never redeemed
         null=True,
         blank=True,
-        help_text="The friend whose order used the code (single-use).",
+        help_text=_("The friend whose order used the code (single-use)."),
     )
     revealed_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="Fuel-tank codes: when the reward became available and the code was shown.",
+        help_text=_("Fuel-tank codes: when the reward became available and the code was shown."),
     )
     # When the code may first be used and when it stops (None: no limit). An expired or
     # not-yet-valid code is never handed out, counts toward no quota and attributes no order
@@ -400,13 +404,14 @@ class PromoCode(models.Model):
         blank=True,
         # A database default: the import's set-based INSERT names only the columns it fills.
         db_default="",
-        help_text="Why and through what (admin, command) it was voided.",
+        help_text=_("Why and through what (admin, command) it was voided."),
     )
 
     objects = PromoCodeQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "promo code"
+        verbose_name = _("promo code")
+        verbose_name_plural = _("promo codes")
         ordering = ["id"]
         constraints = [
             # The pattern operator class lets this one index serve both an exact code
@@ -532,8 +537,8 @@ class CodeShortfall(models.Model):
     since = models.DateTimeField(help_text="When the advocate fell short of their quota.")
 
     class Meta:
-        verbose_name = "advocate short of codes"
-        verbose_name_plural = "advocates short of codes"
+        verbose_name = _("advocate short of codes")
+        verbose_name_plural = _("advocates short of codes")
         indexes = [models.Index(fields=["program", "since", "holder"], name="shortfall_queue")]
 
     def __str__(self):
@@ -541,8 +546,8 @@ class CodeShortfall(models.Model):
 
 
 class AlertKind(models.TextChoices):
-    LOW = "low", "Low stock"
-    EMPTY = "empty", "Out of stock"
+    LOW = "low", _("Low stock")
+    EMPTY = "empty", _("Out of stock")
 
 
 class StockAlert(models.Model):
@@ -559,6 +564,8 @@ class StockAlert(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("stock alert")
+        verbose_name_plural = _("stock alerts")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["pool", "-created_at"], name="stockalert_pool_recent")]
         constraints = [

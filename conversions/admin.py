@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 
 from codes.admin import PromoCodeAdmin
@@ -65,7 +66,7 @@ class ConversionAdmin(ProgramScopedAdminMixin, ModelAdmin):
     search_fields = ["order_id", "promo_code", "customer_id"]
     inlines = [ConversionItemInline]
 
-    @admin.display(description="Outcome", ordering="status")
+    @admin.display(description=_("Outcome"), ordering="status")
     def outcome(self, conversion):
         # A reversed order says so, with its reason; the reason it was attributed is history.
         if conversion.status == ConversionStatus.REVERSED:
@@ -78,21 +79,21 @@ class ConversionAdmin(ProgramScopedAdminMixin, ModelAdmin):
             return reason or label  # "Attributed to the advocate…" says it already
         return f"{label}: {reason}"
 
-    @admin.display(description="Advocate", ordering="advocate__participant_id")
+    @admin.display(description=_("Advocate"), ordering="advocate__participant_id")
     def advocate_shown(self, conversion):
         return participant_link(conversion.advocate)
 
-    @admin.display(description="Friend", ordering="friend__participant_id")
+    @admin.display(description=_("Friend"), ordering="friend__participant_id")
     def friend_shown(self, conversion):
         if conversion.friend is None:
             return "—"
         return participant_link(conversion.friend, conversion.friend.shown_name)
 
-    @admin.display(description="Amount", ordering="order_subtotal")
+    @admin.display(description=_("Amount"), ordering="order_subtotal")
     def amount(self, conversion):
         return amount_text(conversion.order_subtotal, conversion.currency_code)
 
-    @admin.display(description="Date", ordering="created_at")
+    @admin.display(description=_("Date"), ordering="created_at")
     def date(self, conversion):
         return console_time(conversion.event_date or conversion.created_at)
 
@@ -129,7 +130,7 @@ class CodeManagerAdmin(PromoCodeAdmin):
             conversion_status=Subquery(conversions.values("status")[:1]),
         )
 
-    @admin.display(description="Order")
+    @admin.display(description=_("Order"))
     def order(self, code):
         if code.conversion_pk is None:
             return code.redeemed_order_id or "—"
@@ -150,7 +151,7 @@ class CodeManagerAdmin(PromoCodeAdmin):
             reversed_note,
         )
 
-    @admin.display(description="Friend")
+    @admin.display(description=_("Friend"))
     def friend(self, code):
         if code.referral_pk is None:
             return "—"

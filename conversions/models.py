@@ -1,5 +1,6 @@
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from codes.models import PromoCode
 from codes.refusals import Refusal
@@ -8,11 +9,11 @@ from programs.models import Program
 
 
 class ConversionStatus(models.TextChoices):
-    ATTRIBUTED = "attributed", "Attributed"
-    UNATTRIBUTED = "unattributed", "Unattributed"
-    REJECTED = "rejected", "Rejected"
+    ATTRIBUTED = "attributed", _("Attributed")
+    UNATTRIBUTED = "unattributed", _("Unattributed")
+    REJECTED = "rejected", _("Rejected")
     # After a reversal (refund/cancel) of an order that was attributed.
-    REVERSED = "reversed", "Reversed"
+    REVERSED = "reversed", _("Reversed")
 
 
 class ConversionReason(models.TextChoices):
@@ -64,7 +65,7 @@ class Conversion(models.Model):
     customer_email = models.CharField(
         max_length=254,
         blank=True,
-        help_text=(
+        help_text=_(
             "CustomerEmail as sent, in lower case: an address, or its SHA-1 or SHA-256 hex digest."
         ),
     )
@@ -102,6 +103,8 @@ class Conversion(models.Model):
     review_reasons = models.CharField(max_length=255, blank=True, default="", db_default="")
 
     class Meta:
+        verbose_name = _("conversion")
+        verbose_name_plural = _("conversions")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["program", "order_id"], name="conversion_unique_order"),
@@ -153,10 +156,12 @@ class ConversionItem(models.Model):
         decimal_places=2,
         null=True,
         blank=True,
-        help_text="The line's amount: ItemSubTotal as sent, else price × quantity.",
+        help_text=_("The line's amount: ItemSubTotal as sent, else price × quantity."),
     )
 
     class Meta:
+        verbose_name = _("conversion item")
+        verbose_name_plural = _("conversion items")
         ordering = ["conversion", "position"]
         constraints = [
             models.UniqueConstraint(

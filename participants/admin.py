@@ -9,6 +9,7 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportMixin
 from import_export.forms import ConfirmImportForm
 from import_export.tmp_storages import BaseStorage
@@ -164,25 +165,25 @@ class CodesAndLinksInline(ReadOnlyTabularInline):
     def get_queryset(self, request):
         return codes_with_latest_referral(super().get_queryset(request).select_related("pool"))
 
-    @admin.display(description="Status")
+    @admin.display(description=_("Status"))
     def shown_status(self, code):
         return code.shown_status
 
-    @admin.display(description="Assigned")
+    @admin.display(description=_("Assigned"))
     def assigned(self, code):
         return _when(code.assigned_at)
 
-    @admin.display(description="First copied")
+    @admin.display(description=_("First copied"))
     def first_copied(self, code):
         return _when(code.first_copied_at)
 
-    @admin.display(description="Order")
+    @admin.display(description=_("Order"))
     def order(self, code):
         if (code.referrals_count or 0) > 1:
             return counted(code.redemption_count, "order") if code.redemption_count else "—"
         return _order_link(code.program_id, code.referral_order or code.redeemed_order_id)
 
-    @admin.display(description="Friend")
+    @admin.display(description=_("Friend"))
     def friend(self, code):
         if (code.referrals_count or 0) > 1:
             url = reverse("admin:participants_referral_changelist")
@@ -209,19 +210,19 @@ class ReferralsInline(ReadOnlyTabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("friend", "code")
 
-    @admin.display(description="Friend")
+    @admin.display(description=_("Friend"))
     def friend_shown(self, referral):
         return _participant_link(referral.friend_id, referral.friend.shown_name)
 
-    @admin.display(description="Code")
+    @admin.display(description=_("Code"))
     def code_shown(self, referral):
         return referral.code.code if referral.code_id else "—"
 
-    @admin.display(description="Order")
+    @admin.display(description=_("Order"))
     def order(self, referral):
         return _order_link(referral.program_id, referral.order_id)
 
-    @admin.display(description="Referred")
+    @admin.display(description=_("Referred"))
     def created(self, referral):
         return _when(referral.created_at)
 
@@ -237,25 +238,25 @@ class RewardsInline(ReadOnlyTabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("referral__friend", "code")
 
-    @admin.display(description="Reward")
+    @admin.display(description=_("Reward"))
     def reward_link(self, reward):
         url = reverse("admin:participants_reward_change", args=[reward.pk])
         return format_html('<a class="{}" href="{}">#{}</a>', LINK_CLASS, url, reward.pk)
 
-    @admin.display(description="What")
+    @admin.display(description=_("What"))
     def what(self, reward):
         return reward_what(reward)
 
-    @admin.display(description="Friend")
+    @admin.display(description=_("Friend"))
     def friend(self, reward):
         friend = reward.referral.friend
         return _participant_link(friend.pk, friend.shown_name)
 
-    @admin.display(description="Order")
+    @admin.display(description=_("Order"))
     def order(self, reward):
         return _order_link(reward.program_id, reward.referral.order_id)
 
-    @admin.display(description="Earned")
+    @admin.display(description=_("Earned"))
     def created(self, reward):
         return _when(reward.created_at)
 
@@ -326,20 +327,20 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
         )
         return super().get_queryset(request).annotate(held_count=Subquery(held[:1]))
 
-    @admin.display(description="Name", ordering="last_name")
+    @admin.display(description=_("Name"), ordering="last_name")
     def name(self, participant):
         return " ".join(filter(None, [participant.first_name, participant.last_name])) or "—"
 
-    @admin.display(description="Codes held", ordering="held_count")
+    @admin.display(description=_("Codes held"), ordering="held_count")
     def codes_held(self, participant):
         return participant.held_count or 0
 
-    @admin.display(description="Short of codes since")
+    @admin.display(description=_("Short of codes since"))
     def short_of_codes_since(self, participant):
         shortfall = getattr(participant, "code_shortfall", None)
         return console_time(shortfall.since) if shortfall else "—"
 
-    @admin.action(description="Block the selected advocates…", permissions=["change"])
+    @admin.action(description=_("Block the selected advocates…"), permissions=["change"])
     def block_advocates(self, request, queryset):
         form = BlockForm(request.POST if action_confirmed(request) else None)
         if action_confirmed(request) and form.is_valid():
@@ -371,13 +372,13 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
             request,
             queryset,
             action="block_advocates",
-            title="Block advocates",
+            title=_("Block advocates"),
             facts=facts,
-            submit="Block",
+            submit=_("Block"),
             form=form,
         )
 
-    @admin.action(description="Unblock the selected advocates", permissions=["change"])
+    @admin.action(description=_("Unblock the selected advocates"), permissions=["change"])
     def unblock_advocates(self, request, queryset):
         codes = 0
         count = 0
@@ -405,7 +406,7 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
         return participant, reverse("admin:participants_participant_change", args=[participant.pk])
 
     @action(
-        description="Add referral code",
+        description=_("Add referral code"),
         url_path="add-referral-code",
         icon="add",
         variant=ActionVariant.PRIMARY,
@@ -435,7 +436,7 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
                 warning="The shop must accept the code too: it is made here, not taken from "
                 "the codes your shop gave you, so add it to the shop's discount codes before "
                 "the advocate shares it.",
-                submit="Add the code",
+                submit=_("Add the code"),
                 submit_variant="primary",
             )
         try:
@@ -453,7 +454,7 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
         return HttpResponseRedirect(page)
 
     @action(
-        description="Erase personal data",
+        description=_("Erase personal data"),
         url_path="erase",
         icon="person_remove",
         variant=ActionVariant.DANGER,
@@ -464,7 +465,7 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
         confirmation page saying what goes and what stays."""
         participant, page = self._managed_participant(request, object_id)
         if participant.is_erased:
-            self.message_user(request, "Their personal data was already erased.", messages.INFO)
+            self.message_user(request, _("Their personal data was already erased."), messages.INFO)
             return HttpResponseRedirect(page)
         if request.method != "POST" or not action_confirmed(request):
             held = PromoCode.objects.held_by(participant).count()
@@ -481,15 +482,15 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
                     "counts are kept for the books.",
                     f"Afterwards the shop's id {participant.participant_id!r} is unknown here.",
                 ],
-                warning="This cannot be undone.",
-                submit="Erase",
+                warning=_("This cannot be undone."),
+                submit=_("Erase"),
             )
         try:
             result = participant_erase(
                 program=participant.program, participant_id=participant.participant_id
             )
         except ParticipantNotFound:
-            self.message_user(request, "Their personal data was already erased.", messages.INFO)
+            self.message_user(request, _("Their personal data was already erased."), messages.INFO)
         else:
             self.message_user(request, result.summary(), messages.SUCCESS)
         return HttpResponseRedirect(page)
@@ -615,37 +616,37 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     actions_row = ["mark_paid_from_list"]
     actions_detail = ["mark_paid_here"]
 
-    @admin.display(description="Reward", ordering="pk")
+    @admin.display(description=_("Reward"), ordering="pk")
     def reward_shown(self, reward):
         return f"#{reward.pk}"
 
-    @admin.display(description="Advocate", ordering="advocate__participant_id")
+    @admin.display(description=_("Advocate"), ordering="advocate__participant_id")
     def advocate_shown(self, reward):
         return _participant_link(reward.advocate_id, reward.advocate.participant_id)
 
-    @admin.display(description="Friend", ordering="referral__friend__participant_id")
+    @admin.display(description=_("Friend"), ordering="referral__friend__participant_id")
     def friend(self, reward):
         friend = reward.referral.friend
         return _participant_link(friend.pk, friend.shown_name)
 
-    @admin.display(description="Order", ordering="referral__order_id")
+    @admin.display(description=_("Order"), ordering="referral__order_id")
     def order(self, reward):
         return _order_link(reward.program_id, reward.referral.order_id)
 
-    @admin.display(description="Amount")
+    @admin.display(description=_("Amount"))
     def amount_shown(self, reward):
         return reward_what(reward)
 
-    @admin.display(description="Status", ordering="status")
+    @admin.display(description=_("Status"), ordering="status")
     def shown_status(self, reward):
         label = reward.get_status_display()
         return f"{label} · needs review" if reward.needs_review else label
 
-    @admin.display(description="Date", ordering="created_at")
+    @admin.display(description=_("Date"), ordering="created_at")
     def date(self, reward):
         return console_time(reward.created_at)
 
-    @admin.display(description="Code")
+    @admin.display(description=_("Code"))
     def reward_code(self, reward):
         if reward.code_id is None:
             return "—"
@@ -653,14 +654,14 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             return f"{reward.code.code} (reserved)"
         return reward.code.code
 
-    @action(description="Mark paid", url_path="mark-paid", icon="paid", permissions=["pay"])
+    @action(description=_("Mark paid"), url_path="mark-paid", icon="paid", permissions=["pay"])
     def mark_paid_from_list(self, request, object_id):
         return self._mark_one_paid(
             request, object_id, back=reverse("admin:participants_reward_changelist")
         )
 
     @action(
-        description="Mark paid",
+        description=_("Mark paid"),
         url_path="mark-paid-here",
         icon="paid",
         variant=ActionVariant.PRIMARY,
@@ -698,7 +699,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                     "A paid reward cannot be cancelled; if its order is reversed later, it is "
                     "flagged for review.",
                 ],
-                submit="Mark paid",
+                submit=_("Mark paid"),
             )
         result = rewards_mark_paid(rewards=rewards)
         if result.paid:
@@ -735,7 +736,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Mark the selected rewards paid", permissions=["change"])
+    @admin.action(description=_("Mark the selected rewards paid"), permissions=["change"])
     def mark_paid(self, request, queryset):
         result = rewards_mark_paid(rewards=queryset)
         if result.paid:
@@ -801,6 +802,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         )
 
     @admin.action(description="Cancel the selected rewards…", permissions=["change"])
+    @admin.action(description=_("Cancel the selected rewards…"), permissions=["change"])
     def cancel_rewards(self, request, queryset):
         if not action_confirmed(request):
             facts = [
@@ -814,10 +816,10 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                 request,
                 queryset,
                 action="cancel_rewards",
-                title="Cancel rewards",
+                title=_("Cancel rewards"),
                 facts=facts,
-                warning="A cancelled reward can never be made available again.",
-                submit="Cancel these rewards",
+                warning=_("A cancelled reward can never be made available again."),
+                submit=_("Cancel these rewards"),
             )
         cancelled = 0
         refused = []
@@ -846,14 +848,14 @@ class BlockForm(forms.Form):
     void_codes = forms.BooleanField(
         required=False,
         initial=True,
-        label="Also void the referral codes they hold",
+        label=_("Also void the referral codes they hold"),
         widget=UnfoldBooleanWidget,
         help_text="A voided code is kept for the record and never attributes again.",
     )
     reason = forms.CharField(
         max_length=255,
         required=False,
-        label="Why",
+        label=_("Why"),
         help_text="Kept with each voided code.",
         widget=UnfoldAdminTextInputWidget(),
     )

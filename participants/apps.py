@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ParticipantsConfig(AppConfig):
     name = "participants"
-    verbose_name = "Participants"
+    verbose_name = _("Participants")
 
     def ready(self):
         # Per-program CORS for the widget API.

@@ -3,6 +3,7 @@ import re
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
+from django.utils.translation import gettext_lazy as _
 
 from codes.models import PromoCode
 from foundation.predicates import matches
@@ -57,8 +58,10 @@ class Participant(models.Model):
     locale = models.CharField(
         max_length=LOCALE_MAX_LENGTH,
         blank=True,
-        help_text="The advocate's language (e.g. zh-Hans, en-US): the widget speaks it when "
-        "it is offered.",
+        help_text=_(
+            "The advocate's language (e.g. zh-Hans, en-US): the widget speaks it when "
+            "it is offered."
+        ),
     )
     is_advocate = models.BooleanField(default=False)
     is_blocked = models.BooleanField(default=False)
@@ -73,8 +76,10 @@ class Participant(models.Model):
     erased_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="When their personal data was erased (a privacy request): the id is a "
-        "tombstone, e-mail and names are blank, their referrals and rewards are kept.",
+        help_text=_(
+            "When their personal data was erased (a privacy request): the id is a "
+            "tombstone, e-mail and names are blank, their referrals and rewards are kept."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -82,6 +87,8 @@ class Participant(models.Model):
     objects = ParticipantQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("participant")
+        verbose_name_plural = _("participants")
         ordering = ["program", "participant_id"]
         constraints = [
             models.UniqueConstraint(
@@ -114,9 +121,9 @@ class Participant(models.Model):
 
 
 class ReferralStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    CONVERTED = "converted", "Converted"
-    CANCELLED = "cancelled", "Cancelled"
+    PENDING = "pending", _("Pending")
+    CONVERTED = "converted", _("Converted")
+    CANCELLED = "cancelled", _("Cancelled")
 
 
 class Referral(models.Model):
@@ -142,6 +149,8 @@ class Referral(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("referral")
+        verbose_name_plural = _("referrals")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=~Q(advocate=F("friend")), name="referral_not_self"),
@@ -164,15 +173,15 @@ class Referral(models.Model):
 
 
 class RewardStatus(models.TextChoices):
-    WAITING_FOR_STOCK = "waiting", "Waiting for stock"
-    PENDING = "pending", "Pending review period"
-    AVAILABLE = "available", "Available"
-    PAID = "paid", "Paid"
-    CANCELLED = "cancelled", "Cancelled"
+    WAITING_FOR_STOCK = "waiting", _("Waiting for stock")
+    PENDING = "pending", _("Pending review period")
+    AVAILABLE = "available", _("Available")
+    PAID = "paid", _("Paid")
+    CANCELLED = "cancelled", _("Cancelled")
     # Held at attribution by the program's review policy, until a manager approves or denies.
-    PENDING_REVIEW = "pending_review", "Pending review"
+    PENDING_REVIEW = "pending_review", _("Pending review")
     # Past one of the program's reward caps: recorded, never granted later by itself.
-    CAPPED = "capped", "Capped"
+    CAPPED = "capped", _("Capped")
 
 
 class Reward(models.Model):
@@ -191,7 +200,7 @@ class Reward(models.Model):
         related_name="reward",
         null=True,
         blank=True,
-        help_text="The fuel-tank code given as this reward.",
+        help_text=_("The fuel-tank code given as this reward."),
     )
     status = models.CharField(
         max_length=16, choices=RewardStatus.choices, default=RewardStatus.PENDING
@@ -212,6 +221,8 @@ class Reward(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("reward")
+        verbose_name_plural = _("rewards")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(

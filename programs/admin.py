@@ -11,6 +11,8 @@ from django.template.response import TemplateResponse
 from django.templatetags.static import static
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from unfold.widgets import UnfoldAdminTextareaWidget
@@ -33,9 +35,18 @@ from .services import (
 CONFIRM_FIELD = "_confirm_irreversible"
 
 
+def offer_translation_fields():
+    """(language code, form field name) of the offer's per-language fields."""
+    return [
+        (code, f"friend_offer_text_{code.replace('-', '_')}")
+        for code, _name in settings.LANGUAGES
+        if code != settings.LANGUAGE_CODE
+    ]
+
+
 class ProgramForm(forms.ModelForm):
     apply_template_to_widgets = forms.BooleanField(
-        label="Apply the referral promo code template to my widgets",
+        label=_("Apply the referral promo code template to my widgets"),
         required=False,
         help_text="On save, add the promo-code component to this program's widgets that lack "
         "it, those added below included.",
@@ -78,11 +89,15 @@ class ProgramForm(forms.ModelForm):
         if stored.pk and stored.promo_codes_enabled:
             field = self.fields["promo_codes_enabled"]
             field.disabled = True
-            field.help_text = "On. Referral promo codes cannot be turned off once turned on."
+            field.help_text = _("On. Referral promo codes cannot be turned off once turned on.")
         if stored.pk and stored.code_usage == CodeUsage.SINGLE:
             field = self.fields["code_usage"]
             field.disabled = True
-            field.help_text = "Single-use. The program can never go back to multi-use codes."
+            field.help_text = _("Single-use. The program can never go back to multi-use codes.")
+        translations = stored.friend_offer_translations or {}
+        for code, name in offer_translation_fields():
+            if name in self.fields:
+                self.fields[name].initial = translations.get(code, "")
 
     def _post_clean(self):
         super()._post_clean()  # the model's own checks first: their messages stand
@@ -100,6 +115,19 @@ class ProgramForm(forms.ModelForm):
                     self.add_error(field if field in self.fields else None, errors)
 
 
+# The offer in each offered language but the default one: a field each, kept together in
+# Program.friend_offer_translations (ProgramAdmin.save_model).
+for _code, _field_name in offer_translation_fields():
+    ProgramForm.base_fields[_field_name] = ProgramForm.declared_fields[_field_name] = (
+        forms.CharField(
+            label=format_lazy("{} ({})", _("Friend offer text"), dict(settings.LANGUAGES)[_code]),
+            required=False,
+            max_length=300,
+            help_text=_("Shown to advocates reading this language."),
+        )
+    )
+
+
 class ProgramManagerInline(ProgramScopedAdminMixin, TabularInline):
     model = ProgramManager
     extra = 0
@@ -113,7 +141,7 @@ class WidgetInline(ProgramScopedAdminMixin, TabularInline):
     readonly_fields = ["component_list"]
     show_change_link = True
 
-    @admin.display(description="Components")
+    @admin.display(description=_("Components"))
     def component_list(self, widget):
         return ", ".join(c.get_kind_display() for c in widget.components.all()) or "—"
 
@@ -147,7 +175,7 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "slug"]}),
         (
-            "Promo codes",
+            _("Promo codes"),
             {
                 "fields": [
                     "promo_codes_enabled",
@@ -158,12 +186,14 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                     "alert_language",
                     "apply_template_to_widgets",
                 ],
-                "description": "Turning promo codes on and choosing single-use codes cannot be "
-                "undone; saving either asks for confirmation first.",
+                "description": _(
+                    "Turning promo codes on and choosing single-use codes cannot be undone; "
+                    "saving either asks for confirmation first."
+                ),
             },
         ),
         (
-            "Rewards",
+            _("Rewards"),
             {
                 "fields": [
                     "reward_kind",
@@ -192,10 +222,11 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             },
         ),
         (
-            "Widget",
+            _("Widget"),
             {
                 "fields": [
                     "friend_offer_text",
+                    *(name for _code, name in offer_translation_fields()),
                     "default_language",
                     "widget_allowed_origins",
                     "widget_secret_display",
@@ -210,7 +241,7 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         shown = ["widget_secret_display", "embed_snippet"]
         return ["slug", *shown] if obj else shown
 
-    @admin.display(description="Embed the widget")
+    @admin.display(description=_("Embed the widget"))
     def embed_snippet(self, obj):
         if obj is None or not obj.pk:
             return "Shown once the program is saved."
@@ -233,7 +264,7 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     # Only a superuser or a manager of the program reaches its change page (get_queryset),
     # so only they ever see the secret; it never appears in any widget page or API answer.
 
-    @admin.display(description="Widget secret")
+    @admin.display(description=_("Widget secret"))
     def widget_secret_display(self, obj):
         if obj is None or not obj.pk:
             return "Created when the program is saved."
@@ -274,7 +305,7 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         )
         return redirect("admin:programs_program_change", obj.pk)
 
-    @admin.action(description="Rotate the widget secret of the selected programs")
+    @admin.action(description=_("Rotate the widget secret of the selected programs"))
     def rotate_widget_secret(self, request, queryset):
         if not self.has_change_permission(request):
             raise PermissionDenied
@@ -343,6 +374,12 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     def save_model(self, request, obj, form, change):
         fields = dict(form.cleaned_data)
         fields.pop("apply_template_to_widgets", None)  # after the widgets are saved: save_related
+        translations = {}
+        for code, name in offer_translation_fields():
+            text = (fields.pop(name, "") or "").strip()
+            if text:
+                translations[code] = text
+        fields["friend_offer_translations"] = translations
         # A refusal (ValidationError) propagates: changeform_view turns it into a message.
         saved = program_update(program=obj, **fields) if change else program_create(**fields)
         obj.pk = saved.pk
@@ -378,11 +415,11 @@ class WidgetAdmin(ProgramScopedAdminMixin, ModelAdmin):
     inlines = [WidgetComponentInline]
     actions = ["add_promo_code_component"]
 
-    @admin.display(description="Components")
+    @admin.display(description=_("Components"))
     def component_list(self, widget):
         return ", ".join(c.get_kind_display() for c in widget.components.all()) or "—"
 
-    @admin.action(description="Add the referral promo code component")
+    @admin.action(description=_("Add the referral promo code component"))
     def add_promo_code_component(self, request, queryset):
         if not self.has_change_permission(request):
             raise PermissionDenied
@@ -435,7 +472,7 @@ class ApiKeyAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         # A key stays with the program it was made for.
         return ["program", *self.readonly_fields] if obj else self.readonly_fields
 
-    @admin.action(description="Revoke the selected API keys", permissions=["change"])
+    @admin.action(description=_("Revoke the selected API keys"), permissions=["change"])
     def revoke(self, request, queryset):
         revoked = 0
         for api_key in queryset.filter(revoked_at__isnull=True):

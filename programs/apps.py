@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ProgramsConfig(AppConfig):
     name = "programs"
-    verbose_name = "Programs"
+    verbose_name = _("Programs")
 
     def ready(self):
         from django.db.models.signals import post_migrate

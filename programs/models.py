@@ -5,6 +5,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from .validators import validate_single_line
 
@@ -12,14 +15,14 @@ MAX_CODES_PER_ADVOCATE = 25
 
 
 class CodeUsage(models.TextChoices):
-    MULTI = "multi", "Multi-use"
-    SINGLE = "single", "Single-use"
+    MULTI = "multi", _("Multi-use")
+    SINGLE = "single", _("Single-use")
 
 
 class RewardKind(models.TextChoices):
-    CREDIT = "credit", "Credit (amount and currency)"
-    PERCENT = "percent", "Percent discount"
-    FUEL_TANK = "fuel_tank", "Fuel tank code"
+    CREDIT = "credit", _("Credit (amount and currency)")
+    PERCENT = "percent", _("Percent discount")
+    FUEL_TANK = "fuel_tank", _("Fuel tank code")
 
 
 # The code quota (docs/architecture.md, Where each rule lives): how many codes an advocate should
@@ -75,6 +78,20 @@ def offered_languages():
     return settings.LANGUAGES
 
 
+# The offer a new program starts with; the catalogues (locale/) hold it in every language.
+DEFAULT_FRIEND_OFFER_TEXT = gettext_noop("Give your friends 20% off their first order.")
+
+
+def default_friend_offer_translations():
+    """A new program's offer in every offered language but the default one (LANGUAGE_CODE)."""
+    texts = {}
+    for code, _name in settings.LANGUAGES:
+        if code != settings.LANGUAGE_CODE:
+            with translation.override(code):
+                texts[code] = translation.gettext(DEFAULT_FRIEND_OFFER_TEXT)
+    return texts
+
+
 def new_widget_secret():
     return secrets.token_urlsafe(48)
 
@@ -86,46 +103,53 @@ class Program(models.Model):
     (programs.services) is the only writer and refuses to undo them.
     """
 
-    slug = models.SlugField(max_length=50, unique=True)
+    slug = models.SlugField(_("slug"), max_length=50, unique=True)
     # Reaches e-mail subjects (low-stock alerts): one line, no control characters.
-    name = models.CharField(max_length=200, validators=[validate_single_line])
+    name = models.CharField(_("name"), max_length=200, validators=[validate_single_line])
 
     promo_codes_enabled = models.BooleanField(
-        "referral promo codes",
+        _("referral promo codes"),
         default=False,
-        help_text="Once turned on for a program it can never be turned off.",
+        help_text=_("Once turned on for a program it can never be turned off."),
     )
     code_usage = models.CharField(
-        "usage",
+        _("usage"),
         max_length=6,
         choices=CodeUsage.choices,
         default=CodeUsage.MULTI,
-        help_text="Once saved as single-use a program can never go back to multi-use.",
+        help_text=_("Once saved as single-use a program can never go back to multi-use."),
     )
     codes_per_advocate = models.PositiveSmallIntegerField(
+        _("codes per advocate"),
         default=1,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_CODES_PER_ADVOCATE)],
-        help_text="Single-use only (1–25). With multi-use codes each advocate holds one code.",
+        help_text=_("Single-use only (1–25). With multi-use codes each advocate holds one code."),
     )
     low_stock_threshold = models.PositiveIntegerField(
+        _("low-stock threshold"),
         default=100,
-        help_text="Email the recipients when this many available codes or fewer are left.",
+        help_text=_("Email the recipients when this many available codes or fewer are left."),
     )
     low_stock_recipients = models.TextField(
+        _("low-stock recipients"),
         blank=True,
-        help_text="Who is emailed about low stock: one address per line (or comma-separated).",
+        help_text=_("Who is emailed about low stock: one address per line (or comma-separated)."),
     )
 
     reward_kind = models.CharField(
-        max_length=10, choices=RewardKind.choices, default=RewardKind.CREDIT
+        _("reward kind"), max_length=10, choices=RewardKind.choices, default=RewardKind.CREDIT
     )
-    reward_amount = models.DecimalField(max_digits=12, decimal_places=2, default=10)
-    reward_currency = models.CharField(max_length=3, default="USD")
-    reward_percent = models.DecimalField(max_digits=5, decimal_places=2, default=10)
+    reward_amount = models.DecimalField(
+        _("reward amount"), max_digits=12, decimal_places=2, default=10
+    )
+    reward_currency = models.CharField(_("reward currency"), max_length=3, default="USD")
+    reward_percent = models.DecimalField(
+        _("reward percent"), max_digits=5, decimal_places=2, default=10
+    )
     reward_review_days = models.PositiveSmallIntegerField(
-        "review period (days)",
+        _("review period (days)"),
         default=0,
-        help_text="A reward stays pending this many days before it becomes available.",
+        help_text=_("A reward stays pending this many days before it becomes available."),
     )
 
     review_policy = models.CharField(
@@ -181,29 +205,42 @@ class Program(models.Model):
     )
 
     friend_offer_text = models.CharField(
+        _("friend offer text"),
         max_length=300,
-        default="Give your friends 20% off their first order.",
-        help_text="Shown in the widget above the advocate's code.",
+        default=DEFAULT_FRIEND_OFFER_TEXT,
+        help_text=_(
+            "Shown in the widget above the advocate's code, to advocates whose language has "
+            "no version of its own below."
+        ),
+    )
+    friend_offer_translations = models.JSONField(
+        _("friend offer text in other languages"),
+        default=default_friend_offer_translations,
+        blank=True,
+        help_text=_("The offer per language: {language code: text}."),
     )
     default_language = models.CharField(
-        "widget's default language",
+        _("widget's default language"),
         max_length=15,
         choices=offered_languages,
         default="en",
-        help_text="The widget's language for an advocate whose own language is unknown or not "
-        "offered (after their locale, the page's ?lang= and their browser's languages).",
+        help_text=_(
+            "The widget's language for an advocate whose own language is unknown or not "
+            "offered (after their locale, the page's ?lang= and their browser's languages)."
+        ),
     )
     alert_language = models.CharField(
-        "alert e-mails' language",
+        _("alert e-mails' language"),
         max_length=15,
         choices=offered_languages,
         default="en",
-        help_text="The language of the low-stock e-mails sent to the recipients.",
+        help_text=_("The language of the low-stock e-mails sent to the recipients."),
     )
     widget_secret = models.CharField(max_length=100, default=new_widget_secret, editable=False)
     widget_allowed_origins = models.TextField(
+        _("widget allowed origins"),
         blank=True,
-        help_text="Origins that may embed the widget, one per line (https://shop.example).",
+        help_text=_("Origins that may embed the widget, one per line (https://shop.example)."),
     )
 
     managers = models.ManyToManyField(
@@ -217,6 +254,8 @@ class Program(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("program")
+        verbose_name_plural = _("programs")
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
@@ -266,6 +305,11 @@ class Program(models.Model):
                 raise ValidationError(
                     {"review_hold_at": f"The hold score ({hold}) is above the deny score ({deny})."}
                 )
+
+    def friend_offer_text_in(self, language):
+        """The offer as an advocate reading `language` sees it: that language's version, else
+        the program's own text."""
+        return (self.friend_offer_translations or {}).get(language) or self.friend_offer_text
 
     @property
     def is_single_use(self):
@@ -321,6 +365,8 @@ class ProgramManager(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("program manager")
+        verbose_name_plural = _("program managers")
         constraints = [
             models.UniqueConstraint(fields=["program", "user"], name="program_manager_unique")
         ]
@@ -342,7 +388,8 @@ class ApiKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = "API key"
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
@@ -355,9 +402,9 @@ class ApiKey(models.Model):
 
 
 class WidgetComponentKind(models.TextChoices):
-    REFERRAL_PROMO_CODE = "referral_promo_code", "Referral promo code"
-    REFERRAL_LINK = "referral_link", "Referral link"
-    REWARDS_SUMMARY = "rewards_summary", "Referrals and rewards summary"
+    REFERRAL_PROMO_CODE = "referral_promo_code", _("Referral promo code")
+    REFERRAL_LINK = "referral_link", _("Referral link")
+    REWARDS_SUMMARY = "rewards_summary", _("Referrals and rewards summary")
 
 
 class Widget(models.Model):
@@ -368,6 +415,8 @@ class Widget(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("widget")
+        verbose_name_plural = _("widgets")
         ordering = ["program", "name"]
         constraints = [
             models.UniqueConstraint(fields=["program", "name"], name="widget_unique_name")
@@ -383,6 +432,8 @@ class WidgetComponent(models.Model):
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("widget component")
+        verbose_name_plural = _("widget components")
         ordering = ["widget", "position", "id"]
         constraints = [
             models.UniqueConstraint(fields=["widget", "kind"], name="widget_component_once"),

@@ -13,6 +13,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.context import audit_event
 from audit.services import audit_record
@@ -62,10 +63,10 @@ class PromoSettingsChange:
     def describe(self):
         parts = []
         if self.turns_on:
-            parts.append("Turn on referral promo codes. They can never be turned off again.")
+            parts.append(_("Turn on referral promo codes. They can never be turned off again."))
         if self.switches_to_single_use:
             parts.append(
-                "Switch to single-use codes. The program can never go back to multi-use codes."
+                _("Switch to single-use codes. The program can never go back to multi-use codes.")
             )
         return parts
 
@@ -174,11 +175,11 @@ def program_update(
     )
     if stored.promo_codes_enabled and not values["promo_codes_enabled"]:
         raise IrreversibleChangeError(
-            {"promo_codes_enabled": "Referral promo codes cannot be turned off once turned on."}
+            {"promo_codes_enabled": _("Referral promo codes cannot be turned off once turned on.")}
         )
     if stored.code_usage == CodeUsage.SINGLE and values["code_usage"] != CodeUsage.SINGLE:
         raise IrreversibleChangeError(
-            {"code_usage": "A program with single-use codes can never go back to multi-use."}
+            {"code_usage": _("A program with single-use codes can never go back to multi-use.")}
         )
     change = PromoSettingsChange(
         turns_on=values["promo_codes_enabled"] and not stored.promo_codes_enabled,

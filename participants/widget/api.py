@@ -175,7 +175,7 @@ class WidgetMeView(WidgetAPIView):
         )
         language = self.request_language(request, locale=participant.locale, program=program)
         translation.activate(language)
-        state = widget_state(participant=participant, program=program)
+        state = widget_state(participant=participant, program=program, language=language)
         return Response(widget_me_body({**state, "language": language}))
 
 

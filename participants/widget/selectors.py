@@ -72,9 +72,10 @@ def rewards_summary(*, participant: Participant) -> dict:
     }
 
 
-def widget_state(*, participant: Participant, program: Program) -> dict:
-    """Everything `GET /api/v1/widget/me` answers (`program` is the participant's). The
-    referral codes only when one of the program's widgets holds the referral-code component."""
+def widget_state(*, participant: Participant, program: Program, language: str = "") -> dict:
+    """Everything `GET /api/v1/widget/me` answers (`program` is the participant's), the
+    manager's texts in `language` where they wrote a version for it. The referral codes only
+    when one of the program's widgets holds the referral-code component."""
     components = program_widget_components(program=program)
     shows_codes = WidgetComponentKind.REFERRAL_PROMO_CODE in components
     return {
@@ -84,7 +85,7 @@ def widget_state(*, participant: Participant, program: Program) -> dict:
             "last_name": participant.last_name,
         },
         "program": {"slug": program.slug, "name": program.name},
-        "friend_offer_text": program.friend_offer_text,
+        "friend_offer_text": program.friend_offer_text_in(language),
         "components": components,
         "referral_codes": referral_codes(participant=participant) if shows_codes else [],
         "reward_codes": reward_codes(participant=participant),

@@ -200,3 +200,49 @@ def test_a_file_without_a_header_is_previewed_with_a_warning(
     expect(page.locator("#upload-sample li")).to_have_count(3)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "upload-preview-no-header-1366.png", full_page=True)
+
+
+def test_the_main_pages_in_chinese(browser, live_server, program, tmp_path):  # noqa: F811
+    """A manager whose browser speaks Chinese: the dashboard, the stock page, an upload's
+    preview, the code manager, a participant and the program form, screenshotted."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    page = context.new_page()
+    user = UserFactory(username="manager")
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=[*PERMISSIONS, "view_participant"])
+    )
+    program.managers.add(user)
+    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+    page.get_by_label("用户名").fill("manager")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    expect(page.get_by_text("您的计划的优惠码库存")).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "zh-hans-dashboard-1366.png", full_page=True)
+
+    page.goto(f"{live_server.url}/admin/codes/pool/stock/{program.pk}/")
+    expect(page.get_by_text("近 30 天每日发放的优惠码")).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "zh-hans-stock-page-1366.png", full_page=True)
+
+    pool = program.pools.get(kind="referral")
+    page.goto(f"{live_server.url}/admin/codes/batch/upload/?pool={pool.pk}")
+    path = tmp_path / "spring.csv"
+    path.write_bytes(
+        files.text(["Customer,Promo Code"] + [f"c{i},spring{i:02d}" for i in range(15)])
+    )
+    page.locator("input[type=file]").set_input_files(path)
+    page.get_by_role("button", name="预览").click()
+    expect(page.locator("#upload-layout")).to_contain_text("第 2 列")
+    page.screenshot(path=ARTIFACTS / "zh-hans-upload-preview-1366.png", full_page=True)
+
+    page.goto(f"{live_server.url}/admin/codes/promocode/")
+    page.screenshot(path=ARTIFACTS / "zh-hans-code-manager-1366.png", full_page=True)
+    advocate = program.participants.first()
+    page.goto(f"{live_server.url}/admin/participants/participant/{advocate.pk}/change/")
+    page.screenshot(path=ARTIFACTS / "zh-hans-participant-1366.png", full_page=True)
+    page.goto(f"{live_server.url}/admin/programs/program/{program.pk}/change/")
+    page.screenshot(path=ARTIFACTS / "zh-hans-program-form-1366.png", full_page=True)
+    context.close()

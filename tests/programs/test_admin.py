@@ -64,6 +64,21 @@ def test_turning_on_asks_for_confirmation_before_saving(admin_client):
     assert program.promo_codes_enabled is True
 
 
+def test_the_offer_is_written_per_language_in_the_form(admin_client):
+    program = ProgramFactory(promo_codes_enabled=False, code_usage=CodeUsage.MULTI)
+    page = admin_client.get(change_url(program)).content.decode()
+    assert 'name="friend_offer_text_zh_hans"' in page
+    assert "好友首单立减 20%。" in page  # the default offer ships in Chinese
+    data = form_data(program, friend_offer_text="Friends save 10%.")
+    data["friend_offer_text_zh_hans"] = "好友立省 10%。"
+    assert admin_client.post(change_url(program), data).status_code == 302
+    program.refresh_from_db()
+    assert program.friend_offer_text == "Friends save 10%."
+    assert program.friend_offer_translations == {"zh-hans": "好友立省 10%。"}
+    assert program.friend_offer_text_in("zh-hans") == "好友立省 10%。"
+    assert program.friend_offer_text_in("en") == "Friends save 10%."
+
+
 def test_switching_to_single_use_asks_for_confirmation(admin_client):
     program = ProgramFactory(promo_codes_enabled=True, code_usage=CodeUsage.MULTI)
     response = admin_client.post(change_url(program), form_data(program, code_usage="single"))

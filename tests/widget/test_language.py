@@ -153,3 +153,21 @@ def test_server_api_errors_follow_accept_language(program):
     assert api.get(url(program, "participants/nobody")).json()["error"]["message"] == (
         "No participant 'nobody' in this program."
     )
+
+
+def test_the_offer_the_manager_wrote_per_language(api, program):
+    # A new program ships the default offer in every offered language.
+    fresh = ProgramFactory(slug="fresh")
+    assert fresh.friend_offer_translations == {"zh-hans": "好友首单立减 20%。"}
+    program.friend_offer_text = "Friends get 15% off tea."
+    program.friend_offer_translations = {"zh-hans": "好友买茶享 85 折。"}
+    program.save()
+    chinese = api.get(ME, {"lang": "zh-hans"}, **bearer(token_for(program, "li")))
+    assert chinese.json()["friend_offer_text"] == "好友买茶享 85 折。"
+    english = api.get(ME, {"lang": "en"}, **bearer(token_for(program, "bo")))
+    assert english.json()["friend_offer_text"] == "Friends get 15% off tea."
+    # No version for the advocate's language: the program's own text.
+    program.friend_offer_translations = {}
+    program.save()
+    chinese = api.get(ME, {"lang": "zh-hans"}, **bearer(token_for(program, "li")))
+    assert chinese.json()["friend_offer_text"] == "Friends get 15% off tea."

@@ -53,6 +53,7 @@ class Command(AuditedCommand):
                 low_stock_threshold=50,
                 low_stock_recipients="stock@example.com",
                 friend_offer_text="Give your friends 20% off their first pair of shoes.",
+                friend_offer_translations={"zh-hans": "好友首双鞋立减 20%。"},
                 widget_allowed_origins="http://127.0.0.1:8000\nhttp://localhost:8000",
             )
             widget_apply_promo_code_template(program=program)
