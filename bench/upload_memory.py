@@ -65,6 +65,8 @@ def make_files(folder, only=None):
         _write_2m_rows(folder, made)
     if wanted("100MB.csv"):
         _write_100mb(folder, made)
+    if wanted("2M-codes.json"):
+        _write_2m_json(folder, made)
     keep("one-10MB-line.txt", lambda: b"abc\n" + b"A" * (10 * MB) + b"\n")
     return made
 
@@ -75,6 +77,14 @@ def _write_2m_rows(folder, made):
         for n in range(2_000_000):
             out.write(f"CODE{n:08d}\n")
     made["2M-rows.csv"] = folder / "2M-rows.csv"
+
+
+def _write_2m_json(folder, made):
+    with open(folder / "2M-codes.json", "w") as out:
+        out.write("[")
+        out.write(",\n".join(f'"CODE{n:08d}"' for n in range(2_000_000)))
+        out.write("]")
+    made["2M-codes.json"] = folder / "2M-codes.json"
 
 
 def _write_100mb(folder, made):

@@ -24,7 +24,7 @@ class _JsonGuard(io.RawIOBase):
     (5,000 digits)."""
 
     _IN_STRING = re.compile(rb'[\\"]')
-    _OUTSIDE = re.compile(rb'"|[-+.0-9eE]+')
+    _OUTSIDE = re.compile(rb'"[^"\\\\]*"|"|[-+.0-9eE]+')
     _NUMBER = re.compile(rb"[-+.0-9eE]*")
 
     def __init__(self, stream, limits):
@@ -62,24 +62,24 @@ class _JsonGuard(io.RawIOBase):
         return size
 
     def _scan(self, data):
+        # Bytes pass through untouched (copied in one slice up to `copied`) except a number,
+        # which is held in self.number until it ends, then handed on or replaced.
         out = self.ready
+        copied = 0
         position, length = 0, len(data)
         while position < length:
             if self.in_string:
                 if self.escaped:  # the character a backslash in the last chunk escapes
                     self.escaped = False
-                    out += data[position : position + 1]
                     self.run += 1
                     position += 1
                     continue
                 match = self._IN_STRING.search(data, position)
                 if match is None:
                     self.run += length - position
-                    out += data[position:]
                     self._check()
-                    return
+                    break
                 self.run += match.end() - position
-                out += data[position : match.end()]
                 position = match.end()
                 if match.group() == b'"':
                     self.in_string = False
@@ -87,29 +87,34 @@ class _JsonGuard(io.RawIOBase):
                 else:
                     self.escaped = True
                 self._check()
-            elif self.number is not None:
+            elif self.number is not None:  # a number begun in the last chunk
                 match = self._NUMBER.match(data, position)
                 self._grow_number(match.group())
-                position = match.end()
+                position = copied = match.end()
                 if position < length:
                     self._end_number()
             else:
                 match = self._OUTSIDE.search(data, position)
                 if match is None:
-                    out += data[position:]
-                    return
-                out += data[position : match.start()]
+                    break
+                token = match.group()
                 position = match.end()
-                if match.group() == b'"':
-                    out += b'"'
-                    self.in_string = True
-                    self.run = 0
-                else:
-                    self.number = bytearray()
-                    self.number_length = 0
-                    self._grow_number(match.group())
-                    if position < length:
-                        self._end_number()
+                if token[0] == 0x22:  # a quote
+                    if len(token) == 1:  # a string holding escapes, or going on past the chunk
+                        self.in_string = True
+                        self.run = 0
+                    elif len(token) - 2 > self.max_bytes:
+                        self.run = len(token) - 2
+                        self._check()
+                    continue
+                out += data[copied : match.start()]
+                copied = position
+                self.number = bytearray()
+                self.number_length = 0
+                self._grow_number(token)
+                if position < length:
+                    self._end_number()
+        out += data[copied:]
 
     def _grow_number(self, part):
         self.number_length += len(part)

@@ -314,3 +314,15 @@ def test_import_codes_reports_an_over_long_json_number_as_a_refused_row(tmp_path
     assert (batch.codes_added, batch.invalid_rows) == (1, 1)
     assert batch.errors[0]["line"] == 2 and "characters long" in batch.errors[0]["reason"]
     assert "Traceback" not in out.getvalue() + err.getvalue()
+
+
+def test_json_numbers_split_across_chunks_keep_their_value_or_are_refused_whole():
+    for pad in range(65_520, 65_540):
+        data = b"[" + b" " * pad + b'12345, "AB", ' + b"7" * 70 + b', "CD"]'
+        rows = read(data, "json")
+        assert [(r.value, r.code) for r in rows] == [
+            (12345, None),
+            ("AB", "AB"),
+            ("7" * 20 + "…", None),
+            ("CD", "CD"),
+        ]
