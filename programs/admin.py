@@ -15,6 +15,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+from unfold.widgets import UnfoldAdminTextInputWidget
 
 from audit.admin import AuditTrailAdminMixin
 from foundation.wording import counted
@@ -118,6 +119,7 @@ for _code, _field_name in offer_translation_fields():
             required=False,
             max_length=300,
             help_text=_("Shown to advocates reading this language."),
+            widget=UnfoldAdminTextInputWidget,
         )
     )
 
