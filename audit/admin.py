@@ -73,7 +73,7 @@ def entry_details(entry):
 
 def entries_table(entries, *, show_object=False):
     """The entries as unfold's table component expects them: headers and rows of cells."""
-    headers = ["When", "Who", "What", *(["Object"] if show_object else []), "Change"]
+    headers = [_("When"), _("Who"), _("What"), *([_("Object")] if show_object else []), _("Change")]
     rows = []
     for entry, details in entries:
         who = format_html("{}", entry.actor_display)
@@ -122,7 +122,7 @@ class AuditTrailAdminMixin:
             for _name, opts in sets:
                 opts["fields"] = [f for f in opts.get("fields", ()) if f != "audit_trail"]
             if obj is not None and obj.pk:
-                sets.append(("Audit trail", {"fields": ["audit_trail"]}))
+                sets.append((_("Audit trail"), {"fields": ["audit_trail"]}))
             return sets
 
         def get_readonly_fields(request, obj=None):
@@ -175,7 +175,7 @@ class AuditTrailAdminMixin:
         page = paginator.get_page(request.GET.get("p", 1))
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Audit trail: {obj}",
+            "title": _("Audit trail: %(object)s") % {"object": obj},
             "opts": self.model._meta,
             "object": obj,
             "page": page,

@@ -15,7 +15,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
-from unfold.widgets import UnfoldAdminTextareaWidget
+from unfold.widgets import UnfoldAdminTextareaWidget, UnfoldAdminTextInputWidget
 
 from audit.admin import AuditTrailAdminMixin
 from foundation.wording import counted
@@ -48,8 +48,10 @@ class ProgramForm(forms.ModelForm):
     apply_template_to_widgets = forms.BooleanField(
         label=_("Apply the referral promo code template to my widgets"),
         required=False,
-        help_text="On save, add the promo-code component to this program's widgets that lack "
-        "it, those added below included.",
+        help_text=_(
+            "On save, add the promo-code component to this program's widgets that lack it, "
+            "those added below included."
+        ),
     )
 
     class Meta:
@@ -124,6 +126,7 @@ for _code, _field_name in offer_translation_fields():
             required=False,
             max_length=300,
             help_text=_("Shown to advocates reading this language."),
+            widget=UnfoldAdminTextInputWidget,
         )
     )
 
@@ -244,7 +247,7 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     @admin.display(description=_("Embed the widget"))
     def embed_snippet(self, obj):
         if obj is None or not obj.pk:
-            return "Shown once the program is saved."
+            return _("Shown once the program is saved.")
         site = settings.SITE_URL.rstrip("/")
         snippet = (
             '<div data-promo-codes data-token="PARTICIPANT_TOKEN"></div>\n'
@@ -252,11 +255,13 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         )
         page = f"{site}{reverse('widget-page', args=[obj.slug])}#token=PARTICIPANT_TOKEN"
         return format_html(
-            '<pre class="embed-snippet whitespace-pre-wrap">{}</pre>'
-            '<div class="help">Paste this into the page where advocates see their codes. Your '
-            "backend replaces PARTICIPANT_TOKEN with a token it signs for the advocate "
-            "(HS256, the widget secret above). The widget alone: {}</div>",
+            '<pre class="embed-snippet whitespace-pre-wrap">{}</pre><div class="help">{} {}</div>',
             snippet,
+            _(
+                "Paste this into the page where advocates see their codes. Your backend "
+                "replaces PARTICIPANT_TOKEN with a token it signs for the advocate (HS256, the "
+                "widget secret above). The widget alone:"
+            ),
             page,
         )
 
@@ -267,20 +272,25 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     @admin.display(description=_("Widget secret"))
     def widget_secret_display(self, obj):
         if obj is None or not obj.pk:
-            return "Created when the program is saved."
+            return _("Created when the program is saved.")
         secret = obj.widget_secret
         return format_html(
             '<span class="widget-secret-masked">{}…{}</span> '
-            '<details style="display:inline-block"><summary>Reveal</summary>'
+            '<details style="display:inline-block"><summary>{}</summary>'
             '<code class="widget-secret">{}</code></details><br>'
             '<button type="submit" class="button" formaction="{}" formnovalidate '
-            'name="_rotate_widget_secret">Rotate widget secret</button>'
-            '<div class="help">The brand\'s backend signs participant tokens with this secret '
-            "(HS256). Rotating it makes every token signed with the old one invalid.</div>",
+            'name="_rotate_widget_secret">{}</button>'
+            '<div class="help">{}</div>',
             "•" * 8,
             secret[-4:],
+            _("Reveal"),
             secret,
             reverse("admin:programs_program_rotate_widget_secret", args=[obj.pk]),
+            _("Rotate widget secret"),
+            _(
+                "The brand's backend signs participant tokens with this secret (HS256). "
+                "Rotating it makes every token signed with the old one invalid."
+            ),
         )
 
     def get_urls(self):
@@ -301,7 +311,9 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             raise PermissionDenied
         program_rotate_widget_secret(program=obj)
         messages.success(
-            request, f"The widget secret of {obj} was rotated; tokens signed before are refused."
+            request,
+            _("The widget secret of %(program)s was rotated; tokens signed before are refused.")
+            % {"program": obj},
         )
         return redirect("admin:programs_program_change", obj.pk)
 
@@ -328,7 +340,9 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         except ValidationError as refused:
             # The service refused what the form allowed (a concurrent save made a one-way
             # switch first): nothing was saved; say why and show the program as stored.
-            messages.error(request, "Not saved: " + " ".join(refused.messages))
+            messages.error(
+                request, _("Not saved: %(reasons)s") % {"reasons": " ".join(refused.messages)}
+            )
             return redirect(request.path)
 
     def _confirmation_page(self, request, object_id):
@@ -359,7 +373,7 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         ]
         context = {
             **self.admin_site.each_context(request),
-            "title": "This cannot be undone",
+            "title": _("This cannot be undone"),
             "opts": self.model._meta,
             "original": obj,
             "program_name": form.cleaned_data.get("name"),
@@ -396,10 +410,13 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         added = widget_apply_promo_code_template(program=form.instance)
         if added:
             names = ", ".join(widget.name for widget in added)
-            messages.success(request, f"Added the referral promo code component to: {names}.")
+            messages.success(
+                request,
+                _("Added the referral promo code component to: %(names)s.") % {"names": names},
+            )
         else:
             messages.info(
-                request, "Every widget of this program already has the referral promo code."
+                request, _("Every widget of this program already has the referral promo code.")
             )
 
 
