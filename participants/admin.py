@@ -5,7 +5,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.http import urlencode
 from import_export.admin import ImportMixin
 from import_export.forms import ConfirmImportForm
@@ -19,6 +18,7 @@ from audit.admin import AuditTrailAdminMixin
 from codes.models import PromoCode
 from codes.selectors import referral_code_pattern
 from codes.services import CannotAddCode, PromoCodesOff
+from foundation.admin_links import admin_link
 from foundation.wording import console_time, counted
 from programs.admin_confirm import action_confirmation, action_confirmed
 from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
@@ -39,7 +39,6 @@ from .services import (
 )
 
 # Links in lists and tables, coloured like the console's other links.
-LINK_CLASS = "text-primary-600 dark:text-primary-500"
 
 
 class ParticipantImportForm(ImportForm):
@@ -61,7 +60,7 @@ class ParticipantConfirmImportForm(ConfirmImportForm):
 
 def _participant_link(participant_pk, text):
     url = reverse("admin:participants_participant_change", args=[participant_pk])
-    return format_html('<a class="{}" href="{}">{}</a>', LINK_CLASS, url, text)
+    return admin_link(url, text)
 
 
 def _order_link(program_id, order_id):
@@ -70,7 +69,7 @@ def _order_link(program_id, order_id):
         return "—"
     query = urlencode({"order_id": order_id, "program__id__exact": program_id})
     url = reverse("admin:conversions_conversion_changelist")
-    return format_html('<a class="{}" href="{}?{}">{}</a>', LINK_CLASS, url, query, order_id)
+    return admin_link(f"{url}?{query}", order_id)
 
 
 def _when(value):
@@ -127,12 +126,8 @@ class CodesAndLinksInline(ReadOnlyTabularInline):
     def friend(self, code):
         if (code.referrals_count or 0) > 1:
             url = reverse("admin:participants_referral_changelist")
-            return format_html(
-                '<a class="{}" href="{}?code__id__exact={}">{} friends</a>',
-                LINK_CLASS,
-                url,
-                code.pk,
-                code.referrals_count,
+            return admin_link(
+                f"{url}?code__id__exact={code.pk}", counted(code.referrals_count, "friend")
             )
         if code.referral_friend_pk is None:
             return "—"
@@ -181,7 +176,7 @@ class RewardsInline(ReadOnlyTabularInline):
     @admin.display(description="Reward")
     def reward_link(self, reward):
         url = reverse("admin:participants_reward_change", args=[reward.pk])
-        return format_html('<a class="{}" href="{}">#{}</a>', LINK_CLASS, url, reward.pk)
+        return admin_link(url, f"#{reward.pk}")
 
     @admin.display(description="What")
     def what(self, reward):
