@@ -2,12 +2,15 @@ import io
 import json
 import logging
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -22,6 +25,7 @@ from unfold.decorators import action
 from unfold.paginator import InfinitePaginator
 
 from audit.admin import AuditTrailAdminMixin
+from foundation.admin_links import LINK_CLASS, admin_link
 from foundation.replica import on_replica
 from foundation.wording import console_time, counted
 from programs.admin import ProgramAdmin, ProgramForm
@@ -73,7 +77,6 @@ PREVIEW_ROWS_SHOWN = 1000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # Links in lists and tables, coloured like the console's other links.
-LINK_CLASS = "text-primary-600 dark:text-primary-500"
 
 
 # A code's status in the code manager's list: the stored word, in the manager's language.
@@ -535,6 +538,26 @@ def _xlsx_chunks(rows, header=HEADER):
             yield chunk
 
 
+@dataclass(frozen=True)
+class CodeManagerColumns:
+    """Columns a higher app adds to the code manager (codes knows nothing of orders or
+    referrals; apps depend conversions → participants → codes → programs): `columns`, display
+    callables taking a code, shown after the advocate; `annotate`, what they need, added to the
+    list's queryset (evaluated after the page's LIMIT)."""
+
+    columns: tuple
+    annotate: Callable[[QuerySet], QuerySet]
+
+
+_CODE_MANAGER_COLUMNS: list[CodeManagerColumns] = []
+
+
+def code_manager_add_columns(extension: CodeManagerColumns) -> None:
+    """The hook: the one code manager (PromoCodeAdmin) shows these columns too."""
+    if extension not in _CODE_MANAGER_COLUMNS:
+        _CODE_MANAGER_COLUMNS.append(extension)
+
+
 @admin.register(PromoCode)
 class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
     """The code manager. Few, narrow columns so the advocate shows at 1366 px; the rest is on
@@ -594,9 +617,7 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
         if not code.holder_id:
             return "—"
         holder = code.holder
-        link = format_html(
-            '<a class="{}" href="{}">{}</a>',
-            LINK_CLASS,
+        link = admin_link(
             reverse("admin:participants_participant_change", args=[holder.pk]),
             holder.participant_id,
         )
@@ -608,10 +629,20 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
     def assigned(self, code):
         return console_time(code.assigned_at)
 
+    def get_list_display(self, request):
+        shown = list(super().get_list_display(request))
+        at = shown.index("advocate") + 1
+        for extension in _CODE_MANAGER_COLUMNS:
+            shown[at:at] = extension.columns
+            at += len(extension.columns)
+        return shown
+
     def get_queryset(self, request):
         # The list, its search and its exports tolerate a second's lag: read from the replica
         # when there is one. Only a GET: an action (a POST) gets the primary, and may write.
         codes = super().get_queryset(request)
+        for extension in _CODE_MANAGER_COLUMNS:
+            codes = extension.annotate(codes)
         return on_replica(codes) if request.method == "GET" else codes
 
     def get_search_results(self, request, queryset, search_term):
@@ -876,17 +907,10 @@ class ProgramWithPoolsAdmin(ProgramAdmin):
             return "—"
         rows = [
             [
-                format_html(
-                    '<a class="{}" href="{}">{}</a>',
-                    LINK_CLASS,
-                    reverse("admin:codes_pool_change", args=[pool.pk]),
-                    pool.name,
-                ),
+                admin_link(reverse("admin:codes_pool_change", args=[pool.pk]), pool.name),
                 pool.get_kind_display(),
                 "Pays the rewards" if pool.pays_rewards else "",
-                format_html(
-                    '<a class="{}" href="{}">Upload codes</a>', LINK_CLASS, _upload_url(pool)
-                ),
+                admin_link(_upload_url(pool), "Upload codes"),
             ]
             for pool in Pool.objects.filter(program=program).order_by("-kind", "name")
         ]

@@ -5,24 +5,19 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 
-from codes.admin import PromoCodeAdmin
-from codes.models import PromoCode
-from foundation.wording import console_time
+from codes.admin import CodeManagerColumns, code_manager_add_columns
+from foundation.admin_links import admin_link
+from foundation.wording import console_time, counted
 from participants.selectors import codes_with_latest_referral
 from programs.admin_scoping import ProgramScopedAdminMixin
 
 from .models import Conversion, ConversionItem, ConversionStatus
 
-# Links in lists and tables, coloured like the console's other links.
-LINK_CLASS = "text-primary-600 dark:text-primary-500"
-
 
 def participant_link(participant, text=None):
     if participant is None:
         return "—"
-    return format_html(
-        '<a class="{}" href="{}">{}</a>',
-        LINK_CLASS,
+    return admin_link(
         reverse("admin:participants_participant_change", args=[participant.pk]),
         text or participant.participant_id,
     )
@@ -104,72 +99,54 @@ class ConversionAdmin(ProgramScopedAdminMixin, ModelAdmin):
         return False
 
 
-class CodeManagerAdmin(PromoCodeAdmin):
-    """The code manager with the order and the friend each code was used for, linked to the
-    conversion and the referral. The conversions app adds them: codes knows nothing of orders
-    or referrals (apps depend conversions → participants → codes → programs)."""
+# The code manager with the order and the friend each code was used for, linked to the conversion
+# and the referral: columns this app adds to the codes app's one code manager through its hook
+# (codes knows nothing of orders or referrals; apps depend conversions → participants → codes).
 
-    list_display = [
-        "code",
-        "code_type",
-        "shown_status",
-        "advocate",
-        "order",
-        "friend",
-        "pool",
-        "assigned",
-    ]
 
-    def get_queryset(self, request):
-        # Index probes per row shown (conversion_code, referral code_id indexes), evaluated
-        # after the page's LIMIT: a multi-use code shows its latest order and friend and counts.
-        conversions = Conversion.objects.filter(code=OuterRef("pk")).order_by("-created_at")
-        return codes_with_latest_referral(super().get_queryset(request)).annotate(
-            conversion_pk=Subquery(conversions.values("pk")[:1]),
-            conversion_order=Subquery(conversions.values("order_id")[:1]),
-            conversion_status=Subquery(conversions.values("status")[:1]),
+def _with_orders_and_referrals(codes):
+    # Index probes per row shown (conversion_code, referral code_id indexes), evaluated after
+    # the page's LIMIT: a multi-use code shows its latest order and friend and counts.
+    conversions = Conversion.objects.filter(code=OuterRef("pk")).order_by("-created_at")
+    return codes_with_latest_referral(codes).annotate(
+        conversion_pk=Subquery(conversions.values("pk")[:1]),
+        conversion_order=Subquery(conversions.values("order_id")[:1]),
+        conversion_status=Subquery(conversions.values("status")[:1]),
+    )
+
+
+@admin.display(description=_("Order"))
+def code_order(code):
+    if code.conversion_pk is None:
+        return code.redeemed_order_id or "—"
+    if code.redemption_count > 1:
+        url = reverse("admin:conversions_conversion_changelist")
+        return admin_link(
+            f"{url}?code__id__exact={code.pk}", counted(code.redemption_count, "order")
         )
+    reversed_note = " (reversed)" if code.conversion_status == ConversionStatus.REVERSED else ""
+    link = admin_link(
+        reverse("admin:conversions_conversion_change", args=[code.conversion_pk]),
+        code.conversion_order,
+    )
+    return format_html("{}{}", link, reversed_note)
 
-    @admin.display(description=_("Order"))
-    def order(self, code):
-        if code.conversion_pk is None:
-            return code.redeemed_order_id or "—"
-        if code.redemption_count > 1:
-            return format_html(
-                '<a class="{}" href="{}?code__id__exact={}">{} orders</a>',
-                LINK_CLASS,
-                reverse("admin:conversions_conversion_changelist"),
-                code.pk,
-                code.redemption_count,
-            )
-        reversed_note = " (reversed)" if code.conversion_status == ConversionStatus.REVERSED else ""
-        return format_html(
-            '<a class="{}" href="{}">{}</a>{}',
-            LINK_CLASS,
-            reverse("admin:conversions_conversion_change", args=[code.conversion_pk]),
-            code.conversion_order,
-            reversed_note,
+
+@admin.display(description=_("Friend"))
+def code_friend(code):
+    if code.referral_pk is None:
+        return "—"
+    if (code.referrals_count or 0) > 1:
+        url = reverse("admin:participants_referral_changelist")
+        return admin_link(
+            f"{url}?code__id__exact={code.pk}", counted(code.referrals_count, "friend")
         )
-
-    @admin.display(description=_("Friend"))
-    def friend(self, code):
-        if code.referral_pk is None:
-            return "—"
-        if (code.referrals_count or 0) > 1:
-            return format_html(
-                '<a class="{}" href="{}?code__id__exact={}">{} friends</a>',
-                LINK_CLASS,
-                reverse("admin:participants_referral_changelist"),
-                code.pk,
-                code.referrals_count,
-            )
-        return format_html(
-            '<a class="{}" href="{}">{}</a>',
-            LINK_CLASS,
-            reverse("admin:participants_referral_change", args=[code.referral_pk]),
-            code.referral_friend,
-        )
+    return admin_link(
+        reverse("admin:participants_referral_change", args=[code.referral_pk]),
+        code.referral_friend,
+    )
 
 
-admin.site.unregister(PromoCode)
-admin.site.register(PromoCode, CodeManagerAdmin)
+code_manager_add_columns(
+    CodeManagerColumns(columns=(code_order, code_friend), annotate=_with_orders_and_referrals)
+)

@@ -7,7 +7,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportMixin
@@ -30,6 +29,7 @@ from codes.upload_store import (
     upload_keep,
     upload_verify,
 )
+from foundation.admin_links import admin_link
 from foundation.wording import console_time, counted
 from programs.admin_confirm import action_confirmation, action_confirmed
 from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
@@ -53,7 +53,6 @@ from .services import (
 log = logging.getLogger(__name__)
 
 # Links in lists and tables, coloured like the console's other links.
-LINK_CLASS = "text-primary-600 dark:text-primary-500"
 
 
 class ParticipantImportForm(ImportForm):
@@ -121,7 +120,7 @@ class _KeptUploadStorage(BaseStorage):
 
 def _participant_link(participant_pk, text):
     url = reverse("admin:participants_participant_change", args=[participant_pk])
-    return format_html('<a class="{}" href="{}">{}</a>', LINK_CLASS, url, text)
+    return admin_link(url, text)
 
 
 def _order_link(program_id, order_id):
@@ -130,7 +129,7 @@ def _order_link(program_id, order_id):
         return "—"
     query = urlencode({"order_id": order_id, "program__id__exact": program_id})
     url = reverse("admin:conversions_conversion_changelist")
-    return format_html('<a class="{}" href="{}?{}">{}</a>', LINK_CLASS, url, query, order_id)
+    return admin_link(f"{url}?{query}", order_id)
 
 
 def _when(value):
@@ -187,12 +186,8 @@ class CodesAndLinksInline(ReadOnlyTabularInline):
     def friend(self, code):
         if (code.referrals_count or 0) > 1:
             url = reverse("admin:participants_referral_changelist")
-            return format_html(
-                '<a class="{}" href="{}?code__id__exact={}">{} friends</a>',
-                LINK_CLASS,
-                url,
-                code.pk,
-                code.referrals_count,
+            return admin_link(
+                f"{url}?code__id__exact={code.pk}", counted(code.referrals_count, "friend")
             )
         if code.referral_friend_pk is None:
             return "—"
@@ -241,7 +236,7 @@ class RewardsInline(ReadOnlyTabularInline):
     @admin.display(description=_("Reward"))
     def reward_link(self, reward):
         url = reverse("admin:participants_reward_change", args=[reward.pk])
-        return format_html('<a class="{}" href="{}">#{}</a>', LINK_CLASS, url, reward.pk)
+        return admin_link(url, f"#{reward.pk}")
 
     @admin.display(description=_("What"))
     def what(self, reward):
