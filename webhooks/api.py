@@ -111,6 +111,7 @@ def _refusal(error: DjangoValidationError):
 class EndpointsView(ProgramAPIView):
     # JSON only: an endpoint's `events` is a list, which a form cannot carry unambiguously.
     parser_classes = [BoundedJSONParser]
+
     @extend_schema(
         operation_id="webhooks_list",
         summary="The program's webhook endpoints",
@@ -160,6 +161,7 @@ class _OneEndpoint:
 
 class EndpointView(_OneEndpoint, ProgramAPIView):
     parser_classes = [BoundedJSONParser]
+
     @extend_schema(
         operation_id="webhook_get",
         summary="A webhook endpoint",
