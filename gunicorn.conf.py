@@ -68,6 +68,8 @@ max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 200)
 # production; GUNICORN_ACCESS_LOG=- elsewhere). With LOG_FORMAT=json every line is a JSON object
 # (foundation.log_format), gunicorn's own and its access log included.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-" if PRODUCTION else None)
+# A participant id in an API path is logged as an opaque reference (foundation.access_log).
+logger_class = "foundation.access_log.AccessLogger"
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 if os.environ.get("LOG_FORMAT") == "json":

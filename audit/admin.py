@@ -17,6 +17,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 from unfold.admin import ModelAdmin
 
+from foundation.wording import console_time
+
 from .models import AuditEntry
 from .services import audit_entries_for, audit_entries_of_program
 
@@ -72,7 +74,7 @@ def entries_table(entries, *, show_object=False):
         who = format_html("{}", entry.actor_display)
         if entry.remote_addr:
             who = format_html("{}<br><small>{}</small>", entry.actor_display, entry.remote_addr)
-        row = [entry.timestamp.strftime("%Y-%m-%d %H:%M:%S UTC"), who, entry.what]
+        row = [console_time(entry.timestamp), who, entry.what]
         if show_object:
             row.append(f"{entry.content_type.name}: {entry.object_repr}")
         row.append(details or "—")

@@ -5,10 +5,11 @@ from django.contrib.admin.models import LogEntry as AdminLogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
 
+from foundation.redaction import ERASED, needles, pattern, redact
+
 from .models import AuditEntry
 
 Action = AuditEntry.Action
-ERASED = "[erased]"
 
 
 def audit_record(
@@ -96,3 +97,45 @@ def _scrub(value, needles):
     if isinstance(value, dict):
         return {key: _scrub(item, needles) for key, item in value.items()}
     return value
+
+
+def audit_forget_text(*, program_id: int, values: list[str]) -> int:
+    """Cut erased personal values out of every text the trail and the admin's history hold that
+    quotes them, whatever object the entry is about: a void of a batch whose reason named the
+    person, a block reason, a change message. The rest of each text stays ("Leaked by
+    [erased]"). The program's entries (and those of no program) are searched; the admin's
+    history has no program and is searched whole. Returns how many entries were rewritten."""
+    compiled = pattern(values)
+    if compiled is None:
+        return 0
+    quoting = Q()
+    for value in needles(values):
+        quoting |= (
+            Q(object_repr__icontains=value)
+            | Q(changes_text__icontains=value)
+            | Q(changes__icontains=value)
+            | Q(additional_data__icontains=value)
+        )
+    entries = AuditEntry.objects.filter(
+        Q(program_id=program_id) | Q(program_id__isnull=True)
+    ).filter(quoting)
+    rewritten = 0
+    for entry in entries.only("pk", "object_repr", "changes_text", "changes", "additional_data"):
+        rewritten += AuditEntry.objects.filter(pk=entry.pk).update(
+            object_repr=redact(entry.object_repr, compiled),
+            changes_text=redact(entry.changes_text, compiled),
+            changes=redact(entry.changes, compiled),
+            additional_data=redact(entry.additional_data, compiled),
+            serialized_data=None,
+        )
+    admin_quoting = Q()
+    for value in needles(values):
+        admin_quoting |= Q(change_message__icontains=value) | Q(object_repr__icontains=value)
+    for entry in AdminLogEntry.objects.filter(admin_quoting).only(
+        "pk", "change_message", "object_repr"
+    ):
+        rewritten += AdminLogEntry.objects.filter(pk=entry.pk).update(
+            change_message=redact(entry.change_message, compiled),
+            object_repr=redact(entry.object_repr, compiled)[:200],
+        )
+    return rewritten

@@ -15,6 +15,10 @@ script, phase after phase, the ratios printed from the same run:
                codes), two wrk processes at once
   widget       GET /api/v1/widget/me with a participant token per advocate, one connection
                per gunicorn worker, so p95 is the service time (target ≤ 15 ms)
+  review       the conversions phase three times in a row: review off, then every check on
+               (set_review_policy strict, and set_reward_caps with caps no order reaches, so
+               the caps are counted too), then off again; the ratio on / mean of the two offs
+               (target ≥ 0.85). Every order carries IpAddress and CustomerStatus.
   webhooks     the conversions phase with no webhook endpoint, then with three endpoints
                subscribed to every event (add_webhook; a receiver in this process answers 204,
                the Celery worker delivers while the load runs), then with none again: the
@@ -56,7 +60,7 @@ GUNICORN_ARGS = os.environ.get("BENCH_GUNICORN_ARGS", "").split()
 # The gunicorn set-ups to measure in turn on one database: class:workers[:threads], ";"-separated.
 # Default: what gunicorn.conf.py runs in production here, sync workers, 2 × CPUs + 1.
 SERVERS_TEXT = os.environ.get("BENCH_SERVERS", f"sync:{2 * len(os.sched_getaffinity(0)) + 1}")
-PHASES = os.environ.get("BENCH_PHASES", "plain,lookup,conversions,mixed,widget").split(",")
+PHASES = os.environ.get("BENCH_PHASES", "plain,lookup,conversions,mixed,widget,review").split(",")
 ADVOCATES = int(os.environ.get("BENCH_ADVOCATES", "3000"))
 PER_ADVOCATE = 5
 SPARE = 40_000
@@ -109,7 +113,8 @@ function request()
   local code = codes[(i % #codes) + 1]
   local body = string.format(
     '{"OrderId": "o-%s-%d-%d", "OrderPromoCode": "%s", "CustomerId": "c-%s-%d-%d", ' ..
-    '"OrderSubtotal": "80.00", "CurrencyCode": "USD"}', run, tid, n, code, run, tid, n)
+    '"OrderSubtotal": "80.00", "CurrencyCode": "USD", "CustomerStatus": "New", ' ..
+    '"IpAddress": "198.51.%d.%d"}', run, tid, n, code, run, tid, n, tid % 250, n % 250)
   return wrk.format("POST", string.format("/api/v1/programs/%s/conversions", slug),
                     headers, body)
 end
@@ -271,6 +276,29 @@ def result(process):
     if line is None:
         raise RuntimeError(f"wrk gave no result:\n{out}")
     return json.loads(line[len("RESULT ") :])
+
+
+def review_settings(env, policy):
+    """Every check on (strict, with caps no order reaches) or off, through the commands, so
+    every web process sees the change (a program change renews the API-key copies)."""
+    caps = "10000000" if policy != "off" else "0"
+    for command in (
+        ["set_review_policy", "--program", "bench", "--policy", policy],
+        [
+            "set_reward_caps",
+            "--program",
+            "bench",
+            "--per-advocate-month",
+            caps,
+            "--per-advocate-total",
+            caps,
+            "--per-program-day",
+            caps,
+        ],
+    ):
+        subprocess.run(
+            [PY, "manage.py", *command], cwd=ROOT, env=env, check=True, capture_output=True
+        )
 
 
 def show(name, r):
@@ -543,6 +571,16 @@ def run_phases(name, workers, run_env, lua_path, base, used):
         widget = result(start_wrk(run_env, "widget", threads, workers, 0, lua_path, base))
         show(f"widget GET /me ({workers} conns)", widget)
         results["widget"] = widget
+    if "review" in PHASES:
+        rounds = []
+        for policy in ("off", "strict", "off"):
+            review_settings(run_env, policy)
+            run = result(start_wrk(run_env, "conversions", 2, CONNECTIONS, used, lua_path, base))
+            used = run["next_offset"]
+            show(f"conversions, review {policy}", run)
+            rounds.append(run)
+        ratio = rounds[1]["rps"] / ((rounds[0]["rps"] + rounds[2]["rps"]) / 2)
+        print(f"ratio review on / off              {ratio:8.2f}   (target ≥ 0.85)")
     if "webhooks" in PHASES:
         used = webhooks_phase(run_env, lua_path, base, used)
     if "plain" in results and "lookup" in results:

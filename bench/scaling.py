@@ -29,7 +29,8 @@ Environment: BENCH_DATABASE_URL (server, default postgres://root@127.0.0.1:5432/
 SCALING_SIZES (default "1000000,10000000"; add 100000000 knowingly: ~40 GB of disk and an hour
 or more), SCALING_KEEP=1 keeps the databases (default: dropped), SCALING_REUSE=1 measures an
 existing database of that size without building it again, SCALING_ROUNDS (default 3) rounds
-of measurements, interleaved across the sizes.
+of measurements, interleaved across the sizes, SCALING_DB_PREFIX (default
+bench_cluster_scale) names the databases.
 """
 
 import json
@@ -57,7 +58,7 @@ HANDED_OUT_OVER_DAYS = 365
 
 
 def db_name(size):
-    return f"bench_cluster_scale_{size}"
+    return f"{os.environ.get('SCALING_DB_PREFIX', 'bench_cluster_scale')}_{size}"
 
 
 def url_of(dbname):

@@ -21,9 +21,15 @@ from unfold.paginator import InfinitePaginator
 
 from audit.admin import AuditTrailAdminMixin
 from foundation.replica import on_replica
+from foundation.wording import console_time, counted
 from programs.admin import ProgramAdmin, ProgramForm
 from programs.admin_confirm import action_confirmation, action_confirmed
-from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
+from programs.admin_scoping import (
+    ProgramScopedAdminMixin,
+    UserNamesMixin,
+    managed_programs,
+    user_name,
+)
 from programs.models import Program, RewardKind
 
 from .exports import HEADER, csv_lines, write_xlsx
@@ -36,7 +42,6 @@ from .selectors import (
     codes_export_rows,
     codes_matching,
     program_stock_page,
-    readable_time,
     upload_preview,
 )
 from .services import (
@@ -50,10 +55,12 @@ from .services import (
     pool_update_settings,
     reward_tank_of,
 )
+from .topups import program_topup_progress, program_topup_sentence
 from .upload_store import (
     UploadExpired,
     UploadStoreUnavailable,
     upload_claim,
+    upload_claim_chunks,
     upload_keep,
     upload_verify,
 )
@@ -198,12 +205,13 @@ class PoolAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             + f"?pool__program__id__exact={program.pk}",
             "program_url": reverse("admin:programs_program_change", args=[program.pk]),
             "count_cap": f"{STOCK_COUNT_CAP:,}",
+            "topup": program_topup_sentence(program_topup_progress(program_id=program.pk)),
         }
         return TemplateResponse(request, "admin/codes/stock.html", context)
 
 
 @admin.register(Batch)
-class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
+class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
     program_path = "pool__program"
     change_list_template = "admin/codes/batch/change_list.html"
     change_form_template = "admin/codes/batch/change_form.html"
@@ -243,6 +251,11 @@ class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     ]
     readonly_fields = ["progress", "refused_rows"]
     actions = ["void_batches"]
+    user_fields = ("created_by",)
+
+    @admin.display(description="Created by")
+    def created_by_name(self, batch):
+        return user_name(batch.created_by)
 
     def has_add_permission(self, request):
         return False  # batches come from an upload, an import or generation
@@ -286,10 +299,10 @@ class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     @admin.display(description="Progress")
     def progress(self, batch):
         if batch.status == BatchStatus.COMPLETED:
-            return f"Done: {batch.rows_read:,} rows read."
+            return f"Done: {counted(batch.rows_read, 'row')} read."
         if batch.status == BatchStatus.FAILED:
             return "Failed: no codes were added."
-        return f"{batch.get_status_display()}: {batch.progress_rows:,} rows read so far."
+        return f"{batch.get_status_display()}: {counted(batch.progress_rows, 'row')} read so far."
 
     @admin.display(description="Refused rows")
     def refused_rows(self, batch):
@@ -392,7 +405,24 @@ class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             raise PermissionDenied  # the user no longer manages the pool's program
         file_name = pending.file_name
         try:
-            data = upload_claim(pending)
+            if pending.size > settings.CODES_UPLOAD_ASYNC_BYTES:
+                # Streamed from the store into the batch's kept pieces: never whole in memory.
+                batch = batch_upload_enqueue(
+                    pool=pool,
+                    chunks=upload_claim_chunks(pending),
+                    file_name=file_name,
+                    created_by=request.user,
+                )
+                messages.info(request, f"{file_name} is being imported; this page shows progress.")
+            else:
+                batch = batch_import(
+                    pool=pool,
+                    stream=io.BytesIO(upload_claim(pending)),
+                    file_name=file_name,
+                    source=BatchSource.UPLOAD,
+                    created_by=request.user,
+                )
+                messages.success(request, _summary(batch))
         except UploadExpired:
             messages.error(request, "The uploaded file has expired: please upload it again.")
             return redirect(_upload_url(pool))
@@ -404,21 +434,6 @@ class BatchAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                 "Nothing was imported; upload it again in a few minutes.",
             )
             return redirect(_upload_url(pool))
-        try:
-            if len(data) > settings.CODES_UPLOAD_ASYNC_BYTES:
-                batch = batch_upload_enqueue(
-                    pool=pool, data=data, file_name=file_name, created_by=request.user
-                )
-                messages.info(request, f"{file_name} is being imported; this page shows progress.")
-            else:
-                batch = batch_import(
-                    pool=pool,
-                    stream=io.BytesIO(data),
-                    file_name=file_name,
-                    source=BatchSource.UPLOAD,
-                    created_by=request.user,
-                )
-                messages.success(request, _summary(batch))
         except (UnreadableFile, PromoCodesOff) as exc:
             messages.error(request, f"{file_name}: {exc} Nothing was imported.")
             return redirect(_upload_url(pool))
@@ -440,11 +455,19 @@ def _batches_table(batches):
                 batch.get_status_display(),
                 f"{batch.codes_added:,}",
                 f"{batch.invalid_rows + batch.duplicates_in_file + batch.already_in_program:,}",
-                f"{batch.created_at:%Y-%m-%d %H:%M}",
+                console_time(batch.created_at),
             ]
             for batch in batches
         ],
     }
+
+
+def _alert_delivery(alert):
+    if alert.delivery == "sent":
+        return console_time(alert.sent_at)
+    if alert.delivery == "no recipients":
+        return "no recipients: add them in the settings"
+    return "not sent yet"
 
 
 def _alerts_table(alerts):
@@ -452,12 +475,12 @@ def _alerts_table(alerts):
         "headers": ["When", "Pool", "Alert", "Codes left", "Threshold", "E-mailed"],
         "rows": [
             [
-                f"{alert.created_at:%Y-%m-%d %H:%M}",
+                console_time(alert.created_at),
                 alert.pool.name,
                 alert.get_kind_display(),
                 f"{alert.available:,}",
                 f"{alert.threshold:,}",
-                f"{alert.sent_at:%Y-%m-%d %H:%M}" if alert.sent_at else "not sent",
+                _alert_delivery(alert),
             ]
             for alert in alerts
         ],
@@ -466,9 +489,11 @@ def _alerts_table(alerts):
 
 def _summary(batch):
     return (
-        f"Batch {batch.pk}: {batch.rows_read:,} rows read, {batch.codes_added:,} codes added, "
-        f"{batch.duplicates_in_file:,} duplicates in the file, {batch.already_in_program:,} "
-        f"already in the program, {batch.invalid_rows:,} invalid rows."
+        f"Batch {batch.pk}: {counted(batch.rows_read, 'row')} read, "
+        f"{counted(batch.codes_added, 'code')} added, "
+        f"{counted(batch.duplicates_in_file, 'duplicate')} in the file, "
+        f"{batch.already_in_program:,} already in the program, "
+        f"{counted(batch.invalid_rows, 'invalid row')}."
     )
 
 
@@ -483,7 +508,7 @@ def _xlsx_chunks(rows, header=HEADER):
 
 
 @admin.register(PromoCode)
-class PromoCodeAdmin(ProgramScopedAdminMixin, ModelAdmin):
+class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
     """The code manager. Few, narrow columns so the advocate shows at 1366 px; the rest is on
     each code's page and in the export. The conversions app adds the order and friend columns
     (codes knows nothing of orders and referrals)."""
@@ -501,6 +526,12 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, ModelAdmin):
     show_full_result_count = False
     raw_id_fields = ["holder", "redeemed_by", "batch"]
     actions = ["export_csv", "export_xlsx", "void_codes"]
+    user_fields = ("voided_by",)
+
+    @admin.display(description="Voided by")
+    def voided_by_name(self, code):
+        return user_name(code.voided_by)
+
     actions_list = [
         {"title": "Export", "icon": "download", "items": ["export_list_csv", "export_list_xlsx"]}
     ]
@@ -537,7 +568,7 @@ class PromoCodeAdmin(ProgramScopedAdminMixin, ModelAdmin):
 
     @admin.display(description="Assigned", ordering="assigned_at")
     def assigned(self, code):
-        return readable_time(code.assigned_at) if code.assigned_at else "—"
+        return console_time(code.assigned_at)
 
     def get_queryset(self, request):
         # The list, its search and its exports tolerate a second's lag: read from the replica
@@ -641,9 +672,14 @@ class StockAlertAdmin(ProgramScopedAdminMixin, ModelAdmin):
         "used_last_7_days",
         "days_left",
         "recipients",
-        "sent_at",
+        "e_mailed",
     ]
     list_filter = ["kind", "pool__program"]
+
+    @admin.display(description="E-mailed", ordering="sent_at")
+    def e_mailed(self, alert):
+        return _alert_delivery(alert)
+
     list_select_related = ["pool__program"]
 
     def has_add_permission(self, request):
@@ -675,13 +711,14 @@ def _void_flow(modeladmin, request, queryset, *, codes, action, what=""):
     preview = codes_void_preview(codes=codes)
     source = f" ({what})" if what else ""
     facts = [
-        f"{preview.to_void:,} codes of {program}{source} will be voided: they are never "
+        f"{counted(preview.to_void, 'code')} of {program}{source} will be voided: they are never "
         "assigned again and an order carrying one is rejected."
     ]
     if preview.holders_to_top_up:
         facts.append(
-            f"{preview.holders_to_top_up:,} advocates hold some of them: each is topped up with "
-            "new codes at once (as far as the pool has stock)."
+            f"{counted(preview.holders_to_top_up, 'advocate')} "
+            f"{'holds' if preview.holders_to_top_up == 1 else 'hold'} some of them: each is topped "
+            "up with new codes at once (as far as the pool has stock)."
         )
     if preview.reward_codes:
         facts.append(
@@ -700,7 +737,7 @@ def _void_flow(modeladmin, request, queryset, *, codes, action, what=""):
         title="Void codes",
         facts=facts,
         warning="Voiding cannot be undone.",
-        submit=f"Yes, void {preview.to_void:,} codes",
+        submit=f"Yes, void {counted(preview.to_void, 'code')}",
         form=form,
     )
 

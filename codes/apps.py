@@ -17,5 +17,5 @@ class CodesConfig(AppConfig):
         track(
             Batch,
             program=lambda batch: batch.pool.program_id,
-            exclude_fields=["created_at", "completed_at", "upload_data", "errors", "progress_rows"],
+            exclude_fields=["created_at", "completed_at", "errors", "progress_rows"],
         )

@@ -7,6 +7,7 @@ from django.urls import reverse
 from programs.admin_scoping import managed_programs
 
 from .selectors import DASHBOARD_PROGRAMS, programs_dashboard
+from .topups import program_topup_progress, program_topup_sentence
 
 
 def dashboard_callback(request, context):
@@ -20,6 +21,7 @@ def dashboard_callback(request, context):
             "row": row,
             "stock_url": reverse("admin:codes_program_stock", args=[row.program.pk]),
             "program_url": reverse("admin:programs_program_change", args=[row.program.pk]),
+            "topup": program_topup_sentence(program_topup_progress(program_id=row.program.pk)),
         }
         for row in rows
     ]

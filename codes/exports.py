@@ -1,8 +1,10 @@
 """Writing code exports (docs/architecture.md, Exports): CSV and XLSX, streamed, formula-safe.
 
-Codes are safe by their alphabet and written verbatim. Free-text cells starting with a
-character a spreadsheet would read as a formula are prefixed with a single quote in CSV; in
-XLSX every cell is written as text, so nothing is ever evaluated.
+A code begins with a letter or digit (codes.rules), so codes are written verbatim. A free-text
+cell that a spreadsheet would read as a formula (OWASP, CSV injection: `=`, `+`, `-`, `@`, a
+tab or a line break first, their full-width forms too, after any leading spaces: a spreadsheet
+skips those) is prefixed with a single quote in CSV; in XLSX every cell is written as text, so
+nothing is ever evaluated.
 """
 
 import csv
@@ -13,15 +15,18 @@ from openpyxl.cell import WriteOnlyCell
 from .selectors import EXPORT_COLUMNS
 
 HEADER = [title for title, _ in EXPORT_COLUMNS]
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# Columns safe by construction; every other one comes from people (pool names, file names,
-# participant and order ids) and is neutralised.
-_VERBATIM_COLUMNS = {"code", "usage", "status"}
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+# Columns safe by construction (their values are the product's own words); every other one is
+# neutralised: free text from people (pool names, file names, participant and order ids), and
+# the code itself, which begins with a letter or digit except in data older than that rule.
+_VERBATIM_COLUMNS = {"usage", "status"}
 
 
 def neutralise(text):
     """Prefix a cell a spreadsheet would take for a formula with a single quote."""
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    if text.startswith(_FORMULA_STARTS) or text.lstrip().startswith(_FORMULA_STARTS):
+        return "'" + text
+    return text
 
 
 class _Echo:

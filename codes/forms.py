@@ -3,7 +3,12 @@
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from unfold.widgets import UnfoldAdminFileFieldWidget, UnfoldAdminSelectWidget
+from unfold.widgets import (
+    UnfoldAdminFileFieldWidget,
+    UnfoldAdminSelectWidget,
+    UnfoldAdminTextareaWidget,
+    UnfoldAdminTextInputWidget,
+)
 
 from .models import Pool
 from .parsing import FORMATS, UnreadableFile, file_format
@@ -68,8 +73,15 @@ class PoolForm(forms.ModelForm):
 
     class Meta:
         model = Pool
-        fields = ["program", "kind", "name", "low_stock_threshold", "low_stock_recipients"]
-        widgets = {"low_stock_recipients": forms.Textarea(attrs={"rows": 3, "cols": 50})}
+        fields = [
+            "program",
+            "kind",
+            "name",
+            "low_stock_threshold",
+            "low_stock_recipients",
+            "code_pattern",
+        ]
+        widgets = {"low_stock_recipients": UnfoldAdminTextareaWidget(attrs={"rows": 3})}
         help_texts = {
             "low_stock_threshold": "E-mail the recipients when this many codes or fewer are left.",
             "low_stock_recipients": "One address per line (or comma-separated).",
@@ -105,5 +117,5 @@ class VoidForm(forms.Form):
         required=False,
         label="Why",
         help_text="Kept with each code, e.g. “leaked on a coupon site”.",
-        widget=forms.TextInput(attrs={"size": 60}),
+        widget=UnfoldAdminTextInputWidget(),
     )

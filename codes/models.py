@@ -10,23 +10,44 @@ A code's states live here, once: `CodeState` holds the predicate of each state, 
 from the same predicates.
 """
 
+import re
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length, Now
 from django.db.models.lookups import LessThanOrEqual
 
-from programs.models import CodeUsage, Program, split_addresses
+from programs.models import CodeUsage, Program, quota_usages_of, split_addresses
 from programs.validators import validate_single_line
 
+# The canonical form of a code, one constant each (docs/architecture.md, Where each rule lives):
+# the uploads, the APIs, the search, the generator, the staging table and the database's check
+# all take them from here.
 CODE_MAX_LENGTH = 64
-# Canonical form: upper case. The database refuses anything else, so a lower-case copy of an
-# existing code can never sneak past the unique index.
-CANONICAL_CODE_REGEX = r"^[A-Z0-9_-]{1,64}$"
+# The characters a code may be written with, as a regex character class (any case) …
+CODE_CHAR_CLASS = "A-Za-z0-9_-"
+# … and as stored: canonical form is upper case. The database refuses anything else, so a
+# lower-case copy of an existing code can never sneak past the unique index.
+CANONICAL_CHAR_CLASS = "A-Z0-9_-"
+CANONICAL_CODE_REGEX = rf"^[{CANONICAL_CHAR_CLASS}]{{1,{CODE_MAX_LENGTH}}}$"
 # The same rule as the database checks it: characters by a regex without a bounded repeat, the
 # length apart. PostgreSQL's regex engine spends about three times as long on `{1,64}` as on
 # `+`, on every row an import inserts.
-CODE_CHARS_REGEX = r"^[A-Z0-9_-]+$"
+CODE_CHARS_REGEX = rf"^[{CANONICAL_CHAR_CLASS}]+$"
+
+
+# A pool's pattern for codes made by hand: a prefix of A-Z, 0-9, - or _, then 4 or more "?".
+CODE_PATTERN_REGEX = r"^([A-Z0-9_-]*)(\?{4,})$"
+
+
+def validate_code_pattern(value: str) -> None:
+    if value and not re.fullmatch(CODE_PATTERN_REGEX, value):
+        raise ValidationError(
+            "Write the pattern as a prefix of A–Z, 0–9, - or _ followed by one ? per random "
+            "character, at least four (e.g. DEMO-????????)."
+        )
 
 
 class PoolKind(models.TextChoices):
@@ -54,6 +75,15 @@ class Pool(models.Model):
     # concurrent claimers sends an alert; they re-arm when stock rises above the threshold.
     low_alert_armed = models.BooleanField(default=True)
     empty_alert_armed = models.BooleanField(default=True)
+    # How codes made here by hand look ("DEMO-????????": the prefix, then one ? per random
+    # character); blank: like the pool's generated or uploaded codes (codes.selectors).
+    code_pattern = models.CharField(
+        max_length=CODE_MAX_LENGTH,
+        blank=True,
+        validators=[validate_code_pattern],
+        help_text="How codes added by hand look: a prefix, then one ? per random character "
+        "(e.g. DEMO-????????). Blank: like the codes already in the pool.",
+    )
     pays_rewards = models.BooleanField(
         "pays the program's fuel-tank rewards",
         default=False,
@@ -141,9 +171,12 @@ class Batch(models.Model):
     errors = models.JSONField(default=list, blank=True)
     failure_reason = models.TextField(blank=True)
     progress_rows = models.PositiveIntegerField(default=0)
-    # An admin upload processed in the background waits here (any worker can read it) and is
-    # cleared once imported or failed.
-    upload_data = models.BinaryField(null=True, blank=True, editable=False)
+    # A background import holds its batch by a lease (docs/architecture.md, Resilience): the
+    # worker running it bumps `attempts` when it takes the batch and refreshes `heartbeat_at`
+    # as it goes; a batch still processing with an old heartbeat lost its worker and is taken
+    # again by the periodic task, and a worker whose attempt is no longer the batch's stops.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -167,6 +200,31 @@ class Batch(models.Model):
 
     def __str__(self):
         return f"Batch {self.pk} ({self.file_name or self.get_source_display()})"
+
+    @staticmethod
+    def stalled(since):
+        """Background uploads still processing whose worker has not been heard of since
+        `since` (a batch from before heartbeats counts from its creation)."""
+        quiet = Q(heartbeat_at__lt=since) | Q(heartbeat_at__isnull=True, created_at__lt=since)
+        return Q(source=BatchSource.UPLOAD, status=BatchStatus.PROCESSING) & quiet
+
+
+class BatchUploadPart(models.Model):
+    """A piece of an admin upload imported in the background, kept in the database (so any
+    worker can read it) in pieces of a few MB (so no process holds the file whole) until its
+    batch completes or fails."""
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="upload_parts")
+    index = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("batch", "index"), name="batchuploadpart_unique")
+        ]
+
+    def __str__(self):
+        return f"Part {self.index} of batch {self.batch_id}"
 
 
 class CodeSource(models.TextChoices):
@@ -237,11 +295,9 @@ class PromoCodeQuerySet(models.QuerySet):
         return self.filter(CodeState.HELD, holder__in=holders)
 
     def toward_quota(self, *, usage):
-        """Held codes that count toward the quota of a program with this usage: in a
-        single-use program only single-use ones (a multi-use code kept from before the switch
-        still attributes but does not fill the quota)."""
-        held = self.held()
-        return held.filter(usage=CodeUsage.SINGLE) if usage == CodeUsage.SINGLE else held
+        """Held codes that count toward the quota of a program with this usage
+        (programs.models.quota_usages_of)."""
+        return self.held().filter(usage__in=quota_usages_of(usage))
 
     def revealed_to(self, holder):
         """The fuel-tank codes `holder` has earned and may be shown."""
@@ -483,3 +539,11 @@ class StockAlert(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} · {self.pool} · {self.available} left"
+
+    @property
+    def delivery(self) -> str:
+        """ "sent", "unsent" (its e-mail has not gone out yet) or "no recipients" (the pool names
+        nobody: recorded for the stock page, never e-mailed, not counted as unsent)."""
+        if self.sent_at:
+            return "sent"
+        return "unsent" if self.recipients.strip() else "no recipients"

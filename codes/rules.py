@@ -3,22 +3,29 @@ used for.
 
 `canonical_code` is the one canonical form: uploads, the APIs, the widget and the conversions
 all go through it. `code_verdict` is the one eligibility check: whether a code may refer a
-friend, attribute an order or be copied by a participant, and if not, why, in words for the
-person who asked. The states it reads are `codes.models.CodeState`'s.
+friend, attribute an order or be copied by a participant, and if not, why: a refusal code
+(codes.refusals) and the sentence derived from it, for the person who asked. The states it
+reads are `codes.models.CodeState`'s.
 """
 
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.db.models import Q
+
+from foundation.predicates import matches
 from programs.models import CodeUsage
 
-from .models import CODE_MAX_LENGTH, CodeStatus, PoolKind, PromoCode
+from .models import CODE_CHAR_CLASS, CODE_MAX_LENGTH, CodeState, CodeStatus, PoolKind, PromoCode
+from .refusals import Refusal, code_sentence, order_sentence
 
 # The characters of a code; a canonical code is upper case (the database refuses anything else).
+# It begins with a letter or digit, so that no code reads as a formula in a spreadsheet (`-A1`,
+# `_X`) and exports can write codes verbatim (docs/architecture.md, Exports).
 CODE_CHARACTERS = "A–Z, a–z, 0–9, - and _"
-_ALLOWED = re.compile(r"[A-Za-z0-9_-]+")
-CODE_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{1,{CODE_MAX_LENGTH}}}")
+_ALLOWED = re.compile(rf"[{CODE_CHAR_CLASS}]+")
+CODE_PATTERN = re.compile(rf"[A-Za-z0-9][{CODE_CHAR_CLASS}]{{0,{CODE_MAX_LENGTH - 1}}}")
 
 
 class InvalidCode(ValueError):
@@ -37,6 +44,8 @@ def canonical_code(raw: object) -> str:
     if len(text) > CODE_MAX_LENGTH:
         raise InvalidCode(f"too long ({len(text)} characters, at most {CODE_MAX_LENGTH})")
     bad = sorted({ch for ch in text if not _ALLOWED.fullmatch(ch)})
+    if not bad:
+        raise InvalidCode(f"begins with {text[0]!r}: a code begins with a letter or digit")
     shown = ", ".join(repr(ch) for ch in bad[:10])
     raise InvalidCode(f"invalid characters {shown} (only {CODE_CHARACTERS})")
 
@@ -49,6 +58,21 @@ def canonical_or_none(raw: object) -> str | None:
         return None
 
 
+# A field that may carry several codes (an order's OrderPromoCode: a shop's own coupon beside
+# the referral code) separates them by commas, semicolons or spaces.
+_CODE_SEPARATORS = re.compile(r"[,;\s]+")
+
+
+def promo_codes_split(text: str) -> list[str]:
+    """The codes of a field that may list several, in the order sent, each once (as sent: the
+    caller canonicalises)."""
+    codes = []
+    for part in _CODE_SEPARATORS.split(text or ""):
+        if part and part not in codes:
+            codes.append(part)
+    return codes
+
+
 class CodeUse(StrEnum):
     REFER = "refer"  # `referred_by_code` of an upsert, a participant import or a widget token
     ATTRIBUTE = "attribute"  # `OrderPromoCode` of a conversion
@@ -58,14 +82,45 @@ class CodeUse(StrEnum):
 @dataclass(frozen=True)
 class Verdict:
     allowed: bool
-    reason: str = ""
+    # Why not (None when allowed): a stable code; the sentence is derived from it (`reason`).
+    refusal: Refusal | None = None
     # For ATTRIBUTE: a refusal of a code that is one of the program's referral codes makes the
     # order `rejected`; of anything else (an ordinary shop promo, a fuel-tank code),
     # `unattributed`.
     is_referral_code: bool = False
+    use: CodeUse = CodeUse.ATTRIBUTE
+    shown: str = ""  # the code as named, for the sentences that name it
+    when: str = ""  # " on 2026-12-01" for a voided code
+
+    @property
+    def reason(self) -> str:
+        """The refusal in words, for the person who asked ("" when allowed)."""
+        if self.refusal is None:
+            return ""
+        if self.use == CodeUse.ATTRIBUTE:
+            return order_sentence(self.refusal, when=self.when)
+        return code_sentence(self.refusal, code=self.shown, when=self.when)
 
 
 ALLOWED = Verdict(True, is_referral_code=True)
+
+
+# Why a code may not attribute an order, in the order the rules are checked: the first that
+# holds is the refusal. Each is a predicate on the code (a Q over `CodeState`'s states): the
+# Python path reads it on the loaded code (foundation.predicates.matches) and the attribution
+# function is generated from it (conversions.sql). None: the holder may not hold codes, the
+# participants app's rule (`can_hold_codes`, participants.models.MAY_HOLD_CODES). A code absent
+# from the program is NOT_REFERRAL_CODE before any of these.
+ATTRIBUTE_REFUSALS: tuple[tuple[Refusal, Q | None], ...] = (
+    (Refusal.NOT_REFERRAL_CODE, ~CodeState.IN_REFERRAL_POOL),
+    (Refusal.CODE_VOIDED, CodeState.VOIDED),
+    (Refusal.CODE_UNHELD, Q(holder__isnull=True) | CodeState.AVAILABLE),
+    (Refusal.CODE_ALREADY_REDEEMED, CodeState.REDEEMED & Q(usage=CodeUsage.SINGLE)),
+    (Refusal.ADVOCATE_BLOCKED, None),
+)
+# A friend may be linked to the holder of a code already redeemed (the friend may sign up after
+# their order); the other refusals apply to a referral link as to an order.
+_REFER_SKIPS = {Refusal.CODE_ALREADY_REDEEMED}
 
 
 def code_verdict(
@@ -79,51 +134,35 @@ def code_verdict(
     standing comes from the participants app (`holder.can_hold_codes`); load the code with
     select_related("pool", "holder").
     """
-    shown = code.code if code is not None else (text or "").strip().upper()[:64]
+    shown = code.code if code is not None else (text or "").strip().upper()[:CODE_MAX_LENGTH]
+
+    def refused(refusal, *, referral=True, when=""):
+        return Verdict(False, refusal, referral, use, shown, when)
+
     if use == CodeUse.COPY:
-        return _copy_verdict(code, shown, participant_id)
-    if code is None or code.pool.kind != PoolKind.REFERRAL:
-        if use == CodeUse.ATTRIBUTE:
-            return Verdict(False, "The promo code is not one of the program's referral codes.")
-        return Verdict(False, f"{shown} is not one of this program's referral codes.")
-    if code.status == CodeStatus.VOIDED:
-        when = f" on {code.voided_at:%Y-%m-%d}" if code.voided_at else ""
-        if use == CodeUse.ATTRIBUTE:
-            return Verdict(
-                False,
-                f"The code was voided{when}: it no longer attributes orders.",
-                is_referral_code=True,
-            )
-        return Verdict(False, f"{shown} was voided{when}.", is_referral_code=True)
-    if code.holder_id is None or code.status == CodeStatus.AVAILABLE:
-        if use == CodeUse.ATTRIBUTE:
-            return Verdict(False, "The code is held by no advocate.", is_referral_code=True)
-        return Verdict(False, f"{shown} is not held by any advocate.", is_referral_code=True)
-    if use == CodeUse.ATTRIBUTE:
-        if code.usage == CodeUsage.SINGLE and code.status == CodeStatus.REDEEMED:
-            return Verdict(
-                False, "The single-use code was already redeemed.", is_referral_code=True
-            )
-        if not code.holder.can_hold_codes:
-            return Verdict(False, "The advocate is blocked.", is_referral_code=True)
-        return ALLOWED
-    # REFER: a friend may be linked to the holder of a code already redeemed (the friend may
-    # sign up after their order), but not to a blocked advocate, nor to themselves.
-    if not code.holder.can_hold_codes:
-        return Verdict(False, f"The advocate holding {shown} is blocked.", is_referral_code=True)
-    if participant_id is not None and code.holder_id == participant_id:
-        return Verdict(
-            False, "A participant cannot be referred by their own code.", is_referral_code=True
-        )
+        return _copy_verdict(code, participant_id, refused)
+    if code is None:
+        return refused(Refusal.NOT_REFERRAL_CODE, referral=False)
+    for refusal, predicate in ATTRIBUTE_REFUSALS:
+        if use == CodeUse.REFER and refusal in _REFER_SKIPS:
+            continue
+        holder_refused = predicate is None and not code.holder.can_hold_codes
+        if holder_refused or (predicate is not None and matches(predicate, code)):
+            when = ""
+            if refusal == Refusal.CODE_VOIDED and code.voided_at:
+                when = f" on {code.voided_at:%Y-%m-%d}"
+            return refused(refusal, referral=refusal != Refusal.NOT_REFERRAL_CODE, when=when)
+    if use == CodeUse.REFER and participant_id is not None and code.holder_id == participant_id:
+        return refused(Refusal.SELF_REFERRAL)
     return ALLOWED
 
 
-def _copy_verdict(code, shown, participant_id):
-    refused = Verdict(False, f"{shown} is not one of your codes.")
+def _copy_verdict(code, participant_id, refused):
     if code is None or participant_id is None or code.holder_id != participant_id:
-        return refused
+        return refused(Refusal.NOT_YOUR_CODE, referral=False)
     if code.status != CodeStatus.ASSIGNED:
-        return refused
+        return refused(Refusal.NOT_YOUR_CODE, referral=False)
     if code.pool.kind == PoolKind.FUEL_TANK and code.revealed_at is None:
-        return refused  # reserved for a reward still in its review period: not shown yet
-    return Verdict(True, is_referral_code=code.pool.kind == PoolKind.REFERRAL)
+        # reserved for a reward still in its review period: not shown yet
+        return refused(Refusal.NOT_YOUR_CODE, referral=False)
+    return Verdict(True, is_referral_code=code.pool.kind == PoolKind.REFERRAL, use=CodeUse.COPY)

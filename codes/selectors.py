@@ -9,6 +9,7 @@ codes left in the pool can never be handed out again.
 import itertools
 import re
 import weakref
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -22,11 +23,16 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from foundation.replica import on_replica, replica_reads
+from foundation.wording import about_duration
 from programs.models import Program
 
 from . import sql
 from .models import (
+    CODE_CHAR_CLASS,
+    CODE_MAX_LENGTH,
+    CODE_PATTERN_REGEX,
     Batch,
+    BatchSource,
     BatchStatus,
     CodeShortfall,
     CodeSource,
@@ -245,6 +251,12 @@ class PoolStockSummary:
         return forecast_days_left(available=self.available, used=self.used_last_7_days)
 
     @property
+    def lasts(self) -> str:
+        """The forecast in words ("about 7 months"; "more than 7 months" past the cap)."""
+        text = about_duration(self.days_left)
+        return text.replace("about", "more than", 1) if self.available.at_least else text
+
+    @property
     def is_low(self) -> bool:
         return not self.available.at_least and self.available <= self.threshold
 
@@ -294,7 +306,7 @@ def _program_stock_page(*, program: Program, now=None) -> ProgramStockPage:
     batches = list(
         Batch.objects.filter(pool__program=program)
         .select_related("pool")
-        .defer("errors", "upload_data")
+        .defer("errors")
         .order_by("-created_at", "-id")[:STOCK_RECENT_ROWS]
     )
     alerts = list(
@@ -481,6 +493,15 @@ def upload_batches_waiting(*, older_than, now=None):
     )
 
 
+def upload_batches_stalled(*, older_than, now=None):
+    """Ids of background uploads still processing whose worker has not been heard of for
+    `older_than` (it died: see Batch.attempts)."""
+    since = (now or timezone.now()) - older_than
+    return list(
+        Batch.objects.filter(Batch.stalled(since)).order_by("id").values_list("id", flat=True)
+    )
+
+
 EXPORT_PAGE_ROWS = 2000
 
 # A code of a fuel tank is a "reward" code, any other a "referral" code.
@@ -557,9 +578,11 @@ def _text(value, readable_times=False):
 # --- The code manager's search -------------------------------------------------------------
 
 # What a code, or its first characters, can look like (any case: codes are stored upper-case).
-CODE_PREFIX = re.compile(r"[A-Za-z0-9_-]{1,64}")
+CODE_PREFIX = re.compile(rf"[{CODE_CHAR_CLASS}]{{1,{CODE_MAX_LENGTH}}}")
 # An advocate's id or e-mail names a handful of participants; more is not a person.
 SEARCH_MAX_HOLDERS = 50
+# A code prefix is resolved to at most this many codes first (see codes_matching).
+SEARCH_MAX_PREFIX_CODES = 10_000
 
 
 def codes_matching(
@@ -569,9 +592,15 @@ def codes_matching(
     participant id or e-mail (any case) is `term`, in the programs `program_ids`.
 
     Each part is an index lookup, never a scan of the codes (checked with EXPLAIN on
-    PostgreSQL, docs/benchmarks.md):
-    - the code prefix: `promocode_unique_per_program` (program_id, code varchar_pattern_ops),
-      as program_id = ANY(…) AND code ~>=~ 'AB' AND code ~<~ 'AC';
+    PostgreSQL, docs/benchmarks.md and docs/scaling.md):
+    - the code prefix: resolved first to the ids of its codes, a bounded range of
+      `promocode_unique_per_program` (program_id, code varchar_pattern_ops) read in code
+      order, as program_id = ANY(…) AND code ~>=~ 'AB' AND code ~<~ 'AC' LIMIT 10,000; the
+      codes are then `pk IN (those ids)`, so the list's ORDER BY id DESC has only them to sort.
+      Left to itself, PostgreSQL over-estimates how many codes a prefix matches and, at 100 M
+      codes, walks the primary key backwards looking for them (90 s). A prefix matching more
+      than SEARCH_MAX_PREFIX_CODES codes is common enough in the table for that walk to find
+      a page quickly, and keeps the plain condition (the same codes either way);
     - the advocate: resolved first, on the participants' `participant_unique_id`
       (program_id, participant_id) or `participant_by_email` (program_id, UPPER(email)); their
       codes then come from `promocode_by_holder` (holder_id, …).
@@ -579,7 +608,14 @@ def codes_matching(
     term = term.strip()
     match = Q(pk__in=[])
     if CODE_PREFIX.fullmatch(term):
-        match |= Q(program_id__in=program_ids, code__startswith=term.upper())
+        prefix = Q(program_id__in=program_ids, code__startswith=term.upper())
+        code_ids = list(
+            PromoCode.objects.using(queryset.db)
+            .filter(prefix)
+            .order_by("program_id", "code")
+            .values_list("pk", flat=True)[:SEARCH_MAX_PREFIX_CODES]
+        )
+        match |= Q(pk__in=code_ids) if len(code_ids) < SEARCH_MAX_PREFIX_CODES else prefix
     # The holder's model, named through the foreign key: codes does not import participants.
     participants = PromoCode._meta.get_field("holder").related_model
     holder_ids = list(
@@ -657,3 +693,61 @@ def code_lookup_row(*, program_id: int, code: str) -> tuple | None:
     if row is None or not converters:
         return row
     return next(iter(compiler.apply_converters([row], converters)))
+
+
+@dataclass(frozen=True)
+class CodePattern:
+    """How a code made by hand in a pool looks: a prefix and a number of random characters."""
+
+    prefix: str
+    length: int
+
+    @property
+    def shown(self) -> str:
+        return self.prefix + "?" * self.length
+
+
+_GENERATED_FILE_NAME = re.compile(r"× ([A-Z0-9_-]*?)(\?{4,})$")
+_PATTERN_SAMPLE = 200
+_SEPARATORS = "-_"
+
+
+def _common_prefix(texts: list[str]) -> str:
+    first, last = min(texts), max(texts)  # what the first and last share, all share
+    size = 0
+    while size < min(len(first), len(last)) and first[size] == last[size]:
+        size += 1
+    return first[:size]
+
+
+def pool_code_pattern(*, pool: Pool, default_length: int = 10) -> CodePattern:
+    """The pattern of codes added by hand to `pool`: the pool's own (`code_pattern`) when set;
+    else the prefix and length of its latest generated batch; else what the codes of its latest
+    batch share (a prefix up to a `-` or `_`, and their usual length); else no prefix."""
+    if pool.code_pattern:
+        prefix, marks = re.fullmatch(CODE_PATTERN_REGEX, pool.code_pattern).groups()
+        return CodePattern(prefix, len(marks))
+    latest = (
+        Batch.objects.filter(pool=pool, codes_added__gt=0).order_by("-created_at", "-id").first()
+    )
+    if latest is None:
+        return CodePattern("", default_length)
+    generated = _GENERATED_FILE_NAME.search(latest.file_name or "")
+    if latest.source == BatchSource.GENERATED and generated:
+        return CodePattern(generated.group(1), len(generated.group(2)))
+    sample = list(
+        PromoCode.objects.filter(batch=latest).values_list("code", flat=True)[:_PATTERN_SAMPLE]
+    )
+    if not sample:
+        return CodePattern("", default_length)
+    shared = _common_prefix(sample)
+    cut = max(shared.rfind(ch) for ch in _SEPARATORS)
+    prefix = shared[: cut + 1] if cut >= 0 else ""
+    usual = Counter(len(code) for code in sample).most_common(1)[0][0]
+    return CodePattern(prefix, max(usual - len(prefix), 6))
+
+
+def referral_code_pattern(*, program: Program) -> CodePattern:
+    """The pattern a code added by hand to the program's referral pool follows."""
+    pool = Pool.objects.filter(program=program, kind=PoolKind.REFERRAL).first()
+    return pool_code_pattern(pool=pool) if pool else CodePattern("", 10)

@@ -23,9 +23,15 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 from django.db.models import Q
 from psycopg import errors as psycopg_errors
 
-from programs.models import CodeUsage, Program
+from programs.models import (
+    Program,
+    code_quota_of,
+    code_quota_sql,
+    counts_toward_quota_sql,
+)
 
 from .models import (
+    CODE_MAX_LENGTH,
     Batch,
     CodeShortfall,
     CodeSource,
@@ -166,7 +172,7 @@ class HolderProgram:
 
     @property
     def code_quota(self) -> int:
-        return self.codes_per_advocate if self.code_usage == CodeUsage.SINGLE else 1
+        return code_quota_of(self.code_usage, self.codes_per_advocate)
 
 
 def lock_holder(holder_id: int) -> None:
@@ -196,7 +202,7 @@ def holder_state(
     held = (
         f"SELECT COUNT(*) FROM {_holders_codes('%s')} WHERE c.pool_id = r.id "
         f"AND {assigned.replace(CODES_QUOTED, 'c')} "
-        "AND (p.code_usage <> %s OR c.usage = %s)"
+        f"AND {counts_toward_quota_sql('p.code_usage', 'c.usage')}"
     )
     queued = f"SELECT since FROM {CodeShortfall._meta.db_table} WHERE holder_id = %s"
     sql = (
@@ -205,8 +211,7 @@ def holder_state(
         f"FROM {Program._meta.db_table} p LEFT JOIN {Pool._meta.db_table} r "
         "ON r.program_id = p.id AND r.kind = %s WHERE p.id = %s"
     )
-    single = CodeUsage.SINGLE.value
-    params = [holder_id, *assigned_params, single, single, holder_id]
+    params = [holder_id, *assigned_params, holder_id]
     params += [PoolKind.REFERRAL.value, program_id]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -251,7 +256,6 @@ def top_up_function_sql() -> str:
     """
     available = _inline("AVAILABLE")
     assigned_c = _inline("ASSIGNED", "c")
-    single = connection.ops.compose_sql("%s", [CodeUsage.SINGLE.value])
     referral = connection.ops.compose_sql("%s", [PoolKind.REFERRAL.value])
     status_assigned = connection.ops.compose_sql("%s", [CodeStatus.ASSIGNED.value])
 
@@ -301,8 +305,8 @@ BEGIN
     IF only_if_queued AND v_since IS NULL THEN RETURN; END IF;
     SELECT count(*) INTO v_held FROM {_holders_codes("holder")}
      WHERE c.pool_id = v_pool AND {assigned_c}
-       AND (v_usage <> {single} OR c.usage = {single});
-    v_missing := CASE WHEN v_usage = {single} THEN v_per ELSE 1 END - v_held;
+       AND {counts_toward_quota_sql("v_usage", "c.usage")};
+    v_missing := {code_quota_sql("v_usage", "v_per")} - v_held;
     IF v_missing <= 0 THEN
         IF v_since IS NOT NULL THEN
             DELETE FROM {CodeShortfall._meta.db_table} WHERE holder_id = holder;
@@ -548,7 +552,7 @@ class ImportStaging:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 f"CREATE {kind} TABLE {self.table} "
-                "(line bigint NOT NULL, code varchar(64) NOT NULL)"
+                f"(line bigint NOT NULL, code varchar({CODE_MAX_LENGTH}) NOT NULL)"
             )
 
     def drop(self):

@@ -7,12 +7,14 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from django.utils import timezone
 
 from programs.models import Program
 
 from . import selectors, services
 from .models import CodeShortfall, Pool, PoolKind
 from .signals import pool_restocked
+from .upload_store import upload_sweep
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +70,32 @@ def batch_process_upload_task(batch_id):
 
 # An upload batch still waiting this long was never picked up (its task was not enqueued).
 WAITING_UPLOAD_GRACE = timedelta(minutes=10)
+# A background import writes a heartbeat at least every STAGING_CHUNK_ROWS rows (seconds apart);
+# one silent this long lost its worker (killed, or its machine gone).
+STALLED_UPLOAD_GRACE = timedelta(minutes=5)
 
 
 @shared_task(name="codes.process_waiting_uploads")
 def process_waiting_uploads():
     """Periodic: import the admin uploads whose task never ran (the broker was unreachable when
-    they were confirmed). batch_process_upload claims a batch before importing it, so a batch
-    is never imported twice. Also drops the staging tables of imports whose process died."""
+    they were confirmed), and those whose worker died mid-import (imported again, or failed
+    with a reason after a few attempts). batch_process_upload and batch_resume_stalled take a
+    batch before importing it, so a batch is never imported twice. Also drops the staging
+    tables of imports whose process died."""
     services.import_staging_sweep()
     waiting = selectors.upload_batches_waiting(older_than=WAITING_UPLOAD_GRACE)
     for batch_id in waiting:
         log.info("Importing upload batch %s, which waited past its task", batch_id)
         services.batch_process_upload(batch_id=batch_id)
-    return len(waiting)
+    now = timezone.now()
+    stalled = selectors.upload_batches_stalled(older_than=STALLED_UPLOAD_GRACE, now=now)
+    for batch_id in stalled:
+        services.batch_resume_stalled(batch_id=batch_id, stalled_before=now - STALLED_UPLOAD_GRACE)
+    return len(waiting) + len(stalled)
+
+
+@shared_task(name="codes.sweep_waiting_uploads")
+def sweep_waiting_uploads():
+    """Periodic: remove the admin uploads (code files, participant files) previewed and never
+    confirmed, once past their time."""
+    return upload_sweep()

@@ -62,13 +62,22 @@ def _folder():
 
 
 def upload_keep(*, chunks, user, pool, file_name):
-    """Keep an uploaded file (an iterable of byte chunks); return its signed reference."""
+    """Keep an uploaded file (an iterable of byte chunks); return its signed reference.
+
+    `pool` is None for an upload that is not a code file (the participant import): its
+    reference then names no pool, and the code upload's confirm step refuses it."""
     token = secrets.token_hex(16)
     try:
         size = _cache_write(token, chunks) if _uses_cache() else _folder_write(token, chunks)
     except CACHE_ERRORS as exc:
         raise UploadStoreUnavailable(str(exc)) from exc
-    payload = {"t": token, "u": user.pk, "p": pool.pk, "f": file_name, "s": size}
+    payload = {
+        "t": token,
+        "u": user.pk,
+        "p": pool.pk if pool is not None else None,
+        "f": file_name,
+        "s": size,
+    }
     return signing.dumps(payload, salt=_SALT, compress=True)
 
 
@@ -91,19 +100,36 @@ def upload_verify(*, reference, user):
     return pending
 
 
-def upload_claim(pending):
-    """Take the waiting file of a verified upload (once): return its bytes.
+def upload_claim_chunks(pending):
+    """Take the waiting file of a verified upload (once, at this call): return an iterator of
+    its bytes in chunks of a few MB, so a big file is never held whole. The file leaves the
+    store as it is read (all of it once the iterator ends or is closed).
 
     Raises UploadExpired when it is gone (confirmed already, or expired), and
-    UploadStoreUnavailable when the shared store cannot be reached.
+    UploadStoreUnavailable when the shared store cannot be reached, here or while reading.
     """
     try:
-        data = _cache_claim(pending.token) if _uses_cache() else _folder_claim(pending.token)
+        chunks = _cache_claim(pending.token) if _uses_cache() else _folder_claim(pending.token)
     except CACHE_ERRORS as exc:
         raise UploadStoreUnavailable(str(exc)) from exc
-    if data is None:
+    if chunks is None:
         raise UploadExpired("The uploaded file has expired or was already imported.")
-    return data
+    return _store_errors(chunks)
+
+
+def upload_claim(pending):
+    """Take the waiting file of a verified upload (once): return its bytes (for small files;
+    see upload_claim_chunks)."""
+    return b"".join(upload_claim_chunks(pending))
+
+
+def _store_errors(chunks):
+    try:
+        yield from chunks
+    except CACHE_ERRORS as exc:
+        raise UploadStoreUnavailable(str(exc)) from exc
+    finally:
+        chunks.close()
 
 
 # The embedded default: a local folder ------------------------------------------------------
@@ -128,22 +154,41 @@ def _folder_claim(token):
         os.rename(path, claimed)  # atomic: of two concurrent confirmations one gets the file
     except FileNotFoundError:
         return None
+    if time.time() - claimed.stat().st_mtime > UPLOAD_TTL_SECONDS:
+        claimed.unlink()
+        return None
+    return _file_chunks(claimed)
+
+
+def _file_chunks(path):
     try:
-        if time.time() - claimed.stat().st_mtime > UPLOAD_TTL_SECONDS:
-            return None
-        return claimed.read_bytes()
+        with open(path, "rb") as file:
+            while chunk := file.read(_CHUNK_BYTES):
+                yield chunk
     finally:
         with contextlib.suppress(OSError):
-            claimed.unlink()
+            path.unlink()
+
+
+def upload_sweep():
+    """Remove the files of previews never confirmed, once past their time; return how many.
+
+    Run periodically. Files waiting in the shared cache expire there on their own."""
+    if _uses_cache():
+        return 0
+    return _folder_sweep(_folder())
 
 
 def _folder_sweep(folder):
     # Previews never confirmed leave their file behind: drop those past their time.
     cutoff = time.time() - UPLOAD_TTL_SECONDS
+    removed = 0
     for entry in os.scandir(folder):
         with contextlib.suppress(OSError):
             if entry.is_file() and entry.stat().st_mtime < cutoff:
                 os.unlink(entry.path)
+                removed += 1
+    return removed
 
 
 # With REDIS_URL: the shared cache, in chunks -------------------------------------------------
@@ -176,16 +221,20 @@ def _cache_claim(token):
     count = cache.get(key)
     if not isinstance(count, int) or not cache.delete(key):
         return None  # expired, or another confirmation claimed it first
+    return _cache_chunks(key, count)
+
+
+def _cache_chunks(key, count):
     parts = [f"{key}:{i}" for i in range(count)]
-    data = bytearray()
-    for part in parts:
-        chunk = cache.get(part)
-        if chunk is None:
-            cache.delete_many(parts)
-            return None
-        data += chunk
-    cache.delete_many(parts)
-    return data
+    try:
+        for part in parts:
+            chunk = cache.get(part)
+            if chunk is None:
+                raise UploadExpired("The uploaded file has expired or was already imported.")
+            cache.delete(part)
+            yield chunk
+    finally:
+        cache.delete_many(parts)  # what is left of a file read only in part
 
 
 __all__ = [
@@ -193,6 +242,8 @@ __all__ = [
     "UploadExpired",
     "UploadStoreUnavailable",
     "upload_claim",
+    "upload_claim_chunks",
     "upload_keep",
+    "upload_sweep",
     "upload_verify",
 ]

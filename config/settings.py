@@ -13,6 +13,8 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
+from django.utils.translation import gettext_lazy as _
 from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -121,6 +123,9 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language a person reads: the console's language cookie (unfold's switcher), else the
+    # browser's Accept-Language; the widget and e-mails choose theirs themselves.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -255,10 +260,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# The languages offered, in the console, the widget and the e-mails. Adding one is a .po file
+# under locale/ (compiled by `make install`, foundation/translations.py) and a line here.
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", "English"),
+    ("zh-hans", "简体中文"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Dates and times in the console read "2026-12-07 13:19 UTC" everywhere (config/formats/).
+FORMAT_MODULE_PATH = ["config.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -278,17 +292,30 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Logging in at /admin/login/ without a `next` lands on the console, not on Django's default
+# /accounts/profile/ (which this project does not have).
+LOGIN_REDIRECT_URL = "admin:index"
+
 # Where e-mails link back to (low-stock alerts link to the pool's admin pages).
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
 # The admin console (django-unfold). Its CSS, fonts and scripts ship in its package and are served
 # by WhiteNoise like every other static file: nothing is loaded from a CDN.
 UNFOLD = {
-    "SITE_TITLE": "Referral promo codes",
-    "SITE_HEADER": "Referral promo codes",
+    "SITE_TITLE": _("Referral promo codes"),
+    "SITE_HEADER": _("Referral promo codes"),
     "SITE_SYMBOL": "redeem",
+    "SITE_FAVICONS": [
+        {
+            "rel": "icon",
+            "type": "image/svg+xml",
+            "href": lambda request: static("console/favicon.svg"),
+        }
+    ],
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": False,
+    # The manager's own language (settings.LANGUAGES), kept by Django's set_language.
+    "SHOW_LANGUAGES": True,
     # The index shows each managed program's stock (codes.dashboard).
     "DASHBOARD_CALLBACK": "codes.dashboard.dashboard_callback",
 }
@@ -350,6 +377,7 @@ CELERY_TASK_QUEUES = [
 CELERY_TASK_ROUTES = {
     "codes.batch_process_upload": {"queue": "imports"},
     "codes.process_waiting_uploads": {"queue": "imports"},
+    "codes.sweep_waiting_uploads": {"queue": "imports"},
     "codes.send_stock_alert": {"queue": "alerts"},
     "codes.check_code_stock": {"queue": "alerts"},
     "codes.top_up_short_advocates": {"queue": "topups"},
@@ -368,14 +396,17 @@ CELERY_BEAT_SCHEDULE = {
     "rewards-release-due": {"task": "participants.rewards_release_due", "schedule": 15 * 60},
     # Safety net for the fill that runs when a fuel-tank batch lands.
     "rewards-fill-waiting": {"task": "participants.rewards_fill_waiting", "schedule": 15 * 60},
-    # Admin uploads whose import task was never enqueued (broker unreachable at the time).
     # Webhook retries, and events whose send was lost while the broker was down.
     "webhooks-sweep": {"task": "webhooks.deliveries_sweep", "schedule": 60.0},
     "webhooks-prune": {"task": "webhooks.deliveries_prune", "schedule": 24 * 3600.0},
+    # Admin uploads whose import task was never enqueued (broker unreachable at the time), or
+    # whose worker died mid-import.
     "codes-process-waiting-uploads": {
         "task": "codes.process_waiting_uploads",
-        "schedule": 10 * 60.0,
+        "schedule": 5 * 60.0,
     },
+    # Admin uploads previewed and never confirmed: their files are removed once expired.
+    "codes-sweep-waiting-uploads": {"task": "codes.sweep_waiting_uploads", "schedule": 60 * 60.0},
 }
 
 # The audit trail (django-auditlog, with the audit app's entry model): who changed programs,
@@ -518,9 +549,23 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         "json": {"()": "foundation.log_format.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # Participant ids in API paths are written as opaque references (foundation.access_log).
+    "filters": {"opaque_paths": {"()": "foundation.access_log.OpaqueParticipantPaths"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["opaque_paths"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Django's own lines go through the one handler above (its default console handler
+        # would print them a second time, unfiltered).
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 # Python warnings become log records too, so that every line is JSON.
 logging.captureWarnings(LOG_FORMAT == "json")

@@ -1,13 +1,18 @@
 from django.contrib import admin
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from conversions.api_impact import ImpactActionsView, ImpactConversionView
 
-admin.site.site_header = "Referral promo codes"
-admin.site.site_title = "Referral promo codes"
-admin.site.index_title = "Programs, codes and referrals"
+FAVICON = "console/favicon.svg"  # also named on every console page (UNFOLD["SITE_FAVICONS"])
+
+admin.site.site_header = _("Referral promo codes")
+admin.site.site_title = _("Referral promo codes")
+admin.site.index_title = _("Programs, codes and referrals")
 
 # The console's sections in the order a program manager works through them (Django sorts them
 # by name, which put the audit trail and the auth pages first and the codes last).
@@ -25,7 +30,12 @@ admin.site.get_app_list = _apps_in_console_order
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # Browsers ask for /favicon.ico on every page that names no icon (the API docs, errors).
+    path("favicon.ico", lambda request: HttpResponsePermanentRedirect(static(FAVICON))),
     path("admin/", admin.site.urls),
+    # The console's language switcher (unfold) posts here: Django's set_language keeps the
+    # manager's choice in a cookie, which LocaleMiddleware reads before Accept-Language.
+    path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

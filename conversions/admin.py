@@ -6,7 +6,7 @@ from unfold.admin import ModelAdmin, TabularInline
 
 from codes.admin import PromoCodeAdmin
 from codes.models import PromoCode
-from codes.selectors import readable_time
+from foundation.wording import console_time
 from participants.selectors import codes_with_latest_referral
 from programs.admin_scoping import ProgramScopedAdminMixin
 
@@ -16,14 +16,14 @@ from .models import Conversion, ConversionItem, ConversionStatus
 LINK_CLASS = "text-primary-600 dark:text-primary-500"
 
 
-def participant_link(participant):
+def participant_link(participant, text=None):
     if participant is None:
         return "—"
     return format_html(
         '<a class="{}" href="{}">{}</a>',
         LINK_CLASS,
         reverse("admin:participants_participant_change", args=[participant.pk]),
-        participant.participant_id,
+        text or participant.participant_id,
     )
 
 
@@ -70,7 +70,7 @@ class ConversionAdmin(ProgramScopedAdminMixin, ModelAdmin):
         # A reversed order says so, with its reason; the reason it was attributed is history.
         if conversion.status == ConversionStatus.REVERSED:
             reason = conversion.reversal_reason or "no reason given"
-            when = f" on {readable_time(conversion.reversed_at)}" if conversion.reversed_at else ""
+            when = f" on {console_time(conversion.reversed_at)}" if conversion.reversed_at else ""
             return f"Reversed{when}: {reason}"
         label = conversion.get_status_display()
         reason = conversion.reason
@@ -84,7 +84,9 @@ class ConversionAdmin(ProgramScopedAdminMixin, ModelAdmin):
 
     @admin.display(description="Friend", ordering="friend__participant_id")
     def friend_shown(self, conversion):
-        return participant_link(conversion.friend)
+        if conversion.friend is None:
+            return "—"
+        return participant_link(conversion.friend, conversion.friend.shown_name)
 
     @admin.display(description="Amount", ordering="order_subtotal")
     def amount(self, conversion):
@@ -92,7 +94,7 @@ class ConversionAdmin(ProgramScopedAdminMixin, ModelAdmin):
 
     @admin.display(description="Date", ordering="created_at")
     def date(self, conversion):
-        return readable_time(conversion.event_date or conversion.created_at)
+        return console_time(conversion.event_date or conversion.created_at)
 
     def has_add_permission(self, request):
         return False

@@ -2,11 +2,16 @@
 
 import re
 from collections.abc import Mapping
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator
-from drf_spectacular.extensions import OpenApiSerializerExtension
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.extensions import (
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -18,7 +23,8 @@ from participants.models import RewardStatus
 from programs.api import ProgramAPIView
 from programs.models import RewardKind
 
-from .models import Conversion, ConversionStatus
+from .models import Conversion, ConversionReason, ConversionStatus, ReviewStatus
+from .review import CHECKS
 from .services import (
     EVENT_DATE_NOW,
     ConversionConflict,
@@ -44,20 +50,21 @@ MAX_ITEMS = 1000
 MAX_WHOLE_DIGITS = 12  # the amount columns hold 14 digits, 2 of them after the point
 
 
-@extend_schema_field(
-    {
-        "oneOf": [
-            {"type": "number"},
-            {"type": "string", "format": "decimal", "pattern": r"^-?[0-9]{1,12}(\.[0-9]+)?$"},
-        ]
-    }
-)
 class MoneyField(serializers.DecimalField):
-    """An amount as a JSON number or a string, rounded half up to the cent.
+    """An amount as a JSON number or a string, rounded half up to the cent (or to the field's
+    decimals), with at most 12 digits before the point once rounded: what the amount columns
+    hold. Anything larger, rounding included (999999999999.995), is refused naming the field.
 
     Extra decimals are rounded rather than refused: a shop's tag computing price × quantity in
     floating point sends 59.970000000000006 for 59.97.
     """
+
+    default_error_messages = {
+        "max_whole_digits": "Ensure that there are no more than {max_whole_digits} digits "
+        "before the decimal point, once rounded to {decimal_places} decimals.",
+        "max_string_length": "Enter a number of at most {max_whole_digits} digits before the "
+        "decimal point.",
+    }
 
     def __init__(self, *, decimal_places=2, **kwargs):
         super().__init__(
@@ -67,10 +74,52 @@ class MoneyField(serializers.DecimalField):
             **kwargs,
         )
 
+    def fail(self, key, **kwargs):
+        if key in ("max_whole_digits", "max_string_length"):
+            kwargs.update(max_whole_digits=MAX_WHOLE_DIGITS, decimal_places=self.decimal_places)
+        super().fail(key, **kwargs)
+
     def validate_precision(self, value):
         if value and value.adjusted() + 1 > MAX_WHOLE_DIGITS:
-            self.fail("max_whole_digits", max_whole_digits=MAX_WHOLE_DIGITS)
+            self.fail("max_whole_digits")
         return value
+
+    def quantize(self, value):
+        # Rounding can carry into a 13th whole digit, which the column cannot hold (and which
+        # the context's precision refuses with InvalidOperation).
+        try:
+            rounded = super().quantize(value)
+        except InvalidOperation:
+            self.fail("max_whole_digits")
+        if rounded and rounded.adjusted() + 1 > MAX_WHOLE_DIGITS:
+            self.fail("max_whole_digits")
+        return rounded
+
+    def largest(self):
+        """The largest amount the field keeps, as the schema states it."""
+        return Decimal(10) ** MAX_WHOLE_DIGITS - Decimal(10) ** -self.decimal_places
+
+
+class MoneyFieldSchema(OpenApiSerializerFieldExtension):
+    """A number or a decimal string, with the bounds the field enforces: at most 12 whole
+    digits, and no sign when the field refuses negative amounts."""
+
+    target_class = "conversions.api.MoneyField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        largest = float(field.largest())
+        unsigned = field.min_value is not None and field.min_value >= 0
+        number = {"type": "number", "maximum": largest}
+        number["minimum"] = float(field.min_value) if unsigned else -largest
+        sign = "" if unsigned else "-?"
+        string = {
+            "type": "string",
+            "format": "decimal",
+            "pattern": rf"^{sign}[0-9]{{1,{MAX_WHOLE_DIGITS}}}(\.[0-9]+)?$",
+        }
+        return {"oneOf": [number, string]}
 
 
 # What EventDate accepts, as the schema says it: an ISO 8601 time, or NOW in any case.
@@ -97,14 +146,14 @@ class EventDateField(serializers.DateTimeField):
 
 
 class CustomerEmailField(serializers.CharField):
-    """An e-mail address, or its SHA-1 hex digest (what impact.com clients often send)."""
+    """An e-mail address, or its SHA-1 or SHA-256 hex digest (impact.com documents both)."""
 
     def __init__(self, **kwargs):
         super().__init__(max_length=254, **kwargs)
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
-        if value and not re.fullmatch(r"[0-9a-fA-F]{40}", value):
+        if value and not re.fullmatch(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}", value):
             try:
                 EmailValidator()(value)
             except DjangoValidationError:
@@ -112,7 +161,7 @@ class CustomerEmailField(serializers.CharField):
         return value
 
     default_error_messages = {
-        "invalid": "Enter a valid email address, or its SHA-1 hex digest.",
+        "invalid": gettext_lazy("Enter a valid email address, or its SHA-1 or SHA-256 hex digest."),
     }
 
 
@@ -123,8 +172,8 @@ class ConversionItemSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=255)
     category = serializers.CharField(required=False, allow_blank=True, max_length=255)
     quantity = serializers.IntegerField(required=False, min_value=0, max_value=2_147_483_647)
-    price = MoneyField(required=False, decimal_places=4)
-    subtotal = MoneyField(required=False)
+    price = MoneyField(required=False, decimal_places=4, min_value=Decimal(0))
+    subtotal = MoneyField(required=False, min_value=Decimal(0))
 
 
 def _items(data):
@@ -139,7 +188,7 @@ def _items(data):
             continue
         index = int(match.group(2))
         if not 1 <= index <= MAX_ITEMS:
-            errors[key] = [f"Item fields are numbered from 1 to {MAX_ITEMS}."]
+            errors[key] = [_("Item fields are numbered from 1 to %(max)s.") % {"max": MAX_ITEMS}]
             continue
         value = data[key]
         if value is None or value == "":
@@ -157,7 +206,10 @@ def _items(data):
         amount = item_amount(item)
         if amount is not None and amount.adjusted() + 1 > MAX_WHOLE_DIGITS:
             key = fields.get("subtotal", fields.get("quantity", fields.get("price")))[0]
-            errors[key] = [f"The line's amount has more than {MAX_WHOLE_DIGITS} whole digits."]
+            errors[key] = [
+                _("The line's amount has more than %(digits)s whole digits.")
+                % {"digits": MAX_WHOLE_DIGITS}
+            ]
             continue
         items.append(item)
     return items, errors
@@ -172,12 +224,10 @@ IGNORED_IMPACT_FIELDS = {
     "ClickId": "impact.com click id: attribution here is by the promo code.",
     "SharedId": "impact.com shared id.",
     "CustomProfileId": "Visitor id.",
-    "CustomerStatus": "New or existing customer.",
     "CustomerCity": "Customer location.",
     "CustomerRegion": "Customer location.",
     "CustomerCountry": "Customer location.",
     "CustomerPostCode": "Customer location.",
-    "IpAddress": "The customer's IP address (not stored).",
     "UserAgent": "The customer's browser (not stored).",
     "PaymentType": "Payment method.",
     "OrderShipping": "Shipping cost.",
@@ -190,9 +240,9 @@ ITEM_DESCRIPTIONS = {
     "ItemName1": ("string", "Line 1's product name (ItemName{n})."),
     "ItemCategory1": ("string", "Line 1's category (ItemCategory{n})."),
     "ItemQuantity1": ("quantity", "Line 1's quantity (ItemQuantity{n}); 1 when not sent."),
-    "ItemPrice1": ("money", "Line 1's unit price (ItemPrice{n}), to 4 decimals."),
+    "ItemPrice1": ("price", "Line 1's unit price (ItemPrice{n}), to 4 decimals; not negative."),
     "ItemSubTotal1": (
-        "money",
+        "subtotal",
         "Line 1's amount (ItemSubTotal{n}, or ItemSubtotal{n}); else price × quantity.",
     ),
 }
@@ -216,10 +266,11 @@ class ConversionInputSchema(OpenApiSerializerExtension):
 
     def map_serializer(self, auto_schema, direction):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
-        money_schema = auto_schema._map_serializer_field(MoneyField(), direction)
+        item_fields = ConversionItemSerializer().fields
         properties = schema.setdefault("properties", {})
         for name, (kind, description) in ITEM_DESCRIPTIONS.items():
-            if kind == "money":
+            if kind in ("price", "subtotal"):
+                money_schema = auto_schema._map_serializer_field(item_fields[kind], direction)
                 properties[name] = {**money_schema, "description": description}
             elif kind == "quantity":
                 properties[name] = {**QUANTITY_SCHEMA, "description": description}
@@ -257,7 +308,16 @@ class ConversionInputSerializer(serializers.Serializer):
         max_length=255, required=False, help_text="impact.com's older name for OrderId."
     )
     OrderPromoCode = serializers.CharField(
-        required=False, allow_blank=True, allow_null=True, max_length=255
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=255,
+        help_text=(
+            "The code(s) used at checkout: one, or several separated by commas, semicolons or "
+            "spaces (a shop's coupon beside the referral code). The first of the program's "
+            "referral codes among them attributes the order; the answer names it (`code_used`) "
+            "and the others (`codes_ignored`)."
+        ),
     )
     CustomerId = serializers.CharField(
         required=False,
@@ -271,8 +331,9 @@ class ConversionInputSerializer(serializers.Serializer):
         allow_blank=True,
         allow_null=True,
         help_text=(
-            "The friend's e-mail address, or the SHA-1 hex digest of it (lower-cased, trimmed) "
-            "as impact.com clients send it. A digest only serves the self-referral check."
+            "The friend's e-mail address, or the SHA-1 or SHA-256 hex digest of it (lower-cased, "
+            "trimmed; any case of hex digits) as impact.com clients send it. A digest only "
+            "serves the self-referral check."
         ),
     )
     EventDate = EventDateField(
@@ -297,6 +358,25 @@ class ConversionInputSerializer(serializers.Serializer):
     )
     CurrencyCode = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, min_length=3, max_length=3
+    )
+    IpAddress = serializers.IPAddressField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        help_text=(
+            "The customer's IP address (IPv4 or IPv6), for the review's same-IP check: kept "
+            "hashed, never shown."
+        ),
+    )
+    CustomerStatus = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=40,
+        help_text=(
+            "impact.com's new or existing customer: `Returning` or `Existing` (any case) flags "
+            "the review's existing-customer check; `New` or anything else does not."
+        ),
     )
     Currency = serializers.CharField(
         required=False,
@@ -338,9 +418,12 @@ class ConversionInputSerializer(serializers.Serializer):
             if values.get(name) in (None, ""):
                 values[name] = values[alias]
             elif values[name] != values[alias]:
-                errors[alias] = [f"{alias} differs from {name}; send one of them."]
+                errors[alias] = [
+                    _("%(alias)s differs from %(name)s; send one of them.")
+                    % {"alias": alias, "name": name}
+                ]
         if not values.get("OrderId"):
-            errors["OrderId"] = ["This field is required."]
+            errors["OrderId"] = [_("This field is required.")]
         return errors
 
     def to_payload(self):
@@ -355,6 +438,8 @@ class ConversionInputSerializer(serializers.Serializer):
             "order_discount": data.get("OrderDiscount"),
             "currency_code": data.get("CurrencyCode"),
             "items": data["items"],
+            "ip_address": data.get("IpAddress"),
+            "customer_status": data.get("CustomerStatus"),
         }
 
 
@@ -378,12 +463,44 @@ class RewardSerializer(serializers.Serializer):
     percent = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
     available_at = serializers.DateTimeField(allow_null=True)
     needs_review = serializers.BooleanField()
+    reason_code = serializers.CharField(
+        allow_null=True,
+        required=False,
+        help_text=(
+            "Why the reward was withheld: `reward_cap_month`, `reward_cap_total` or "
+            "`reward_cap_program_day` (status `capped`), `review_denied` (cancelled by the "
+            "review); null otherwise."
+        ),
+    )
+
+
+class ReviewSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=ReviewStatus.choices,
+        help_text=(
+            "approved: the reward follows the usual review period; held: it waits in "
+            "`pending_review` for a manager; denied: it is cancelled. The attribution stands."
+        ),
+    )
+    score = serializers.IntegerField(min_value=0, max_value=100)
+    reasons = serializers.ListField(
+        child=serializers.ChoiceField(choices=[check.code for check in CHECKS]),
+        help_text="The checks that applied (README, Reviewing referrals).",
+    )
 
 
 class ConversionSerializer(serializers.Serializer):
     order_id = serializers.CharField()
     status = serializers.ChoiceField(choices=ConversionStatus.choices)
-    reason = serializers.CharField()
+    reason = serializers.CharField(help_text="Why the order got its outcome, in words.")
+    reason_code = serializers.ChoiceField(
+        choices=ConversionReason.choices,
+        allow_null=True,
+        help_text=(
+            "Why the order got its outcome, as a stable code (the `reason` is its sentence); "
+            "null for orders recorded before reason codes existed."
+        ),
+    )
     advocate_id = serializers.CharField(allow_null=True)
     referral_id = serializers.IntegerField(allow_null=True)
     reward = RewardSerializer(allow_null=True)
@@ -391,6 +508,30 @@ class ConversionSerializer(serializers.Serializer):
         allow_null=True, help_text="Set once the order is reversed."
     )
     reversal_reason = serializers.CharField(allow_null=True)
+    code_used = serializers.CharField(
+        allow_null=True,
+        required=False,
+        help_text=(
+            "The program's referral code the order was judged by (of several codes in "
+            "OrderPromoCode, the first one of the program's referral codes); null when none "
+            "is one."
+        ),
+    )
+    codes_ignored = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text=(
+            "The other codes in OrderPromoCode (a shop's own coupon, a second advocate's "
+            "code): kept with the order, not used for the referral."
+        ),
+    )
+    review = ReviewSerializer(
+        allow_null=True,
+        required=False,
+        help_text=(
+            "The program's review of a referral that rewards (its policy not off); null otherwise."
+        ),
+    )
 
 
 class ReversalInputSerializer(serializers.Serializer):
@@ -401,6 +542,7 @@ ATTRIBUTED_EXAMPLE = {
     "order_id": "ORD-10042",
     "status": "attributed",
     "reason": "Attributed to the advocate holding the code.",
+    "reason_code": "attributed",
     "advocate_id": "cust-1042",
     "referral_id": 17,
     "reward": {
@@ -415,6 +557,8 @@ ATTRIBUTED_EXAMPLE = {
     },
     "reversed_at": None,
     "reversal_reason": None,
+    "code_used": "FRIEND7KQ2",
+    "codes_ignored": ["WELCOME10"],
 }
 
 
@@ -465,6 +609,7 @@ class ConversionView(ProgramAPIView):
                     **ATTRIBUTED_EXAMPLE,
                     "status": "rejected",
                     "reason": "The single-use code was already redeemed.",
+                    "reason_code": "code_already_redeemed",
                     "referral_id": None,
                     "reward": None,
                 },
@@ -484,8 +629,9 @@ def record_response(*, program, data):
         conversion, created = conversion_record(program=program, payload=serializer.to_payload())
     except ConversionConflict as conflict:
         raise Conflict(str(conflict)) from None
+    # An answer stored before reason codes existed is replayed with a null one.
     return Response(
-        conversion.response,
+        {"reason_code": None, **conversion.response},
         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
     )
 
@@ -494,7 +640,7 @@ def reversal_response(*, program, order_id, reason):
     """Reverse the program's order and answer it as it now stands (404 for an unknown one)."""
     conversion = Conversion.objects.filter(program=program, order_id=order_id).first()
     if conversion is None:
-        raise NotFound(f"No order {order_id!r} in this program.")
+        raise NotFound(_("No order %(id)r in this program.") % {"id": order_id})
     conversion = conversion_reverse(conversion=conversion, reason=reason)
     return Response(conversion_current_body(conversion))
 

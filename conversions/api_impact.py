@@ -7,6 +7,7 @@ What maps and what does not is written up in docs/impact.md.
 
 from collections.abc import Mapping
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import MethodNotAllowed
@@ -141,12 +142,12 @@ class ActionReversalSerializer(serializers.Serializer):
     def validate(self, data):
         order_id, alias = data.get("OrderId"), data.get("Oid")
         if order_id and alias and order_id != alias:
-            raise serializers.ValidationError({"Oid": ["Oid differs from OrderId; send one."]})
+            raise serializers.ValidationError({"Oid": [_("Oid differs from OrderId; send one.")]})
         data["order_id"] = order_id or alias
         if not data["order_id"]:
             if data.get("ActionId"):
                 raise serializers.ValidationError({"ActionId": [NOT_ISSUED_HERE]})
-            raise serializers.ValidationError({"OrderId": ["This field is required."]})
+            raise serializers.ValidationError({"OrderId": [_("This field is required.")]})
         data["reason"] = data.get("DispositionCode") or data.get("Reason") or ""
         return data
 
@@ -185,7 +186,7 @@ class ActionUpdateSerializer(ActionReversalSerializer):
         data = super().validate(data)
         if data.get("Reason", "").strip().upper() == "RESET":
             raise serializers.ValidationError(
-                {"Reason": ["A reversal cannot be undone (RESET is not supported)."]}
+                {"Reason": [_("A reversal cannot be undone (RESET is not supported).")]}
             )
         amount = data.get("Amount")
         if amount is None or amount != 0:

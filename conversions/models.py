@@ -2,6 +2,7 @@ from django.db import models
 from django.db.models import Q
 
 from codes.models import PromoCode
+from codes.refusals import Refusal
 from participants.models import Participant, Referral, Reward
 from programs.models import Program
 
@@ -12,6 +13,28 @@ class ConversionStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
     # After a reversal (refund/cancel) of an order that was attributed.
     REVERSED = "reversed", "Reversed"
+
+
+class ConversionReason(models.TextChoices):
+    """Why an order got its outcome, as a stable code (the answer's `reason_code`); the
+    refusals are codes.refusals.Refusal's, the sentence of each is derived from it."""
+
+    ATTRIBUTED = "attributed", "Attributed to the advocate holding the code"
+    REPEAT_ORDER = "repeat_order", "Attributed; the customer's referral was already converted"
+    NO_CODE = Refusal.NO_CODE.value, "No promo code"
+    NOT_REFERRAL_CODE = Refusal.NOT_REFERRAL_CODE.value, "Not a referral code"
+    CODE_VOIDED = Refusal.CODE_VOIDED.value, "Code voided"
+    CODE_UNHELD = Refusal.CODE_UNHELD.value, "Code held by no advocate"
+    CODE_ALREADY_REDEEMED = Refusal.CODE_ALREADY_REDEEMED.value, "Single-use code already redeemed"
+    ADVOCATE_BLOCKED = Refusal.ADVOCATE_BLOCKED.value, "Advocate blocked"
+    SELF_REFERRAL = Refusal.SELF_REFERRAL.value, "Self-referral"
+    CODE_NOT_REDEEMABLE = Refusal.CODE_NOT_REDEEMABLE.value, "Code changed under the order"
+
+
+class ReviewStatus(models.TextChoices):
+    APPROVED = "approved", "Approved"
+    HELD = "held", "Held for review"
+    DENIED = "denied", "Denied"
 
 
 class Conversion(models.Model):
@@ -25,6 +48,10 @@ class Conversion(models.Model):
     order_id = models.CharField(max_length=255)
     status = models.CharField(max_length=12, choices=ConversionStatus.choices)
     reason = models.CharField(max_length=255, blank=True)
+    # Blank for orders recorded before reason codes existed.
+    reason_code = models.CharField(
+        max_length=32, blank=True, default="", db_default="", choices=ConversionReason.choices
+    )
     promo_code = models.CharField(
         max_length=255, blank=True, help_text="OrderPromoCode as sent, in canonical case."
     )
@@ -35,7 +62,9 @@ class Conversion(models.Model):
     customer_email = models.CharField(
         max_length=254,
         blank=True,
-        help_text="CustomerEmail as sent, in lower case: an address, or its SHA-1 hex digest.",
+        help_text=(
+            "CustomerEmail as sent, in lower case: an address, or its SHA-1 or SHA-256 hex digest."
+        ),
     )
     event_date = models.DateTimeField(null=True, blank=True)
     order_subtotal = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
@@ -59,6 +88,16 @@ class Conversion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     reversed_at = models.DateTimeField(null=True, blank=True)
     reversal_reason = models.TextField(blank=True)
+    # Database defaults: the attribution function (migration 0004) inserts rows without them.
+    # IpAddress as sent, hashed (conversions.review): compared, never shown.
+    ip_hash = models.CharField(max_length=64, blank=True, default="", db_default="")
+    # The review at attribution (conversions.review); blank when the policy is off. The
+    # reasons are the checks' codes, comma-separated.
+    review_status = models.CharField(
+        max_length=8, choices=ReviewStatus.choices, blank=True, default="", db_default=""
+    )
+    review_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    review_reasons = models.CharField(max_length=255, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at"]
@@ -73,6 +112,13 @@ class Conversion(models.Model):
             # backwards) and the read API's keyset pages (conversions.selectors): id breaks
             # ties between orders received in the same microsecond.
             models.Index(fields=["program", "created_at", "id"], name="conversion_recent"),
+            # The review's checks (conversions.selectors.review_facts): a customer's earlier
+            # orders by CustomerId, the advocate's own orders from an address.
+            models.Index(
+                fields=["program", "customer_id", "created_at"],
+                condition=~Q(customer_id=""),
+                name="conversion_by_customer",
+            ),
         ]
 
     def __str__(self):

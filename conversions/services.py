@@ -14,20 +14,34 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from codes.models import Pool, PromoCode
-from codes.rules import CodeUse, canonical_or_none, code_verdict
+from codes.models import PoolKind, PromoCode
+from codes.refusals import Refusal, order_sentence
+from codes.rules import (
+    ATTRIBUTE_REFUSALS,
+    CodeUse,
+    canonical_or_none,
+    code_verdict,
+    promo_codes_split,
+)
 from codes.services import CodeNotRedeemable, code_redeem, codes_top_up
-from participants.models import Participant, Referral, ReferralStatus, Reward
+from foundation.hashing import ip_digest
+from foundation.redaction import needles, pattern, redact
+from participants.models import Participant, Referral, ReferralStatus, Reward, RewardStatus
 from participants.services import (
     participant_friend_get_or_create,
     referral_convert,
     referral_reverse,
+    reward_cap_reached,
     reward_grant,
+    reward_withhold,
 )
 from programs.models import CodeUsage, Program
 
 from .events import conversion_outcome_emit, conversion_reversed_emit
-from .models import Conversion, ConversionItem, ConversionStatus
+from .models import Conversion, ConversionItem, ConversionReason, ConversionStatus, ReviewStatus
+from .review import review_of
+from .selectors import review_facts
+from .sql import ARGUMENTS, ATTRIBUTE_FUNCTION, EXISTING, PYTHON
 
 PAYLOAD_FIELDS = (
     "order_id",
@@ -45,13 +59,23 @@ ITEM_FIELDS = ("position", "sku", "name", "category", "quantity", "price", "subt
 EVENT_DATE_NOW = "NOW"
 _CENT = Decimal("0.01")
 _PRICE_PLACES = Decimal("0.0001")
-# Impact.com clients may send CustomerEmail as the SHA-1 hex digest of the address.
-_SHA1_HEX = re.compile(r"^[0-9a-f]{40}$")
+# Impact.com clients may send CustomerEmail as the SHA-1 or SHA-256 hex digest of the address.
+_EMAIL_DIGEST = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 
 
-# The reasons an order gets whatever path recorded it (a code's refusal is code_verdict's).
-NO_CODE_REASON = "The order carries no promo code."
-SELF_REFERRAL_REASON = "Self-referral: the customer is the advocate."
+def is_email_digest(value: str) -> bool:
+    """A CustomerEmail (lower case) that is a SHA-1 or SHA-256 hex digest, not an address."""
+    return bool(_EMAIL_DIGEST.match(value))
+
+
+def email_digest(address: str, *, like: str) -> str:
+    """The digest of the trimmed lower-case `address` in the same form as `like` (SHA-1 for 40
+    hex digits, SHA-256 for 64)."""
+    algorithm = hashlib.sha1 if len(like) == 40 else hashlib.sha256
+    return algorithm(address.strip().lower().encode()).hexdigest()
+
+
+# The sentences of the outcomes that are not refusals (a refusal's is codes.refusals').
 ATTRIBUTED_REASON = "Attributed to the advocate holding the code."
 
 
@@ -62,8 +86,28 @@ def repeat_reason(referral_status: str) -> str:
     )
 
 
-def not_redeemable_reason(refusal: str) -> str:
-    return f"The code cannot attribute: {refusal}."
+def _refused(conversion, status, refusal: Refusal, **context):
+    """The order is `status` for `refusal`: its code and the sentence derived from it."""
+    conversion.status = status
+    conversion.reason_code = refusal.value
+    conversion.reason = order_sentence(refusal, **context)
+
+
+def _verdict_refused(conversion, verdict):
+    rejected = verdict.is_referral_code
+    conversion.status = ConversionStatus.REJECTED if rejected else ConversionStatus.UNATTRIBUTED
+    conversion.reason_code = verdict.refusal.value
+    conversion.reason = verdict.reason
+
+
+def _attributed(conversion, referral_status=None):
+    conversion.status = ConversionStatus.ATTRIBUTED
+    if referral_status is None:
+        conversion.reason_code = ConversionReason.ATTRIBUTED
+        conversion.reason = ATTRIBUTED_REASON
+    else:
+        conversion.reason_code = ConversionReason.REPEAT_ORDER
+        conversion.reason = repeat_reason(referral_status)
 
 
 class ConversionConflict(Exception):
@@ -161,20 +205,41 @@ def reward_body(reward: Reward | None) -> dict | None:
         "percent": None if reward.percent is None else str(reward.percent),
         "available_at": reward.available_at.isoformat() if reward.available_at else None,
         "needs_review": reward.needs_review,
+        "reason_code": reward.reason_code or None,
     }
 
 
 def conversion_body(conversion: Conversion, reward: Reward | None = None) -> dict:
     """The answer to a conversion (stored on the row, so a replay returns it verbatim)."""
+    code_used = conversion.code.code if conversion.code_id is not None else None
     return {
         "order_id": conversion.order_id,
         "status": conversion.status,
         "reason": conversion.reason,
+        "reason_code": conversion.reason_code or None,
         "advocate_id": conversion.advocate.participant_id if conversion.advocate else None,
         "referral_id": conversion.referral_id,
         "reward": reward_body(reward),
         "reversed_at": conversion.reversed_at.isoformat() if conversion.reversed_at else None,
         "reversal_reason": conversion.reversal_reason if conversion.reversed_at else None,
+        "code_used": code_used,
+        "codes_ignored": [
+            code for code in promo_codes_split(conversion.promo_code) if code != code_used
+        ],
+        "review": review_body(conversion),
+    }
+
+
+def review_body(conversion: Conversion) -> dict | None:
+    """The review at attribution (conversions.review); None when none was made (the policy is
+    off, or the order rewarded nobody)."""
+    if not conversion.review_status:
+        return None
+    reasons = conversion.review_reasons.split(",") if conversion.review_reasons else []
+    return {
+        "status": conversion.review_status,
+        "score": conversion.review_score,
+        "reasons": reasons,
     }
 
 
@@ -188,18 +253,43 @@ def conversion_record(*, program: Program, payload: dict) -> tuple[Conversion, b
     gets the same answer. The same OrderId with a different payload raises ConversionConflict.
 
     On PostgreSQL (settings.CONVERSIONS_FAST_PATH) the attribution is one call of the
-    database function conversions_attribute (migration conversions 0004) and one UPDATE of
+    database function conversions_attribute (generated by conversions.sql) and one UPDATE of
     the outcome; a fuel-tank reward program or a SHA-1 CustomerEmail takes the Python path,
     as everything does on SQLite. Both make the same writes under the same locks.
     """
     values = payload_normalise(payload)
     digest = payload_digest(values)
+    values["attribution_code"] = _attribution_code(program=program, promo_code=values["promo_code"])
+    # What the review looks at, beside the payload (not part of it: a replay from another
+    # address is the same order).
+    values["ip_hash"] = ip_digest(payload.get("ip_address"))
+    values["customer_status"] = (payload.get("customer_status") or "").strip()
     now = timezone.now()
     if _fast_path_applies(values):
         recorded = _record_in_database(program=program, values=values, digest=digest, now=now)
         if recorded is not None:
             return recorded
     return _record_in_python(program=program, values=values, digest=digest, now=now)
+
+
+def _attribution_code(*, program, promo_code):
+    """The code (canonical; None when none can be) that attributes an order: its one code; of
+    several, the first that is one of the program's referral codes held by an advocate, else
+    the first referral code, else the first code. Read without a lock: the attribution locks
+    the chosen code and judges it as it then stands."""
+    codes = promo_codes_split(promo_code)
+    if len(codes) <= 1:
+        return canonical_or_none(promo_code)
+    canonicals = [code for code in map(canonical_or_none, codes) if code]
+    if not canonicals:
+        return None
+    referral = dict(
+        PromoCode.objects.filter(
+            program=program, code__in=canonicals, pool__kind=PoolKind.REFERRAL
+        ).values_list("code", "holder_id")
+    )
+    held = [code for code in canonicals if referral.get(code) is not None]
+    return (held or [code for code in canonicals if code in referral] or canonicals)[0]
 
 
 def _existing(*, program, values, digest, pk=None):
@@ -230,12 +320,17 @@ def _outcome_save(conversion, reward):
     if conversion.status != ConversionStatus.UNATTRIBUTED:
         changed.append("status")
     if conversion.reason:
-        changed.append("reason")
+        changed += ["reason", "reason_code"]
     changed += [
         name
         for name in ("code", "advocate", "friend", "referral", "reward")
         if getattr(conversion, f"{name}_id") is not None
     ]
+    changed += [
+        name for name in ("ip_hash", "review_status", "review_reasons") if getattr(conversion, name)
+    ]
+    if conversion.review_score is not None:
+        changed.append("review_score")
     conversion.save(update_fields=changed)
     conversion_outcome_emit(conversion=conversion, reward=reward)
 
@@ -258,6 +353,7 @@ def _record_in_python(*, program, values, digest, now):
                 order_discount=values["order_discount"],
                 currency_code=values["currency_code"],
                 payload_digest=digest,
+                ip_hash=values["ip_hash"],
             )
     except IntegrityError:
         return _existing(program=program, values=values, digest=digest)
@@ -269,15 +365,10 @@ def _record_in_python(*, program, values, digest, now):
 
 def _attribute(*, conversion, program, values):
     """Decide the outcome and make its writes; returns the reward or None."""
-
-    def outcome(status, reason):
-        conversion.status = status
-        conversion.reason = reason
-
     if not values["promo_code"]:
-        outcome(ConversionStatus.UNATTRIBUTED, NO_CODE_REASON)
+        _refused(conversion, ConversionStatus.UNATTRIBUTED, Refusal.NO_CODE)
         return None
-    canonical = canonical_or_none(values["promo_code"])
+    canonical = values["attribution_code"]
     # Lock the code row: concurrent orders for one code are decided one after another.
     code = (
         PromoCode.objects.select_for_update(of=("self",))
@@ -292,21 +383,18 @@ def _attribute(*, conversion, program, values):
         conversion.code = code
         conversion.advocate = code.holder  # None for a code held by nobody
     if not verdict.allowed:
-        status = (
-            ConversionStatus.REJECTED if verdict.is_referral_code else ConversionStatus.UNATTRIBUTED
-        )
-        outcome(status, verdict.reason)
+        _verdict_refused(conversion, verdict)
         return None
     advocate = code.holder
     if values["customer_id"] == advocate.participant_id or _same_email(
         values["customer_email"], advocate.email
     ):
-        outcome(ConversionStatus.REJECTED, SELF_REFERRAL_REASON)
+        _refused(conversion, ConversionStatus.REJECTED, Refusal.SELF_REFERRAL)
         return None
 
     friend, new_friend = _friend(program=program, values=values)
     if friend.pk == advocate.pk:
-        outcome(ConversionStatus.REJECTED, SELF_REFERRAL_REASON)
+        _refused(conversion, ConversionStatus.REJECTED, Refusal.SELF_REFERRAL)
         return None
     conversion.friend = friend
     # Orders of one customer are decided one after another: lock the friend's row (NO KEY, so
@@ -323,13 +411,18 @@ def _attribute(*, conversion, program, values):
     try:
         code_redeem(code=code, order_id=values["order_id"], redeemed_by=friend)
     except CodeNotRedeemable as refused:
-        outcome(ConversionStatus.REJECTED, not_redeemable_reason(refused.reason))
+        _refused(
+            conversion,
+            ConversionStatus.REJECTED,
+            Refusal.CODE_NOT_REDEEMABLE,
+            detail=refused.reason,
+        )
         return None
     if referral is not None and referral.status != ReferralStatus.PENDING:
         # A repeat order: the code was used at the shop (redeemed, or one more use counted),
         # but the customer's referral was already converted (or reversed): no second reward.
         conversion.referral = referral if referral.advocate_id == advocate.pk else None
-        outcome(ConversionStatus.ATTRIBUTED, repeat_reason(referral.status))
+        _attributed(conversion, referral.status)
         return None
     # The code used at checkout wins over an earlier pending link to another advocate.
     referral = referral_convert(
@@ -340,25 +433,32 @@ def _attribute(*, conversion, program, values):
         code=code,
         order_id=values["order_id"],
     )
-    reward = reward_grant(referral=referral)
+    withheld, reason_code = _review_and_caps(
+        conversion=conversion, program=program, values=values, advocate_id=advocate.pk
+    )
+    if withheld is None and program.has_reward_caps:
+        # Before the grant, so a capped fuel-tank reward claims no code.
+        reason_code = reward_cap_reached(program=program, advocate_id=advocate.pk)
+        withheld = RewardStatus.CAPPED if reason_code else None
+    reward = reward_grant(referral=referral, withheld=withheld, reason_code=reason_code)
     conversion.referral = referral
     conversion.reward = reward
-    outcome(ConversionStatus.ATTRIBUTED, ATTRIBUTED_REASON)
+    _attributed(conversion)
     return reward
 
 
 # --- The database path (PostgreSQL) -------------------------------------------------------------
 
-_ATTRIBUTE_SQL = "SELECT * FROM conversions_attribute(" + ", ".join(["%s"] * 12) + ")"
+_ATTRIBUTE_SQL = f"SELECT * FROM {ATTRIBUTE_FUNCTION}(" + ", ".join(["%s"] * len(ARGUMENTS)) + ")"
 
 
 def _fast_path_applies(values) -> bool:
-    # A SHA-1 CustomerEmail is compared with the advocate's address hashed, which the database
-    # cannot do without pgcrypto: such orders (rare) take the Python path.
+    # A hashed CustomerEmail is compared with the advocate's address hashed, which the database
+    # cannot do without pgcrypto: such orders take the Python path.
     return (
         settings.CONVERSIONS_FAST_PATH
         and connection.vendor == "postgresql"
-        and not _SHA1_HEX.match(values["customer_email"])
+        and not is_email_digest(values["customer_email"])
     )
 
 
@@ -374,7 +474,7 @@ def _record_in_database(*, program, values, digest, now):
                 program.pk,
                 values["order_id"],
                 promo_code,
-                canonical_or_none(values["promo_code"]) if promo_code else None,
+                values["attribution_code"] if promo_code else None,
                 values["customer_id"],
                 values["customer_email"],
                 event_date,
@@ -388,9 +488,9 @@ def _record_in_database(*, program, values, digest, now):
         names = [column.name for column in cursor.description]
         row = dict(zip(names, cursor.fetchone(), strict=True))
     outcome = row["outcome"]
-    if outcome == "python":
+    if outcome == PYTHON:
         return None
-    if outcome == "existing":
+    if outcome == EXISTING:
         return _existing(program=program, values=values, digest=digest, pk=row["conversion_id"])
     conversion = Conversion(
         pk=row["conversion_id"],
@@ -406,57 +506,65 @@ def _record_in_database(*, program, values, digest, now):
         currency_code=values["currency_code"],
         payload_digest=digest,
         created_at=now,
+        ip_hash=values["ip_hash"],
     )
     _items_create(conversion, values)
-    reward = _attribution_outcome(conversion=conversion, program=program, row=row)
+    reward = _attribution_outcome(conversion=conversion, program=program, row=row, values=values)
     _outcome_save(conversion, reward)
     return conversion, True
 
 
-def _attribution_outcome(*, conversion, program, row):
-    """Fill in the conversion from what conversions_attribute did; give the replacement code
-    of a redeemed single-use code; return the reward or None.
-
-    The eligibility and its reason are code_verdict's, on the code as the function found it
-    under its lock: a function that disagrees with it is a bug, not an outcome."""
-
-    def outcome(status, reason):
-        conversion.status = status
-        conversion.reason = reason
-
-    if row["outcome"] == "no_code":
-        outcome(ConversionStatus.UNATTRIBUTED, NO_CODE_REASON)
+def _attribution_outcome(*, conversion, program, row, values):
+    """Fill in the conversion from what conversions_attribute did (its outcome is a refusal
+    code or what it did: conversions.sql); give the replacement code of a redeemed single-use
+    code; return the reward or None."""
+    outcome = row["outcome"]
+    if outcome == Refusal.NO_CODE:
+        _refused(conversion, ConversionStatus.UNATTRIBUTED, Refusal.NO_CODE)
         return None
-    code = _code_as_found(row, program)
-    verdict = code_verdict(code, use=CodeUse.ATTRIBUTE)
-    if verdict.allowed != (row["outcome"] != "refused"):
-        raise RuntimeError(
-            f"conversions_attribute ({row['outcome']}) and code_verdict ({verdict}) disagree"
-        )
-    if code is not None and verdict.is_referral_code:
-        conversion.code = code
-        conversion.advocate = code.holder
-    if not verdict.allowed:
-        status = (
-            ConversionStatus.REJECTED if verdict.is_referral_code else ConversionStatus.UNATTRIBUTED
-        )
-        outcome(status, verdict.reason)
+    if outcome == Refusal.NOT_REFERRAL_CODE:
+        _refused(conversion, ConversionStatus.UNATTRIBUTED, Refusal.NOT_REFERRAL_CODE)
         return None
-    if row["outcome"] == "self_referral":
-        outcome(ConversionStatus.REJECTED, SELF_REFERRAL_REASON)
+    # A referral code of the program: the order names it and its holder, whatever the outcome.
+    advocate = None
+    if row["holder_id"] is not None:
+        advocate = Participant(
+            pk=row["holder_id"],
+            program=program,
+            participant_id=row["holder_participant_id"],
+            is_advocate=row["holder_is_advocate"],
+            is_blocked=row["holder_is_blocked"],
+            erased_at=row["holder_erased_at"],
+        )
+    conversion.code_id = row["code_id"]
+    conversion.advocate = advocate
+    if outcome in _CODE_REFUSALS:
+        when = ""
+        if outcome == Refusal.CODE_VOIDED and row["code_voided_at"]:
+            when = f" on {row['code_voided_at']:%Y-%m-%d}"
+        _refused(conversion, ConversionStatus.REJECTED, Refusal(outcome), when=when)
+        return None
+    if outcome == Refusal.SELF_REFERRAL:
+        _refused(conversion, ConversionStatus.REJECTED, Refusal.SELF_REFERRAL)
         return None
     conversion.friend_id = row["friend_id"]
-    if row["outcome"] == "not_redeemable":
-        outcome(ConversionStatus.REJECTED, not_redeemable_reason("code changed"))
+    if outcome == Refusal.CODE_NOT_REDEEMABLE:
+        _refused(
+            conversion,
+            ConversionStatus.REJECTED,
+            Refusal.CODE_NOT_REDEEMABLE,
+            detail="code changed",
+        )
         return None
-    advocate = code.holder
-    if code.usage == CodeUsage.SINGLE:
+    if row["code_usage"] == CodeUsage.SINGLE:
         codes_top_up(holder=advocate)  # a replacement at once
-    if row["outcome"] == "repeat":
+    if outcome == ConversionReason.REPEAT_ORDER:
         if row["referral_advocate_id"] == advocate.pk:
             conversion.referral_id = row["referral_id"]
-        outcome(ConversionStatus.ATTRIBUTED, repeat_reason(row["referral_status"]))
+        _attributed(conversion, row["referral_status"])
         return None
+    if outcome != ConversionReason.ATTRIBUTED:
+        raise RuntimeError(f"conversions_attribute answered an unknown outcome {outcome!r}")
     reward = Reward(
         pk=row["reward_id"],
         program=program,
@@ -470,49 +578,62 @@ def _attribution_outcome(*, conversion, program, row):
         available_at=row["reward_available_at"],
         needs_review=False,
     )
+    withheld, reason_code = _review_and_caps(
+        conversion=conversion, program=program, values=values, advocate_id=advocate.pk
+    )
+    if withheld is None and program.has_reward_caps:
+        reason_code = reward_cap_reached(
+            program=program, advocate_id=advocate.pk, exclude_id=reward.pk
+        )
+        withheld = RewardStatus.CAPPED if reason_code else None
+    if withheld is not None:
+        reward_withhold(reward=reward, status=withheld, reason_code=reason_code)
     conversion.referral_id = row["referral_id"]
     conversion.reward = reward
-    outcome(ConversionStatus.ATTRIBUTED, ATTRIBUTED_REASON)
+    _attributed(conversion)
     return reward
 
 
-def _code_as_found(row, program):
-    """The code (None: no such code in the program) as conversions_attribute read it, with
-    what code_verdict reads of its pool and holder."""
-    if row["code_id"] is None:
-        return None
-    holder = None
-    if row["holder_id"] is not None:
-        holder = Participant(
-            pk=row["holder_id"],
-            program=program,
-            participant_id=row["holder_participant_id"],
-            is_advocate=row["holder_is_advocate"],
-            is_blocked=row["holder_is_blocked"],
-            erased_at=row["holder_erased_at"],
-        )
-    code = PromoCode(
-        pk=row["code_id"],
+# The refusals of a referral code by the code rules (codes.rules.ATTRIBUTE_REFUSALS), beside
+# NOT_REFERRAL_CODE: the order is rejected and names the code.
+_CODE_REFUSALS = frozenset(refusal for refusal, _ in ATTRIBUTE_REFUSALS) - {
+    Refusal.NOT_REFERRAL_CODE
+}
+
+
+def _review_and_caps(*, conversion, program, values, advocate_id):
+    """The review of an order about to reward its advocate (conversions.review), written on
+    the conversion: returns (the status its reward is withheld with, or None; reason code).
+    Off by the program's policy: nothing read, nothing written."""
+    thresholds = program.review_thresholds
+    if thresholds is None:
+        return None, ""
+    facts = review_facts(
+        conversion=conversion,
+        advocate_id=advocate_id,
+        friend_id=conversion.friend_id,
+        values=values,
         program=program,
-        code=row["code_code"],
-        status=row["code_status"],
-        usage=row["code_usage"],
-        voided_at=row["code_voided_at"],
-        holder=holder,
     )
-    code.pool = Pool(kind=row["code_pool_kind"])
-    return code
+    review = review_of(facts, thresholds)
+    conversion.review_status = review.status
+    conversion.review_score = review.score
+    conversion.review_reasons = ",".join(review.reasons)
+    if review.status == ReviewStatus.HELD:
+        return RewardStatus.PENDING_REVIEW, ""
+    if review.status == ReviewStatus.DENIED:
+        return RewardStatus.CANCELLED, "review_denied"
+    return None, ""
 
 
 def _same_email(customer_email, advocate_email):
-    """CustomerEmail (an address, or the SHA-1 hex digest of the trimmed lower-case address,
-    as impact.com clients send it) names the advocate's address."""
+    """CustomerEmail (an address, or the SHA-1 or SHA-256 hex digest of the trimmed lower-case
+    address, as impact.com clients send it) names the advocate's address."""
     if not customer_email or not advocate_email:
         return False
-    address = advocate_email.strip().lower()
-    if _SHA1_HEX.match(customer_email):
-        return customer_email == hashlib.sha1(address.encode()).hexdigest()
-    return customer_email == address
+    if is_email_digest(customer_email):
+        return customer_email == email_digest(advocate_email, like=customer_email)
+    return customer_email == advocate_email.strip().lower()
 
 
 def _friend(*, program, values):
@@ -521,7 +642,7 @@ def _friend(*, program, values):
 
     A hashed CustomerEmail is no address: it finds nobody and is given to nobody."""
     email = values["customer_email"]
-    if _SHA1_HEX.match(email):
+    if is_email_digest(email):
         email = ""
     if values["customer_id"]:
         return participant_friend_get_or_create(
@@ -592,7 +713,7 @@ def conversions_forget_customer(*, program: Program, participants, erased) -> in
     """
     customer = Q(friend__in=participants) | Q(customer_id__in=erased.participant_ids)
     if erased.email:
-        customer |= Q(customer_email__in=[erased.email, erased.email_sha1])
+        customer |= Q(customer_email__in=[erased.email, *erased.email_sha1s, *erased.email_sha256s])
     theirs = Conversion.objects.filter(program=program).filter(customer)
     new_ids = {
         old: person.participant_id
@@ -613,4 +734,32 @@ def conversions_forget_customer(*, program: Program, participants, erased) -> in
             conversion.response = response
             rewritten.append(conversion)
     Conversion.objects.bulk_update(rewritten, ["response"], batch_size=_FORGET_CHUNK)
+    _conversion_texts_redact(program=program, values=[*erased.values, *erased.email_sha1s])
     return changed
+
+
+def _conversion_texts_redact(*, program: Program, values) -> None:
+    """Free text of the program's orders that quotes the erased person (an order line named
+    after their address, a reversal reason) keeps its words with the values cut out. No index
+    covers it: a pass over the program's orders, as above."""
+    compiled = pattern(values)
+    if compiled is None:
+        return
+    lines, reversals = Q(), Q()
+    for value in needles(values):
+        for name in ("sku", "name", "category"):
+            lines |= Q(**{f"{name}__icontains": value})
+        reversals |= Q(reversal_reason__icontains=value)
+    quoted = ConversionItem.objects.filter(conversion__program=program).filter(lines)
+    for item in quoted.only("pk", "sku", "name", "category"):
+        ConversionItem.objects.filter(pk=item.pk).update(
+            sku=redact(item.sku, compiled),
+            name=redact(item.name, compiled),
+            category=redact(item.category, compiled),
+        )
+    reversed_orders = Conversion.objects.filter(program=program).filter(reversals)
+    for conversion in reversed_orders.only("pk", "reversal_reason", "response"):
+        Conversion.objects.filter(pk=conversion.pk).update(
+            reversal_reason=redact(conversion.reversal_reason, compiled),
+            response=redact(conversion.response, compiled),
+        )

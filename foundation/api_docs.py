@@ -10,7 +10,14 @@ ErrorSerializer = inline_serializer(
         "error": inline_serializer(
             name="ErrorDetail",
             fields={
-                "code": serializers.CharField(),
+                "code": serializers.CharField(
+                    help_text=(
+                        "A stable word for the kind of error, for programs to branch on "
+                        "(`invalid`, `not_found`, `conflict`, `authentication_failed`, "
+                        "`permission_denied`, `throttled`, `too_large`, …); the `message` is "
+                        "for people and may change."
+                    )
+                ),
                 "message": serializers.CharField(),
                 "fields": serializers.DictField(child=serializers.ListField()),
             },

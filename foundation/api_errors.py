@@ -12,6 +12,8 @@ from django.core.exceptions import (
     TooManyFieldsSent,
 )
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -32,19 +34,19 @@ _CODES = {
 
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the current state."
+    default_detail = gettext_lazy("The request conflicts with the current state.")
     default_code = "conflict"
 
 
 class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "A service this request needs is unreachable; try again shortly."
+    default_detail = gettext_lazy("A service this request needs is unreachable; try again shortly.")
     default_code = "service_unavailable"
 
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
+    default_detail = gettext_lazy("The request body is too large.")
     default_code = "too_large"
 
 
@@ -78,22 +80,22 @@ def _django_exception(exc):
     from .resilience import CACHE_ERRORS
 
     if isinstance(exc, Http404):
-        return exceptions.NotFound(str(exc) or "Not found.")
+        return exceptions.NotFound(str(exc) or _("Not found."))
     if isinstance(exc, PermissionDenied):
-        return exceptions.PermissionDenied(str(exc) or "Permission denied.")
+        return exceptions.PermissionDenied(str(exc) or _("Permission denied."))
     if isinstance(exc, TooManyFieldsSent):
         return exceptions.ValidationError(
-            {"non_field_errors": ["The form has too many fields."]}, code="too_many_fields"
+            {"non_field_errors": [_("The form has too many fields.")]}, code="too_many_fields"
         )
     if isinstance(exc, RequestDataTooBig):
-        return PayloadTooLarge("The request body is too large.")
+        return PayloadTooLarge(_("The request body is too large."))
     if isinstance(exc, SuspiciousOperation):
-        return exceptions.ParseError("The request is malformed.")
+        return exceptions.ParseError(_("The request is malformed."))
     if isinstance(exc, RecursionError):
-        return exceptions.ParseError("The request body is nested too deeply.")
+        return exceptions.ParseError(_("The request body is nested too deeply."))
     if isinstance(exc, CACHE_ERRORS):
         log.error("Answering 503: the cache (Redis) is unreachable (%s)", exc)
-        return ServiceUnavailable("The shared cache (Redis) is unreachable; try again shortly.")
+        return ServiceUnavailable(_("The shared cache (Redis) is unreachable; try again shortly."))
     return None
 
 
@@ -108,15 +110,46 @@ def exception_handler(exc, context):
         getattr(exc, "default_code", "error"),
     )
     if isinstance(exc, exceptions.ValidationError):
-        fields = _fields(exc.detail)
-        message = "Invalid fields: " + ", ".join(sorted(fields)) if fields else _flatten(exc.detail)
+        fields, left_out = _capped(_fields(exc.detail))
+        message = (
+            _("Invalid fields: %(fields)s") % {"fields": ", ".join(sorted(fields))}
+            if fields
+            else _flatten(exc.detail)
+        )
+        if left_out:
+            message += " " + ngettext(
+                "(and %(count)s more invalid field)",
+                "(and %(count)s more invalid fields)",
+                left_out,
+            ) % {"count": f"{left_out:,}"}
         if isinstance(exc.detail, dict) and "non_field_errors" in exc.detail:
             message = _flatten(exc.detail["non_field_errors"])
     else:
         fields = {}
         message = _flatten(exc.detail)
-    response.data = error_body(code, message, fields)
+    response.data = error_body(code, _shortened(message), fields)
     return response
+
+
+# An error body stays small whatever the request held (90,000 bad keys are not 90,000 errors
+# sent back): the first fields named, in the order they were found, and how many were left out.
+MAX_ERROR_FIELDS = 50
+MAX_ERROR_MESSAGES = 5
+MAX_ERROR_TEXT = 1000
+
+
+def _capped(fields):
+    """(the first MAX_ERROR_FIELDS fields, each with its first messages shortened, the number
+    of fields left out)."""
+    kept = {
+        key[:MAX_ERROR_TEXT]: [_shortened(text) for text in messages[:MAX_ERROR_MESSAGES]]
+        for key, messages in list(fields.items())[:MAX_ERROR_FIELDS]
+    }
+    return kept, len(fields) - len(kept)
+
+
+def _shortened(text):
+    return text if len(text) <= MAX_ERROR_TEXT else f"{text[: MAX_ERROR_TEXT - 1]}…"
 
 
 def json_error(request, status_code, code, message):

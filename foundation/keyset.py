@@ -15,6 +15,7 @@ from datetime import datetime
 from django.core import signing
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from .replica import on_replica
 
@@ -42,16 +43,21 @@ def cursor_decode(*, scope: str, cursor: str) -> tuple[datetime, int]:
         list_scope, created_at, pk = signing.loads(cursor, salt=_SALT)
     except (signing.BadSignature, ValueError, TypeError):
         raise InvalidCursor(
-            "Not a cursor this server issued: pass the `next` link of the previous page as it came."
+            _(
+                "Not a cursor this server issued: pass the `next` link of the previous page as "
+                "it came."
+            )
         ) from None
     if list_scope != scope:
         raise InvalidCursor(
-            "This cursor belongs to another list (another program or other filters): keep "
-            "the filters of the page that gave it."
+            _(
+                "This cursor belongs to another list (another program or other filters): keep "
+                "the filters of the page that gave it."
+            )
         )
     when = parse_datetime(created_at) if isinstance(created_at, str) else None
     if when is None or not isinstance(pk, int):
-        raise InvalidCursor("Not a cursor this server issued.")
+        raise InvalidCursor(_("Not a cursor this server issued."))
     return when, pk
 
 

@@ -1,4 +1,9 @@
-"""Counts in sentences a person reads (admin messages, command output): "1 code", "3 codes"."""
+"""Words a person reads (admin pages and messages, command output, e-mails): counts ("1 code",
+"3 codes"), forecasts ("about 7 months") and times ("2026-12-07 13:19 UTC")."""
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 
 def counted(number: int, singular: str, plural: str | None = None) -> str:
@@ -6,3 +11,30 @@ def counted(number: int, singular: str, plural: str | None = None) -> str:
     "2 codes"; give `plural` where adding "s" is wrong (counted(1, "entry", "entries"))."""
     noun = singular if number == 1 else (plural or f"{singular}s")
     return f"{number:,} {noun}"
+
+
+def about_duration(days) -> str:
+    """A forecast in days as a person says it: "about 5 days", "about 3 weeks", "about 7 months",
+    "about 2 years"; "less than a day" below one. Forecasts are rough: never a decimal."""
+    days = float(days)
+    if days < 1:
+        return _("less than a day")
+    if days < 14:
+        n = round(days)
+        return ngettext("about %(n)s day", "about %(n)s days", n) % {"n": f"{n:,}"}
+    if days < 61:
+        n = round(days / 7)
+        return ngettext("about %(n)s week", "about %(n)s weeks", n) % {"n": f"{n:,}"}
+    if days < 730:
+        n = round(days / 30.44)
+        return ngettext("about %(n)s month", "about %(n)s months", n) % {"n": f"{n:,}"}
+    n = round(days / 365.25)
+    return ngettext("about %(n)s year", "about %(n)s years", n) % {"n": f"{n:,}"}
+
+
+def console_time(value) -> str:
+    """A time in the console: "2026-12-07 13:19 UTC", in the time zone active for the person
+    reading (their own, else UTC); the same shape as every date field the admin shows."""
+    if value is None:
+        return "—"
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z")

@@ -71,7 +71,8 @@ def alerts_by_pool():
         StockAlert.objects.values("pool_id", "kind")
         .annotate(
             sent=Count("id", filter=Q(sent_at__isnull=False)),
-            unsent=Count("id", filter=Q(sent_at__isnull=True)),
+            # An alert of a pool that names no recipients is never e-mailed: not "unsent".
+            unsent=Count("id", filter=Q(sent_at__isnull=True) & ~Q(recipients="")),
         )
         .order_by()
     )
@@ -213,7 +214,8 @@ class BusinessCollector:
         )
         alerts_unsent = GaugeMetricFamily(
             "referral_stock_alerts_unsent",
-            "Alerts decided but not sent yet (broker or e-mail trouble if it stays above 0).",
+            "Alerts decided but not sent yet (broker or e-mail trouble if it stays above 0); "
+            "alerts of pools that name no recipients are never sent and not counted.",
             labels=labels,
         )
         batches = GaugeMetricFamily(

@@ -1,3 +1,5 @@
+import logging
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -9,16 +11,25 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from import_export.admin import ImportMixin
 from import_export.forms import ConfirmImportForm
+from import_export.tmp_storages import BaseStorage
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.import_export.forms import ImportForm
 from unfold.decorators import action
 from unfold.enums import ActionVariant
+from unfold.widgets import UnfoldAdminTextInputWidget, UnfoldBooleanWidget
 
 from audit.admin import AuditTrailAdminMixin
 from codes.models import PromoCode
-from codes.selectors import readable_time
+from codes.selectors import referral_code_pattern
 from codes.services import CannotAddCode, PromoCodesOff
-from foundation.wording import counted
+from codes.upload_store import (
+    UploadExpired,
+    UploadStoreUnavailable,
+    upload_claim,
+    upload_keep,
+    upload_verify,
+)
+from foundation.wording import console_time, counted
 from programs.admin_confirm import action_confirmation, action_confirmed
 from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
 from programs.models import RewardKind
@@ -37,6 +48,8 @@ from .services import (
     rewards_mark_paid,
 )
 
+log = logging.getLogger(__name__)
+
 # Links in lists and tables, coloured like the console's other links.
 LINK_CLASS = "text-primary-600 dark:text-primary-500"
 
@@ -51,11 +64,57 @@ class ParticipantImportForm(ImportForm):
 
 
 class ParticipantConfirmImportForm(ConfirmImportForm):
+    """The confirmation's `import_file_name` is the preview's signed reference
+    (codes.upload_store), valid for the user who previewed: never a file name or a path. The
+    file's name shown and logged is the one the preview kept."""
+
     program = forms.ModelChoiceField(queryset=None, widget=forms.HiddenInput())
 
-    def __init__(self, *args, programs=None, **kwargs):
+    def __init__(self, *args, programs=None, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["program"].queryset = programs
+        self.fields["original_file_name"].required = False
+        self.user = user
+
+    def clean_import_file_name(self):
+        try:
+            pending = upload_verify(reference=self.cleaned_data["import_file_name"], user=self.user)
+        except UploadExpired:
+            pending = None
+        if pending is None or pending.pool_id is not None:  # a code upload's reference
+            raise forms.ValidationError(
+                "This import is not yours or has expired: upload the file again."
+            )
+        return pending
+
+    def clean(self):
+        cleaned = super().clean()
+        pending = cleaned.get("import_file_name")
+        if pending is not None:
+            cleaned["original_file_name"] = pending.file_name
+        return cleaned
+
+
+class _KeptUploadStorage(BaseStorage):
+    """django-import-export's temporary storage for the participant import, writing nothing
+    to the system temp folder. The preview holds the file in memory for its own request (the
+    admin keeps it in codes.upload_store once the preview is clean); the confirm step's `name`
+    is the PendingUpload its form verified, claimed once from the store."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.data = None
+
+    def save(self, data):
+        self.data = data
+
+    def read(self):
+        if self.data is None:
+            self.data = bytes(upload_claim(self.name))  # UploadExpired when gone
+        return self.data
+
+    def remove(self):
+        self.data = None  # claiming removed the kept file
 
 
 def _participant_link(participant_pk, text):
@@ -73,7 +132,7 @@ def _order_link(program_id, order_id):
 
 
 def _when(value):
-    return readable_time(value) if value else "—"
+    return console_time(value)
 
 
 class ReadOnlyTabularInline(ProgramScopedAdminMixin, TabularInline):
@@ -119,7 +178,7 @@ class CodesAndLinksInline(ReadOnlyTabularInline):
     @admin.display(description="Order")
     def order(self, code):
         if (code.referrals_count or 0) > 1:
-            return f"{code.redemption_count} orders" if code.redemption_count else "—"
+            return counted(code.redemption_count, "order") if code.redemption_count else "—"
         return _order_link(code.program_id, code.referral_order or code.redeemed_order_id)
 
     @admin.display(description="Friend")
@@ -151,7 +210,7 @@ class ReferralsInline(ReadOnlyTabularInline):
 
     @admin.display(description="Friend")
     def friend_shown(self, referral):
-        return _participant_link(referral.friend_id, referral.friend.participant_id)
+        return _participant_link(referral.friend_id, referral.friend.shown_name)
 
     @admin.display(description="Code")
     def code_shown(self, referral):
@@ -189,7 +248,7 @@ class RewardsInline(ReadOnlyTabularInline):
     @admin.display(description="Friend")
     def friend(self, reward):
         friend = reward.referral.friend
-        return _participant_link(friend.pk, friend.participant_id)
+        return _participant_link(friend.pk, friend.shown_name)
 
     @admin.display(description="Order")
     def order(self, reward):
@@ -277,7 +336,7 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
     @admin.display(description="Short of codes since")
     def short_of_codes_since(self, participant):
         shortfall = getattr(participant, "code_shortfall", None)
-        return readable_time(shortfall.since) if shortfall else "—"
+        return console_time(shortfall.since) if shortfall else "—"
 
     @admin.action(description="Block the selected advocates…", permissions=["change"])
     def block_advocates(self, request, queryset):
@@ -365,12 +424,18 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
                 action="add_referral_code",
                 title=f"Add a referral code for {participant}",
                 facts=[
-                    f"A new {program.get_code_usage_display().lower()} referral code will be "
-                    f"made for {participant} in {program.name}, outside the pool's stock.",
+                    f"A new {program.get_code_usage_display().lower()} referral code like "
+                    f"{referral_code_pattern(program=program).shown} (the referral pool's "
+                    f"pattern; ? is a random character) will be made for {participant} in "
+                    f"{program.name}, outside the pool's stock.",
                     f"They hold {counted(held, 'referral code')} now; the new one shows under "
                     "Codes and links on their page and in their widget.",
                 ],
+                warning="The shop must accept the code too: it is made here, not taken from "
+                "the codes your shop gave you, so add it to the shop's discount codes before "
+                "the advocate shares it.",
                 submit="Add the code",
+                submit_variant="primary",
             )
         try:
             code = participant_code_add(participant=participant)
@@ -380,7 +445,8 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
             self.message_user(
                 request,
                 f"Added referral code {code.code} ({code.get_usage_display()}) for "
-                f"{participant}. It shows under Codes and links and in their widget.",
+                f"{participant}. It shows under Codes and links and in their widget. Add "
+                f"{code.code} to your shop's discount codes too, so the shop accepts it.",
                 messages.SUCCESS,
             )
         return HttpResponseRedirect(page)
@@ -428,9 +494,25 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
         return HttpResponseRedirect(page)
 
     # Participant import (CSV, XLSX, …) with a preview, through participant_upsert_referred.
+    # The previewed file waits in codes.upload_store under a signed per-user reference.
     resource_classes = [ParticipantImportResource]
     import_form_class = ParticipantImportForm
     confirm_form_class = ParticipantConfirmImportForm
+    tmp_storage_class = _KeptUploadStorage
+
+    def process_import(self, request, **kwargs):
+        try:
+            return super().process_import(request, **kwargs)
+        except UploadExpired:
+            message = "The previewed file has expired or was already imported: upload it again."
+        except UploadStoreUnavailable:
+            log.error("Participant import: the shared store (Redis) is unreachable", exc_info=True)
+            message = (
+                "The shared store (Redis) is unreachable, so the previewed file cannot be "
+                "read. Nothing was imported; upload it again in a few minutes."
+            )
+        self.message_user(request, message, messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:participants_participant_import"))
 
     def get_import_form_kwargs(self, request):
         return {
@@ -442,12 +524,29 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
         return {
             **super().get_confirm_form_kwargs(request, import_form),
             "programs": managed_programs(request.user),
+            "user": request.user,
         }
 
     def get_confirm_form_initial(self, request, import_form):
         initial = super().get_confirm_form_initial(request, import_form)
         if import_form is not None:
             initial["program"] = import_form.cleaned_data["program"].pk
+            upload = import_form.cleaned_data["import_file"]
+            try:
+                initial["import_file_name"] = upload_keep(
+                    chunks=upload.chunks(), user=request.user, pool=None, file_name=upload.name
+                )
+            except UploadStoreUnavailable:
+                log.error(
+                    "Participant import: the shared store (Redis) is unreachable", exc_info=True
+                )
+                initial["import_file_name"] = ""  # the confirmation is refused, naming why
+                self.message_user(
+                    request,
+                    "The file cannot be kept for confirmation: the shared store (Redis) is "
+                    "unreachable. Upload it again in a few minutes.",
+                    messages.ERROR,
+                )
         return initial
 
     def get_import_resource_kwargs(self, request, **kwargs):
@@ -460,10 +559,15 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
 
 @admin.register(Referral)
 class ReferralAdmin(ProgramScopedAdminMixin, ModelAdmin):
-    list_display = ["friend", "advocate", "code", "status", "order_id", "created_at"]
+    list_display = ["friend_shown", "advocate", "code", "status", "order_id", "created_at"]
     list_filter = ["status", "program"]
+    list_select_related = ["friend", "advocate", "code"]
     search_fields = ["friend__participant_id", "advocate__participant_id", "order_id"]
     raw_id_fields = ["advocate", "friend", "code"]
+
+    @admin.display(description="Friend", ordering="friend__participant_id")
+    def friend_shown(self, referral):
+        return referral.friend.shown_name
 
     def has_change_permission(self, request, obj=None):
         # Referrals change through conversions and reversals (their services), not by hand.
@@ -521,7 +625,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     @admin.display(description="Friend", ordering="referral__friend__participant_id")
     def friend(self, reward):
         friend = reward.referral.friend
-        return _participant_link(friend.pk, friend.participant_id)
+        return _participant_link(friend.pk, friend.shown_name)
 
     @admin.display(description="Order", ordering="referral__order_id")
     def order(self, reward):
@@ -538,7 +642,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
 
     @admin.display(description="Date", ordering="created_at")
     def date(self, reward):
-        return readable_time(reward.created_at)
+        return console_time(reward.created_at)
 
     @admin.display(description="Code")
     def reward_code(self, reward):
@@ -548,7 +652,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             return f"{reward.code.code} (reserved)"
         return reward.code.code
 
-    @action(description="Mark paid", url_path="mark-paid", icon="paid", permissions=["change"])
+    @action(description="Mark paid", url_path="mark-paid", icon="paid", permissions=["pay"])
     def mark_paid_from_list(self, request, object_id):
         return self._mark_one_paid(
             request, object_id, back=reverse("admin:participants_reward_changelist")
@@ -559,7 +663,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         url_path="mark-paid-here",
         icon="paid",
         variant=ActionVariant.PRIMARY,
-        permissions=["change"],
+        permissions=["pay"],
     )
     def mark_paid_here(self, request, object_id):
         back = reverse("admin:participants_reward_change", args=[unquote(object_id)])
@@ -589,7 +693,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                 title=f"Mark reward #{reward.pk} paid",
                 facts=[
                     f"{reward_what(reward)} for {reward.advocate} (who referred "
-                    f"{reward.referral.friend}) will be marked paid.",
+                    f"{reward.referral.friend.shown_name}) will be marked paid.",
                     "A paid reward cannot be cancelled; if its order is reversed later, it is "
                     "flagged for review.",
                 ],
@@ -601,6 +705,28 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         else:
             self.message_user(request, " ".join(result.refused), messages.WARNING)
         return HttpResponseRedirect(back)
+
+    def has_pay_permission(self, request, object_id=None):
+        """ "Mark paid" is offered where it can work: to those who may change rewards, and on a
+        reward's page only while the reward is available (a paid, cancelled or pending one
+        would be refused)."""
+        if not self.has_change_permission(request):
+            return False
+        if object_id is None:
+            return True
+        reward = self.get_object(request, unquote(str(object_id)))
+        return reward is not None and reward.status == RewardStatus.AVAILABLE
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Every field of a reward is read-only (its actions change it): no Save buttons.
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_save_as_new": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_add_permission(self, request):
         return False
@@ -663,6 +789,7 @@ class BlockForm(forms.Form):
         required=False,
         initial=True,
         label="Also void the referral codes they hold",
+        widget=UnfoldBooleanWidget,
         help_text="A voided code is kept for the record and never attributes again.",
     )
     reason = forms.CharField(
@@ -670,5 +797,5 @@ class BlockForm(forms.Form):
         required=False,
         label="Why",
         help_text="Kept with each voided code.",
-        widget=forms.TextInput(attrs={"size": 60}),
+        widget=UnfoldAdminTextInputWidget(),
     )

@@ -1,5 +1,6 @@
 """Server API: participants (upsert with the code that referred them, and read)."""
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -18,9 +19,11 @@ from programs.api import ProgramAPIView
 
 from .models import (
     ERASED_ID_PREFIX,
+    LOCALE_MAX_LENGTH,
     ReferralStatus,
     Reward,
     RewardStatus,
+    is_locale_tag,
     is_reserved_participant_id,
 )
 from .selectors import (
@@ -56,6 +59,26 @@ class ParticipantUpsertSerializer(serializers.Serializer):
     )
     last_name = serializers.CharField(required=False, allow_blank=True, max_length=150)
     account_id = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    locale = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=LOCALE_MAX_LENGTH,
+        help_text="The participant's language, a BCP 47 tag (`zh-Hans`, `en-US`): the widget "
+        "speaks it when it is offered, else falls back (`?lang=`, the browser, the program's "
+        "default).",
+    )
+
+    def validate_locale(self, value):
+        if value and not is_locale_tag(value):
+            raise ValidationError(
+                _(
+                    "%(value)r is not a language tag: letters, then parts joined by '-' "
+                    "(e.g. zh-Hans, en-US)."
+                )
+                % {"value": value}
+            )
+        return value
+
     referred_by_code = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -78,6 +101,7 @@ class ParticipantSerializer(serializers.Serializer):
     first_name = serializers.CharField(allow_blank=True)
     last_name = serializers.CharField(allow_blank=True)
     account_id = serializers.CharField(allow_blank=True)
+    locale = serializers.CharField(allow_blank=True)
     is_advocate = serializers.BooleanField()
     is_blocked = serializers.BooleanField()
     created_at = serializers.DateTimeField()
@@ -98,6 +122,7 @@ PARTICIPANT_EXAMPLE = {
     "first_name": "Ada",
     "last_name": "Lovelace",
     "account_id": "acct-77",
+    "locale": "zh-Hans",
     "is_advocate": True,
     "is_blocked": False,
     "created_at": "2026-11-26T10:00:00Z",
@@ -177,6 +202,7 @@ class ParticipantView(ProgramAPIView):
                     "first_name": "Ada",
                     "last_name": "Lovelace",
                     "account_id": "acct-77",
+                    "locale": "zh-Hans",
                     "referred_by_code": "pals3xw9z",
                 },
                 request_only=True,
@@ -186,13 +212,15 @@ class ParticipantView(ProgramAPIView):
     )
     def put(self, request, program, participant_id):
         if len(participant_id) > PARTICIPANT_ID_MAX:
-            raise ValidationError({"participant_id": [f"At most {PARTICIPANT_ID_MAX} characters."]})
+            raise ValidationError(
+                {"participant_id": [_("At most %(max)s characters.") % {"max": PARTICIPANT_ID_MAX}]}
+            )
         if is_reserved_participant_id(participant_id):
             raise ValidationError(
                 {
                     "participant_id": [
-                        f"Ids starting with {ERASED_ID_PREFIX!r} are reserved for erased "
-                        "participants."
+                        _("Ids starting with %(prefix)r are reserved for erased participants.")
+                        % {"prefix": ERASED_ID_PREFIX}
                     ]
                 }
             )
@@ -227,7 +255,7 @@ class ParticipantView(ProgramAPIView):
     def get(self, request, program, participant_id):
         participant = participant_get(program=self.program, participant_id=participant_id)
         if participant is None:
-            raise NotFound(f"No participant {participant_id!r} in this program.")
+            raise NotFound(_("No participant %(id)r in this program.") % {"id": participant_id})
         return Response(ParticipantSerializer(participant_detail(participant=participant)).data)
 
     @extend_schema(
@@ -251,8 +279,8 @@ class ParticipantView(ProgramAPIView):
             participant_erase(program=self.program, participant_id=participant_id)
         except ParticipantNotFound:
             raise NotFound(
-                f"No participant {participant_id!r} in this program (never created, or "
-                "already erased)."
+                _("No participant %(id)r in this program (never created, or already erased).")
+                % {"id": participant_id}
             ) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -397,7 +425,7 @@ class RewardPaidView(ProgramAPIView):
     def post(self, request, program, reward_id):
         rewards = Reward.objects.filter(program=self.program, pk=reward_id)
         if not rewards.exists():
-            raise NotFound(f"No reward {reward_id} in this program.")
+            raise NotFound(_("No reward %(id)s in this program.") % {"id": reward_id})
         result = rewards_mark_paid(rewards=rewards)
         reward = reward_get(program=self.program, reward_id=reward_id)
         if not result.paid and reward["status"] != RewardStatus.PAID:

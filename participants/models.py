@@ -1,8 +1,11 @@
+import re
+
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
 
 from codes.models import PromoCode
+from foundation.predicates import matches
 from programs.models import Program, RewardKind
 
 # An erased participant's id is replaced by ERASED_ID_PREFIX + random hex (an opaque
@@ -12,6 +15,28 @@ ERASED_ID_PREFIX = "erased:"
 
 def is_reserved_participant_id(participant_id: str) -> bool:
     return participant_id.startswith(ERASED_ID_PREFIX)
+
+
+# Who may hold referral codes (and be topped up): an advocate (a friend seen only in an order is
+# not one yet) who is not blocked and was not erased. The one definition: the queryset
+# (`Participant.objects.may_hold_codes()`), the instance (`can_hold_codes`) and the SQL of the
+# attribution function (conversions.sql) all take it from here.
+MAY_HOLD_CODES = Q(is_advocate=True, is_blocked=False, erased_at__isnull=True)
+
+
+class ParticipantQuerySet(models.QuerySet):
+    def may_hold_codes(self):
+        return self.filter(MAY_HOLD_CODES)
+
+
+LOCALE_MAX_LENGTH = 35
+# A language tag (BCP 47's shape: "zh-Hans", "en-US", "pt_BR"), checked by its form only: a
+# participant may carry a language not offered yet; the widget then falls back.
+_LOCALE_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+
+
+def is_locale_tag(value: str) -> bool:
+    return len(value) <= LOCALE_MAX_LENGTH and _LOCALE_TAG.fullmatch(value) is not None
 
 
 class Participant(models.Model):
@@ -27,9 +52,24 @@ class Participant(models.Model):
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
     account_id = models.CharField(max_length=255, blank=True)
+    # A BCP 47 tag as the brand sent it (upsert API, widget token); the widget shows the
+    # offered language closest to it (participants.widget.language).
+    locale = models.CharField(
+        max_length=LOCALE_MAX_LENGTH,
+        blank=True,
+        help_text="The advocate's language (e.g. zh-Hans, en-US): the widget speaks it when "
+        "it is offered.",
+    )
     is_advocate = models.BooleanField(default=False)
     is_blocked = models.BooleanField(default=False)
     blocked_at = models.DateTimeField(null=True, blank=True)
+    ip_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The address the widget was last loaded from, hashed (never shown).",
+    )
     erased_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -38,6 +78,8 @@ class Participant(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ParticipantQuerySet.as_manager()
 
     class Meta:
         ordering = ["program", "participant_id"]
@@ -55,11 +97,16 @@ class Participant(models.Model):
         return self.participant_id
 
     @property
+    def shown_name(self) -> str:
+        """How the console names a person: their e-mail when known (a friend's order usually
+        carries it), else the shop's participant id."""
+        return self.email or self.participant_id
+
+    @property
     def can_hold_codes(self):
         """Whether the codes app may hand this participant referral codes (and top them up):
-        an advocate (a friend seen only in an order is not one yet) who is not blocked and
-        was not erased."""
-        return self.is_advocate and not self.is_blocked and self.erased_at is None
+        MAY_HOLD_CODES on this instance, without a query."""
+        return matches(MAY_HOLD_CODES, self)
 
     @property
     def is_erased(self):
@@ -122,6 +169,10 @@ class RewardStatus(models.TextChoices):
     AVAILABLE = "available", "Available"
     PAID = "paid", "Paid"
     CANCELLED = "cancelled", "Cancelled"
+    # Held at attribution by the program's review policy, until a manager approves or denies.
+    PENDING_REVIEW = "pending_review", "Pending review"
+    # Past one of the program's reward caps: recorded, never granted later by itself.
+    CAPPED = "capped", "Capped"
 
 
 class Reward(models.Model):
@@ -143,7 +194,14 @@ class Reward(models.Model):
         help_text="The fuel-tank code given as this reward.",
     )
     status = models.CharField(
-        max_length=10, choices=RewardStatus.choices, default=RewardStatus.PENDING
+        max_length=16, choices=RewardStatus.choices, default=RewardStatus.PENDING
+    )
+    reason_code = models.CharField(
+        max_length=40,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Why a capped reward was not granted (reward_cap_month, …).",
     )
     needs_review = models.BooleanField(
         default=False, help_text="Set when an order is reversed after the reward was paid."

@@ -12,9 +12,12 @@ from . import services
 @receiver(promo_settings_changed, dispatch_uid="participants.top_up_after_switch")
 def top_up_after_switch(sender, program, change, **kwargs):
     # After the one-way switch to single-use (advocates keep their multi-use code and are
-    # topped up with single-use codes to the quota), or when promo codes are turned on for a
-    # program that already has advocates: a Celery task over all advocates, on commit.
-    if program.promo_codes_enabled and (change.switches_to_single_use or change.turns_on):
+    # topped up with single-use codes to the quota), when promo codes are turned on for a
+    # program that already has advocates, or when codes per advocate is raised: a Celery task
+    # over all advocates, on commit (its progress shows on the stock page).
+    if program.promo_codes_enabled and (
+        change.switches_to_single_use or change.turns_on or change.raises_quota
+    ):
         services.advocates_top_up_program_later(program_id=program.pk)
 
 

@@ -3,7 +3,8 @@
 import json
 from datetime import datetime
 
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf
 
 from codes.models import PromoCode
 from foundation.compiled_query import CompiledQuery
@@ -94,6 +95,7 @@ def participant_detail(*, participant: Participant) -> dict:
         "first_name": participant.first_name,
         "last_name": participant.last_name,
         "account_id": participant.account_id,
+        "locale": participant.locale,
         "is_advocate": participant.is_advocate,
         "is_blocked": participant.is_blocked,
         "created_at": participant.created_at,
@@ -127,7 +129,12 @@ def codes_with_latest_referral(codes: QuerySet[PromoCode]) -> QuerySet[PromoCode
         referral_pk=Subquery(latest.values("pk")[:1]),
         referral_order=Subquery(latest.values("order_id")[:1]),
         referral_friend_pk=Subquery(latest.values("friend_id")[:1]),
-        referral_friend=Subquery(latest.values("friend__participant_id")[:1]),
+        # the friend by e-mail when known, else by participant id (Participant.shown_name)
+        referral_friend=Subquery(
+            latest.annotate(
+                friend_shown=Coalesce(NullIf("friend__email", Value("")), "friend__participant_id")
+            ).values("friend_shown")[:1]
+        ),
         referrals_count=Subquery(count[:1]),
     )
 
@@ -281,3 +288,8 @@ def referrals_page(
     )
     page = keyset_page(rows, scope=scope, cursor=cursor, limit=limit)
     return Page(rows=[referral_item(row) for row in page.rows], next_cursor=page.next_cursor)
+
+
+def advocates_to_top_up(*, program):
+    """The advocates a program-wide top-up visits: not blocked, not erased."""
+    return Participant.objects.filter(program=program).may_hold_codes()

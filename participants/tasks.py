@@ -3,10 +3,13 @@
 import logging
 
 from celery import shared_task
+from django.utils import timezone
 
+from codes.topups import program_topup_note
 from programs.models import Program
 
 from .models import Reward, RewardStatus
+from .selectors import advocates_to_top_up
 from .services import advocates_top_up_program, rewards_fill_waiting, rewards_release_due
 
 log = logging.getLogger(__name__)
@@ -38,7 +41,29 @@ def rewards_fill_waiting_task(program_id=None):
 
 @shared_task(name="participants.top_up_program_advocates")
 def top_up_program_advocates(program_id):
+    """Every advocate of the program to quota; how far it got is kept for the stock page."""
     program = Program.objects.get(pk=program_id)
-    run = advocates_top_up_program(program=program)
+    program_topup_note(
+        program_id=program.pk,
+        state="running",
+        quota=program.codes_per_advocate,
+        advocates_total=advocates_to_top_up(program=program).count(),
+    )
+
+    def progress(run):
+        program_topup_note(
+            program_id=program.pk,
+            advocates_seen=run.advocates_seen,
+            codes_assigned=run.codes_assigned,
+        )
+
+    run = advocates_top_up_program(program=program, progress=progress)
+    program_topup_note(
+        program_id=program.pk,
+        state="done",
+        advocates_seen=run.advocates_seen,
+        codes_assigned=run.codes_assigned,
+        finished_at=timezone.now(),
+    )
     log.info("Top-up of all advocates of %s: %s", program.slug, run)
     return run.codes_assigned

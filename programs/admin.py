@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
+from unfold.widgets import UnfoldAdminTextareaWidget
 
 from audit.admin import AuditTrailAdminMixin
 from foundation.wording import counted
@@ -59,8 +60,8 @@ class ProgramForm(forms.ModelForm):
             "widget_allowed_origins",
         ]
         widgets = {
-            "low_stock_recipients": forms.Textarea(attrs={"rows": 3, "cols": 50}),
-            "widget_allowed_origins": forms.Textarea(attrs={"rows": 3, "cols": 50}),
+            "low_stock_recipients": UnfoldAdminTextareaWidget(attrs={"rows": 3}),
+            "widget_allowed_origins": UnfoldAdminTextareaWidget(attrs={"rows": 3}),
         }
 
     def __init__(self, *args, **kwargs):
@@ -145,6 +146,7 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                     "codes_per_advocate",
                     "low_stock_threshold",
                     "low_stock_recipients",
+                    "alert_language",
                     "apply_template_to_widgets",
                 ],
                 "description": "Turning promo codes on and choosing single-use codes cannot be "
@@ -168,6 +170,7 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             {
                 "fields": [
                     "friend_offer_text",
+                    "default_language",
                     "widget_allowed_origins",
                     "widget_secret_display",
                     "embed_snippet",

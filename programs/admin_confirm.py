@@ -23,9 +23,13 @@ def action_confirmation(
     submit: str,
     form: forms.Form | None = None,
     warning: str = "",
+    submit_variant: str | None = None,
 ) -> TemplateResponse:
     """The page asking to confirm `action` on `queryset`, saying what it will do (`facts`).
-    Posting it back runs the action again with `_confirmed=yes` and the form's fields."""
+    Posting it back runs the action again with `_confirmed=yes` and the form's fields. The
+    confirming button is the console's danger button when the page warns (`warning`: what cannot
+    be undone), its primary button otherwise (`submit_variant` says which when a warning is only
+    a reminder)."""
     opts = modeladmin.model._meta
     context = {
         **modeladmin.admin_site.each_context(request),
@@ -34,6 +38,7 @@ def action_confirmation(
         "facts": facts,
         "warning": warning,
         "submit": submit,
+        "submit_variant": submit_variant or ("danger" if warning else "primary"),
         "form": form,
         "action": action,
         "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),

@@ -191,3 +191,33 @@ class SuperuserOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_superuser
+
+
+def user_pages_open(request) -> bool:
+    """Whether the user of `request` can open the console's user pages (superusers only): a
+    user named on a page (who uploaded a batch, who voided a code) is a link only for them."""
+    user_admin = admin.site._registry.get(get_user_model())
+    return bool(user_admin and user_admin.has_view_permission(request))
+
+
+class UserNamesMixin:
+    """Show the user foreign keys named in `user_fields` as a plain name, without a link to a
+    page that would answer 403, to those who cannot open user pages. The admin defines a
+    display method `<field>_name` for each."""
+
+    user_fields: tuple[str, ...] = ()
+
+    def get_fields(self, request, obj=None):
+        names = {f"{f}_name": f for f in self.user_fields}
+        fields = [f for f in super().get_fields(request, obj) if f not in names]
+        if user_pages_open(request):
+            return fields
+        return [f"{f}_name" if f in self.user_fields else f for f in fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        shown = [f"{f}_name" for f in self.user_fields]
+        return [*super().get_readonly_fields(request, obj), *shown]
+
+
+def user_name(user) -> str:
+    return user.get_username() if user is not None else "—"

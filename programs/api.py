@@ -4,6 +4,7 @@ import io
 
 from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent
+from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError, ValidationError
@@ -31,7 +32,9 @@ class _BoundedStream:
         limit = body_limit()
         data = stream.read(limit + 1) if stream is not None else b""
         if len(data) > limit:
-            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+            raise PayloadTooLarge(
+                _("The request body is larger than %(limit)s bytes.") % {"limit": limit}
+            )
         return data
 
 
@@ -41,7 +44,7 @@ class BoundedJSONParser(parsers.JSONParser):
         try:
             return super().parse(io.BytesIO(data), media_type, parser_context)
         except RecursionError:
-            raise ParseError("JSON parse error - the body is nested too deeply.") from None
+            raise ParseError(_("JSON parse error - the body is nested too deeply.")) from None
 
 
 class BoundedFormParser(parsers.FormParser):
@@ -51,8 +54,8 @@ class BoundedFormParser(parsers.FormParser):
             return super().parse(io.BytesIO(data), media_type, parser_context)
         except TooManyFieldsSent:
             raise PayloadTooLarge(
-                f"The form has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields; "
-                "send a long order as JSON."
+                _("The form has more than %(count)s fields; send a long order as JSON.")
+                % {"count": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}
             ) from None
 
 
@@ -60,7 +63,7 @@ def check_path_segments(kwargs):
     """Refuse (400, naming the segment) a path segment holding a control character (NUL…) or
     a lone surrogate: the database can neither store nor look such text up."""
     bad = {
-        name: ["Holds a control character or an invalid one (a lone surrogate)."]
+        name: [_("Holds a control character or an invalid one (a lone surrogate).")]
         for name, value in kwargs.items()
         if isinstance(value, str) and not is_clean_text(value)
     }
@@ -90,7 +93,9 @@ class ProgramAPIView(APIView):
             too_large = False
         super().initial(request, *args, **kwargs)
         if too_large:
-            raise PayloadTooLarge(f"The request body is larger than {body_limit()} bytes.")
+            raise PayloadTooLarge(
+                _("The request body is larger than %(limit)s bytes.") % {"limit": body_limit()}
+            )
         check_path_segments(kwargs)
         self.program = request.auth.program
         # API keys are not users: the entry names the key (its name and visible prefix).

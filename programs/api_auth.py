@@ -16,12 +16,14 @@ the key itself comes from this process's copy while the generation says it is cu
 import base64
 import binascii
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import BaseThrottle
 
-from .keycache import key_cache
+from .keycache import UNSEEN, key_cache
 from .models import ApiKey
 from .ratelimit import count_request, count_request_and_generation
 from .services import api_key_digest
@@ -32,11 +34,13 @@ THROTTLE_WINDOW_SECONDS = 60
 
 # Far longer than any key or slug: a longer header is refused before it is decoded.
 MAX_CREDENTIALS_LENGTH = 1024
-SCHEMES_HINT = (
+SCHEMES_HINT = gettext_lazy(
     "Use Authorization: Bearer <program API key>, or Basic with the program slug as the user "
     "and the API key as the password."
 )
-BASIC_MISMATCH = "Invalid credentials: unknown API key, or not a key of the program named."
+BASIC_MISMATCH = gettext_lazy(
+    "Invalid credentials: unknown API key, or not a key of the program named."
+)
 
 
 def throttle_key(digest: str) -> str:
@@ -50,23 +54,23 @@ def _refuse(message):
 def _basic_credentials(token):
     """(user, password) from a Basic token (RFC 7617), or a 401 saying what is wrong with it."""
     if len(token) > MAX_CREDENTIALS_LENGTH:
-        _refuse("Malformed Basic credentials: too long.")
+        _refuse(_("Malformed Basic credentials: too long."))
     try:
         # Clients that drop the padding are forgiven; any other non-base64 byte is not.
         decoded = base64.b64decode(token + b"=" * (-len(token) % 4), validate=True)
     except (binascii.Error, ValueError):
-        _refuse("Malformed Basic credentials: not base64.")
+        _refuse(_("Malformed Basic credentials: not base64."))
     try:
         text = decoded.decode("utf-8")
     except UnicodeDecodeError:
-        _refuse("Malformed Basic credentials: not UTF-8.")
+        _refuse(_("Malformed Basic credentials: not UTF-8."))
     if any(ord(character) < 32 or ord(character) == 127 for character in text):
-        _refuse("Malformed Basic credentials: control characters.")
+        _refuse(_("Malformed Basic credentials: control characters."))
     user, colon, password = text.partition(":")
     if not colon:
-        _refuse("Malformed Basic credentials: expected user:password.")
+        _refuse(_("Malformed Basic credentials: expected user:password."))
     if not user or not password:
-        _refuse("Malformed Basic credentials: the program slug and the API key are both needed.")
+        _refuse(_("Malformed Basic credentials: the program slug and the API key are both needed."))
     return user, password
 
 
@@ -81,7 +85,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if scheme not in (b"bearer", b"basic"):
             _refuse(SCHEMES_HINT)
         if len(header) != 2:
-            _refuse("Malformed Authorization header.")
+            _refuse(_("Malformed Authorization header."))
         if scheme == b"basic":
             user, raw_key = _basic_credentials(header[1])
             api_key = self._api_key(request, raw_key, mismatch=BASIC_MISMATCH)
@@ -90,12 +94,12 @@ class ApiKeyAuthentication(BaseAuthentication):
                 _refuse(BASIC_MISMATCH)
         else:
             if len(header[1]) > MAX_CREDENTIALS_LENGTH:
-                _refuse("Invalid API key.")
+                _refuse(_("Invalid API key."))
             try:
                 raw_key = header[1].decode()
             except UnicodeDecodeError:
-                _refuse("Invalid API key.")
-            api_key = self._api_key(request, raw_key, mismatch="Invalid API key.")
+                _refuse(_("Invalid API key."))
+            api_key = self._api_key(request, raw_key, mismatch=_("Invalid API key."))
         # last_used_at is stamped after a successful answer (ProgramAPIView), so a refused
         # request changes no row.
         return (None, api_key)
@@ -105,7 +109,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         try:
             return get_authorization_header(request)
         except UnicodeEncodeError:  # only a test client can pass a header that is not latin-1
-            _refuse("Malformed Authorization header.")
+            _refuse(_("Malformed Authorization header."))
 
     @staticmethod
     def _api_key(request, raw_key, *, mismatch):
@@ -116,14 +120,16 @@ class ApiKeyAuthentication(BaseAuthentication):
             throttle_key(digest), THROTTLE_WINDOW_SECONDS
         )
         request.api_key_window = counted
+        # Only the digest is compared, and an unknown one is kept like a known one: the answer
+        # takes the same time whether or not the key exists (programs.keycache).
         api_key = key_cache.get(digest, generation)
-        if api_key is None:
+        if api_key is UNSEEN:
             api_key = ApiKey.objects.select_related("program").filter(digest=digest).first()
-            if api_key is None:
-                _refuse(mismatch)
             key_cache.put(digest, generation, api_key)
+        if api_key is None:
+            _refuse(mismatch)
         if api_key.revoked_at is not None:
-            _refuse("This API key has been revoked.")
+            _refuse(_("This API key has been revoked."))
         return api_key
 
     def authenticate_header(self, request):
@@ -133,7 +139,7 @@ class ApiKeyAuthentication(BaseAuthentication):
 class HasProgramApiKey(BasePermission):
     """The request carries a key of the program named in the URL (`program` kwarg)."""
 
-    message = "This API key does not belong to this program."
+    message = gettext_lazy("This API key does not belong to this program.")
 
     def has_permission(self, request, view):
         api_key = request.auth

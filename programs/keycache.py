@@ -1,7 +1,10 @@
 """API keys kept in each web process, and the shared generation that empties every copy.
 
 Each process keeps the keys it looked up (with their program), by the key's digest, tagged with
-the generation they were read under. The generation is a random token in Redis: any change to a
+the generation they were read under; a digest that matched no key is kept too, as no key, so
+that a request with an unknown key costs what one with a known key costs (one dictionary
+lookup by digest once seen, one database read before): the time of an answer does not tell
+whether a key exists. The generation is a random token in Redis: any change to a
 key or a program (a revocation, a new rate, a renamed slug) sets a new one after its commit, so
 on its next request every process on every machine sees its copies are stale and reads the key
 from the database again. The request reads the generation in the same Redis round trip as its
@@ -63,35 +66,46 @@ class _Copy:
     api_key: object
 
 
+# What `ApiKeyCache.get` answers for a digest it holds no current copy of.
+UNSEEN = object()
+
+
 class ApiKeyCache:
-    """One process's copies of API keys (ApiKey with its program), by digest."""
+    """One process's copies of API keys (ApiKey with its program, or None for a digest that
+    matched no key), by digest. Unknown digests are kept apart, so that a client sending
+    random keys cannot push the real ones out."""
 
     def __init__(self, *, max_keys: int = MAX_KEYS, seconds: float = KEY_COPY_SECONDS):
         self.max_keys = max_keys
         self.seconds = seconds
         self._copies: dict[str, _Copy] = {}
+        self._unknown: dict[str, _Copy] = {}
         self._lock = threading.Lock()
 
     def get(self, digest: str, generation: bytes | None):
-        """The key read under `generation` (None: unknown, so never trusted), or None."""
+        """The key read under `generation` (None: unknown, so never trusted), None when the
+        digest matched no key then, or UNSEEN."""
         if generation is None:
-            return None
-        copy = self._copies.get(digest)
+            return UNSEEN
+        copy = self._copies.get(digest) or self._unknown.get(digest)
         if copy is None or copy.generation != generation or copy.expires < time.monotonic():
-            return None
+            return UNSEEN
         return copy.api_key
 
     def put(self, digest: str, generation: bytes | None, api_key) -> None:
+        """Keep what the database said of `digest`: its key, or None for no key."""
         if generation is None:
             return
+        copies = self._copies if api_key is not None else self._unknown
         with self._lock:
-            if len(self._copies) >= self.max_keys:
-                self._copies.clear()
-            self._copies[digest] = _Copy(generation, time.monotonic() + self.seconds, api_key)
+            if len(copies) >= self.max_keys:
+                copies.clear()
+            copies[digest] = _Copy(generation, time.monotonic() + self.seconds, api_key)
 
     def clear(self) -> None:
         with self._lock:
             self._copies.clear()
+            self._unknown.clear()
 
     def __contains__(self, digest: str) -> bool:
         return digest in self._copies

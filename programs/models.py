@@ -1,9 +1,10 @@
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from .validators import validate_single_line
 
@@ -19,6 +20,59 @@ class RewardKind(models.TextChoices):
     CREDIT = "credit", "Credit (amount and currency)"
     PERCENT = "percent", "Percent discount"
     FUEL_TANK = "fuel_tank", "Fuel tank code"
+
+
+# The code quota (docs/architecture.md, Where each rule lives): how many codes an advocate should
+# hold, and which of their held codes count toward it. Written once here, in Python and in SQL
+# side by side (the claim engine's statements and the database functions take the SQL; a test
+# holds the two equal).
+
+
+def code_quota_of(code_usage: str, codes_per_advocate: int) -> int:
+    """Single-use programs: `codes_per_advocate` codes; multi-use: one."""
+    return codes_per_advocate if code_usage == CodeUsage.SINGLE else 1
+
+
+def quota_usages_of(code_usage: str) -> tuple[str, ...]:
+    """The usages of held codes that count toward the quota: in a single-use program only
+    single-use codes (a multi-use code kept from before the switch still attributes but does
+    not fill the quota)."""
+    return (CodeUsage.SINGLE,) if code_usage == CodeUsage.SINGLE else tuple(CodeUsage.values)
+
+
+def code_quota_sql(code_usage: str, codes_per_advocate: str) -> str:
+    """code_quota_of as SQL over two column expressions."""
+    return f"(CASE WHEN {code_usage} = '{CodeUsage.SINGLE}' THEN {codes_per_advocate} ELSE 1 END)"
+
+
+def counts_toward_quota_sql(program_usage: str, code_usage: str) -> str:
+    """quota_usages_of as SQL: whether a code of usage `code_usage` counts in a program of
+    usage `program_usage` (column expressions)."""
+    single = f"'{CodeUsage.SINGLE}'"
+    return f"({program_usage} <> {single} OR {code_usage} = {single})"
+
+
+class ReviewPolicy(models.TextChoices):
+    OFF = "off", "Off: approve every referral"
+    RELAXED = "relaxed", "Relaxed"
+    MODERATE = "moderate", "Moderate"
+    STRICT = "strict", "Strict"
+    CUSTOM = "custom", "Custom thresholds"
+
+
+# Each policy's thresholds on the review score (0-100): (hold at or above, deny at or above).
+# README, "Reviewing referrals", lists them; conversions.review computes the score.
+REVIEW_THRESHOLDS = {
+    ReviewPolicy.RELAXED: (70, 100),
+    ReviewPolicy.MODERATE: (40, 80),
+    ReviewPolicy.STRICT: (20, 40),
+}
+DEFAULT_VELOCITY_PER_HOUR = 10
+
+
+def offered_languages():
+    """settings.LANGUAGES, read when a form asks: adding a language needs no migration."""
+    return settings.LANGUAGES
 
 
 def new_widget_secret():
@@ -74,10 +128,77 @@ class Program(models.Model):
         help_text="A reward stays pending this many days before it becomes available.",
     )
 
+    review_policy = models.CharField(
+        max_length=8,
+        choices=ReviewPolicy.choices,
+        default=ReviewPolicy.OFF,
+        help_text=(
+            "How referrals are checked at attribution: relaxed holds at a score of 70 and "
+            "denies at 100, moderate 40 and 80, strict 20 and 40; custom uses the thresholds "
+            "below."
+        ),
+    )
+    review_hold_at = models.PositiveSmallIntegerField(
+        "hold at score",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Custom policy: a referral scoring this or more is held for review.",
+    )
+    review_deny_at = models.PositiveSmallIntegerField(
+        "deny at score",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Custom policy: a referral scoring this or more is denied.",
+    )
+    review_velocity_per_hour = models.PositiveSmallIntegerField(
+        "velocity limit (orders per hour)",
+        default=DEFAULT_VELOCITY_PER_HOUR,
+        validators=[MinValueValidator(1)],
+        help_text="More referred orders than this for one advocate within an hour is flagged.",
+    )
+    reward_cap_advocate_month = models.PositiveIntegerField(
+        "rewards per advocate per month",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="At most this many rewards per advocate per calendar month (UTC); blank: none.",
+    )
+    reward_cap_advocate_total = models.PositiveIntegerField(
+        "rewards per advocate in total",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="At most this many rewards per advocate ever; blank: no cap.",
+    )
+    reward_cap_program_day = models.PositiveIntegerField(
+        "rewards per program per day",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="At most this many rewards in the program per day (UTC); blank: no cap.",
+    )
+
     friend_offer_text = models.CharField(
         max_length=300,
         default="Give your friends 20% off their first order.",
         help_text="Shown in the widget above the advocate's code.",
+    )
+    default_language = models.CharField(
+        "widget's default language",
+        max_length=15,
+        choices=offered_languages,
+        default="en",
+        help_text="The widget's language for an advocate whose own language is unknown or not "
+        "offered (after their locale, the page's ?lang= and their browser's languages).",
+    )
+    alert_language = models.CharField(
+        "alert e-mails' language",
+        max_length=15,
+        choices=offered_languages,
+        default="en",
+        help_text="The language of the low-stock e-mails sent to the recipients.",
     )
     widget_secret = models.CharField(max_length=100, default=new_widget_secret, editable=False)
     widget_allowed_origins = models.TextField(
@@ -115,10 +236,36 @@ class Program(models.Model):
                 & Q(reward_percent__lte=100),
                 name="program_reward_values_in_range",
             ),
+            models.CheckConstraint(
+                condition=Q(review_policy__in=ReviewPolicy.values),
+                name="program_review_policy_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(review_policy=ReviewPolicy.CUSTOM)
+                | (
+                    Q(review_hold_at__gte=1)
+                    & Q(review_hold_at__lte=F("review_deny_at"))
+                    & Q(review_deny_at__lte=100)
+                ),
+                name="program_review_custom_thresholds",
+            ),
         ]
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        super().clean()
+        if self.review_policy == ReviewPolicy.CUSTOM:
+            hold, deny = self.review_hold_at, self.review_deny_at
+            if hold is None or deny is None:
+                raise ValidationError(
+                    {"review_policy": "A custom policy needs both a hold and a deny score."}
+                )
+            if hold > deny:
+                raise ValidationError(
+                    {"review_hold_at": f"The hold score ({hold}) is above the deny score ({deny})."}
+                )
 
     @property
     def is_single_use(self):
@@ -126,8 +273,32 @@ class Program(models.Model):
 
     @property
     def code_quota(self):
-        """How many unredeemed codes each advocate should hold."""
-        return self.codes_per_advocate if self.is_single_use else 1
+        """How many unredeemed codes each advocate should hold (code_quota_of)."""
+        return code_quota_of(self.code_usage, self.codes_per_advocate)
+
+    @property
+    def quota_usages(self):
+        """The usages of held codes that count toward the quota (quota_usages_of)."""
+        return quota_usages_of(self.code_usage)
+
+    @property
+    def review_thresholds(self) -> tuple[int, int] | None:
+        """(hold at, deny at) on the review score; None when the policy is off."""
+        if self.review_policy == ReviewPolicy.OFF:
+            return None
+        if self.review_policy == ReviewPolicy.CUSTOM:
+            return self.review_hold_at, self.review_deny_at
+        return REVIEW_THRESHOLDS[self.review_policy]
+
+    @property
+    def has_reward_caps(self) -> bool:
+        return any(
+            (
+                self.reward_cap_advocate_month,
+                self.reward_cap_advocate_total,
+                self.reward_cap_program_day,
+            )
+        )
 
     @property
     def recipient_list(self):

@@ -13,6 +13,7 @@ from .models import ApiKey, Program
 @receiver(post_delete, sender=Program, dispatch_uid="programs.program_deleted")
 def api_key_copies_stale(sender, instance, created=False, **kwargs):
     # A key (revoked, its rate changed, deleted) or its program (a setting, the slug) changed:
-    # every web process reads its keys from the database again. A new key was in no copy.
+    # every web process reads its keys from the database again. A new key was in no copy (its
+    # digest, of 32 random bytes, was never sent before, so no process holds it as unknown).
     if not (sender is ApiKey and created):
         generation_bump_on_commit()

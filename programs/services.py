@@ -23,6 +23,7 @@ from .models import (
     CodeUsage,
     Program,
     ProgramManager,
+    ReviewPolicy,
     Widget,
     WidgetComponent,
     WidgetComponentKind,
@@ -42,6 +43,8 @@ class PromoSettingsChange:
 
     turns_on: bool
     switches_to_single_use: bool
+    # Codes per advocate raised: every advocate is topped up to the new quota (not one-way).
+    raises_quota: bool = False
 
     @property
     def irreversible(self):
@@ -181,6 +184,7 @@ def program_update(
         turns_on=values["promo_codes_enabled"] and not stored.promo_codes_enabled,
         switches_to_single_use=values["code_usage"] == CodeUsage.SINGLE
         and stored.code_usage != CodeUsage.SINGLE,
+        raises_quota=(values["codes_per_advocate"] or 0) > (stored.codes_per_advocate or 0),
     )
     for name, value in fields.items():
         setattr(stored, name, value)
@@ -330,3 +334,47 @@ def program_manager_add(
     user.groups.add(group)
     _, program_added = ProgramManager.objects.get_or_create(program=program, user=user)
     return ManagerAdded(user=user, user_created=created, program_added=program_added)
+
+
+def program_review_policy_set(
+    *,
+    program: Program,
+    policy: str,
+    hold_at: int | None = None,
+    deny_at: int | None = None,
+    velocity_per_hour: int | None = None,
+) -> Program:
+    """Choose how referrals are reviewed at attribution (README, "Reviewing referrals"): a
+    named policy, or custom thresholds. Raises ValidationError naming the field."""
+    fields = {"review_policy": policy}
+    if policy == ReviewPolicy.CUSTOM:
+        fields.update(review_hold_at=hold_at, review_deny_at=deny_at)
+    elif hold_at is not None or deny_at is not None:
+        raise ValidationError({"review_policy": "Thresholds go with the custom policy only."})
+    if velocity_per_hour is not None:
+        fields["review_velocity_per_hour"] = velocity_per_hour
+    return program_update(program=program, **fields)
+
+
+def program_reward_caps_set(
+    *,
+    program: Program,
+    per_advocate_month: int | None = None,
+    per_advocate_total: int | None = None,
+    per_program_day: int | None = None,
+) -> Program:
+    """Set the program's reward caps (README, "Reward caps"); a cap not given keeps its
+    value, 0 removes it. Raises ValidationError naming the field."""
+    given = {
+        "reward_cap_advocate_month": per_advocate_month,
+        "reward_cap_advocate_total": per_advocate_total,
+        "reward_cap_program_day": per_program_day,
+    }
+    fields = {}
+    for name, value in given.items():
+        if value is None:
+            continue
+        if value < 0:
+            raise ValidationError({name: "A cap is a number of rewards, 0 or more."})
+        fields[name] = value or None
+    return program_update(program=program, **fields)

@@ -3,10 +3,24 @@ import os
 import pytest
 from django.conf import settings
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
+
+# Property tests: the same examples on every CI run (CI=true), fresh random ones locally.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+hypothesis_settings.register_profile("local")
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") == "true" else "local")
 
 # In the strict PostgreSQL pass (scripts/test sets it) a test that needs a service it cannot
 # reach fails instead of skipping.
 STRICT = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def pytest_configure(config):
+    # The .mo files Django reads, compiled from locale/ as `make install` does, so a test run
+    # straight after editing a .po sees it.
+    from foundation.translations import compile_catalogs
+
+    compile_catalogs(only_stale=True)
 
 
 def service_unavailable(reason):

@@ -28,6 +28,7 @@ from .assignment import (
 from .batches import (
     batch_import,
     batch_process_upload,
+    batch_resume_stalled,
     batch_upload_enqueue,
     import_staging_sweep,
 )
@@ -58,6 +59,7 @@ from .voiding import (
     codes_void,
     codes_void_preview,
     codes_void_reasons_forget,
+    codes_void_reasons_redact,
 )
 
 __all__ = [
@@ -77,6 +79,7 @@ __all__ = [
     "batch_generate",
     "batch_import",
     "batch_process_upload",
+    "batch_resume_stalled",
     "batch_upload_enqueue",
     "code_add_manual",
     "code_record_copy",
@@ -88,6 +91,7 @@ __all__ = [
     "codes_void",
     "codes_void_preview",
     "codes_void_reasons_forget",
+    "codes_void_reasons_redact",
     "import_staging_sweep",
     "pool_batch_landed",
     "pool_create_fuel_tank",

@@ -1,28 +1,44 @@
 """Batches: importing a code file (admin upload or import_codes) into a pool as one batch."""
 
-import io
 import logging
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import PurePath
 from typing import BinaryIO
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record
 from foundation.tasks import enqueue_on_commit
 
 from ..errors import PromoCodesOff
-from ..models import Batch, BatchSource, BatchStatus, Pool
+from ..models import Batch, BatchSource, BatchStatus, BatchUploadPart, Pool
 from ..parsing import UnreadableFile, file_format, read_rows
 from ..sql import CodeClash, ForeignKeyChecks, ImportStaging, copy_codes_into_table
 from .pools import program_accepting_codes
 from .stock import pool_batch_landed
 
+log = logging.getLogger(__name__)
+
 # Refused rows kept on a batch (counts are always exact).
 BATCH_ERRORS_KEPT = 1000
-# Rows staged per statement, and how often progress is written.
+# Rows staged per statement, and how often progress (and a background import's heartbeat) is
+# written.
 STAGING_CHUNK_ROWS = 50_000
+# A background upload whose worker stopped this many times is failed rather than tried again (a
+# file that kills its worker would otherwise be retried for ever).
+UPLOAD_ATTEMPTS_MAX = 3
+
+
+class LeaseLost(Exception):
+    """Another worker took this batch over (this one was thought gone): stop, write nothing."""
+
+
+def _lease(batch):
+    """The batch row, while `batch` (as this worker took it) still holds it."""
+    return Batch.objects.filter(pk=batch.pk, status=BatchStatus.PROCESSING, attempts=batch.attempts)
 
 
 def _refusal(line, value, reason):
@@ -165,7 +181,11 @@ def _import_staged(
                 if chunk:
                     staging.write(chunk)
                 if batch is not None:
-                    Batch.objects.filter(pk=batch.pk).update(progress_rows=rows_read)
+                    held = _lease(batch).update(
+                        progress_rows=rows_read, heartbeat_at=timezone.now()
+                    )
+                    if not held:
+                        raise LeaseLost(batch.pk)
             chunk.clear()
             if on_progress:
                 on_progress(rows_read)
@@ -182,6 +202,9 @@ def _import_staged(
                 flush()
         flush()
         with transaction.atomic():
+            # Locked to the end of the import: no other worker can take the batch over now.
+            if batch is not None and not list(_lease(batch).select_for_update().values("pk")):
+                raise LeaseLost(batch.pk)
             if batch is None:
                 batch = _batch_create(
                     pool=pool,
@@ -244,21 +267,31 @@ def _batch_complete(batch: Batch, *, pool: Pool, errors: list, counts: dict) -> 
         errors=errors[:BATCH_ERRORS_KEPT],
         progress_rows=counts["rows_read"],
         failure_reason="",
-        upload_data=None,
         completed_at=timezone.now(),
     )
+    BatchUploadPart.objects.filter(batch=batch).delete()  # its kept file, if it had one
     _audit_completed(batch, counts)
     if counts["codes_added"]:
         # After commit: re-arm alerts, top up advocates short of codes.
         pool_batch_landed(pool_id=pool.pk)
 
 
+# The pieces a background upload is kept in (BatchUploadPart). Small: writing a piece costs
+# several times its size in the web process (PostgreSQL's text form of bytea is hex).
+UPLOAD_PART_BYTES = 1024 * 1024
+
+
 @transaction.atomic
-def batch_upload_enqueue(*, pool: Pool, data: bytes, file_name: str, created_by=None) -> Batch:
-    """Keep an uploaded file on a pending batch and process it in a Celery task after commit.
+def batch_upload_enqueue(
+    *, pool: Pool, chunks: Iterable[bytes], file_name: str, created_by=None
+) -> Batch:
+    """Keep an uploaded file (an iterable of byte chunks, e.g. upload_claim_chunks) on a
+    pending batch and process it in a Celery task after commit.
 
     For admin uploads too big to import within the request. The file travels in the database
-    (Batch.upload_data), so any worker can pick it up; it is cleared once imported.
+    in pieces of UPLOAD_PART_BYTES (BatchUploadPart), written as the chunks come, so neither
+    this process nor the worker holds it whole and any worker can pick it up; the pieces go
+    once the batch completes or fails.
     """
     from ..tasks import batch_process_upload_task
 
@@ -271,31 +304,107 @@ def batch_upload_enqueue(*, pool: Pool, data: bytes, file_name: str, created_by=
         usage=program.code_usage,
         status=BatchStatus.PENDING,
         created_by=created_by,
-        upload_data=data,
     )
+    index = 0
+    buffer = bytearray()
+
+    def keep(piece):
+        nonlocal index
+        BatchUploadPart.objects.create(batch=batch, index=index, data=bytes(piece))
+        index += 1
+
+    for chunk in chunks:
+        buffer += chunk
+        while len(buffer) >= UPLOAD_PART_BYTES:
+            keep(memoryview(buffer)[:UPLOAD_PART_BYTES])
+            del buffer[:UPLOAD_PART_BYTES]
+    if buffer or index == 0:
+        keep(buffer)
     enqueue_on_commit(batch_process_upload_task, batch.pk)
     return batch
+
+
+def _kept_file(batch):
+    """The batch's kept file as a seekable file (the readers of some formats seek), copied
+    piece by piece from the database to a nameless temporary file, never whole in memory."""
+    file = tempfile.TemporaryFile()  # noqa: SIM115 (the caller closes it)
+    try:
+        parts = BatchUploadPart.objects.filter(batch=batch).order_by("index")
+        for pk in parts.values_list("pk", flat=True):
+            file.write(BatchUploadPart.objects.filter(pk=pk).values_list("data", flat=True).get())
+        file.seek(0)
+    except BaseException:
+        file.close()
+        raise
+    return file
 
 
 def batch_process_upload(*, batch_id: int) -> Batch | None:
     """Import a pending upload batch (the Celery task's body); mark it failed if it cannot be.
 
     The import itself is one transaction (see batch_import); a failure leaves the batch row
-    with status failed and its reason, and no codes.
+    with status failed and its reason, and no codes. Taking the batch starts its lease (see
+    Batch.attempts): a worker that dies leaves it to batch_resume_stalled.
     """
     claimed = Batch.objects.filter(pk=batch_id, status=BatchStatus.PENDING).update(
-        status=BatchStatus.PROCESSING
+        status=BatchStatus.PROCESSING, attempts=F("attempts") + 1, heartbeat_at=timezone.now()
     )
     if not claimed:
         return None  # already processed (a redelivered task), or gone
+    return _batch_run(batch_id)
+
+
+def batch_resume_stalled(*, batch_id: int, stalled_before) -> Batch | None:
+    """Take over a background upload whose worker is gone (still processing, no heartbeat
+    since `stalled_before`) and import it again from its kept file, or fail it with a reason
+    after UPLOAD_ATTEMPTS_MAX attempts. Nothing happens if it is not stalled (any more).
+
+    Exactly once: taking it over bumps its attempt, and the import writes its codes only
+    while its attempt is still the batch's (a worker that was only slow stops at its next
+    heartbeat); the final transaction locks the batch row, so a batch landing its codes is
+    never taken over.
+    """
+    with transaction.atomic():
+        batch = (
+            Batch.objects.select_for_update(skip_locked=True)
+            .filter(Batch.stalled(stalled_before), pk=batch_id)
+            .first()
+        )
+        if batch is None:
+            return None
+        if batch.attempts >= UPLOAD_ATTEMPTS_MAX:
+            log.error("Upload batch %s stopped %s times; failing it", batch.pk, batch.attempts)
+            _batch_fail(
+                batch,
+                f"The import stopped {batch.attempts} times before finishing (its worker was "
+                "stopped or ran out of memory); no codes were added. Upload the file again, "
+                "or import it with the import_codes command.",
+            )
+            batch.refresh_from_db()
+            return batch
+        Batch.objects.filter(pk=batch.pk).update(
+            attempts=F("attempts") + 1, heartbeat_at=timezone.now()
+        )
+    log.warning(
+        "Importing upload batch %s again: its worker stopped (attempt %s of %s)",
+        batch_id,
+        batch.attempts + 1,
+        UPLOAD_ATTEMPTS_MAX,
+    )
+    return _batch_run(batch_id)
+
+
+def _batch_run(batch_id):
+    """Import a batch this worker has just taken (its lease is the batch's attempt)."""
     batch = Batch.objects.select_related("pool").get(pk=batch_id)
     try:
-        return batch_import(
-            pool=batch.pool,
-            stream=io.BytesIO(bytes(batch.upload_data or b"")),
-            file_name=batch.file_name,
-            batch=batch,
-        )
+        with _kept_file(batch) as stream:
+            return batch_import(
+                pool=batch.pool, stream=stream, file_name=batch.file_name, batch=batch
+            )
+    except LeaseLost:
+        log.warning("Upload batch %s was taken over by another worker; this one stops", batch_id)
+        return None
     except (UnreadableFile, PromoCodesOff) as exc:
         _batch_fail(batch, str(exc))
     except Exception:
@@ -306,12 +415,13 @@ def batch_process_upload(*, batch_id: int) -> Batch | None:
 
 
 def _batch_fail(batch, reason):
-    Batch.objects.filter(pk=batch.pk).update(
-        status=BatchStatus.FAILED,
-        failure_reason=reason,
-        upload_data=None,
-        completed_at=timezone.now(),
+    """Fail a batch this worker holds (a lost lease changes nothing); its kept file goes."""
+    failed = _lease(batch).update(
+        status=BatchStatus.FAILED, failure_reason=reason, completed_at=timezone.now()
     )
+    if not failed:
+        return
+    BatchUploadPart.objects.filter(batch=batch).delete()
     audit_record(
         obj=batch,
         event="batch failed",
@@ -328,9 +438,6 @@ def _audit_completed(batch: Batch, counts: dict) -> None:
     changes = {"status": (batch.status, BatchStatus.COMPLETED)}
     changes.update({name: (0, value) for name, value in counts.items()})
     audit_record(obj=batch, event="batch completed", changes=changes)
-
-
-log = logging.getLogger(__name__)
 
 
 def import_staging_sweep() -> int:

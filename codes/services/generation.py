@@ -5,6 +5,7 @@ resolved by insert-and-retry on the unique index, never by check-then-insert (wh
 concurrent generators would both pass).
 """
 
+import re
 import secrets
 
 from django.db import IntegrityError, transaction
@@ -13,12 +14,25 @@ from django.utils import timezone
 from audit.services import audit_record
 from programs.models import Program
 
-from .. import sql
+from .. import selectors, sql
 from ..errors import CannotAddCode, CodeSpaceTooSmall, PromoCodesOff
-from ..models import Batch, BatchSource, BatchStatus, CodeSource, CodeStatus, Pool, PromoCode
+from ..models import (
+    CODE_CHAR_CLASS,
+    CODE_MAX_LENGTH,
+    Batch,
+    BatchSource,
+    BatchStatus,
+    CodeSource,
+    CodeStatus,
+    Pool,
+    PromoCode,
+)
 from .assignment import CodeHolder, codes_holder_dequeue_if_at_quota
 from .pools import referral_pool_of
 from .stock import pool_batch_landed
+
+# What a prefix may be made of: the characters of a code (codes.models), none at all included.
+_PREFIX = re.compile(rf"[{CODE_CHAR_CLASS}]*")
 
 # No look-alikes: I, O, 0 and 1 are left out so a code read aloud or off a receipt is typed
 # right the first time.
@@ -55,9 +69,11 @@ def batch_generate(
         raise ValueError("Count must be at least 1.")
     if length < 4:
         raise ValueError("Length must be at least 4 random characters.")
-    if len(prefix) + length > 64:
-        raise ValueError("Prefix and length together must be at most 64 characters.")
-    if prefix and not all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in prefix):
+    if len(prefix) + length > CODE_MAX_LENGTH:
+        raise ValueError(
+            f"Prefix and length together must be at most {CODE_MAX_LENGTH} characters."
+        )
+    if not _PREFIX.fullmatch(prefix):
         raise ValueError("The prefix may only use A–Z, 0–9, - and _.")
     space = len(GENERATED_ALPHABET) ** length
     taken = PromoCode.objects.filter(program=program, code__startswith=prefix).count()
@@ -115,9 +131,12 @@ def batch_generate(
 
 @transaction.atomic
 def code_add_manual(
-    *, holder: CodeHolder, prefix: str = "", length: int = DEFAULT_GENERATED_LENGTH
+    *, holder: CodeHolder, prefix: str | None = None, length: int | None = None
 ) -> PromoCode:
     """Generate a new code for one advocate, outside the pool's stock, and give it to them.
+
+    Without `prefix` and `length` the code follows the referral pool's pattern
+    (`selectors.pool_code_pattern`: the pool's own, its generated batches', or its codes').
 
     The code goes into the program's referral pool with source `manual`, already assigned, in
     the program's current usage. It counts towards the advocate's quota, and may take them over
@@ -128,11 +147,20 @@ def code_add_manual(
     """
     if not holder.can_hold_codes:
         raise CannotAddCode("This participant may not hold codes (not an advocate, or blocked).")
+    if prefix is None or length is None:
+        pattern = selectors.pool_code_pattern(
+            pool=referral_pool_of(Program.objects.get(pk=holder.program_id)),
+            default_length=DEFAULT_GENERATED_LENGTH,
+        )
+        prefix = pattern.prefix if prefix is None else prefix
+        length = pattern.length if length is None else length
     prefix = (prefix or "").strip().upper()
-    if prefix and not all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in prefix):
+    if not _PREFIX.fullmatch(prefix):
         raise CannotAddCode("The prefix may only use A–Z, 0–9, - and _.")
-    if length < 4 or len(prefix) + length > 64:
-        raise CannotAddCode("Use 4 or more random characters, at most 64 with the prefix.")
+    if length < 4 or len(prefix) + length > CODE_MAX_LENGTH:
+        raise CannotAddCode(
+            f"Use 4 or more random characters, at most {CODE_MAX_LENGTH} with the prefix."
+        )
     sql.lock_holder(holder.pk)
     program = Program.objects.get(pk=holder.program_id)
     if not program.promo_codes_enabled:

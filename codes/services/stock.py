@@ -1,5 +1,6 @@
 """Stock: low-stock and empty-pool alerts, and what happens when a batch lands."""
 
+import unicodedata
 from datetime import timedelta
 
 from django.conf import settings
@@ -7,13 +8,16 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from foundation.tasks import enqueue_on_commit
+from foundation.wording import about_duration
 
 from .. import selectors
 from ..events import stock_alert_emit
-from ..models import AlertKind, Pool, PoolKind, StockAlert
+from ..models import AlertKind, Pool, PoolKind, PromoCode, StockAlert
 
 
 def pool_batch_landed(*, pool_id: int) -> None:
@@ -60,6 +64,8 @@ def pool_stock_check(*, pool_id: int, resend_unsent: bool = False) -> list[Stock
             ).update(low_alert_armed=True, empty_alert_armed=True)
         return []
     if level == 0:
+        if not PromoCode.objects.filter(pool=pool).exists():
+            return []  # a pool that never held a code (a new fuel tank) is not "out of codes"
         claimed = Pool.objects.filter(pk=pool.pk, empty_alert_armed=True).update(
             empty_alert_armed=False, low_alert_armed=False
         )
@@ -102,54 +108,99 @@ def _resend_unsent_alerts(pool: Pool) -> None:
         enqueue_on_commit(send_stock_alert, alert_id)
 
 
+def _width(text):
+    """Columns `text` takes in a fixed-width font (a Chinese character takes two)."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def _aligned(rows):
+    """`label value` lines with the values in one column, whatever the language's labels."""
+    column = max(_width(label) for label, _value in rows) + 1
+    return [label + " " * (column - _width(label)) + str(value) for label, value in rows]
+
+
 def _stock_alert_message(alert):
+    """The alert's subject and body in the program's alert language (Program.alert_language)."""
+    with translation.override(alert.pool.program.alert_language):
+        return _stock_alert_text(alert)
+
+
+def _stock_alert_text(alert):
     pool = alert.pool
     program = pool.program
     site = settings.SITE_URL.rstrip("/")
     stock_url = site + reverse("admin:codes_program_stock", args=[program.pk])
     upload_url = site + reverse("admin:codes_batch_upload") + f"?pool={pool.pk}"
+    names = {"program": program.name, "pool": pool.name, "available": alert.available}
     if alert.kind == AlertKind.EMPTY:
-        subject = f"[{program.name}] Out of codes: {pool.name} is empty"
-        headline = f"The pool {pool.name!r} of program {program.name!r} has no codes left."
+        subject = _("[%(program)s] Out of codes: %(pool)s is empty") % names
+        headline = _("The pool '%(pool)s' of program '%(program)s' has no codes left.") % names
     else:
-        subject = f"[{program.name}] Low stock: {alert.available} codes left in {pool.name}"
+        subject = (
+            ngettext(
+                "[%(program)s] Low stock: %(available)s code left in %(pool)s",
+                "[%(program)s] Low stock: %(available)s codes left in %(pool)s",
+                alert.available,
+            )
+            % names
+        )
         headline = (
-            f"The pool {pool.name!r} of program {program.name!r} is down to "
-            f"{alert.available} available codes."
+            ngettext(
+                "The pool '%(pool)s' of program '%(program)s' is down to %(available)s "
+                "available code.",
+                "The pool '%(pool)s' of program '%(program)s' is down to %(available)s "
+                "available codes.",
+                alert.available,
+            )
+            % names
         )
     if alert.available == 0:
-        forecast = "none: the pool is empty"
+        forecast = _("none: the pool is empty")
     elif alert.days_left is None:
-        forecast = "none: no codes were handed out in the last 7 days"
+        forecast = _("none: no codes were handed out in the last 7 days")
     else:
-        forecast = f"at that rate it runs out in about {alert.days_left} days"
-    kind = "fuel tank of reward codes" if pool.kind == PoolKind.FUEL_TANK else "referral codes"
+        forecast = _("at that rate it runs out in %(when)s") % {
+            "when": about_duration(alert.days_left)
+        }
+    fuel_tank = pool.kind == PoolKind.FUEL_TANK
+    kind = "fuel tank of reward codes" if fuel_tank else "referral codes"
     # The referral pool is usually named after its kind ("Referral codes"): say it once.
-    pool_line = pool.name if pool.name.casefold() == kind else f"{pool.name} ({kind})"
+    if pool.name.casefold() == kind:
+        pool_line = pool.name
+    else:
+        shown_kind = _("fuel tank of reward codes") if fuel_tank else _("referral codes")
+        pool_line = _("%(pool)s (%(kind)s)") % {"pool": pool.name, "kind": shown_kind}
     lines = [
         headline,
         "",
-        f"Program:             {program.name} ({program.slug})",
-        f"Pool:                {pool_line}",
-        f"Codes left:          {alert.available}",
-        f"Low-stock threshold: {alert.threshold}",
-        f"Used, last 7 days:   {alert.used_last_7_days}",
-        f"Forecast:            {forecast}.",
+        *_aligned(
+            [
+                (_("Program:"), f"{program.name} ({program.slug})"),
+                (_("Pool:"), pool_line),
+                (_("Codes left:"), alert.available),
+                (_("Low-stock threshold:"), alert.threshold),
+                (_("Handed out, 7 days:"), alert.used_last_7_days),
+                (_("Forecast:"), _("%(forecast)s.") % {"forecast": forecast}),
+            ]
+        ),
     ]
     if pool.kind == PoolKind.REFERRAL:
         short = selectors.program_short_advocates(program=program)
-        lines.append(f"Advocates short of codes: {short.shown}")
+        lines.append(_("Advocates short of codes: %(count)s") % {"count": short.shown})
     lines += [
         "",
-        f"Upload codes into {pool.name}: {upload_url}",
-        f"Stock of {program.name}: {stock_url}",
+        _("Upload codes into %(pool)s: %(url)s") % {"pool": pool.name, "url": upload_url},
+        _("Stock of %(program)s: %(url)s") % {"program": program.name, "url": stock_url},
         "",
-        "You get this e-mail once each time the pool falls to its threshold, and once more",
-        "if it runs empty. "
+        _(
+            "You get this e-mail once each time the pool falls to its threshold, and once more\n"
+            "if it runs empty."
+        )
+        + " "
         + (
-            "Rewards waiting for a code get one when a batch lands."
-            if pool.kind == PoolKind.FUEL_TANK
-            else "Advocates short of codes are topped up when a batch lands."
+            _("Rewards waiting for a code get one when a batch lands.")
+            if fuel_tank
+            else _("Advocates short of codes are topped up when a batch lands.")
         ),
     ]
     return subject, "\n".join(lines)

@@ -9,10 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from audit.services import audit_record
+from foundation.redaction import needles, pattern, redact
+from foundation.wording import counted
 from programs.models import Program
 
 from ..models import Batch, CodeState, CodeStatus, PoolKind, PromoCode
@@ -38,18 +40,24 @@ class VoidResult:
     codes_assigned: int = 0
 
     def summary(self) -> str:
-        parts = [f"Voided {self.voided:,} codes"]
+        parts = [f"Voided {counted(self.voided, 'code')}"]
         if self.already_voided:
-            parts.append(f"{self.already_voided:,} were already voided")
+            were = "was" if self.already_voided == 1 else "were"
+            parts.append(f"{self.already_voided:,} {were} already voided")
         if self.redeemed_left:
-            parts.append(f"{self.redeemed_left:,} already redeemed were left as they are")
+            parts.append(
+                "1 already redeemed was left as it was"
+                if self.redeemed_left == 1
+                else f"{self.redeemed_left:,} already redeemed were left as they are"
+            )
         if self.not_found:
-            parts.append(f"{len(self.not_found):,} are not codes of this program")
+            are = "is not a code" if len(self.not_found) == 1 else "are not codes"
+            parts.append(f"{len(self.not_found):,} {are} of this program")
         text = "; ".join(parts) + "."
         if self.advocates_topped_up or self.codes_assigned:
             text += (
-                f" {self.advocates_topped_up:,} advocates who held them got "
-                f"{self.codes_assigned:,} new codes."
+                f" {counted(self.advocates_topped_up, 'advocate')} who held them got "
+                f"{counted(self.codes_assigned, 'new code')}."
             )
         return text
 
@@ -70,12 +78,7 @@ def codes_void_preview(*, codes: QuerySet[PromoCode]) -> VoidPreview:
     for status, count in _status_counts(codes):
         counts[status] = count
     voidable = codes.filter(status__in=[CodeStatus.AVAILABLE, CodeStatus.ASSIGNED])
-    holders = (
-        voidable.filter(status=CodeStatus.ASSIGNED, pool__kind=PoolKind.REFERRAL)
-        .values("holder_id")
-        .distinct()
-        .count()
-    )
+    holders = voidable.filter(CodeState.HELD).values("holder_id").distinct().count()
     return VoidPreview(
         to_void=counts[CodeStatus.AVAILABLE] + counts[CodeStatus.ASSIGNED],
         already_voided=counts[CodeStatus.VOIDED],
@@ -133,7 +136,7 @@ def codes_void(
         raise ValueError("Name the codes to void: codes, a batch or a queryset.")
     # Lock order: a reward before its code, as on every rewards path (cancel, release, fill):
     # the rewards app locks the rewards of the fuel-tank codes about to be voided first.
-    rewarded = selected.filter(CodeState.ASSIGNED, pool__kind=PoolKind.FUEL_TANK)
+    rewarded = selected.filter(CodeState.ASSIGNED & CodeState.IN_FUEL_TANK)
     rewarded_ids = list(rewarded.values_list("pk", flat=True))
     if rewarded_ids:
         reward_codes_voiding.send(sender=PromoCode, program=program, code_ids=rewarded_ids)
@@ -228,4 +231,25 @@ def codes_void_reasons_forget(*, holder_id: int, values: list[str]) -> int:
     for pk, reason in reasons:
         if any(needle in reason.lower() for needle in needles):
             changed += PromoCode.objects.filter(pk=pk).update(void_reason="[erased]")
+    return changed
+
+
+def codes_void_reasons_redact(*, program: Program, values: list[str]) -> int:
+    """A participant's personal data was erased: every void reason of the program's codes that
+    quotes them (a batch voided "Leaked by <their address>", whoever held the codes) keeps its
+    words with the values cut out. Returns how many codes changed."""
+    compiled = pattern(values)
+    if compiled is None:
+        return 0
+    quoting = Q()
+    for value in needles(values):
+        quoting |= Q(void_reason__icontains=value)
+    changed = 0
+    reasons = (
+        PromoCode.objects.filter(pool__program=program, status=CodeStatus.VOIDED)
+        .filter(quoting)
+        .values_list("pk", "void_reason")
+    )
+    for pk, reason in reasons:
+        changed += PromoCode.objects.filter(pk=pk).update(void_reason=redact(reason, compiled))
     return changed

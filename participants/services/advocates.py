@@ -19,16 +19,18 @@ from codes.services import (
     codes_top_up_holders,
     codes_void,
 )
+from codes.topups import program_topup_note
 from foundation.tasks import enqueue_on_commit
 from programs.models import Program
 
 from ..models import Participant
+from ..selectors import advocates_to_top_up
 
 TOP_UP_CHUNK = 200
 
 
 @transaction.atomic
-def participant_code_add(*, participant: Participant, prefix: str = "") -> PromoCode:
+def participant_code_add(*, participant: Participant, prefix: str | None = None) -> PromoCode:
     """ "Add referral code": a new code for this advocate, outside the pool's stock.
 
     Raises CannotAddCode or PromoCodesOff with a message for the program manager."""
@@ -127,9 +129,7 @@ def advocates_top_up_program(*, program: Program, progress=None) -> TopUpRun:
     run = TopUpRun()
     if not program.promo_codes_enabled:
         return run
-    advocates = Participant.objects.filter(
-        program=program, is_advocate=True, is_blocked=False, erased_at__isnull=True
-    )
+    advocates = advocates_to_top_up(program=program)
     after = 0
     while True:
         chunk = list(
@@ -146,7 +146,22 @@ def advocates_top_up_program(*, program: Program, progress=None) -> TopUpRun:
 
 
 def advocates_top_up_program_later(*, program_id: int) -> None:
-    """Enqueue, on commit, a top-up of every advocate of the program (a Celery task)."""
+    """Enqueue, on commit, a top-up of every advocate of the program (a Celery task); the stock
+    page shows it queued from then on."""
     from ..tasks import top_up_program_advocates
 
+    def queued():
+        quota = Program.objects.filter(pk=program_id).values_list("codes_per_advocate", flat=True)
+        program_topup_note(
+            program_id=program_id,
+            state="queued",
+            quota=quota.first(),
+            queued_at=timezone.now(),
+            advocates_total=None,
+            advocates_seen=0,
+            codes_assigned=0,
+            finished_at=None,
+        )
+
+    transaction.on_commit(queued)
     enqueue_on_commit(top_up_program_advocates, program_id)

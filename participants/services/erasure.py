@@ -16,9 +16,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from audit.services import ERASED, audit_forget, audit_record
+from audit.services import ERASED, audit_forget, audit_forget_text, audit_record
 from codes.models import PromoCode
-from codes.services import codes_holder_withdraw, codes_void, codes_void_reasons_forget
+from codes.services import (
+    codes_holder_withdraw,
+    codes_void,
+    codes_void_reasons_forget,
+    codes_void_reasons_redact,
+)
 from foundation.events import PARTICIPANT_ERASED
 from foundation.wording import counted
 from programs.models import Program
@@ -43,12 +48,23 @@ class ErasedIdentity:
 
     participant_ids: tuple[str, ...]
     email: str
+    # The address as the brand typed it (trimmed), and every personal value (ids, address,
+    # names, account id): what free text (an order line's name) may quote.
+    typed_email: str = ""
+    values: tuple[str, ...] = ()
 
     @property
-    def email_sha1(self) -> str:
-        # impact.com clients send CustomerEmail as the SHA-1 hex of the trimmed lower-case
-        # address (conversions store it in lower case).
-        return hashlib.sha1(self.email.encode()).hexdigest() if self.email else ""
+    def email_sha1s(self) -> tuple[str, ...]:
+        """The SHA-1 hex of the address in lower case and as typed: a client that skipped the
+        lower-casing sent the digest of the address as typed."""
+        typed = {self.email, self.typed_email} - {""}
+        return tuple(sorted(hashlib.sha1(text.encode()).hexdigest() for text in typed))
+
+    @property
+    def email_sha256s(self) -> tuple[str, ...]:
+        """The same as SHA-256 hex digests (impact.com documents both)."""
+        typed = {self.email, self.typed_email} - {""}
+        return tuple(sorted(hashlib.sha256(text.encode()).hexdigest() for text in typed))
 
 
 @dataclass(frozen=True)
@@ -104,13 +120,16 @@ def participant_erase(*, program: Program, participant_id: str) -> ErasureResult
         raise ParticipantNotFound(participant_id)
     friends = _order_friends(program, participant)
     people = [participant, *friends]
-    identity = ErasedIdentity(
-        participant_ids=tuple(p.participant_id for p in people),
-        email=participant.email.strip().lower(),
-    )
     forgotten = [
         getattr(person, name) for person in people for name in ("participant_id", *PERSONAL_FIELDS)
     ]
+    identity = ErasedIdentity(
+        participant_ids=tuple(p.participant_id for p in people),
+        email=participant.email.strip().lower(),
+        typed_email=participant.email.strip(),
+        values=tuple(value for value in forgotten if value),
+    )
+    forgotten += identity.email_sha1s
     erased_fields = _blank(participant)
     for friend in friends:
         _blank(friend)
@@ -147,6 +166,10 @@ def participant_erase(*, program: Program, participant_id: str) -> ErasureResult
         order_friends_erased=len(friends),
     )
     _forget_in_audit_trail(people, forgotten)
+    # Texts about other objects that quote them: a batch voided "Leaked by <address>", a
+    # change message.
+    codes_void_reasons_redact(program=program, values=forgotten)
+    audit_forget_text(program_id=program.pk, values=forgotten)
     audit_record(
         obj=participant,
         event="participant erased",

@@ -13,7 +13,7 @@ the periodic task). The code is revealed only once the reward is available.
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -31,15 +31,38 @@ from programs.models import Program, RewardKind
 from ..events import reward_emit, rewards_available_emit
 from ..models import Referral, Reward, RewardStatus
 
+# Every change of a reward's status goes through this table (_move for one reward, _moved for
+# many at once); docs/architecture.md draws it. A pending reward goes back to waiting when the
+# fuel-tank code it was reserved was voided (reward_codes_voided).
 ALLOWED_MOVES: dict[str, frozenset[str]] = {
     RewardStatus.WAITING_FOR_STOCK: frozenset(
         {RewardStatus.PENDING, RewardStatus.AVAILABLE, RewardStatus.CANCELLED}
     ),
-    RewardStatus.PENDING: frozenset({RewardStatus.AVAILABLE, RewardStatus.CANCELLED}),
+    RewardStatus.PENDING: frozenset(
+        {RewardStatus.AVAILABLE, RewardStatus.WAITING_FOR_STOCK, RewardStatus.CANCELLED}
+    ),
     RewardStatus.AVAILABLE: frozenset({RewardStatus.PAID, RewardStatus.CANCELLED}),
     RewardStatus.PAID: frozenset(),
     RewardStatus.CANCELLED: frozenset(),
+    # Approved by a manager: into the review period (or the tank's queue); denied: cancelled.
+    RewardStatus.PENDING_REVIEW: frozenset(
+        {
+            RewardStatus.WAITING_FOR_STOCK,
+            RewardStatus.PENDING,
+            RewardStatus.AVAILABLE,
+            RewardStatus.CANCELLED,
+        }
+    ),
+    # Past a cap: never granted later by itself.
+    RewardStatus.CAPPED: frozenset(),
 }
+# Statuses a reward is recorded with at attribution instead of being granted.
+WITHHELD = (RewardStatus.PENDING_REVIEW, RewardStatus.CANCELLED, RewardStatus.CAPPED)
+# Rewards that count toward a cap: every one recorded but the cancelled and the capped.
+_UNCOUNTED = (RewardStatus.CANCELLED, RewardStatus.CAPPED)
+# pg_advisory_xact_lock(class, id) classes: one advocate's capped rewards, one program's.
+_CAP_LOCK_ADVOCATE = 22_001
+_CAP_LOCK_PROGRAM = 22_002
 _CHUNK = 500
 
 
@@ -64,6 +87,15 @@ def _move(reward: Reward, to: str, *, now: datetime) -> None:
         reward.cancelled_at = now
 
 
+def _moved(rewards: QuerySet[Reward], to: str) -> int:
+    """Move many rewards to `to` in one UPDATE: only those whose status may move there
+    (ALLOWED_MOVES); returns how many moved. For moves that stamp no time."""
+    if to in (RewardStatus.PAID, RewardStatus.CANCELLED):
+        raise ValueError(f"{to} stamps a time: move those rewards one by one (_move).")
+    allowed_from = [status for status, moves in ALLOWED_MOVES.items() if to in moves]
+    return rewards.filter(status__in=allowed_from).update(status=to)
+
+
 def _start_review(reward: Reward, program: Program, *, now: datetime) -> None:
     """A reward that has what it pays (a code, for a fuel-tank reward) enters its review
     period, or becomes available at once without one. A reward back in the queue because its
@@ -84,7 +116,9 @@ def _start_review(reward: Reward, program: Program, *, now: datetime) -> None:
 
 # savepoint=False: inside conversion_record it adds no savepoint round trips.
 @transaction.atomic(savepoint=False)
-def reward_grant(*, referral: Referral) -> Reward:
+def reward_grant(
+    *, referral: Referral, withheld: str | None = None, reason_code: str = ""
+) -> Reward:
     """The advocate's reward for a converted referral, per the program's reward rule.
 
     Credit: amount and currency; percent: the percent; fuel tank: a code claimed from the
@@ -92,6 +126,9 @@ def reward_grant(*, referral: Referral) -> Reward:
     empty or earlier rewards still wait (they are served first). With a review period the
     reward is `pending` until `available_at` (rewards_release_due makes it available and
     reveals its code); with none it is available at once. One reward per referral.
+
+    `withheld` (one of WITHHELD) records the reward in that status instead, claiming no code:
+    held for review, denied by it (cancelled) or past a cap (capped, with `reason_code`).
     """
     program = referral.program
     now = timezone.now()
@@ -107,6 +144,13 @@ def reward_grant(*, referral: Referral) -> Reward:
         reward.currency = program.reward_currency
     elif program.reward_kind == RewardKind.PERCENT:
         reward.percent = program.reward_percent
+    if withheld is not None:
+        reward.status = withheld
+        reward.reason_code = reason_code
+        if withheld == RewardStatus.CANCELLED:
+            reward.cancelled_at = now
+        reward.save()
+        return reward
     if program.reward_kind == RewardKind.FUEL_TANK:
         queue = Reward.objects.filter(program=program, status=RewardStatus.WAITING_FOR_STOCK)
         code = None
@@ -125,6 +169,64 @@ def reward_grant(*, referral: Referral) -> Reward:
     if reward.status == RewardStatus.AVAILABLE and reward.code_id:
         tank_codes_reveal(code_ids=[reward.code_id])
     return reward
+
+
+def reward_withhold(*, reward: Reward, status: str, reason_code: str = "") -> Reward:
+    """A reward granted a moment ago in this transaction (a credit or a percent: no code) is
+    recorded as `status` (one of WITHHELD) instead: what reward_grant(withheld=…) records."""
+    if status not in WITHHELD:
+        raise ValueError(f"{status!r} is not a withheld status")
+    fields = {"status": status, "reason_code": reason_code, "available_at": None}
+    if status == RewardStatus.CANCELLED:
+        fields["cancelled_at"] = timezone.now()
+    Reward.objects.filter(pk=reward.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(reward, name, value)
+    return reward
+
+
+def reward_cap_reached(*, program: Program, advocate_id: int, exclude_id=None) -> str:
+    """The reason code of the program's first reward cap (README, "Reward caps") that one more
+    reward of the advocate would pass, or "".
+
+    Counted under transaction advisory locks (the advocate's, and the program's when it caps
+    its day), which every order rewarding the advocate takes before it commits: of concurrent
+    orders each counts what the earlier ones committed, so a cap of 5 grants exactly 5. Call
+    inside the attribution's transaction, after its reward (`exclude_id`, not counted) exists.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [_CAP_LOCK_ADVOCATE, advocate_id]
+            )
+            if program.reward_cap_program_day:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s)", [_CAP_LOCK_PROGRAM, program.pk]
+                )
+    counted = Reward.objects.exclude(status__in=_UNCOUNTED)
+    if exclude_id is not None:
+        counted = counted.exclude(pk=exclude_id)
+    theirs = counted.filter(advocate_id=advocate_id)
+    now = timezone.now()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    month = today.replace(day=1)
+    caps = (
+        (
+            "reward_cap_month",
+            program.reward_cap_advocate_month,
+            theirs.filter(created_at__gte=month),
+        ),
+        ("reward_cap_total", program.reward_cap_advocate_total, theirs),
+        (
+            "reward_cap_program_day",
+            program.reward_cap_program_day,
+            counted.filter(program=program, created_at__gte=today),
+        ),
+    )
+    for code, cap, rewards in caps:
+        if cap and rewards[:cap].count() >= cap:
+            return code
+    return ""
 
 
 def rewards_fill_waiting(*, program: Program) -> int:
@@ -181,8 +283,9 @@ def rewards_release_due(*, now: datetime | None = None) -> int:
             if not due:
                 return released
             ids = [pk for pk, _ in due]
-            released += Reward.objects.filter(pk__in=ids, status=RewardStatus.PENDING).update(
-                status=RewardStatus.AVAILABLE
+            released += _moved(
+                Reward.objects.filter(pk__in=ids, status=RewardStatus.PENDING),
+                RewardStatus.AVAILABLE,
             )
             tank_codes_reveal(code_ids=[code_id for _, code_id in due if code_id])
             rewards_available_emit(reward_ids=ids)
@@ -278,15 +381,17 @@ def reward_codes_voided(*, program: Program, code_ids: list[int]) -> int:
     """Rewards whose fuel-tank code was voided. A pending reward (its code reserved, never shown)
     goes back to waiting for a code and is served in its turn, oldest first: the one move
     outside waiting → pending → available → paid, because the code it was waiting out its
-    review with no longer exists. A reward whose code was revealed is flagged for review (the
-    advocate was shown a code that no longer works). Returns how many rewards were touched."""
+    review with no longer exists (ALLOWED_MOVES lists it). A reward whose code was revealed is
+    flagged for review (the advocate was shown a code that no longer works). Returns how many
+    rewards were touched."""
     touched = 0
     rewards = Reward.objects.select_for_update(of=("self",)).filter(code_id__in=code_ids)
     for reward in rewards.order_by("pk"):
         touched += 1
         if reward.status == RewardStatus.PENDING:
             reward.code = None
-            reward.status = RewardStatus.WAITING_FOR_STOCK  # keeps its available_at
+            # keeps its available_at
+            _move(reward, RewardStatus.WAITING_FOR_STOCK, now=timezone.now())
             reward.save(update_fields=["code", "status"])
             rewards_fill_waiting_later(program_id=reward.program_id)
         elif not reward.needs_review:

@@ -10,7 +10,7 @@ from ..events import participant_emit
 from ..models import ERASED_ID_PREFIX, Participant, is_reserved_participant_id
 from .referrals import referral_code_for_link, referral_link
 
-PROFILE_FIELDS = ("email", "first_name", "last_name", "account_id")
+PROFILE_FIELDS = ("email", "first_name", "last_name", "account_id", "locale")
 
 
 def participant_upsert(

@@ -9,7 +9,10 @@ import hashlib
 import re
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, permissions, throttling
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.response import Response
@@ -17,10 +20,12 @@ from rest_framework.views import APIView
 
 from codes.services import CodeNotHeld, code_record_copy
 from foundation.api_docs import PATH_ERRORS, WIDGET_AUTH_ERRORS, not_found
+from foundation.hashing import ip_digest
 from programs.api import check_path_segments
 from programs.ratelimit import count_request
 
 from .cors import origin_allowed_for_program
+from .language import widget_language
 from .schema import CodeCopySerializer, WidgetMeSerializer, widget_me_body
 from .selectors import participant_for_widget, widget_state
 from .services import widget_participant_load
@@ -46,7 +51,8 @@ class ParticipantTokenAuthentication(BaseAuthentication):
         match = _BEARER.match(header)
         if not match:
             raise WidgetAuthFailed(
-                "Send the participant token as 'Authorization: Bearer <token>'.", "malformed_token"
+                _("Send the participant token as 'Authorization: Bearer <token>'."),
+                "malformed_token",
             )
         try:
             identity = widget_token_decode(match.group(1))
@@ -62,7 +68,7 @@ class HasParticipantToken(permissions.BasePermission):
     def has_permission(self, request, view):
         if not isinstance(request.user, WidgetIdentity):
             raise exceptions.NotAuthenticated(
-                "A participant token is required: 'Authorization: Bearer <token>'."
+                _("A participant token is required: 'Authorization: Bearer <token>'.")
             )
         return True
 
@@ -73,7 +79,7 @@ class OriginAllowed(permissions.BasePermission):
     CORS already stops a browser from reading the answer; this also stops the write.
     """
 
-    message = "This origin may not call the widget API of this program."
+    message = gettext_lazy("This origin may not call the widget API of this program.")
 
     def has_permission(self, request, view):
         origin = request.headers.get("Origin")
@@ -107,20 +113,70 @@ class ParticipantRateThrottle(throttling.BaseThrottle):
         return self._wait
 
 
+LANG_PARAMETER = OpenApiParameter(
+    "lang",
+    str,
+    OpenApiParameter.QUERY,
+    required=False,
+    description="The widget page's language (its `?lang=`), used when the participant has no "
+    "`locale` offered; then the browser's Accept-Language, then the program's default. Error "
+    "messages and `language` follow the same order.",
+)
+
+
 class WidgetAPIView(APIView):
+    """Answers in the advocate's language (participants.widget.language): until the token is
+    read, the request's `?lang=` or Accept-Language; after, the token's `locale` and the
+    program's default too. The answer's Content-Language names it."""
+
     authentication_classes = [ParticipantTokenAuthentication]
     permission_classes = [HasParticipantToken, OriginAllowed]
     throttle_classes = [ParticipantRateThrottle]
+
+    def request_language(self, request, *, locale="", program=None):
+        return widget_language(
+            locale=locale,
+            requested=request.GET.get("lang", ""),
+            accept_language=request.headers.get("Accept-Language", ""),
+            program_default=program.default_language if program else "",
+        )
+
+    def dispatch(self, request, *args, **kwargs):
+        with translation.override(self.request_language(request)):
+            return super().dispatch(request, *args, **kwargs)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        identity = request.user
+        translation.activate(
+            self.request_language(
+                request, locale=identity.claims.get("locale") or "", program=identity.program
+            )
+        )
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Content-Language"] = translation.get_language()
+        return response
 
 
 class WidgetMeView(WidgetAPIView):
     """Widget load: upserts the participant; answers their codes, referrals and rewards."""
 
-    @extend_schema(responses={200: WidgetMeSerializer, **WIDGET_AUTH_ERRORS}, tags=["widget"])
+    @extend_schema(
+        parameters=[LANG_PARAMETER],
+        responses={200: WidgetMeSerializer, **WIDGET_AUTH_ERRORS},
+        tags=["widget"],
+    )
     def get(self, request):
-        participant = widget_participant_load(identity=request.user)
-        state = widget_state(participant=participant, program=request.user.program)
-        return Response(widget_me_body(state))
+        program = request.user.program
+        participant = widget_participant_load(
+            identity=request.user, ip_hash=ip_digest(request.META.get("REMOTE_ADDR"))
+        )
+        language = self.request_language(request, locale=participant.locale, program=program)
+        translation.activate(language)
+        state = widget_state(participant=participant, program=program)
+        return Response(widget_me_body({**state, "language": language}))
 
 
 class WidgetCodeCopyView(WidgetAPIView):
@@ -129,6 +185,7 @@ class WidgetCodeCopyView(WidgetAPIView):
 
     @extend_schema(
         request=None,
+        parameters=[LANG_PARAMETER],
         responses={
             200: CodeCopySerializer,
             **PATH_ERRORS,
@@ -141,11 +198,13 @@ class WidgetCodeCopyView(WidgetAPIView):
         check_path_segments({"code": code})
         participant = participant_for_widget(identity=request.user)
         if participant is None:
-            raise exceptions.NotFound("This participant holds no codes yet.")
+            raise exceptions.NotFound(_("This participant holds no codes yet."))
         try:
             copy = code_record_copy(participant=participant, code_text=code)
         except CodeNotHeld:
-            raise exceptions.NotFound(f"{code[:64]!r} is not one of your codes.") from None
+            raise exceptions.NotFound(
+                _("%(code)r is not one of your codes.") % {"code": code[:64]}
+            ) from None
         return Response(CodeCopySerializer(copy).data)
 
 

@@ -3,6 +3,8 @@
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import serializers
 
+from programs.models import WidgetComponentKind
+
 from ..serializers import ReferralCodeSerializer, RewardCodeSerializer
 
 
@@ -43,10 +45,20 @@ class WidgetMeSerializer(serializers.Serializer):
     participant = WidgetParticipantSerializer()
     program = WidgetProgramSerializer()
     friend_offer_text = serializers.CharField()
+    components = serializers.ListField(
+        child=serializers.ChoiceField(choices=WidgetComponentKind.choices),
+        help_text="What the program's widgets show (the components any of its widgets holds). "
+        "Without `referral_promo_code`, `referral_codes` is empty and the widget shows no code.",
+    )
     referral_codes = ReferralCodeSerializer(many=True)
     reward_codes = RewardCodeSerializer(many=True)
     referrals = ReferralsSummarySerializer()
     rewards = RewardsSummarySerializer()
+    language = serializers.CharField(
+        help_text="The offered language the widget speaks to this advocate (e.g. `zh-hans`): "
+        "their `locale`, else `?lang=`, else Accept-Language, else the program's default. "
+        "The widget loads its texts for it from `/widget/i18n/{language}.json`."
+    )
 
 
 class CodeCopySerializer(serializers.Serializer):
@@ -66,7 +78,7 @@ class ParticipantTokenScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "JWT",
             "description": "A participant token: a JWT signed HS256 with the program's widget "
             "secret; claims sub (participant id), program (slug), exp, and optionally email, "
-            "first_name, last_name, referred_by_code.",
+            "first_name, last_name, referred_by_code, locale.",
         }
 
 
@@ -102,6 +114,7 @@ def widget_me_body(state: dict) -> dict:
         },
         "program": {"slug": _text(program["slug"]), "name": _text(program["name"])},
         "friend_offer_text": _text(state["friend_offer_text"]),
+        "components": list(state["components"]),
         "referral_codes": [
             {
                 "code": _text(code["code"]),
@@ -133,4 +146,5 @@ def widget_me_body(state: dict) -> dict:
                 for credit in rewards["credit"]
             ],
         },
+        "language": state["language"],
     }

@@ -4,7 +4,8 @@ from collections import Counter
 from decimal import Decimal
 
 from foundation.compiled_query import CompiledQuery
-from programs.models import Program, RewardKind
+from programs.models import Program, RewardKind, WidgetComponentKind
+from programs.selectors import program_widget_components
 
 from ..models import Participant, Referral, ReferralStatus, Reward, RewardStatus
 from ..selectors import referral_codes, reward_codes
@@ -62,7 +63,10 @@ def rewards_summary(*, participant: Participant) -> dict:
 
 
 def widget_state(*, participant: Participant, program: Program) -> dict:
-    """Everything `GET /api/v1/widget/me` answers (`program` is the participant's)."""
+    """Everything `GET /api/v1/widget/me` answers (`program` is the participant's). The
+    referral codes only when one of the program's widgets holds the referral-code component."""
+    components = program_widget_components(program=program)
+    shows_codes = WidgetComponentKind.REFERRAL_PROMO_CODE in components
     return {
         "participant": {
             "participant_id": participant.participant_id,
@@ -71,7 +75,8 @@ def widget_state(*, participant: Participant, program: Program) -> dict:
         },
         "program": {"slug": program.slug, "name": program.name},
         "friend_offer_text": program.friend_offer_text,
-        "referral_codes": referral_codes(participant=participant),
+        "components": components,
+        "referral_codes": referral_codes(participant=participant) if shows_codes else [],
         "reward_codes": reward_codes(participant=participant),
         "referrals": referrals_summary(participant=participant),
         "rewards": rewards_summary(participant=participant),

@@ -2,7 +2,7 @@
 
 The brand's backend signs them; the widget sends them as `Authorization: Bearer <token>`.
 Claims: `sub` (participant id), `program` (slug), `exp` (required), and optionally `email`,
-`first_name`, `last_name`, `referred_by_code`.
+`first_name`, `last_name`, `referred_by_code`, `locale` (the advocate's language, a BCP 47 tag).
 """
 
 import re
@@ -13,17 +13,29 @@ import jwt
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from programs.models import Program
 from programs.selectors import program_get_by_slug
 from programs.validators import is_clean_text, shown
 
-from ..models import ERASED_ID_PREFIX, is_reserved_participant_id
+from ..models import (
+    ERASED_ID_PREFIX,
+    LOCALE_MAX_LENGTH,
+    is_locale_tag,
+    is_reserved_participant_id,
+)
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ("exp", "sub", "program")
 # Optional profile claims and the longest value each may carry (the participant's columns).
-OPTIONAL_CLAIMS = {"email": 254, "first_name": 150, "last_name": 150, "referred_by_code": 64}
+OPTIONAL_CLAIMS = {
+    "email": 254,
+    "first_name": 150,
+    "last_name": 150,
+    "referred_by_code": 64,
+    "locale": LOCALE_MAX_LENGTH,
+}
 PARTICIPANT_ID_MAX_LENGTH = 255
 # A token is a few hundred characters; anything near this is not one.
 TOKEN_MAX_LENGTH = 8192
@@ -54,7 +66,7 @@ class WidgetIdentity:
     def profile(self):
         return {
             name: self.claims[name]
-            for name in ("email", "first_name", "last_name")
+            for name in ("email", "first_name", "last_name", "locale")
             if self.claims.get(name) is not None
         }
 
@@ -84,7 +96,8 @@ def widget_token_decode(token):
     """
     if len(token) > TOKEN_MAX_LENGTH:
         raise InvalidWidgetToken(
-            f"The participant token is longer than {TOKEN_MAX_LENGTH} characters.",
+            _("The participant token is longer than %(max)s characters.")
+            % {"max": TOKEN_MAX_LENGTH},
             "malformed_token",
         )
     try:
@@ -92,28 +105,36 @@ def widget_token_decode(token):
     except jwt.InvalidTokenError as error:
         # Any header PyJWT refuses (malformed, or a `crit` extension it does not support).
         raise InvalidWidgetToken(
-            f"The participant token's header is not acceptable: {error}.", "malformed_token"
+            _("The participant token's header is not acceptable: %(error)s.") % {"error": error},
+            "malformed_token",
         ) from None
     if header.get("alg") != ALGORITHM:
         raise InvalidWidgetToken(
-            f"The participant token must be signed with {ALGORITHM}, not {header.get('alg')!r}.",
+            _("The participant token must be signed with %(wanted)s, not %(alg)r.")
+            % {"wanted": ALGORITHM, "alg": header.get("alg")},
             "bad_algorithm",
         )
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
     except jwt.InvalidTokenError:
-        raise InvalidWidgetToken("The participant token is malformed.", "malformed_token") from None
+        raise InvalidWidgetToken(
+            _("The participant token is malformed."), "malformed_token"
+        ) from None
     slug = unverified.get("program")
     if not isinstance(slug, str) or not slug:
-        raise InvalidWidgetToken("The participant token has no 'program' claim.", "missing_claim")
+        raise InvalidWidgetToken(
+            _("The participant token has no 'program' claim."), "missing_claim"
+        )
     if not _SLUG.fullmatch(slug):
         raise InvalidWidgetToken(
-            f"Unknown program {shown(slug[:50])!r} in the token.", "unknown_program"
+            _("Unknown program %(slug)r in the token.") % {"slug": shown(slug[:50])},
+            "unknown_program",
         )
     program = program_get_by_slug(slug)
     if program is None:
         raise InvalidWidgetToken(
-            f"Unknown program {shown(slug[:50])!r} in the token.", "unknown_program"
+            _("Unknown program %(slug)r in the token.") % {"slug": shown(slug[:50])},
+            "unknown_program",
         )
     try:
         claims = jwt.decode(
@@ -123,19 +144,20 @@ def widget_token_decode(token):
             options={"require": list(REQUIRED_CLAIMS)},
         )
     except jwt.ExpiredSignatureError:
-        raise InvalidWidgetToken("The participant token has expired.", "token_expired") from None
+        raise InvalidWidgetToken(_("The participant token has expired."), "token_expired") from None
     except jwt.InvalidSignatureError:
         raise InvalidWidgetToken(
-            "The participant token's signature does not match the program's widget secret.",
+            _("The participant token's signature does not match the program's widget secret."),
             "bad_signature",
         ) from None
     except jwt.MissingRequiredClaimError as error:
         raise InvalidWidgetToken(
-            f"The participant token has no {error.claim!r} claim.", "missing_claim"
+            _("The participant token has no %(claim)r claim.") % {"claim": error.claim},
+            "missing_claim",
         ) from None
     except jwt.InvalidTokenError as error:
         raise InvalidWidgetToken(
-            f"The participant token is invalid: {shown(str(error))}."
+            _("The participant token is invalid: %(error)s.") % {"error": shown(str(error))}
         ) from None
     _check_claims(claims)
     return WidgetIdentity(program=program, participant_id=claims["sub"], claims=claims)
@@ -144,33 +166,41 @@ def widget_token_decode(token):
 def _check_claims(claims):
     sub = claims["sub"]
     if not isinstance(sub, str) or not sub.strip():
-        raise InvalidWidgetToken("The token's 'sub' must be the participant id, a string.")
+        raise InvalidWidgetToken(_("The token's 'sub' must be the participant id, a string."))
     if len(sub) > PARTICIPANT_ID_MAX_LENGTH:
         raise InvalidWidgetToken(
-            f"The token's 'sub' is longer than {PARTICIPANT_ID_MAX_LENGTH} characters."
+            _("The token's 'sub' is longer than %(max)s characters.")
+            % {"max": PARTICIPANT_ID_MAX_LENGTH}
         )
     if not is_clean_text(sub):
         raise InvalidWidgetToken(
-            "The token's 'sub' holds a control character or an invalid one (a lone surrogate)."
+            _("The token's 'sub' holds a control character or an invalid one (a lone surrogate).")
         )
     if is_reserved_participant_id(sub):
         raise InvalidWidgetToken(
-            f"The token's 'sub' starts with {ERASED_ID_PREFIX!r}, reserved for erased participants."
+            _("The token's 'sub' starts with %(prefix)r, reserved for erased participants.")
+            % {"prefix": ERASED_ID_PREFIX}
         )
     for name, max_length in OPTIONAL_CLAIMS.items():
         value = claims.get(name)
         if value is None:
             continue
         if not isinstance(value, str):
-            raise InvalidWidgetToken(f"The token's {name!r} claim must be a string.")
+            raise InvalidWidgetToken(
+                _("The token's %(name)r claim must be a string.") % {"name": name}
+            )
         if len(value) > max_length:
             raise InvalidWidgetToken(
-                f"The token's {name!r} claim is longer than {max_length} characters."
+                _("The token's %(name)r claim is longer than %(max)s characters.")
+                % {"name": name, "max": max_length}
             )
         if not is_clean_text(value):
             raise InvalidWidgetToken(
-                f"The token's {name!r} claim holds a control character or an invalid one (a "
-                "lone surrogate)."
+                _(
+                    "The token's %(name)r claim holds a control character or an invalid one "
+                    "(a lone surrogate)."
+                )
+                % {"name": name}
             )
     email = claims.get("email")
     if email:
@@ -178,5 +208,11 @@ def _check_claims(claims):
             validate_email(email)
         except ValidationError:
             raise InvalidWidgetToken(
-                "The token's 'email' claim is not an e-mail address."
+                _("The token's 'email' claim is not an e-mail address.")
             ) from None
+    locale = claims.get("locale")
+    if locale and not is_locale_tag(locale):
+        raise InvalidWidgetToken(
+            _("The token's 'locale' claim %(locale)r is not a language tag (e.g. zh-Hans).")
+            % {"locale": shown(locale)}
+        )

@@ -326,7 +326,7 @@ def test_a_task_run_outside_any_request_names_itself():
     user = get_user_model().objects.create_user("uploader")
     # The upload waits for a worker (the test's transaction never commits: run it by hand).
     batch = batch_upload_enqueue(
-        pool=pool, data=b"code\nA1\nA2\n", file_name="f.csv", created_by=user
+        pool=pool, chunks=[b"code\nA1\nA2\n"], file_name="f.csv", created_by=user
     )
     batch_process_upload_task.apply(args=[batch.pk])
     created, completed = entries_of(batch)

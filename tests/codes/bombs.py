@@ -186,3 +186,70 @@ def ods_blank_rows(repeat):
 
 def json_nested(depth):
     return b"[" + b"[" * depth + b"]" * depth + b"]"
+
+
+def ods_one_row_repeated(repeat=9_999_999):
+    """Under 1 KB: one filled row repeated `repeat` times (by default just under the rows
+    limit, so only laziness keeps it small)."""
+    return ods(ods_row("abc", repeat=repeat))
+
+
+def ods_one_cell_repeated_across(columns=10**9):
+    """A row whose one filled cell is repeated across `columns` columns."""
+    return ods(ods_row("abc", columns_repeat=columns) + ods_row("def"))
+
+
+def _spaces(total):
+    def write(part):
+        block = b" " * (1 << 20)
+        left = total
+        while left > 0:
+            part.write(block[: min(left, len(block))])
+            left -= len(block)
+
+    return write
+
+
+def xlsx_with_a_padded_part(name, padding):
+    """A valid XLSX of two codes whose part `name` (xl/styles.xml or xl/workbook.xml) holds
+    `padding` bytes of spaces: it unpacks hugely from a few hundred KB."""
+    data = xlsx(inline_row(1, "code") + inline_row(2, "abc"))
+    if name == "xl/workbook.xml":
+        head, _ = _WORKBOOK.rsplit("</workbook>", 1)
+        content = [head.encode(), _spaces(padding), b"</workbook>"]
+    else:
+        content = [f'<styleSheet xmlns="{_MAIN}">'.encode(), _spaces(padding), b"</styleSheet>"]
+    source = zipfile.ZipFile(io.BytesIO(data))
+    parts = {info.filename: source.read(info) for info in source.infolist()}
+
+    def write(part):
+        for piece in content:
+            part.write(piece) if isinstance(piece, bytes) else piece(part)
+
+    parts[name] = write
+    if name == "xl/styles.xml":
+        parts["xl/_rels/workbook.xml.rels"] = _WORKBOOK_RELS.replace(
+            "</Relationships>",
+            '<Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/'
+            '2006/relationships/styles" Target="styles.xml"/></Relationships>',
+        )
+    return _zip(parts)
+
+
+def xlsx_with_empty_shared_strings(count):
+    """`count` empty `<si/>` shared strings (a few hundred KB zipped) and one code."""
+
+    def strings(part):
+        block = b"<si/>" * 100_000
+        left = count
+        while left > 0:
+            n = min(left, 100_000)
+            part.write(block[: 5 * n])
+            left -= n
+
+    return xlsx(inline_row(1, "code") + inline_row(2, "abc"), shared=strings)
+
+
+def json_long_number(digits, first=b"1"):
+    """`[` + one integer of `digits` digits + `]` (5,000 digits crashed ijson's C backend)."""
+    return b"[" + first * digits + b"]"

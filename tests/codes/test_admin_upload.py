@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from codes.models import Batch, BatchSource, BatchStatus, PromoCode
+from codes.models import Batch, BatchSource, BatchStatus, BatchUploadPart, PromoCode
 from codes.services import batch_upload_enqueue, pool_get_or_create_referral
 from programs.models import ProgramManager
 from tests.codes import files
@@ -153,12 +153,13 @@ def test_big_files_are_imported_in_the_background_with_progress(
     assert len(callbacks) >= 1
     batch = Batch.objects.get(source=BatchSource.UPLOAD)
     assert batch.status == BatchStatus.COMPLETED
-    assert (batch.codes_added, batch.progress_rows, batch.upload_data) == (50, 50, None)
+    assert (batch.codes_added, batch.progress_rows) == (50, 50)
+    assert not BatchUploadPart.objects.exists()  # the kept file went with the import
     assert admin_client.get(done.url).status_code == 200
 
 
 def test_pending_batch_page_shows_progress_and_refreshes(admin_client, pool, settings):
-    batch = batch_upload_enqueue(pool=pool, data=files.text(["abc"]), file_name="c.txt")
+    batch = batch_upload_enqueue(pool=pool, chunks=[files.text(["abc"])], file_name="c.txt")
     page = admin_client.get(reverse("admin:codes_batch_change", args=[batch.pk]))
     assert "Waiting: 0 rows read so far." in page.text
     assert 'http-equiv="refresh"' in page.text
@@ -168,7 +169,7 @@ def test_a_background_batch_that_cannot_be_read_fails_with_its_reason(
     pool, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        batch = batch_upload_enqueue(pool=pool, data=b"\x00\x01garbage", file_name="g.csv")
+        batch = batch_upload_enqueue(pool=pool, chunks=[b"\x00\x01garbage"], file_name="g.csv")
     batch.refresh_from_db()
     assert batch.status == BatchStatus.FAILED
     assert "binary data" in batch.failure_reason

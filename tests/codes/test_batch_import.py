@@ -184,3 +184,15 @@ def test_after_an_import_the_keys_of_other_rows_are_checked_again(pool):
                 [pool.program_id, pool.pk],
             )
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def test_a_code_must_begin_with_a_letter_or_digit_and_the_row_is_named(pool):
+    # `-A1` would read as a formula in a spreadsheet opening an export.
+    data = files.text(["code", "-A1", "ok1", "_X", "9-a", " -1"])
+    batch = run(pool, data)
+    assert list(batch.codes.values_list("code", flat=True)) == ["OK1", "9-A"]
+    assert [(e["line"], e["reason"]) for e in batch.errors] == [
+        (2, "begins with '-': a code begins with a letter or digit"),
+        (4, "begins with '_': a code begins with a letter or digit"),
+        (6, "begins with '-': a code begins with a letter or digit"),
+    ]

@@ -62,6 +62,13 @@ def codes():
         ("@x", "'@x"),
         ("\tx", "'\tx"),
         ("\rx", "'\rx"),
+        ("\nx", "'\nx"),
+        (" =1+1", "' =1+1"),
+        ("  \t-2", "'  \t-2"),
+        ("\u00a0@SUM(A1)", "'\u00a0@SUM(A1)"),
+        ("＝1+1", "'＝1+1"),
+        (" plain", " plain"),
+        ("a=b", "a=b"),
         ("plain", "plain"),
         ("", ""),
     ],
@@ -78,7 +85,7 @@ def test_csv_export_command(codes, tmp_path, capsys):
     rows = list(csv.reader(out.open(newline="")))
     assert rows[0] == HEADER
     assert rows[1][:6] == [
-        "-ABC",
+        "'-ABC",  # a code from before codes began with a letter or digit
         "single",
         "redeemed",
         "'=HYPERLINK(1)",
@@ -138,7 +145,7 @@ def test_admin_action_streams_csv(codes, admin_client):
     )
     assert response.streaming
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert [r[0] for r in rows] == ["code", "-ABC", "OTHERPROGRAM"]
+    assert [r[0] for r in rows] == ["code", "'-ABC", "OTHERPROGRAM"]
 
 
 def test_admin_action_streams_xlsx(codes, admin_client):

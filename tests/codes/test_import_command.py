@@ -29,8 +29,8 @@ def test_imports_a_csv_and_prints_a_one_line_summary(program, tmp_path, capsys):
     call_command("import_codes", "--program", "shop", path)
     out, err = capsys.readouterr()
     assert out.count("\n") == 1
-    assert "4 rows read, 2 codes added, 1 duplicates in the file" in out
-    assert "1 invalid rows" in out
+    assert "4 rows read, 2 codes added, 1 duplicate in the file" in out
+    assert "1 invalid row" in out
     assert "line 4: 'b c'" in err
     assert set(PromoCode.objects.values_list("code", flat=True)) == {"ABC", "DEF"}
 
@@ -144,7 +144,7 @@ def test_a_clash_falls_back_to_staging_and_the_summary_says_so(program, tmp_path
     path = write(tmp_path, "codes.csv", files.text(["code", "new1", "old", "new2", "NEW1"]))
     call_command("import_codes", "--program", "shop", path)
     out, _ = capsys.readouterr()
-    assert "2 codes added, 1 duplicates in the file, 1 already in the program" in out
+    assert "2 codes added, 1 duplicate in the file, 1 already in the program" in out
     assert "loaded through a staging table (some codes clash)" in out
     assert Batch.objects.count() == 2  # OLD's own batch and this one: the undone COPY left none
 

@@ -47,6 +47,9 @@ def test_blank_rows_are_skipped_and_lines_are_physical_lines():
         ("ab c", "invalid characters ' '"),
         ("café", "invalid characters 'é'"),
         ("A" * 65, "too long (65 characters, at most 64)"),
+        ("-A1", "begins with '-': a code begins with a letter or digit"),
+        ("_x", "begins with '_'"),
+        (" -12", "begins with '-'"),
     ],
 )
 def test_invalid_codes_are_refused_with_a_reason(value, reason):

@@ -4,6 +4,7 @@ These run on SQLite and PostgreSQL alike; on-commit work (alert checks, Celery t
 runs through django_capture_on_commit_callbacks(execute=True).
 """
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -91,6 +92,33 @@ def alert_program(**fields):
     return ProgramFactory(**{**defaults, **fields})
 
 
+def test_the_low_stock_email_speaks_the_programs_alert_language(upsert):
+    program = alert_program(name="春季好友", alert_language="zh-hans")
+    add_batch(program, 4)
+    upsert(program, "a0")  # 3 left: the crossing
+    assert len(mail.outbox) == 1
+    low = mail.outbox[0]
+    assert low.subject == "[春季好友] 库存不足：Referral codes 仅剩 3 个优惠码"
+    lines = low.body.splitlines()
+    assert lines[0] == "计划“春季好友”的码池“Referral codes”仅剩 3 个可用优惠码。"
+    # The values line up in one column, each Chinese character two columns wide.
+    assert "码池：        Referral codes" in lines
+    assert "剩余优惠码：  3" in lines
+    assert "低库存阈值：  3" in lines
+    assert "近 7 天已用： 1" in lines
+    assert "预计：        按此速度约 21.0 天后用完。" in lines
+    assert "缺少优惠码的推荐人：0" in lines
+    assert any(line.startswith("将优惠码上传到 Referral codes：http://") for line in lines)
+    # Nothing English but the pool's name (the manager's), the slug and the links.
+    text = re.sub(r"https?://\S+", "", low.subject + low.body).replace(program.slug, "")
+    assert set(re.findall(r"[A-Za-z]{2,}", text)) == {"Referral", "codes"}
+    # The English e-mail of another program is unchanged by it.
+    english_program = alert_program(name="Autumn")
+    add_batch(english_program, 4)
+    upsert(english_program, "b0")
+    assert mail.outbox[1].subject == "[Autumn] Low stock: 3 codes left in Referral codes"
+
+
 def test_one_email_per_crossing_and_a_second_when_empty(upsert):
     program = alert_program(name="Spring Friends")
     add_batch(program, 6)
@@ -109,8 +137,8 @@ def test_one_email_per_crossing_and_a_second_when_empty(upsert):
     assert "(Referral codes)" not in low.body
     assert "Codes left:          3" in low.body
     assert "Low-stock threshold: 3" in low.body
-    assert "Used, last 7 days:   3" in low.body
-    assert "runs out in about 7.0 days" in low.body  # 3 left at 3 a week
+    assert "Handed out, 7 days:  3" in low.body
+    assert "runs out in about 7 days" in low.body  # 3 left at 3 a week
     assert "Advocates short of codes: 0" in low.body
     pool = Pool.objects.get(program=program)
     # The links use SITE_URL: the upload form with this pool chosen, and the stock page.
@@ -235,7 +263,7 @@ def test_check_code_stock_command_prints_pools_and_triggers_due_alerts(
     out = capsys.readouterr().out
     assert "spring · Referral codes: 4 available (threshold 10)" in out
     assert "no recent use" in out and "LOW" in out
-    assert out.strip().splitlines()[-1] == "Checked 1 pools; 1 alerts raised."
+    assert out.strip().splitlines()[-1] == "Checked 1 pool; 1 alert raised."
     assert len(mail.outbox) == 1
     with django_capture_on_commit_callbacks(execute=True):
         call_command("check_code_stock")

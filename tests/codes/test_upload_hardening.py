@@ -153,6 +153,13 @@ def test_bad_bytes_in_cells_are_refused_rows_stored_escaped(client, manager, poo
         ("deep.json", bombs.json_nested(100_000), "nested more than"),
         ("long.txt", b"abc\n" + b"A" * (2 * 1024 * 1024) + b"\n", "CELL_CHARS"),
         ("many.ods", bombs.ods(bombs.ods_row("abc", repeat=10**9)), "CODES_UPLOAD_MAX_ROWS"),
+        ("repeated.ods", bombs.ods_one_row_repeated(9_999_999), "repeated 9,999,999 times"),
+        (
+            "workbook.xlsx",
+            bombs.xlsx_with_a_padded_part("xl/workbook.xml", 40 * 1024 * 1024),
+            "xl/workbook.xml unpacks to",
+        ),
+        ("strings.xlsx", bombs.xlsx_with_empty_shared_strings(200_000), "empty texts"),
     ],
 )
 def test_bombs_are_refused_with_the_limit_named_and_nothing_kept(
@@ -162,6 +169,21 @@ def test_bombs_are_refused_with_the_limit_named_and_nothing_kept(
     assert response.status_code == 200
     assert message in " ".join(response.context["form"].errors["import_file"])
     assert not Batch.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "number", [b"1" * 5_000, b"9" * 310, b"1e999999999"], ids=["5000", "310-nines", "1e999999999"]
+)
+def test_a_json_file_of_over_long_numbers_previews_and_confirms_with_refused_rows(
+    client, manager, pool, number
+):
+    response = preview(client, pool, "codes.json", b'["abc", ' + number + b"]")
+    assert response.status_code == 200
+    assert response.context["preview"].invalid_rows == 1
+    assert client.post(UPLOAD, {**confirm_data(response), "confirm": "1"}).status_code == 302
+    batch = Batch.objects.get()
+    assert (batch.codes_added, batch.invalid_rows) == (1, 1)
+    assert batch.errors[0]["line"] == 2
 
 
 def test_a_declared_whole_sheet_previews_and_imports_what_is_there(client, manager, pool):

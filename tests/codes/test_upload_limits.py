@@ -162,6 +162,17 @@ def test_xls_files_are_capped_in_size():
         ("deep.json", bombs.json_nested(100_000), "nested more than"),
         ("bomb.xlsx", bombs.xlsx_with_one_huge_string(5 * MB), "CODES_UPLOAD_MAX_CELL_CHARS"),
         ("many.ods", bombs.ods(bombs.ods_row("abc", repeat=10**9)), "CODES_UPLOAD_MAX_ROWS"),
+        ("repeated.ods", bombs.ods_one_row_repeated(9_999_999), "repeated 9,999,999 times"),
+        (
+            "styles.xlsx",
+            bombs.xlsx_with_a_padded_part("xl/styles.xml", 40 * MB),
+            "xl/styles.xml unpacks to",
+        ),
+        (
+            "strings.xlsx",
+            bombs.xlsx_with_empty_shared_strings(200_000),
+            "more than 100,000 empty texts",
+        ),
     ],
 )
 def test_import_codes_refuses_a_bomb_with_a_clear_command_error(tmp_path, name, data, message):
@@ -176,3 +187,130 @@ def test_import_codes_refuses_a_bomb_with_a_clear_command_error(tmp_path, name, 
     with pytest.raises(CommandError, match=message):
         call_command("import_codes", "--program", "shop", str(path))
     assert not Batch.objects.exists()
+
+
+# Issue 19's bombs ---------------------------------------------------------------------------
+
+
+def test_an_ods_row_repeated_just_under_the_rows_limit_is_refused_before_it_is_expanded():
+    data = bombs.ods_one_row_repeated(9_999_999)
+    assert len(data) < 1000
+    result, peak = peak_while(lambda: read(data, "ods"))
+    assert isinstance(result, UnreadableFile)
+    assert "Line 1 of this .ods file is repeated 9,999,999 times" in str(result)
+    assert peak < 5 * MB
+
+
+def test_ods_repeats_are_made_lazily_one_row_at_a_time():
+    data = bombs.ods(bombs.ods_row("code") + bombs.ods_row("abc", repeat=10_000))
+    rows = read_rows(io.BytesIO(data), "ods")
+    first = next(rows)
+    assert (first.line, first.code) == (2, "ABC")
+    # The other 9,999 repeats do not exist yet: reading them all allocates little.
+    rest, peak = peak_while(lambda: sum(1 for _ in rows))
+    assert rest == 9_999
+    assert peak < 2 * MB
+
+
+def test_an_ods_cell_repeated_across_a_billion_columns_costs_nothing():
+    data = bombs.ods_one_cell_repeated_across(10**9)
+    rows, peak = peak_while(lambda: read(data, "ods"))
+    assert [(r.line, r.code) for r in rows] == [(1, "ABC"), (2, "DEF")]
+    assert peak < 5 * MB
+
+
+@pytest.mark.parametrize("part", ["xl/styles.xml", "xl/workbook.xml"])
+def test_an_xlsx_part_unpacking_hugely_is_refused_before_it_is_unpacked(part):
+    data = bombs.xlsx_with_a_padded_part(part, 40 * MB)
+    assert len(data) < 100_000
+    result, peak = peak_while(lambda: read(data, "xlsx"))
+    assert isinstance(result, UnreadableFile)
+    assert f"{part} unpacks to 41,943," in str(result)
+    assert peak < 5 * MB
+
+
+def test_an_xlsx_with_small_padded_parts_is_read_streaming_them():
+    data = bombs.xlsx_with_a_padded_part("xl/styles.xml", 8 * MB)
+    rows, peak = peak_while(lambda: read(data, "xlsx"))
+    assert [r.code for r in rows] == ["ABC"]
+    assert peak < 5 * MB
+
+
+def test_an_xlsx_of_empty_shared_strings_is_refused_early():
+    data = bombs.xlsx_with_empty_shared_strings(25_000_000)
+    assert len(data) < 300_000
+    result, peak = peak_while(lambda: read(data, "xlsx"))
+    assert isinstance(result, UnreadableFile)
+    assert "more than 100,000 empty texts" in str(result)
+    assert peak < 10 * MB
+
+
+def test_an_xlsx_with_more_shared_strings_than_rows_is_refused():
+    data = bombs.xlsx('<row r="1"><c r="A1" t="s"><v>0</v></c></row>', shared=["x"] * 200)
+    result = peak_while(lambda: read(data, "xlsx", rows=100, columns=50))[0]
+    assert isinstance(result, UnreadableFile)
+    assert "more than 150 texts (the CODES_UPLOAD_MAX_ROWS limit" in str(result)
+
+
+@pytest.mark.parametrize(
+    ("data", "shown", "length"),
+    [
+        (bombs.json_long_number(5_000), "1" * 20, "5,000"),  # crashed ijson's C backend
+        (bombs.json_long_number(65_000), "1" * 20, "65,000"),  # SystemError
+        (bombs.json_long_number(310, b"9"), "9" * 20, "310"),  # OverflowError at :g
+        (bombs.json_long_number(10 * MB), "1" * 20, "10,485,760"),
+    ],
+    ids=["5000-digits", "65000-digits", "310-nines", "10M-digits"],
+)
+def test_an_over_long_json_number_is_a_refused_row_naming_its_line(data, shown, length):
+    code_first = b'["abc", ' + data[1:-1] + b', {"code": ' + data[1:-1] + b'}, "def"]'
+    rows, peak = peak_while(lambda: read(code_first, "json"))
+    assert [(r.line, r.code) for r in rows] == [(1, "ABC"), (2, None), (3, None), (4, "DEF")]
+    for row in rows[1:3]:
+        assert row.value == shown + "…"
+        assert row.reason.startswith(f"a number {length} characters long ({shown}…)")
+    assert peak < 5 * MB
+
+
+def test_json_numbers_out_of_range_are_refused_rows():
+    data = b"[1e999999999, -1e999999999, 123456789012345678901234567890, 12]"
+    rows = read(data, "json")
+    assert [r.code for r in rows] == [None] * 4
+    assert [r.reason.split(",")[0] for r in rows] == [
+        "a number cell (inf)",
+        "a number cell (-inf)",
+        "a number cell (12345678901234567890…)",
+        "a number cell (12)",
+    ]
+
+
+def test_json_strings_split_across_chunks_are_read_whole():
+    # Escapes and quotes falling on the guard's chunk boundaries (64 KB) keep their meaning.
+    for pad in range(65_526, 65_540):
+        data = b'["' + b"a" * 10 + b'", ' + b" " * pad + b'"x\\"y", "B\\\\", 123, "C"]'
+        rows = read(data, "json")
+        assert [r.code for r in rows] == ["AAAAAAAAAA", None, None, None, "C"]
+        assert rows[1].value == 'x"y' and rows[2].value == "B\\"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "data",
+    [bombs.json_long_number(5_000), bombs.json_long_number(310, b"9")],
+    ids=["5000-digits", "310-nines"],
+)
+def test_import_codes_reports_an_over_long_json_number_as_a_refused_row(tmp_path, data):
+    from django.core.management import call_command
+
+    from codes.models import Batch
+    from tests.factories import ProgramFactory
+
+    ProgramFactory(slug="shop")
+    path = tmp_path / "codes.json"
+    path.write_bytes(b'["abc", ' + data[1:-1] + b"]")
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_codes", "--program", "shop", str(path), stdout=out, stderr=err)
+    batch = Batch.objects.get()
+    assert (batch.codes_added, batch.invalid_rows) == (1, 1)
+    assert batch.errors[0]["line"] == 2 and "characters long" in batch.errors[0]["reason"]
+    assert "Traceback" not in out.getvalue() + err.getvalue()

@@ -55,7 +55,10 @@ def test_a_list_says_what_was_voided_left_alone_or_unknown(program):
     assert result.voided == 1  # C00004, which nobody held
     assert result.already_voided == 1 and result.redeemed_left == 1
     assert result.not_found == ["b@d!", "NOPE"]
-    assert "Voided 1 codes; 1 were already voided; 1 already redeemed" in result.summary()
+    assert (
+        "Voided 1 code; 1 was already voided; 1 already redeemed was left as it was"
+        in result.summary()
+    )
     assert PromoCode.objects.get(code="C00000").status == CodeStatus.REDEEMED
 
 
@@ -93,15 +96,15 @@ def test_void_codes_command_by_codes_file_and_batch(program, tmp_path, capsys):
     participant_upsert(program=program, participant_id="alice")
     call_command("void_codes", "--program", "shop", "c00000", "--reason", "leaked")
     out = capsys.readouterr().out
-    assert out.startswith("shop: Voided 1 codes.")
-    assert "1 advocates who held them got 1 new codes" in out
+    assert out.startswith("shop: Voided 1 code.")
+    assert "1 advocate who held them got 1 new code" in out
     assert PromoCode.objects.get(code="C00000").void_reason == "leaked"
 
     listing = tmp_path / "leaked.csv"
     listing.write_text("code\nC00003\nunknown-1\n")
     call_command("void_codes", "--program", "shop", "--file", str(listing))
     captured = capsys.readouterr()
-    assert "Voided 1 codes; 1 are not codes of this program." in captured.out
+    assert "Voided 1 code; 1 is not a code of this program." in captured.out
     assert "not a code of shop: 'UNKNOWN-1'" in captured.err
 
     batch = Batch.objects.get(pool__program=program)
@@ -149,7 +152,7 @@ def test_the_admin_confirms_how_many_codes_and_advocates_then_voids(program, adm
     page = admin_client.post(changelist, {"action": "void_codes", "_selected_action": ids})
     text = page.content.decode()
     assert page.status_code == 200 and "2 codes of" in text
-    assert "1 advocates hold some of them" in text and "cannot be undone" in text
+    assert "1 advocate holds some of them" in text and "cannot be undone" in text
     assert not PromoCode.objects.voided().exists()  # nothing before confirming
 
     done = admin_client.post(

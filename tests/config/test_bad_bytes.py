@@ -303,3 +303,18 @@ def test_the_api_refuses_an_unparseable_body_in_the_error_shape(client, program)
         content_type="application/json",
     )
     assert_error(response, 400, "malformed_request")
+
+
+# --- Error bodies stay small ---------------------------------------------------------------
+
+
+def test_an_error_body_names_the_first_fields_and_counts_the_rest(client, program):
+    # 1.9 MB of item keys numbered past the last line: one error each, once a 6.5 MB answer.
+    body = {"OrderId": "ORD-1", **{f"ItemSku{n}": "A" for n in range(1001, 91001)}}
+    response = client.post(url(program, "conversions"), body, format="json")
+    error = assert_error(response, 400, "invalid")
+    assert len(response.content) < 20_000
+    assert len(error["fields"]) == 50
+    assert next(iter(error["fields"])) == "ItemSku1001"
+    assert error["message"].endswith("(and 89,950 more invalid fields)")
+    assert not Conversion.objects.exists()

@@ -193,7 +193,7 @@ def test_an_alert_left_unsent_by_a_broker_outage_is_sent_by_the_next_stock_check
 @pytest.mark.django_db(transaction=True)
 def test_an_upload_whose_task_was_never_enqueued_is_imported_by_the_periodic_task(broker_down):
     pool = pool_get_or_create_referral(program=stocked_program())
-    batch = batch_upload_enqueue(pool=pool, data=files.text(["abc", "def"]), file_name="c.txt")
+    batch = batch_upload_enqueue(pool=pool, chunks=[files.text(["abc", "def"])], file_name="c.txt")
     batch.refresh_from_db()
     assert batch.status == BatchStatus.PENDING  # the task could not be sent
     celery_app.conf.task_always_eager = True

@@ -40,7 +40,7 @@ def test_a_single_use_code_attributes_redeems_replaces_and_rewards():
     assert response.status_code == 201
     data = response.json()
     assert data["order_id"] == "ORD-1"
-    assert data["status"] == "attributed"
+    assert data["status"] == "attributed" and data["reason_code"] == "attributed"
     assert data["advocate_id"] == advocate.participant_id
     referral = Referral.objects.get(pk=data["referral_id"])
     assert referral.status == ReferralStatus.CONVERTED and referral.order_id == "ORD-1"
@@ -132,6 +132,7 @@ def test_no_code_is_unattributed(body):
     response = post(client_for(program), program, body)
     assert response.status_code == 201
     assert response.json()["status"] == "unattributed"
+    assert response.json()["reason_code"] == "no_code"
     assert response.json()["reward"] is None
     assert Conversion.objects.get().status == ConversionStatus.UNATTRIBUTED
 
@@ -146,6 +147,7 @@ def test_a_code_that_is_not_a_referral_code_is_unattributed(code):
     assert response.status_code == 201
     assert response.json()["status"] == "unattributed"
     assert "not one of the program's referral codes" in response.json()["reason"]
+    assert response.json()["reason_code"] == "not_referral_code"
 
 
 @pytest.mark.django_db
@@ -158,12 +160,13 @@ def test_another_programs_referral_code_is_unattributed():
     assert response.json()["status"] == "unattributed"
 
 
-def _rejected(program, body, reason):
+def _rejected(program, body, reason, reason_code):
     response = post(client_for(program), program, body)
     assert response.status_code == 201
     data = response.json()
     assert data["status"] == "rejected", data
     assert reason in data["reason"]
+    assert data["reason_code"] == reason_code
     assert data["reward"] is None and data["referral_id"] is None
     return data
 
@@ -175,26 +178,41 @@ def test_a_redeemed_single_use_code_is_rejected():
     assert post(client_for(program), program, order("A", code.code)).json()["status"] == (
         "attributed"
     )
-    _rejected(program, order("B", code.code, CustomerId="f2", CustomerEmail=""), "already")
+    second = order("B", code.code, CustomerId="f2", CustomerEmail="")
+    _rejected(program, second, "already", "code_already_redeemed")
     assert Reward.objects.count() == 1
 
 
 @pytest.mark.django_db
 def test_a_code_held_by_nobody_is_rejected():
     program = stocked_program()
-    _rejected(program, order(code="R00005"), "held by no advocate")
+    _rejected(program, order(code="R00005"), "held by no advocate", "code_unheld")
 
 
 @pytest.mark.django_db
 def test_self_referral_by_customer_id_or_email_in_any_case_is_rejected():
     program = stocked_program(code_usage=CodeUsage.MULTI)
     _, code = advocate_with_code(program, "adv-1", "Adv@Example.com")
-    _rejected(program, order("A", code.code, CustomerId="adv-1", CustomerEmail=""), "Self")
+    by_id = order("A", code.code, CustomerId="adv-1", CustomerEmail="")
+    _rejected(program, by_id, "Self", "self_referral")
     _rejected(
-        program, order("B", code.code, CustomerId="x", CustomerEmail="ADV@example.COM"), "Self"
+        program,
+        order("B", code.code, CustomerId="x", CustomerEmail="ADV@example.COM"),
+        "Self",
+        "self_referral",
     )
     code.refresh_from_db()
     assert code.redemption_count == 0
+
+
+@pytest.mark.django_db
+def test_a_voided_code_is_rejected_with_its_date_and_code():
+    program = stocked_program()
+    _, code = advocate_with_code(program)
+    voided_at = timezone.now() - timedelta(days=2)
+    PromoCode.objects.filter(pk=code.pk).update(status=CodeStatus.VOIDED, voided_at=voided_at)
+    data = _rejected(program, order(code=code.code), "was voided on", "code_voided")
+    assert f"{voided_at:%Y-%m-%d}" in data["reason"]
 
 
 @pytest.mark.django_db
@@ -202,7 +220,7 @@ def test_a_blocked_advocates_code_is_rejected():
     program = stocked_program()
     advocate, code = advocate_with_code(program)
     Participant.objects.filter(pk=advocate.pk).update(is_blocked=True)
-    _rejected(program, order(code=code.code), "blocked")
+    _rejected(program, order(code=code.code), "blocked", "advocate_blocked")
     code.refresh_from_db()
     assert code.status == CodeStatus.ASSIGNED
 
@@ -229,7 +247,7 @@ def test_a_repeat_order_counts_the_use_but_earns_no_second_reward():
     assert post(client, program, order("ORD-1", code.code)).json()["reward"] is not None
     data = post(client, program, order("ORD-2", code.code)).json()
     assert data["status"] == "attributed" and data["reward"] is None
-    assert "no new reward" in data["reason"]
+    assert "no new reward" in data["reason"] and data["reason_code"] == "repeat_order"
     code.refresh_from_db()
     assert code.redemption_count == 2
     assert Reward.objects.count() == 1

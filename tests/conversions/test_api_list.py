@@ -32,6 +32,7 @@ def test_the_list_shows_each_order_as_its_post_answered_it_with_what_was_sent():
     assert first["promo_code"] == code.code and first["customer_id"] == "cust-A-1"
     assert first["order_subtotal"] == "20.00" and first["received_at"]
     assert second["order_id"] == "A-2" and second["status"] == "unattributed"
+    assert second["reason_code"] == "no_code"
     assert second["reward"] is None and response.json()["next"] is None
 
 

@@ -153,7 +153,7 @@ def test_a_manager_who_just_changed_something_reads_the_primary(shop, client):
         {"action": "void_codes", "_selected_action": [code.pk], "_confirmed": "yes"},
         follow=True,
     )
-    assert "Voided 1 codes." in done.content.decode()
+    assert "Voided 1 code." in done.content.decode()
 
     def status_seen(by):
         page = by.get(LIST, {"q": code.code})

@@ -101,7 +101,11 @@ def test_the_business_gauges_say_what_on_call_needs(client):
     Conversion.objects.filter(pk=old.pk).update(created_at=now - timedelta(hours=2))
 
     StockAlert.objects.create(pool=pool, kind=AlertKind.LOW, available=2, threshold=2, sent_at=now)
-    StockAlert.objects.create(pool=pool, kind=AlertKind.EMPTY, available=0, threshold=2)
+    StockAlert.objects.create(
+        pool=pool, kind=AlertKind.EMPTY, available=0, threshold=2, recipients="ops@x.com"
+    )
+    # A pool naming nobody: its alert is "no recipients", never sent, not counted as unsent.
+    StockAlert.objects.create(pool=pool, kind=AlertKind.LOW, available=1, threshold=2)
     timed = BatchFactory(pool=pool, codes_added=40)
     type(timed).objects.filter(pk=timed.pk).update(
         created_at=now - timedelta(seconds=90), completed_at=now

@@ -192,3 +192,43 @@ def test_a_manager_cannot_erase_another_programs_participant(order, client, djan
     assert client.post(erase, {"_confirmed": "yes"}).status_code in (403, 404)
     alice.refresh_from_db()
     assert not alice.is_erased
+
+
+def test_a_friend_whose_order_carried_an_email_is_shown_by_it(admin_client):
+    program = stocked_program(slug="mail", code_usage=CodeUsage.SINGLE, codes_per_advocate=2)
+    alice, code = advocate_with_code(program, "alice", "alice@example.com")
+    body = {
+        "OrderId": "ORD-88",
+        "OrderPromoCode": code.code,
+        "CustomerId": "cust-88120",
+        "CustomerEmail": "bea@example.com",
+        "OrderSubtotal": "40.00",
+        "CurrencyCode": "EUR",
+    }
+    assert client_for(program).post(url(program, "conversions"), body).status_code in (200, 201)
+    pages = [
+        page_of(admin_client, alice),
+        admin_client.get(reverse("admin:participants_referral_changelist")),
+        admin_client.get(reverse("admin:participants_reward_changelist")),
+        admin_client.get(reverse("admin:conversions_conversion_changelist")),
+        admin_client.get(reverse("admin:codes_promocode_changelist"), {"q": code.code}),
+    ]
+    for page in pages:
+        assert "bea@example.com" in page.text, page.request["PATH_INFO"]
+        assert "cust-88120" not in page.text, page.request["PATH_INFO"]
+
+
+@pytest.mark.parametrize("status", [RewardStatus.PAID, RewardStatus.CANCELLED])
+def test_a_paid_or_cancelled_rewards_page_offers_nothing_it_would_refuse(
+    order, admin_client, status
+):
+    reward = Reward.objects.get()
+    change = reverse("admin:participants_reward_change", args=[reward.pk])
+    mark = reverse("admin:participants_reward_mark_paid_here", args=[reward.pk])
+    available = admin_client.get(change).text
+    assert mark in available  # an available reward can be marked paid...
+    assert 'name="_save"' not in available  # ...and has no field to save
+    Reward.objects.filter(pk=reward.pk).update(status=status)
+    page = admin_client.get(change).text
+    assert mark not in page and "Mark paid" not in page
+    assert 'name="_save"' not in page and 'name="_continue"' not in page

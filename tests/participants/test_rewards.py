@@ -196,10 +196,14 @@ def test_only_the_allowed_moves_are_made(start, target):
 def test_the_allowed_moves_are_designs():
     assert {
         S.WAITING_FOR_STOCK: {S.PENDING, S.AVAILABLE, S.CANCELLED},
-        S.PENDING: {S.AVAILABLE, S.CANCELLED},
+        S.PENDING: {S.AVAILABLE, S.WAITING_FOR_STOCK, S.CANCELLED},
         S.AVAILABLE: {S.PAID, S.CANCELLED},
         S.PAID: set(),
         S.CANCELLED: set(),
+        # A referral held for review: approved into the review period, the tank's queue or at
+        # once; denied, cancelled. A capped reward is never granted later by itself.
+        S.PENDING_REVIEW: {S.WAITING_FOR_STOCK, S.PENDING, S.AVAILABLE, S.CANCELLED},
+        S.CAPPED: set(),
     } == ALLOWED_MOVES
 
 

@@ -28,6 +28,8 @@ def form_data(program, **overrides):
         "reward_percent": program.reward_percent,
         "reward_review_days": program.reward_review_days,
         "friend_offer_text": program.friend_offer_text,
+        "default_language": program.default_language,
+        "alert_language": program.alert_language,
         "widget_allowed_origins": "",
         "widgets-TOTAL_FORMS": "0",
         "widgets-INITIAL_FORMS": "0",

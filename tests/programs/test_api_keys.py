@@ -1,3 +1,4 @@
+import base64
 import io
 import os
 from datetime import timedelta
@@ -9,6 +10,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from programs.api_auth import BASIC_MISMATCH
 from programs.keycache import key_cache
 from programs.models import ApiKey
 from programs.services import api_key_create, api_key_digest, api_key_revoke
@@ -289,3 +291,36 @@ def test_with_redis_unreachable_keys_are_read_from_the_database(
         assert client.get(url(program, "stock")).status_code == 401
     finally:
         reset_fail_open()
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_an_unknown_key_costs_what_a_known_key_costs_so_timing_does_not_tell_them_apart():
+    """Whether a key exists is never told by the work done: an unknown key is read from the
+    database once, as a known one is, then both are one lookup by digest in this process."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    program = stocked_program()
+    other = stocked_program()
+    _, raw_key = api_key_create(program=other, name="real")
+    known = Client(HTTP_AUTHORIZATION=basic(program.slug, raw_key))  # a real key, wrong slug
+    unknown = Client(HTTP_AUTHORIZATION=basic(program.slug, "rpc_" + "x" * 43))
+    key_queries = {}
+    for name, client in (("known", known), ("unknown", unknown)):
+        for attempt in ("first", "again"):
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(url(program, "stock"))
+            assert response.status_code == 401
+            assert response.json()["error"]["message"] == BASIC_MISMATCH
+            key_queries[name, attempt] = sum("programs_apikey" in q["sql"] for q in queries)
+    assert key_queries == {
+        ("known", "first"): 1,
+        ("known", "again"): 0,
+        ("unknown", "first"): 1,
+        ("unknown", "again"): 0,
+    }

@@ -80,7 +80,7 @@ def test_create_manager_makes_a_staff_user_in_the_group_who_manages_the_program(
         "--password",
         "a-long-manager-password-1",
     )
-    assert line == "Created staff user 'anna' now manages 'alpha' (manages: alpha)."
+    assert line == "Created staff user 'anna'; it now manages 'alpha' (manages: alpha)."
     anna = get_user_model().objects.get(username="anna")
     assert anna.is_staff and not anna.is_superuser
     assert anna.email == "anna@example.com"

@@ -289,3 +289,143 @@ def test_a_broken_link_reads_not_valid_not_another_program(page, live_server, to
     expect(page.locator(".pc-error-title")).to_have_text(
         "This link is not valid. Please open the page again from your account."
     )
+
+
+def test_without_the_referral_code_component_the_widget_shows_no_code(page, live_server):
+    from playwright.sync_api import expect
+
+    from programs.models import Widget, WidgetComponent, WidgetComponentKind
+
+    program = ProgramFactory(slug="parts", codes_per_advocate=2)
+    stock(program, 4, prefix="PART")
+    widget = Widget.objects.create(program=program, name="Checkout widget")
+    component = WidgetComponent.objects.create(
+        widget=widget, kind=WidgetComponentKind.REFERRAL_PROMO_CODE
+    )
+    WidgetComponent.objects.create(widget=widget, kind=WidgetComponentKind.REWARDS_SUMMARY)
+    codes_top_up(holder=ParticipantFactory(program=program, participant_id="alice"))
+    page.goto(widget_url(live_server, program, token_for(program, "alice")))
+    expect(page.locator(".pc-code")).to_have_text("PART0000")
+
+    # The manager removes the component from every widget: the advocate sees no code.
+    component.delete()
+    page.reload()
+    expect(page.get_by_text("No friends referred yet.")).to_be_visible()
+    expect(page.locator(".pc-code")).to_have_count(0)
+    expect(page.get_by_role("button", name="Copy code")).to_have_count(0)
+    expect(page.get_by_text("No code yet")).to_have_count(0)
+    assert "PART000" not in page.content()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "widget-without-code-component-390.png"), full_page=True)
+
+
+@pytest.fixture
+def phone_zh(browser, live_server):
+    """A phone whose browser speaks Chinese (navigator.language and Accept-Language zh-CN)."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+    )
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def test_the_widget_in_chinese_on_a_phone(phone_zh, live_server):
+    """?lang=zh-hans (and a Chinese phone): every word the advocate reads is Chinese; money and
+    dates as Chinese writes them; the codes, copy, "copied before" and the rewards."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from participants.models import Referral, ReferralStatus, Reward, RewardKind, RewardStatus
+    from participants.services import reward_grant
+    from tests.factories import fuel_tank
+
+    page = phone_zh
+    program = ProgramFactory(
+        slug="cha",
+        name="茶馆",
+        codes_per_advocate=2,
+        reward_kind=RewardKind.FUEL_TANK,
+        friend_offer_text="好友首单立减 20%。",
+    )
+    stock(program, 3, prefix="CHA")
+    fuel_tank(program, 1, prefix="GIFT-")
+    alice = ParticipantFactory(program=program, participant_id="alice")
+    codes_top_up(holder=alice)
+    PromoCode.objects.filter(code="CHA0001").update(first_copied_at=timezone.now())
+    friends = [
+        ParticipantFactory(program=program, participant_id=f"f{i}", is_advocate=False)
+        for i in range(3)
+    ]
+    referrals = [
+        Referral.objects.create(program=program, advocate=alice, friend=friend, **state)
+        for friend, state in zip(
+            friends,
+            [
+                {"status": ReferralStatus.CONVERTED, "converted_at": timezone.now()},
+                {"status": ReferralStatus.CONVERTED, "converted_at": timezone.now()},
+                {"status": ReferralStatus.PENDING},
+            ],
+            strict=True,
+        )
+    ]
+    reward_grant(referral=referrals[0])  # the fuel-tank code
+    Reward.objects.create(  # and a credit in yuan, from an earlier rule
+        program=program,
+        advocate=alice,
+        referral=referrals[1],
+        kind=RewardKind.CREDIT,
+        amount=10,
+        currency="CNY",
+        status=RewardStatus.AVAILABLE,
+    )
+
+    page.goto(
+        f"{live_server.url}/widget/{program.slug}/?lang=zh-hans#token={token_for(program, 'alice')}"
+    )
+    code = page.locator(".pc-code")
+    expect(code).to_have_text("CHA0000")
+    expect(page.locator(".pc-counter")).to_have_text("第 1 个，共 2 个")
+    expect(page.get_by_role("heading", name="推荐好友")).to_be_visible()
+    expect(page.get_by_text("已推荐 3 位好友（1 个待确认，2 个已下单）。")).to_be_visible()
+    expect(page.get_by_text("¥10.00", exact=False)).to_be_visible()
+    expect(page.locator(".pc-reward-date")).to_contain_text(str(timezone.now().year) + "年")
+    with page.expect_response(lambda r: "/copy" in r.url and r.request.method == "POST") as done:
+        page.get_by_role("button", name="复制优惠码").tap()
+    assert done.value.status == 200
+    expect(page.get_by_role("status")).to_have_text("优惠码 CHA0000 已复制到剪贴板。")
+    page.get_by_role("button", name="下一个优惠码").tap()
+    expect(code).to_have_text("CHA0001")
+    expect(page.locator(".pc-card .pc-notice")).to_have_text("您之前复制过此优惠码")
+    assert page.evaluate("document.title") == "茶馆 · 推荐好友"
+    assert page.evaluate("document.querySelector('.pc-widget').lang") == "zh-hans"
+
+    # Nothing English left: the visible text, less the codes, has no run of Latin letters.
+    text = page.evaluate("document.body.innerText")
+    for shown_code in ("CHA0000", "CHA0001", "GIFT-00000"):
+        text = text.replace(shown_code, "")
+    assert re.findall(r"[A-Za-z]{2,}", text) == [], text
+
+    # The layout holds: nothing wider than the phone's screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "widget-zh-hans-phone.png"), full_page=True)
+
+
+def test_an_expired_link_reads_in_chinese(phone_zh, live_server):
+    from playwright.sync_api import expect
+
+    program = ProgramFactory(slug="late-zh")
+    token = jwt.encode(
+        {"sub": "alice", "program": program.slug, "exp": timezone.now() - timedelta(minutes=1)},
+        program.widget_secret,
+        "HS256",
+    )
+    phone_zh.goto(widget_url(live_server, program, token))  # no ?lang: the phone's language
+    expect(phone_zh.get_by_role("alert")).to_contain_text("此链接已过期")

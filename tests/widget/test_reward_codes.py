@@ -83,7 +83,7 @@ def test_me_answers_what_its_documented_serializer_would(api, program, advocate)
     api.post(f"/api/v1/widget/codes/{referral_code}/copy", **bearer(token))
     body = api.get(ME, **bearer(token)).json()
     advocate.refresh_from_db()
-    state = widget_state(participant=advocate, program=program)
+    state = {**widget_state(participant=advocate, program=program), "language": "en"}
     assert body["reward_codes"] and body["referral_codes"][0]["copied_before"] is True
     assert body == json.loads(json.dumps(WidgetMeSerializer(state).data))
     # Credit earned and a blank name, which this program's rewards do not show.

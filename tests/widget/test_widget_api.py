@@ -45,6 +45,26 @@ def test_me_upserts_a_new_participant_tops_up_and_answers_the_contract(api, prog
     assert program.widget_secret not in response.content.decode()
 
 
+def test_me_answers_codes_only_when_a_widget_holds_the_referral_code_component(api, program):
+    from programs.models import Widget, WidgetComponent, WidgetComponentKind
+
+    widget = Widget.objects.create(program=program, name="Checkout")
+    other = Widget.objects.create(program=program, name="Account page")
+    WidgetComponent.objects.create(widget=other, kind=WidgetComponentKind.REWARDS_SUMMARY)
+    held = WidgetComponent.objects.create(
+        widget=widget, kind=WidgetComponentKind.REFERRAL_PROMO_CODE
+    )
+    body = api.get(ME, **bearer(token_for(program, "bob"))).json()
+    assert body["components"] == ["referral_promo_code", "rewards_summary"]
+    assert len(body["referral_codes"]) == 3
+
+    held.delete()  # no widget of the program shows codes any more
+    body = api.get(ME, **bearer(token_for(program, "bob"))).json()
+    assert body["components"] == ["rewards_summary"]
+    assert body["referral_codes"] == []
+    assert body["referrals"]["total"] == 0  # the rest still answers
+
+
 def test_me_lists_held_codes_in_assignment_order_without_redeemed_ones(api, program, advocate):
     held = list(PromoCode.objects.filter(holder=advocate).order_by("assigned_at", "id"))
     # Make assignment order differ from id order, and redeem one.

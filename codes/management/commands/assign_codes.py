@@ -1,5 +1,6 @@
 from audit.commands import AuditedCommand
 from codes.services import codes_top_up_short
+from foundation.wording import counted
 from programs.management.lookup import program_from_option
 from programs.models import Program
 
@@ -23,8 +24,8 @@ class Command(AuditedCommand):
 
             def progress(run, slug=each.slug):
                 self.stdout.write(
-                    f"  {slug}: {run.advocates_seen} advocates short looked at, "
-                    f"{run.codes_assigned} codes assigned"
+                    f"  {slug}: {counted(run.advocates_seen, 'advocate')} short looked at, "
+                    f"{counted(run.codes_assigned, 'code')} assigned"
                 )
 
             run = codes_top_up_short(program=each, progress=progress)
@@ -33,7 +34,7 @@ class Command(AuditedCommand):
             if run.pool_empty:
                 emptied.append(each.slug)
                 self.stdout.write(f"  {each.slug}: pool empty, the rest wait for the next batch")
-        summary = f"Assigned {codes} codes to {advocates} advocates."
+        summary = f"Assigned {counted(codes, 'code')} to {counted(advocates, 'advocate')}."
         if emptied:
             summary += f" Pool empty, advocates still short in: {', '.join(emptied)}."
         self.stdout.write(self.style.SUCCESS(summary))

@@ -1,6 +1,7 @@
 from audit.commands import AuditedCommand
 from codes import selectors
 from codes.services import pool_stock_check
+from foundation.wording import about_duration, counted
 from programs.management.lookup import program_from_option
 
 
@@ -21,7 +22,11 @@ class Command(AuditedCommand):
         alerts = 0
         for pool in pools:
             stock = selectors.pool_stock(pool=pool)
-            days = "no recent use" if stock.days_left is None else f"~{stock.days_left} days left"
+            days = (
+                "no recent use"
+                if stock.days_left is None
+                else about_duration(stock.days_left) + " left"
+            )
             flag = " EMPTY" if stock.is_empty else (" LOW" if stock.is_low else "")
             self.stdout.write(
                 f"{pool.program.slug} · {pool.name}: {stock.available} available "
@@ -35,5 +40,7 @@ class Command(AuditedCommand):
                 alerts += 1
                 self.stdout.write(f"  alert: {alert.get_kind_display()} e-mail queued")
         self.stdout.write(
-            self.style.SUCCESS(f"Checked {len(pools)} pools; {alerts} alerts raised.")
+            self.style.SUCCESS(
+                f"Checked {counted(len(pools), 'pool')}; {counted(alerts, 'alert')} raised."
+            )
         )

@@ -8,6 +8,7 @@ from audit.commands import AuditedCommand
 from codes.models import Pool
 from codes.parsing import WHOLE_FILE_FORMATS, UnreadableFile, file_format
 from codes.services import PromoCodesOff, batch_import, pool_get_or_create_referral
+from foundation.wording import counted
 from programs.management.lookup import program_from_option
 
 REFUSALS_SHOWN = 20
@@ -79,9 +80,10 @@ class Command(AuditedCommand):
             self.stderr.write(f"… {refused - REFUSALS_SHOWN:,} more refused rows (see the batch).")
         self.stdout.write(
             f"Batch {batch.pk} into {pool_obj}: {batch.rows_read:,} rows read, "
-            f"{batch.codes_added:,} codes added, {batch.duplicates_in_file:,} duplicates in the "
-            f"file, {batch.already_in_program:,} already in the program, "
-            f"{batch.invalid_rows:,} invalid rows"
+            f"{counted(batch.codes_added, 'code')} added, "
+            f"{counted(batch.duplicates_in_file, 'duplicate')} in the file, "
+            f"{batch.already_in_program:,} already in the program, "
+            f"{counted(batch.invalid_rows, 'invalid row')}"
             + "".join(f"; loaded {method}" for method in methods)
             + "."
         )

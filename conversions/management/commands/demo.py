@@ -5,6 +5,7 @@ from audit.commands import AuditedCommand
 
 # The demo touches every app, so it lives in the top one (conversions), which may import all.
 from codes import services as codes_services
+from foundation.wording import counted
 from participants import services as participant_services
 from programs.models import CodeUsage, Program
 from programs.services import program_create, widget_apply_promo_code_template
@@ -73,8 +74,8 @@ class Command(AuditedCommand):
                 admin_note = f", admin login {ADMIN_USERNAME}/{ADMIN_PASSWORD} created"
         if created_program or added or new_people or admin_note:
             self.stdout.write(
-                f"Demo loaded: program {program.slug!r}, {added} codes added, "
-                f"{new_people} participants added{admin_note}."
+                f"Demo loaded: program {program.slug!r}, {counted(added, 'code')} added, "
+                f"{counted(new_people, 'participant')} added{admin_note}."
             )
         else:
             self.stdout.write(f"Demo already loaded: program {program.slug!r}; nothing changed.")

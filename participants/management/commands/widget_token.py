@@ -1,6 +1,7 @@
 from django.core.management.base import CommandError
 
 from audit.commands import AuditedCommand
+from participants.models import is_locale_tag
 from participants.widget.tokens import PARTICIPANT_ID_MAX_LENGTH, widget_token_encode
 from programs.management.lookup import program_from_option
 
@@ -23,6 +24,7 @@ class Command(AuditedCommand):
         parser.add_argument("--first-name", help="Optional first_name claim")
         parser.add_argument("--last-name", help="Optional last_name claim")
         parser.add_argument("--referred-by-code", help="Optional referred_by_code claim")
+        parser.add_argument("--locale", help="Optional locale claim: a language tag (zh-Hans)")
 
     def handle(self, *args, program, participant, ttl, **options):
         found = program_from_option(program, promo_codes=False)
@@ -33,6 +35,9 @@ class Command(AuditedCommand):
             )
         if ttl < 1:
             raise CommandError("--ttl must be at least 1 second.")
+        locale = options.get("locale")
+        if locale is not None and not is_locale_tag(locale):
+            raise CommandError(f"--locale {locale!r} is not a language tag (e.g. zh-Hans, en).")
         token = widget_token_encode(
             program=found,
             participant_id=participant,
@@ -41,6 +46,7 @@ class Command(AuditedCommand):
             first_name=options.get("first_name"),
             last_name=options.get("last_name"),
             referred_by_code=options.get("referred_by_code"),
+            locale=locale,
         )
         self.stdout.write(token)
         self.stdout.write(f"{DEMO_BASE_URL}/widget/{found.slug}/#token={token}")

@@ -33,15 +33,17 @@ class Command(AuditedCommand):
         except ValidationError as error:
             raise CommandError(_describe(error)) from None
         user = added.user
-        who = "Created staff user" if added.user_created else "Staff user"
-        what = "now manages" if added.program_added else "already managed"
         programs = ", ".join(user.managed_programs.order_by("slug").values_list("slug", flat=True))
+        if added.user_created:
+            line = f"Created staff user {user.username!r}; it now manages {found.slug!r}"
+        elif added.program_added:
+            line = f"Staff user {user.username!r} now manages {found.slug!r}"
+        else:
+            line = f"Staff user {user.username!r} already managed {found.slug!r}"
         note = ""
         if added.user_created and password is None:
             note = f" Set a password with `manage.py changepassword {user.username}`."
-        self.stdout.write(
-            f"{who} {user.username!r} {what} {found.slug!r} (manages: {programs}).{note}"
-        )
+        self.stdout.write(f"{line} (manages: {programs}).{note}")
 
 
 def _describe(error):

@@ -1,0 +1,90 @@
+"""A cell as a code, or why not: the row read, the refused value as it is shown."""
+
+import datetime
+import math
+import re
+from typing import NamedTuple
+
+from ..rules import InvalidCode, canonical_code
+
+SHOWN_VALUE_CHARS = 100
+SHOWN_NUMBER_CHARS = 20
+
+
+class Row(NamedTuple):
+    """One non-blank data row: its line number, the cell (escaped and cut when refused), and its
+    canonical code or why not."""
+
+    line: int
+    value: object
+    code: str | None
+    reason: str = ""
+
+
+_UNSHOWABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def shown_value(value):
+    """A refused cell as it is stored and shown: control characters and lone surrogates escaped
+    (they cannot be stored or printed), cut to SHOWN_VALUE_CHARS characters."""
+    if isinstance(value, bool) or (isinstance(value, int) and abs(value) < 2**53):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    text = value if isinstance(value, str) else str(value)
+    cut = len(text) > SHOWN_VALUE_CHARS
+    text = _UNSHOWABLE.sub(_escape, text[: SHOWN_VALUE_CHARS + 1])
+    if cut or len(text) > SHOWN_VALUE_CHARS:
+        return text[:SHOWN_VALUE_CHARS] + "…"
+    return text
+
+
+def _escape(match):
+    char = match.group()
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def _classify(line, value):
+    if not isinstance(value, str):
+        return Row(line, shown_value(value), None, _not_text(value))
+    try:
+        return Row(line, value, canonical_code(value))
+    except InvalidCode as exc:
+        return Row(line, shown_value(value), None, str(exc))
+
+
+def _not_text(value):
+    if isinstance(value, bool):
+        return "a true/false cell, not text"
+    if isinstance(value, int | float):
+        return f"a number cell ({_number_shown(value)}), not text: format the column as text"
+    if isinstance(value, datetime.date | datetime.time):
+        return f"a date cell ({value.isoformat()}), not text: format the column as text"
+    if isinstance(value, _NotText):
+        return value.reason
+    return f"not text ({type(value).__name__})"
+
+
+def _number_shown(value):
+    if isinstance(value, int) and abs(value) >= 10**15:
+        digits = str(abs(value)) if value.bit_length() < 14_000 else "many digits"
+        return ("-" if value < 0 else "") + (digits[:SHOWN_NUMBER_CHARS] + "…")
+    return f"{value:g}"
+
+
+class _NotText:
+    """A cell that is neither text nor a number or date: an error cell, a JSON object without a
+    code key, a nested list…"""
+
+    def __init__(self, shown, reason):
+        self.shown = shown
+        self.reason = reason
+
+    def __str__(self):
+        return self.shown
+
+
+def _blank(value):
+    return value is None or (isinstance(value, str) and not value.strip())
