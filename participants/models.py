@@ -55,9 +55,13 @@ class Participant(models.Model):
     account_id = models.CharField(max_length=255, blank=True)
     # A BCP 47 tag as the brand sent it (upsert API, widget token); the widget shows the
     # offered language closest to it (participants.widget.language).
+    # A database default too: the attribution function (conversions.sql) inserts friends
+    # without naming it.
     locale = models.CharField(
         max_length=LOCALE_MAX_LENGTH,
         blank=True,
+        default="",
+        db_default="",
         help_text=_(
             "The advocate's language (e.g. zh-Hans, en-US): the widget speaks it when "
             "it is offered."

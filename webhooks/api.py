@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from foundation.api_docs import AUTH_ERRORS, BODY_ERRORS, not_found
 from foundation.events import EVENT_TYPES
-from programs.api import ProgramAPIView
+from programs.api import BoundedJSONParser, ProgramAPIView
 
 from .models import Endpoint
 from .services import (
@@ -109,6 +109,9 @@ def _refusal(error: DjangoValidationError):
 
 
 class EndpointsView(ProgramAPIView):
+    # JSON only: an endpoint's `events` is a list, which a form cannot carry unambiguously.
+    parser_classes = [BoundedJSONParser]
+
     @extend_schema(
         operation_id="webhooks_list",
         summary="The program's webhook endpoints",
@@ -157,6 +160,8 @@ class _OneEndpoint:
 
 
 class EndpointView(_OneEndpoint, ProgramAPIView):
+    parser_classes = [BoundedJSONParser]
+
     @extend_schema(
         operation_id="webhook_get",
         summary="A webhook endpoint",

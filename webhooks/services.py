@@ -28,8 +28,9 @@ ROTATION_OVERLAP = timedelta(hours=24)
 GIVE_UP_AFTER = timedelta(days=3)
 FIRST_RETRY_SECONDS = 30
 LONGEST_WAIT_SECONDS = 6 * 3600
-# An attempt in progress holds its row this long (a worker that dies mid-attempt is retried).
-LEASE = timedelta(seconds=60)
+# A batch in progress holds its rows this long per delivery in it (a receiver may take the
+# whole timeout each): a worker that dies mid-batch has its rows retried after that.
+LEASE_PER_DELIVERY = timedelta(seconds=15)
 KEEP_LOG = timedelta(days=30)
 
 
@@ -302,9 +303,10 @@ def deliveries_attempt(
 ) -> dict[int, Attempt]:
     """One attempt at each of these deliveries that is due and whose endpoint is enabled;
     returns the attempts by delivery id (those not due, held by another worker or of a disabled
-    endpoint are left alone). The rows are leased first (next try pushed LEASE ahead, in a short
-    transaction), then sent with no transaction open, then their outcome written: delivered
-    ones in one statement. An endpoint that gave no answer is not tried again in this batch."""
+    endpoint are left alone). The rows are leased first (their next try pushed ahead by
+    LEASE_PER_DELIVERY per row, in a short transaction), then sent with no transaction open,
+    then their outcome written: delivered ones in one statement. An endpoint that gave no
+    answer is not tried again in this batch."""
     clock = (lambda: now) if now else timezone.now
     now = clock()
     with transaction.atomic():
@@ -320,7 +322,7 @@ def deliveries_attempt(
             .order_by("pk")
         )
         Delivery.objects.filter(pk__in=[delivery.pk for delivery in due]).update(
-            next_try_at=now + LEASE
+            next_try_at=now + LEASE_PER_DELIVERY * max(len(due), 4)
         )
     attempts: dict[int, Attempt] = {}
     delivered = []
@@ -421,9 +423,9 @@ def _endpoint_check_failing(*, endpoint_id: int, now: datetime) -> None:
             and endpoint.failing_since is not None
             and now - endpoint.failing_since >= GIVE_UP_AFTER
         )
+        # Events given up on lately (created up to 3 days before the spell began).
         failed = endpoint.deliveries.filter(
-            status=DeliveryStatus.FAILED,
-            created_at__gte=endpoint.failing_since or now - GIVE_UP_AFTER,
+            status=DeliveryStatus.FAILED, created_at__gte=now - 2 * GIVE_UP_AFTER
         ).count()
         if not dead_for_long and not failed:
             return

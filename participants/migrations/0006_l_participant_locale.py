@@ -14,6 +14,8 @@ class Migration(migrations.Migration):
             name="locale",
             field=models.CharField(
                 blank=True,
+                default="",
+                db_default="",
                 help_text="The advocate's language (e.g. zh-Hans, en-US): the widget speaks it when it is offered.",
                 max_length=35,
             ),
