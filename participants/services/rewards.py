@@ -227,36 +227,51 @@ def reward_cap_reached(*, program: Program, advocate_id: int, exclude_id=None) -
     inside the attribution's transaction, after its reward (`exclude_id`, not counted) exists.
     """
     if connection.vendor == "postgresql":
+        locks = [(_CAP_LOCK_ADVOCATE, advocate_id)]
+        if program.reward_cap_program_day:
+            locks.append((_CAP_LOCK_PROGRAM, program.pk))
         with connection.cursor() as cursor:
+            # One statement for the locks, then one for the counts (a statement of its own, so
+            # it reads what the lock's previous holders committed).
             cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [_CAP_LOCK_ADVOCATE, advocate_id]
+                "SELECT " + ", ".join("pg_advisory_xact_lock(%s, %s)" for _ in locks),
+                [value for lock in locks for value in lock],
             )
-            if program.reward_cap_program_day:
-                cursor.execute(
-                    "SELECT pg_advisory_xact_lock(%s, %s)", [_CAP_LOCK_PROGRAM, program.pk]
-                )
-    counted = Reward.objects.exclude(status__in=_UNCOUNTED)
-    if exclude_id is not None:
-        counted = counted.exclude(pk=exclude_id)
-    theirs = counted.filter(advocate_id=advocate_id)
     now = timezone.now()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     month = today.replace(day=1)
+    # Each count stops at its cap: past it, the number does not matter.
+    counted = "status NOT IN (%s, %s) AND id <> %s"
+    base = [*_UNCOUNTED, -1 if exclude_id is None else exclude_id]
     caps = (
         (
             "reward_cap_month",
             program.reward_cap_advocate_month,
-            theirs.filter(created_at__gte=month),
+            "advocate_id = %s AND created_at >= %s",
+            [advocate_id, month],
         ),
-        ("reward_cap_total", program.reward_cap_advocate_total, theirs),
+        ("reward_cap_total", program.reward_cap_advocate_total, "advocate_id = %s", [advocate_id]),
         (
             "reward_cap_program_day",
             program.reward_cap_program_day,
-            counted.filter(program=program, created_at__gte=today),
+            "program_id = %s AND created_at >= %s",
+            [program.pk, today],
         ),
     )
-    for code, cap, rewards in caps:
-        if cap and rewards[:cap].count() >= cap:
+    caps = [cap for cap in caps if cap[1]]
+    if not caps:
+        return ""
+    table = Reward._meta.db_table
+    sql = "SELECT " + ", ".join(
+        f"(SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {where} AND {counted} LIMIT %s) c)"
+        for _, _, where, _ in caps
+    )
+    params = [value for _, cap, _, values in caps for value in (*values, *base, cap)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        counts = cursor.fetchone()
+    for (code, cap, _, _), count in zip(caps, counts, strict=True):
+        if count >= cap:
             return code
     return ""
 

@@ -84,10 +84,11 @@ def test_the_schema_documents_impacts_path_basic_auth_items_and_ignored_fields()
     for amount in ("ItemPrice1", "ItemSubTotal1", "OrderSubtotal", "OrderDiscount"):
         kinds = {choice["type"] for choice in body["properties"][amount]["oneOf"]}
         assert kinds - {"null"} == {"number", "string"}, amount
-    for ignored in ("ClickId", "CampaignId", "EventTypeId"):
+    for ignored in ("ClickId", "CampaignId", "EventTypeId", "UserAgent"):
         assert body["properties"][ignored]["description"].startswith("Accepted and ignored")
-    # IpAddress is read by the referral review (same-IP check), kept hashed.
-    assert "hashed" in body["properties"]["IpAddress"]["description"]
+    # The two the review reads are documented as such.
+    assert "same-IP" in body["properties"]["IpAddress"]["description"]
+    assert "Returning" in body["properties"]["CustomerStatus"]["description"]
     assert body["additionalProperties"] is True
     reversal = schema["paths"]["/Advertisers/{program}/Actions"]
     assert {"OrderId", "DispositionCode"} <= {p["name"] for p in reversal["delete"]["parameters"]}
