@@ -74,7 +74,7 @@ def test_the_stock_page_and_the_dashboard_in_chinese(client, tea):
     html = response.content.decode()
     assert response["Content-Language"] == "zh-hans"
     assert "茶馆 的库存" in html
-    assert "近 7 天发放了 7 个：按此速度约可维持" in html
+    assert "近 7 天发放了 7 个：按此速度可维持<strong>约" in html
     assert "当前已低于该值" in html
     assert english_runs(html, "stock-page") == []
     # The chart's days as Chinese writes them.
@@ -111,6 +111,8 @@ def test_the_irreversible_confirmation_in_chinese(admin_client):
         "reward_currency": program.reward_currency,
         "reward_percent": program.reward_percent,
         "reward_review_days": 0,
+        "review_policy": "off",
+        "review_velocity_per_hour": 10,
         "friend_offer_text": "好友首单立减 20%。",
         "default_language": "zh-hans",
         "widgets-TOTAL_FORMS": "0",

@@ -106,7 +106,7 @@ def test_the_low_stock_email_speaks_the_programs_alert_language(upsert):
     assert "剩余优惠码：  3" in lines
     assert "低库存阈值：  3" in lines
     assert "近 7 天发出： 1" in lines
-    assert "预计：        按此速度约 21.0 天后用完。" in lines
+    assert "预计：        按此速度将在约 3 周后用完。" in lines
     assert "缺少优惠码的推荐人：0" in lines
     assert any(line.startswith("将优惠码上传到 Referral codes：http://") for line in lines)
     # Nothing English but the pool's name (the manager's), the slug and the links.
