@@ -36,7 +36,16 @@ from programs.models import CodeUsage, Program, RewardKind
 
 from .exports import HEADER, csv_lines, write_xlsx
 from .forms import CodeUploadForm, ConfirmUploadForm, PoolForm, VoidForm
-from .models import Batch, BatchSource, BatchStatus, Pool, PoolKind, PromoCode, StockAlert
+from .models import (
+    Batch,
+    BatchSource,
+    BatchStatus,
+    CodeState,
+    Pool,
+    PoolKind,
+    PromoCode,
+    StockAlert,
+)
 from .parsing import UnreadableFile
 from .selectors import (
     CONSOLE_EXPORT_COLUMNS,
@@ -83,7 +92,29 @@ _STATUS_WORDS = {
     "assigned (reserved)": pgettext_lazy("code status", "assigned (reserved)"),
     "redeemed": pgettext_lazy("code status", "redeemed"),
     "voided": pgettext_lazy("code status", "voided"),
+    "expired": pgettext_lazy("code status", "expired"),
+    "not yet valid": pgettext_lazy("code status", "not yet valid"),
 }
+
+
+class ValidityFilter(admin.SimpleListFilter):
+    """The code manager's "Validity" filter: expired, not yet valid or valid now
+    (codes.models.CodeState, the time read by the database)."""
+
+    title = _("validity")
+    parameter_name = "validity"
+    STATES = {"expired": "EXPIRED", "not_yet_valid": "NOT_YET_VALID", "valid_now": "VALID_NOW"}
+
+    def lookups(self, request, model_admin):
+        return [
+            ("expired", pgettext_lazy("code status", "expired")),
+            ("not_yet_valid", pgettext_lazy("code status", "not yet valid")),
+            ("valid_now", _("valid now")),
+        ]
+
+    def queryset(self, request, queryset):
+        state = self.STATES.get(self.value() or "")
+        return queryset.filter(getattr(CodeState, state)) if state else queryset
 
 
 def _upload_url(pool=None):
@@ -542,7 +573,7 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
     (codes knows nothing of orders and referrals)."""
 
     list_display = ["code", "code_type", "shown_status", "advocate", "pool", "assigned"]
-    list_filter = ["usage", "status", "source", "pool__kind", "pool", "batch"]
+    list_filter = ["usage", "status", ValidityFilter, "source", "pool__kind", "pool", "batch"]
     list_select_related = ["pool__program", "batch", "holder"]
     # Searched by codes_matching (prefixes and advocates, each through an index), not by
     # Django's icontains on these fields.

@@ -599,6 +599,7 @@ EXPORT_COLUMNS = [
     ("redeemed", "redeemed_at"),
     ("order id", "redeemed_order_id"),
     ("type", "code_type"),
+    ("expires", "expires_at"),
 ]
 # The console's export of a filtered list: the same columns, then the program and the friend
 # whose order used the code, so a sheet mixing programs still reads on its own.
