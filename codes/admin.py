@@ -431,7 +431,17 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
                 "preview": preview,
                 "refused_shown": preview.refused[:PREVIEW_ROWS_SHOWN],
                 "refused_hidden": max(0, preview.refused_count - PREVIEW_ROWS_SHOWN),
-                "confirm_form": ConfirmUploadForm(initial={"upload": reference}),
+                "confirm_form": ConfirmUploadForm(
+                    initial={
+                        "upload": reference,
+                        "valid_from": form.cleaned_data.get("valid_from"),
+                        "expires_at": form.cleaned_data.get("expires_at"),
+                    }
+                ),
+                "validity": {
+                    "valid_from": form.cleaned_data.get("valid_from"),
+                    "expires_at": form.cleaned_data.get("expires_at"),
+                },
                 "background": upload.size > settings.CODES_UPLOAD_ASYNC_BYTES,
             },
         )
@@ -448,6 +458,10 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
         if pool is None:
             raise PermissionDenied  # the user no longer manages the pool's program
         file_name = pending.file_name
+        validity = {
+            "valid_from": form.cleaned_data.get("valid_from"),
+            "expires_at": form.cleaned_data.get("expires_at"),
+        }
         try:
             if pending.size > settings.CODES_UPLOAD_ASYNC_BYTES:
                 # Streamed from the store into the batch's kept pieces: never whole in memory.
@@ -456,6 +470,7 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
                     chunks=upload_claim_chunks(pending),
                     file_name=file_name,
                     created_by=request.user,
+                    **validity,
                 )
                 messages.info(request, f"{file_name} is being imported; this page shows progress.")
             else:
@@ -465,6 +480,7 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
                     file_name=file_name,
                     source=BatchSource.UPLOAD,
                     created_by=request.user,
+                    **validity,
                 )
                 messages.success(request, _summary(batch))
         except UploadExpired:
