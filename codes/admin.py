@@ -40,7 +40,16 @@ from programs.models import CodeUsage, Program, RewardKind
 
 from .exports import HEADER, csv_lines, write_xlsx
 from .forms import CodeUploadForm, ConfirmUploadForm, PoolForm, VoidForm
-from .models import Batch, BatchSource, BatchStatus, Pool, PoolKind, PromoCode, StockAlert
+from .models import (
+    Batch,
+    BatchSource,
+    BatchStatus,
+    CodeState,
+    Pool,
+    PoolKind,
+    PromoCode,
+    StockAlert,
+)
 from .parsing import UnreadableFile
 from .selectors import (
     CONSOLE_EXPORT_COLUMNS,
@@ -86,7 +95,29 @@ _STATUS_WORDS = {
     "assigned (reserved)": pgettext_lazy("code status", "assigned (reserved)"),
     "redeemed": pgettext_lazy("code status", "redeemed"),
     "voided": pgettext_lazy("code status", "voided"),
+    "expired": pgettext_lazy("code status", "expired"),
+    "not yet valid": pgettext_lazy("code status", "not yet valid"),
 }
+
+
+class ValidityFilter(admin.SimpleListFilter):
+    """The code manager's "Validity" filter: expired, not yet valid or valid now
+    (codes.models.CodeState, the time read by the database)."""
+
+    title = _("validity")
+    parameter_name = "validity"
+    STATES = {"expired": "EXPIRED", "not_yet_valid": "NOT_YET_VALID", "valid_now": "VALID_NOW"}
+
+    def lookups(self, request, model_admin):
+        return [
+            ("expired", pgettext_lazy("code status", "expired")),
+            ("not_yet_valid", pgettext_lazy("code status", "not yet valid")),
+            ("valid_now", _("valid now")),
+        ]
+
+    def queryset(self, request, queryset):
+        state = self.STATES.get(self.value() or "")
+        return queryset.filter(getattr(CodeState, state)) if state else queryset
 
 
 def _upload_url(pool=None):
@@ -403,7 +434,17 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
                 "preview": preview,
                 "refused_shown": preview.refused[:PREVIEW_ROWS_SHOWN],
                 "refused_hidden": max(0, preview.refused_count - PREVIEW_ROWS_SHOWN),
-                "confirm_form": ConfirmUploadForm(initial={"upload": reference}),
+                "confirm_form": ConfirmUploadForm(
+                    initial={
+                        "upload": reference,
+                        "valid_from": form.cleaned_data.get("valid_from"),
+                        "expires_at": form.cleaned_data.get("expires_at"),
+                    }
+                ),
+                "validity": {
+                    "valid_from": form.cleaned_data.get("valid_from"),
+                    "expires_at": form.cleaned_data.get("expires_at"),
+                },
                 "background": upload.size > settings.CODES_UPLOAD_ASYNC_BYTES,
             },
         )
@@ -420,6 +461,10 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
         if pool is None:
             raise PermissionDenied  # the user no longer manages the pool's program
         file_name = pending.file_name
+        validity = {
+            "valid_from": form.cleaned_data.get("valid_from"),
+            "expires_at": form.cleaned_data.get("expires_at"),
+        }
         try:
             if pending.size > settings.CODES_UPLOAD_ASYNC_BYTES:
                 # Streamed from the store into the batch's kept pieces: never whole in memory.
@@ -428,6 +473,7 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
                     chunks=upload_claim_chunks(pending),
                     file_name=file_name,
                     created_by=request.user,
+                    **validity,
                 )
                 messages.info(request, f"{file_name} is being imported; this page shows progress.")
             else:
@@ -437,6 +483,7 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
                     file_name=file_name,
                     source=BatchSource.UPLOAD,
                     created_by=request.user,
+                    **validity,
                 )
                 messages.success(request, _summary(batch))
         except UploadExpired:
@@ -565,7 +612,7 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
     (codes knows nothing of orders and referrals)."""
 
     list_display = ["code", "code_type", "shown_status", "advocate", "pool", "assigned"]
-    list_filter = ["usage", "status", "source", "pool__kind", "pool", "batch"]
+    list_filter = ["usage", "status", ValidityFilter, "source", "pool__kind", "pool", "batch"]
     list_select_related = ["pool__program", "batch", "holder"]
     # Searched by codes_matching (prefixes and advocates, each through an index), not by
     # Django's icontains on these fields.

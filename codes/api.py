@@ -52,8 +52,16 @@ class PoolStockSerializer(serializers.Serializer):
         "or nothing was used in those 7 days (no forecast); a lower bound when `available` "
         "is in `at_least`.",
     )
+    expired = serializers.IntegerField(
+        help_text="Codes never handed out that are past their expiry (not in `available`)."
+    )
+    expiring_soon = serializers.IntegerField(
+        help_text="Available codes that expire within the next 14 days."
+    )
     at_least = serializers.ListField(
-        child=serializers.ChoiceField(choices=["available", "assigned", "redeemed", "voided"]),
+        child=serializers.ChoiceField(
+            choices=["available", "assigned", "redeemed", "voided", "expired", "expiring_soon"]
+        ),
         help_text=f"The counts that stopped at {STOCK_COUNT_CAP:,}, as the stock page counts: "
         "the true figure is that or more. Empty when every count is exact.",
     )

@@ -13,6 +13,7 @@ from unfold.widgets import (
 from .models import Pool
 from .parsing import FORMATS, UnreadableFile, file_format
 from .services import validate_pool_name, validate_recipients
+from .services.batches import InvalidValidity, validity_checked
 from .services.voiding import VOID_REASON_MAX
 
 
@@ -27,9 +28,34 @@ class CodeUploadForm(forms.Form):
         widget=UnfoldAdminFileFieldWidget(attrs={"accept": ",".join("." + f for f in FORMATS)}),
     )
 
+    valid_from = forms.DateTimeField(
+        required=False,
+        label="Valid from",
+        help_text="Optional: the codes cannot be handed out or used before this time (UTC, "
+        "e.g. 2027-01-01 00:00).",
+        widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "YYYY-MM-DD HH:MM"}),
+    )
+    expires_at = forms.DateTimeField(
+        required=False,
+        label="Expires at",
+        help_text="Optional: the codes stop working at this time (UTC). A code's own expiry "
+        "in the file wins.",
+        widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "YYYY-MM-DD HH:MM"}),
+    )
+
     def __init__(self, *args, pools, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["pool"].queryset = pools
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            validity_checked(
+                valid_from=cleaned.get("valid_from"), expires_at=cleaned.get("expires_at")
+            )
+        except InvalidValidity as error:
+            self.add_error("expires_at", str(error))
+        return cleaned
 
     def clean_pool(self):
         pool = self.cleaned_data["pool"]
@@ -61,6 +87,19 @@ class ConfirmUploadForm(forms.Form):
     file, its name and its pool are what the preview kept, never what the request says."""
 
     upload = forms.CharField(widget=forms.HiddenInput, max_length=2000)
+    # The validity chosen with the file, carried from the preview (checked again).
+    valid_from = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+    expires_at = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            validity_checked(
+                valid_from=cleaned.get("valid_from"), expires_at=cleaned.get("expires_at")
+            )
+        except InvalidValidity as error:
+            raise forms.ValidationError(str(error)) from None
+        return cleaned
 
 
 def _field_error(error: ValidationError, field: str) -> forms.ValidationError:

@@ -18,6 +18,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length, Now
 from django.db.models.lookups import LessThanOrEqual
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from programs.models import CodeUsage, Program, quota_usages_of, split_addresses
@@ -513,7 +514,15 @@ class PromoCode(models.Model):
     @property
     def shown_status(self):
         """The status as the console shows it: a fuel-tank code claimed for a reward still in
-        its review period is assigned but reserved (not shown to its advocate yet)."""
+        its review period is assigned but reserved (not shown to its advocate yet); an
+        available or assigned code past its expiry is expired, one before its start not yet
+        valid (the same test as CodeState.EXPIRED / NOT_YET_VALID, at this moment)."""
+        if self.status in (CodeStatus.AVAILABLE, CodeStatus.ASSIGNED):
+            now = timezone.now()
+            if self.expires_at is not None and self.expires_at <= now:
+                return "expired"
+            if self.valid_from is not None and self.valid_from > now:
+                return "not yet valid"
         if self.status == CodeStatus.ASSIGNED and self.revealed_at is None and self.is_reward_code:
             return "assigned (reserved)"
         return self.status

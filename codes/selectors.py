@@ -49,8 +49,8 @@ USE_WINDOW_DAYS = 7
 
 
 def pool_available_codes(*, pool: Pool) -> QuerySet[PromoCode]:
-    """The queryset of `pool`'s codes that can still be handed out."""
-    codes = PromoCode.objects.filter(pool=pool).available()
+    """The queryset of `pool`'s codes that can still be handed out (expired ones apart)."""
+    codes = PromoCode.objects.filter(CodeState.CLAIMABLE, pool=pool)
     if pool.kind == PoolKind.REFERRAL:
         codes = codes.filter(usage=pool.program.code_usage)
     return codes
@@ -60,15 +60,45 @@ def pool_available_count(*, pool: Pool) -> int:
     return pool_available_codes(pool=pool).count()
 
 
-def pool_available_at_most(*, pool: Pool, limit: int) -> int:
+def pool_available_at_most(*, pool: Pool, limit: int, valid_at: datetime | None = None) -> int:
     """min(available, limit + 1): whether the pool is above `limit`, at a cost of `limit` rows.
 
     The low-stock check runs after every claim; counting a pool of a million codes each time
     would cost more than the claim. Above the threshold the exact number does not matter.
+    With `valid_at`, only the codes that will not have expired by then count.
     """
     usage = pool.program.code_usage if pool.kind == PoolKind.REFERRAL else None
     using = router.db_for_read(PromoCode)  # the replica inside replica_reads()
-    return sql.available_at_most(pool_id=pool.pk, usage=usage, limit=limit, using=using)
+    return sql.available_at_most(
+        pool_id=pool.pk, usage=usage, limit=limit, valid_at=valid_at, using=using
+    )
+
+
+# The stock page, the API and check_code_stock warn of available codes expiring this soon.
+EXPIRY_WARNING_DAYS = 14
+
+
+def pool_expired_codes(*, pool: Pool) -> QuerySet[PromoCode]:
+    """The pool's codes never handed out that are past their expiry: they never will be."""
+    return PromoCode.objects.filter(CodeState.AVAILABLE & CodeState.EXPIRED, pool=pool)
+
+
+def pool_expiring_codes(*, pool: Pool, days: int, now=None) -> QuerySet[PromoCode]:
+    """The pool's codes that can be handed out now but expire within `days` days."""
+    until = (now or timezone.now()) + timedelta(days=days)
+    return PromoCode.objects.filter(CodeState.CLAIMABLE, pool=pool, expires_at__lte=until)
+
+
+def pool_expiry_counts(*, pool: Pool, days: int = EXPIRY_WARNING_DAYS, now=None) -> dict:
+    """{"expired": …, "expiring": …} of pool_expired_codes and pool_expiring_codes in one
+    query (the codes with an expiry that were never handed out)."""
+    until = (now or timezone.now()) + timedelta(days=days)
+    return PromoCode.objects.filter(
+        CodeState.AVAILABLE, pool=pool, expires_at__isnull=False
+    ).aggregate(
+        expired=Count("id", filter=CodeState.EXPIRED),
+        expiring=Count("id", filter=CodeState.CLAIMABLE & Q(expires_at__lte=until)),
+    )
 
 
 def pool_used_recently(*, pool: Pool, days: int = USE_WINDOW_DAYS, now=None) -> int:
@@ -99,6 +129,10 @@ class PoolStock:
     threshold: int
     used_last_7_days: int
     days_left: Decimal | None
+    # Available codes past their expiry (never handed out), and those expiring within
+    # EXPIRY_WARNING_DAYS.
+    expired: int = 0
+    expiring_soon: int = 0
 
     @property
     def used_per_day(self):
@@ -116,7 +150,7 @@ class PoolStock:
         or more."""
         return [
             name
-            for name in ("available", "assigned", "redeemed", "voided")
+            for name in ("available", "assigned", "redeemed", "voided", "expired", "expiring_soon")
             if getattr(getattr(self, name), "at_least", False)
         ]
 
@@ -144,6 +178,7 @@ def pool_stock(*, pool: Pool, now=None) -> PoolStock:
     for row in rows:
         taken[row["status"]] += row["n"]
     used = pool_used_recently(pool=pool, now=now)
+    expiry = pool_expiry_counts(pool=pool, now=now)
     return PoolStock(
         pool=pool,
         available=available,
@@ -153,6 +188,8 @@ def pool_stock(*, pool: Pool, now=None) -> PoolStock:
         threshold=pool.threshold,
         used_last_7_days=used,
         days_left=forecast_days_left(available=available, used=used),
+        expired=expiry["expired"],
+        expiring_soon=expiry["expiring"],
     )
 
 
@@ -176,6 +213,10 @@ def pool_stock_capped(*, pool: Pool, now=None) -> PoolStock:
         threshold=pool.threshold,
         used_last_7_days=used,
         days_left=forecast_days_left(available=available, used=used),
+        expired=_capped(pool_expired_codes(pool=pool), cap),
+        expiring_soon=_capped(
+            pool_expiring_codes(pool=pool, days=EXPIRY_WARNING_DAYS, now=now), cap
+        ),
     )
 
 
@@ -268,6 +309,8 @@ class PoolStockSummary:
     voided: CappedCount
     threshold: int
     use_per_day: list[int]
+    expired: CappedCount
+    expiring_soon: CappedCount
 
     @property
     def used_last_7_days(self) -> int:
@@ -333,6 +376,10 @@ def _program_stock_page(*, program: Program, now=None) -> ProgramStockPage:
             voided=_taken_capped(pool, CodeStatus.VOIDED),
             threshold=pool.threshold,
             use_per_day=per_pool[pool.pk],
+            expired=_capped(pool_expired_codes(pool=pool)),
+            expiring_soon=_capped(
+                pool_expiring_codes(pool=pool, days=EXPIRY_WARNING_DAYS, now=now)
+            ),
         )
         for pool in pools
     ]
@@ -552,6 +599,7 @@ EXPORT_COLUMNS = [
     ("redeemed", "redeemed_at"),
     ("order id", "redeemed_order_id"),
     ("type", "code_type"),
+    ("expires", "expires_at"),
 ]
 # The console's export of a filtered list: the same columns, then the program and the friend
 # whose order used the code, so a sheet mixing programs still reads on its own.

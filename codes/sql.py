@@ -394,10 +394,12 @@ def available_at_most(
     usage: str | None,
     limit: int,
     after: tuple[int, int] | None = None,
+    valid_at: datetime | None = None,
     using: str = DEFAULT_DB_ALIAS,
 ) -> int:
     """min(available, limit + 1) of a pool (usage None: any usage); with `after` (a batch id
-    and code id), of the pool's codes past that point in claim order only: a lower bound.
+    and code id), of the pool's codes past that point in claim order only: a lower bound; with
+    `valid_at`, only the codes that will not have expired by then.
 
     SQL: it runs after every claim, and Django's sliced count() costs more CPU than the query
     itself. Walks at most limit + 1 entries of the claim index (after the dead ones claimed
@@ -412,6 +414,9 @@ def available_at_most(
     if after is not None:
         sql += " AND (batch_id, id) > (%s, %s)"
         params += list(after)
+    if valid_at is not None:
+        sql += " AND (expires_at IS NULL OR expires_at > %s)"
+        params.append(connections[using].ops.adapt_datetimefield_value(valid_at))
     sql += " LIMIT %s) AS capped"
     params.append(limit + 1)
     with connections[using].cursor() as cursor:

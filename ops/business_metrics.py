@@ -6,8 +6,9 @@ code batches imported and how long they took.
 
 Cost at scrape time (1,000,000 codes in a pool): every read below walks an index that exists,
 and only its matching entries, never a whole table —
-- available codes: codes.selectors.pool_available_count per pool, an index-only count on the
-  partial claim index `promocode_next_available` (available codes only);
+- available codes: codes.selectors.pool_available_count per pool, a count on the partial
+  claim index `promocode_next_available` (available codes only; their validity read too);
+- expired and expiring codes: the partial index on `expires_at` (codes with an expiry only);
 - advocates short of codes: the partial index `participant_short_of_codes` (short ones only);
 - conversions of the last hour per program: the index `conversion_recent` (program, created_at);
 - alerts and batches: one row per alert / per upload, small tables.
@@ -31,7 +32,12 @@ from prometheus_client.core import (
 )
 
 from codes.models import Batch, BatchStatus, CodeShortfall, StockAlert
-from codes.selectors import pool_available_count, program_pools
+from codes.selectors import (
+    EXPIRY_WARNING_DAYS,
+    pool_available_count,
+    pool_expiry_counts,
+    program_pools,
+)
 from conversions.models import Conversion, ConversionStatus
 from foundation.replica import replica_reads
 from programs.models import Program
@@ -133,6 +139,7 @@ def _read_snapshot():
                 "name": pool.name,
                 "kind": pool.kind,
                 "available": pool_available_count(pool=pool),
+                **pool_expiry_counts(pool=pool, now=now),
                 "threshold": pool.threshold,
             }
             for pool in pools
@@ -202,6 +209,16 @@ class BusinessCollector:
             "Codes of the pool that can still be handed out.",
             labels=labels,
         )
+        expired = GaugeMetricFamily(
+            "referral_codes_expired",
+            "Codes of the pool that expired before they were handed out.",
+            labels=labels,
+        )
+        expiring = GaugeMetricFamily(
+            "referral_codes_expiring_soon",
+            f"Available codes of the pool that expire within {EXPIRY_WARNING_DAYS} days.",
+            labels=labels,
+        )
         threshold = GaugeMetricFamily(
             "referral_codes_low_stock_threshold",
             "The pool's low-stock threshold (an alert is sent at or below it).",
@@ -235,6 +252,8 @@ class BusinessCollector:
         for pool in snapshot["pools"]:
             values = [pool["program"], pool["name"], pool["kind"]]
             available.add_metric(values, pool["available"])
+            expired.add_metric(values, pool.get("expired", 0))
+            expiring.add_metric(values, pool.get("expiring", 0))
             threshold.add_metric(values, pool["threshold"])
             pool_alerts = alerts.get(str(pool["id"]), {})
             for alert in ("low", "empty"):
@@ -247,7 +266,7 @@ class BusinessCollector:
             duration.add_metric(
                 values, count_value=batch.get("completed", 0), sum_value=batch.get("seconds", 0)
             )
-        yield from (available, threshold, alerts_sent, alerts_unsent)
+        yield from (available, expired, expiring, threshold, alerts_sent, alerts_unsent)
         yield from (batches, codes_added, duration)
 
     def program_families(self, snapshot):

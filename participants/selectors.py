@@ -29,7 +29,7 @@ _REFERRAL_CODES = CompiledQuery(
     lambda participant_id: (
         PromoCode.objects.held_by(participant_id)
         .order_by("assigned_at", "id")
-        .values_list("code", "usage", "status", "assigned_at", "first_copied_at")
+        .values_list("code", "usage", "status", "assigned_at", "first_copied_at", "expires_at")
     ),
 )
 _REWARD_CODES = CompiledQuery(
@@ -42,7 +42,13 @@ _REWARD_CODES = CompiledQuery(
         )
         .order_by("created_at", "id")
         .values_list(
-            "code__code", "pk", "status", "created_at", "available_at", "code__first_copied_at"
+            "code__code",
+            "pk",
+            "status",
+            "created_at",
+            "available_at",
+            "code__first_copied_at",
+            "code__expires_at",
         )
     ),
 )
@@ -58,9 +64,10 @@ def referral_codes(*, participant: Participant) -> list[dict]:
             "assigned_at": assigned_at,
             "copied_before": first_copied_at is not None,
             "first_copied_at": first_copied_at,
+            "expires_at": expires_at,
         }
-        for code, usage, status, assigned_at, first_copied_at in _REFERRAL_CODES.rows(
-            participant.pk
+        for code, usage, status, assigned_at, first_copied_at, expires_at in (
+            _REFERRAL_CODES.rows(participant.pk)
         )
     ]
 
@@ -77,8 +84,9 @@ def reward_codes(*, participant: Participant) -> list[dict]:
             "available_at": available_at,
             "copied_before": first_copied_at is not None,
             "first_copied_at": first_copied_at,
+            "expires_at": expires_at,
         }
-        for code, reward_id, status, earned_at, available_at, first_copied_at in (
+        for code, reward_id, status, earned_at, available_at, first_copied_at, expires_at in (
             _REWARD_CODES.rows(participant.pk)
         )
     ]

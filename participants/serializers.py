@@ -18,6 +18,11 @@ class ReferralCodeSerializer(serializers.Serializer):
         help_text="The advocate copied this code before (the widget warns them)."
     )
     first_copied_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the code stops working (null: it does not expire); "
+        'the widget shows it as "Valid until …".',
+    )
 
 
 class RewardCodeSerializer(serializers.Serializer):
@@ -34,6 +39,10 @@ class RewardCodeSerializer(serializers.Serializer):
     available_at = serializers.DateTimeField(allow_null=True)
     copied_before = serializers.BooleanField()
     first_copied_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the code stops working (null: it does not expire).",
+    )
 
 
 class RewardItemSerializer(serializers.Serializer):

@@ -151,6 +151,15 @@ class Program(models.Model):
         default=0,
         help_text=_("A reward stays pending this many days before it becomes available."),
     )
+    reward_code_valid_days = models.PositiveSmallIntegerField(
+        _("reward codes valid for (days)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "A fuel-tank reward code expires this many days after it is revealed to its "
+            "advocate (empty: it keeps the expiry its batch gave it)."
+        ),
+    )
 
     review_policy = models.CharField(
         max_length=8,

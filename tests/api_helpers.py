@@ -15,6 +15,7 @@ REFERRAL_CODE_FIELDS = {
     "assigned_at",
     "copied_before",
     "first_copied_at",
+    "expires_at",
 }
 
 
@@ -51,4 +52,5 @@ REWARD_CODE_FIELDS = {
     "available_at",
     "copied_before",
     "first_copied_at",
+    "expires_at",
 }

@@ -352,7 +352,13 @@ UPLOAD_PART_BYTES = 1024 * 1024
 
 @transaction.atomic
 def batch_upload_enqueue(
-    *, pool: Pool, chunks: Iterable[bytes], file_name: str, created_by=None
+    *,
+    pool: Pool,
+    chunks: Iterable[bytes],
+    file_name: str,
+    created_by=None,
+    valid_from: datetime | None = None,
+    expires_at: datetime | None = None,
 ) -> Batch:
     """Keep an uploaded file (an iterable of byte chunks, e.g. upload_claim_chunks) on a
     pending batch and process it in a Celery task after commit.
@@ -367,6 +373,8 @@ def batch_upload_enqueue(
     program = program_accepting_codes(pool)
     file_format(file_name)
     batch = Batch.objects.create(
+        # Given to the codes when the batch lands (batch_validity_apply).
+        **validity_checked(valid_from=valid_from, expires_at=expires_at),
         pool=pool,
         source=BatchSource.UPLOAD,
         file_name=PurePath(file_name).name[:255],

@@ -37,6 +37,8 @@ def pool_batch_landed(*, pool_id: int) -> None:
 # unsent in the admin.
 UNSENT_ALERT_GRACE = timedelta(minutes=5)
 UNSENT_ALERT_RETRY = timedelta(days=2)
+# The low-stock check counts the codes that will still be valid this far ahead.
+LOW_STOCK_HORIZON = timedelta(days=7)
 
 
 @transaction.atomic
@@ -56,7 +58,11 @@ def pool_stock_check(*, pool_id: int, resend_unsent: bool = False) -> list[Stock
     if resend_unsent:
         _resend_unsent_alerts(pool)
     threshold = pool.threshold
-    level = selectors.pool_available_at_most(pool=pool, limit=threshold)
+    # Only codes still valid in LOW_STOCK_HORIZON count: a pool whose codes all expire tomorrow
+    # is as good as empty.
+    level = selectors.pool_available_at_most(
+        pool=pool, limit=threshold, valid_at=timezone.now() + LOW_STOCK_HORIZON
+    )
     if level > threshold:
         if not (pool.low_alert_armed and pool.empty_alert_armed):
             Pool.objects.filter(pk=pool.pk).filter(
@@ -184,6 +190,16 @@ def _stock_alert_text(alert):
             ]
         ),
     ]
+    expiring = selectors.pool_expiring_codes(pool=pool, days=LOW_STOCK_HORIZON.days).count()
+    if expiring:
+        lines.append(
+            ngettext(
+                "%(count)s more available code expires within 7 days (not counted above).",
+                "%(count)s more available codes expire within 7 days (not counted above).",
+                expiring,
+            )
+            % {"count": expiring}
+        )
     if pool.kind == PoolKind.REFERRAL:
         short = selectors.program_short_advocates(program=program)
         lines.append(_("Advocates short of codes: %(count)s") % {"count": short.shown})

@@ -7,11 +7,13 @@ code goes back to the tank. Tank codes never attribute orders and never count to
 advocate's referral quota.
 """
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from programs.models import Program, RewardKind, split_addresses
@@ -147,9 +149,12 @@ def program_reward_rule_set(
     percent: Decimal | None = None,
     tank: Pool | None = None,
     review_days: int | None = None,
+    code_valid_days: int | None = None,
 ) -> Program:
     """Set what an advocate earns for a converted referral: a credit (amount, currency), a
-    percent discount, or a code from a fuel tank of the program; and the review period."""
+    percent discount, or a code from a fuel tank of the program; and the review period.
+    `code_valid_days` (fuel tank only): a revealed reward code expires that many days later
+    (0: reward codes get no expiry of their own)."""
     fields: dict = {"reward_kind": kind}
     if kind == RewardKind.CREDIT:
         if amount is None or amount < 0:
@@ -173,6 +178,14 @@ def program_reward_rule_set(
         if review_days < 0:
             raise ValidationError({"reward_review_days": "Cannot be negative."})
         fields["reward_review_days"] = review_days
+    if code_valid_days is not None:
+        if kind != RewardKind.FUEL_TANK:
+            raise ValidationError(
+                {"reward_code_valid_days": "Only reward codes from a fuel tank can expire."}
+            )
+        if code_valid_days < 0:
+            raise ValidationError({"reward_code_valid_days": "Cannot be negative."})
+        fields["reward_code_valid_days"] = code_valid_days or None
     program = program_update(program=program, **fields)
     if kind == RewardKind.FUEL_TANK:
         pool_set_reward_tank(program=program, pool=tank)
@@ -207,9 +220,24 @@ def tank_code_release(*, code_id: int) -> bool:
 
 
 def tank_codes_reveal(*, code_ids: list[int]) -> int:
-    """Reveal reserved reward codes to their advocates (their rewards became available)."""
+    """Reveal reserved reward codes to their advocates (their rewards became available).
+
+    Where the program gives reward codes a life (`reward_code_valid_days`), a code then
+    expires that many days after now, or earlier if its own expiry is earlier."""
     if not code_ids:
         return 0
-    return PromoCode.objects.filter(CodeState.RESERVED, pk__in=code_ids).update(
-        revealed_at=timezone.now()
-    )
+    now = timezone.now()
+    reserved = PromoCode.objects.filter(CodeState.RESERVED, pk__in=code_ids)
+    by_days: dict = {}
+    for code_id, days in reserved.values_list("pk", "program__reward_code_valid_days"):
+        by_days.setdefault(days, []).append(code_id)
+    revealed = 0
+    for days, ids in by_days.items():
+        fields: dict = {"revealed_at": now}
+        if days is not None:
+            until = now + timedelta(days=days)
+            fields["expires_at"] = Case(
+                When(expires_at__lt=until, then=F("expires_at")), default=Value(until)
+            )
+        revealed += reserved.filter(pk__in=ids).update(**fields)
+    return revealed

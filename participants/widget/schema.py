@@ -123,6 +123,7 @@ def widget_me_body(state: dict) -> dict:
                 "assigned_at": _when(code["assigned_at"]),
                 "copied_before": bool(code["copied_before"]),
                 "first_copied_at": _when(code["first_copied_at"]),
+                "expires_at": _when(code["expires_at"]),
             }
             for code in state["referral_codes"]
         ],
@@ -135,6 +136,7 @@ def widget_me_body(state: dict) -> dict:
                 "available_at": _when(code["available_at"]),
                 "copied_before": bool(code["copied_before"]),
                 "first_copied_at": _when(code["first_copied_at"]),
+                "expires_at": _when(code["expires_at"]),
             }
             for code in state["reward_codes"]
         ],

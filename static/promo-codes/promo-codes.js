@@ -83,6 +83,10 @@
     }
   }
 
+  function validUntil(iso) {
+    return interpolate(gettext("Valid until %(date)s"), { date: date(iso) });
+  }
+
   async function loadCatalog(apiBase, wanted) {
     const tag = (wanted || "en").toLowerCase();
     if (tag === "en" || tag.startsWith("en-")) {
@@ -422,10 +426,11 @@
         "aria-atomic": "true",
       });
       this.notice = el("p", { class: "pc-notice", id: `${id}-notice`, hidden: "" });
+      this.expiry = el("p", { class: "pc-expiry", id: `${id}-expiry`, hidden: "" });
       this.copyButton = el("button", {
         type: "button",
         class: "pc-copy",
-        "aria-describedby": `${id}-code ${id}-notice`,
+        "aria-describedby": `${id}-code ${id}-expiry ${id}-notice`,
         text: gettext("Copy code"),
       });
       this.prevButton = el("button", {
@@ -448,6 +453,7 @@
         { class: "pc-card" },
         el("p", { class: "pc-label", text: gettext("Your code") }),
         this.codeText,
+        this.expiry,
         this.notice,
         this.copyButton,
       );
@@ -485,7 +491,12 @@
             date: date(reward.earned_at),
           }),
         });
-        list.append(el("li", { class: "pc-reward" }, text, button, earned, note));
+        const item = el("li", { class: "pc-reward" }, text, button, earned);
+        if (reward.expires_at) {
+          item.append(el("span", { class: "pc-expiry", text: validUntil(reward.expires_at) }));
+        }
+        item.append(note);
+        list.append(item);
       }
       this.summary.append(
         el("h3", { class: "pc-summary-title", text: gettext("Your reward codes") }),
@@ -536,6 +547,8 @@
     show() {
       const code = this.current();
       this.codeText.textContent = code.code;
+      this.expiry.hidden = !code.expires_at;
+      this.expiry.textContent = code.expires_at ? validUntil(code.expires_at) : "";
       this.counter.textContent = interpolate(gettext("Code %(index)s of %(count)s"), {
         index: number(this.index + 1),
         count: number(this.codes.length),

@@ -233,3 +233,21 @@ def test_the_code_manager_shows_each_codes_type(client, django_user_model):
     assert admin_class.code_type(rows["REF00000"]) == "single-use referral"
     assert admin_class.code_type(rows["GIFT00000"]) == "single-use reward"
     assert "single-use referral" in page.text and "single-use reward" in page.text
+
+
+def test_the_manager_filters_and_shows_expired_codes_and_exports_their_expiry(shop, admin_client):
+    from datetime import timedelta
+
+    _, _, alices_code, _ = shop
+    past = timezone.now() - timedelta(days=1)
+    PromoCode.objects.filter(pk=alices_code.pk).update(expires_at=past)
+    PromoCode.objects.filter(code="R00009").update(expires_at=past)
+    page = admin_client.get(LIST, {"validity": "expired"})
+    assert shown(page) == sorted([alices_code.code, "R00009"])
+    assert page.text.count(">expired<") >= 2
+    assert alices_code.code not in shown(admin_client.get(LIST, {"validity": "valid_now"}))
+    _, body = export(admin_client, validity="expired")
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    expiries = {row[0]: dict(zip(rows[0], row, strict=True))["expires"] for row in rows[1:]}
+    assert set(expiries) == {alices_code.code, "R00009"}
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", e) for e in expiries.values())

@@ -33,7 +33,7 @@ def preview(client, pool, name, data):
 
 def confirm(client, response):
     form = response.context["confirm_form"]
-    data = {name: form.initial[name] for name in form.fields}
+    data = {name: form.initial[name] for name in form.fields if form.initial.get(name)}
     return client.post(UPLOAD, {**data, "confirm": "yes"})
 
 
@@ -174,3 +174,42 @@ def test_a_background_batch_that_cannot_be_read_fails_with_its_reason(
     assert batch.status == BatchStatus.FAILED
     assert "binary data" in batch.failure_reason
     assert not PromoCode.objects.exists()
+
+
+def test_the_upload_form_gives_the_batch_a_validity(admin_client, pool):
+    from datetime import UTC, datetime
+
+    data = b"code\nSPRING1\nSPRING2\n"
+    response = admin_client.post(
+        UPLOAD,
+        {
+            "pool": pool.pk,
+            "import_file": SimpleUploadedFile("spring.csv", data),
+            "valid_from": "2027-03-01 00:00",
+            "expires_at": "2027-05-31 23:59",
+        },
+    )
+    assert response.status_code == 200 and response.context["preview"].codes_to_add == 2
+    confirm(admin_client, response)
+    batch = Batch.objects.get(pool=pool)
+    assert batch.expires_at == datetime(2027, 5, 31, 23, 59, tzinfo=UTC)
+    codes = PromoCode.objects.filter(batch=batch)
+    assert {c.valid_from for c in codes} == {datetime(2027, 3, 1, tzinfo=UTC)}
+    assert {c.expires_at for c in codes} == {datetime(2027, 5, 31, 23, 59, tzinfo=UTC)}
+
+
+def test_an_expiry_before_the_start_is_refused_naming_the_field(admin_client, pool):
+    response = admin_client.post(
+        UPLOAD,
+        {
+            "pool": pool.pk,
+            "import_file": SimpleUploadedFile("x.csv", b"code\nA1\n"),
+            "valid_from": "2027-03-01 00:00",
+            "expires_at": "2027-02-01 00:00",
+        },
+    )
+    assert "preview" not in response.context
+    assert response.context["form"].errors["expires_at"] == [
+        "The codes would expire (2027-02-01 00:00) before they become valid (2027-03-01 00:00)."
+    ]
+    assert not Batch.objects.exists()

@@ -83,3 +83,26 @@ def test_counts_past_the_cap_stop_there_and_say_so(monkeypatch):
     monkeypatch.setattr(selectors, "STOCK_COUNT_CAP", 100)
     [pool] = client_for(program).get(url(program, "stock")).json()["pools"]
     assert (pool["available"], pool["at_least"]) == (9, [])
+
+
+@pytest.mark.django_db
+def test_stock_knows_expired_and_soon_expiring_codes(capsys):
+    from django.core.management import call_command
+
+    program = stocked_program(codes=10, slug="dated", low_stock_threshold=1)
+    now = timezone.now()
+    PromoCode.objects.filter(code__in=["R00000", "R00001"]).update(
+        expires_at=now - timedelta(days=1)
+    )
+    PromoCode.objects.filter(code__in=["R00002", "R00003", "R00004"]).update(
+        expires_at=now + timedelta(days=10)
+    )
+    PromoCode.objects.filter(code="R00005").update(expires_at=now + timedelta(days=20))
+    referral = client_for(program).get(url(program, "stock")).json()["pools"][0]
+    assert (referral["available"], referral["expired"], referral["expiring_soon"]) == (8, 2, 3)
+    stock = pool_stock(pool=program.pools.get())
+    assert (stock.available, stock.expired, stock.expiring_soon) == (8, 2, 3)
+    call_command("check_code_stock", "--program", "dated")
+    out = capsys.readouterr().out
+    assert "8 available (threshold 1)" in out
+    assert "expiry: 2 expired before they were handed out, 3 available expire within 14 days" in out

@@ -27,6 +27,7 @@ HEADER = [
     "redeemed",
     "order id",
     "type",
+    "expires",
 ]
 
 
@@ -96,7 +97,7 @@ def test_csv_export_command(codes, tmp_path, capsys):
     assert rows[1][9] == "'+1234"
     assert rows[2] == ["FREE1", "single", "available", "'=HYPERLINK(1)", str(free.batch_id)] + [
         ""
-    ] * 5 + ["referral"]
+    ] * 5 + ["referral", ""]
 
 
 def test_csv_export_to_stdout(codes, capsys):

@@ -187,3 +187,15 @@ def test_no_upload_buttons_without_the_upload_permission(client, shop):
     html = client.get(stock_url(shop)).content.decode()
     assert reverse("admin:codes_batch_upload") not in html
     assert "Referral codes" in html  # the page itself is there
+
+
+def test_the_stock_page_says_how_many_available_codes_expire_in_14_days(client, shop):
+    now = timezone.now()
+    available = PromoCode.objects.filter(pool__program=shop, status=CodeStatus.AVAILABLE)
+    ids = list(available.order_by("id").values_list("id", flat=True)[:4])
+    PromoCode.objects.filter(id__in=ids[:3]).update(expires_at=now + timedelta(days=5))
+    PromoCode.objects.filter(id=ids[3]).update(expires_at=now - timedelta(days=1))
+    client.force_login(manager_of(shop))
+    html = client.get(stock_url(shop)).content.decode()
+    assert "3 available codes expire in the next 14 days." in html
+    assert "1 code expired before it was handed out." in html

@@ -502,3 +502,29 @@ def test_the_email_links_to_site_url_and_counts_the_advocates_short(settings):
     assert "127.0.0.1" not in body
     assert "Advocates short of codes: 2" in body
     assert "Forecast:            none: the pool is empty." in body
+
+
+def test_the_low_stock_check_counts_only_codes_still_valid_in_7_days(
+    django_capture_on_commit_callbacks,
+):
+    """10 available codes, 8 of them expiring in 3 days: 2 count, below the threshold of 3;
+    the e-mail says how many more expire within 7 days."""
+    program = alert_program(name="Winter")
+    pool = add_batch(program, 10)
+    soon = timezone.now() + timedelta(days=3)
+    PromoCode.objects.filter(code__in=[f"C{i:05d}" for i in range(8)]).update(expires_at=soon)
+    with django_capture_on_commit_callbacks(execute=True):
+        alerts = pool_stock_check(pool_id=pool.pk)
+    assert [(a.kind, a.available) for a in alerts] == [(AlertKind.LOW, 2)]
+    body = mail.outbox[0].body
+    assert "8 more available codes expire within 7 days (not counted above)." in body
+    assert "Codes left:" in body and " 2\n" in body
+
+
+def test_codes_expiring_after_the_7_days_count_toward_the_stock(django_capture_on_commit_callbacks):
+    program = alert_program(name="Summer")
+    pool = add_batch(program, 10)
+    PromoCode.objects.update(expires_at=timezone.now() + timedelta(days=8))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pool_stock_check(pool_id=pool.pk) == []
+    assert mail.outbox == []

@@ -187,9 +187,9 @@ def test_scrape_queries_grow_with_pools_and_programs_not_with_codes(
     program = ProgramFactory(slug="hats")
     stock_pool(program, 2000)
     cache.delete(CACHE_KEY)
-    # pools, codes available (1 per pool), short advocates, programs, conversions (1 per
-    # program), program slugs, alerts, batches
-    with django_assert_max_num_queries(8):
+    # pools, codes available and codes expired/expiring (1 each per pool), short advocates,
+    # programs, conversions (1 per program), program slugs, alerts, batches
+    with django_assert_max_num_queries(9):
         response = client.get("/metrics")
     labels = {"program": "hats", "pool": program.pools.get().name, "kind": "referral"}
     assert value(samples(response), "referral_codes_available", **labels) == 2000
@@ -212,3 +212,21 @@ def test_metrics_are_served_when_the_cache_is_unreachable(client):
     assert value(found, "referral_metrics_up") == 1
     labels = {"program": "rain", "pool": pool.name, "kind": "referral"}
     assert value(found, "referral_codes_available", **labels) == 4
+
+
+@pytest.mark.django_db
+@override_settings(**ENABLED)
+def test_the_gauges_count_expired_and_soon_expiring_codes(client):
+    program = ProgramFactory(slug="dated")
+    pool = stock_pool(program, 6)
+    codes = PromoCode.objects.filter(pool=pool).order_by("id")
+    PromoCode.objects.filter(id__in=[c.id for c in codes[:2]]).update(
+        expires_at=timezone.now() - timedelta(hours=1)
+    )
+    PromoCode.objects.filter(id=codes[2].id).update(expires_at=timezone.now() + timedelta(days=3))
+    cache.delete(CACHE_KEY)
+    found = samples(client.get("/metrics"))
+    labels = {"program": "dated", "pool": pool.name, "kind": "referral"}
+    assert value(found, "referral_codes_available", **labels) == 4
+    assert value(found, "referral_codes_expired", **labels) == 2
+    assert value(found, "referral_codes_expiring_soon", **labels) == 1

@@ -165,6 +165,63 @@ def test_a_reward_code_shows_under_the_rewards_and_is_copied(page, live_server):
     expect(page.locator(".pc-reward").get_by_text("You've copied this code before")).to_be_visible()
 
 
+@pytest.fixture
+def phone(browser, live_server):
+    """A phone 390 px wide whose browser speaks English."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="en-US",
+    )
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def test_a_code_with_an_expiry_says_until_when_it_is_valid(phone, live_server):
+    """A code that expires reads "Valid until <date>" (as the advocate's language writes
+    dates), one that does not reads nothing; the same under a reward code."""
+    from playwright.sync_api import expect
+
+    from participants.models import Referral, ReferralStatus
+    from participants.services import reward_grant
+    from tests.factories import fuel_tank
+
+    page = phone
+    year = timezone.now().year + 1
+    until = timezone.now().replace(year=year, month=12, day=31, hour=12, minute=0)
+    program = ProgramFactory(slug="dated", codes_per_advocate=2)
+    stock(program, 2, prefix="DATE")
+    fuel_tank(program, 1, prefix="GIFT-")
+    alice = ParticipantFactory(program=program, participant_id="alice")
+    codes_top_up(holder=alice)
+    PromoCode.objects.filter(code__in=["DATE0000", "GIFT-00000"]).update(expires_at=until)
+    friend = ParticipantFactory(program=program, participant_id="bob", is_advocate=False)
+    reward_grant(
+        referral=Referral.objects.create(
+            program=program,
+            advocate=alice,
+            friend=friend,
+            status=ReferralStatus.CONVERTED,
+            converted_at=timezone.now(),
+        )
+    )
+    page.goto(widget_url(live_server, program, token_for(program, "alice")))
+    expect(page.locator(".pc-code")).to_have_text("DATE0000")
+    expiry = page.locator(".pc-card .pc-expiry")
+    expect(expiry).to_have_text(f"Valid until Dec 31, {year}")
+    expect(expiry).to_be_visible()
+    expect(page.locator(".pc-reward .pc-expiry")).to_have_text(f"Valid until Dec 31, {year}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "widget-expiry-phone.png"), full_page=True)
+    page.get_by_role("button", name="Next code").tap()
+    expect(page.locator(".pc-code")).to_have_text("DATE0001")
+    expect(expiry).to_be_hidden()
+
+
 def test_an_advocate_with_no_code_sees_the_empty_state(page, live_server):
     from playwright.sync_api import expect
 
@@ -359,6 +416,10 @@ def test_the_widget_in_chinese_on_a_phone(phone_zh, live_server):
     alice = ParticipantFactory(program=program, participant_id="alice")
     codes_top_up(holder=alice)
     PromoCode.objects.filter(code="CHA0001").update(first_copied_at=timezone.now())
+    next_year = timezone.now().year + 1
+    PromoCode.objects.filter(code="CHA0000").update(
+        expires_at=timezone.now().replace(year=next_year, month=12, day=31, hour=12)
+    )
     friends = [
         ParticipantFactory(program=program, participant_id=f"f{i}", is_advocate=False)
         for i in range(3)
@@ -392,6 +453,7 @@ def test_the_widget_in_chinese_on_a_phone(phone_zh, live_server):
     code = page.locator(".pc-code")
     expect(code).to_have_text("CHA0000")
     expect(page.locator(".pc-counter")).to_have_text("第 1 个，共 2 个")
+    expect(page.locator(".pc-card .pc-expiry")).to_have_text(f"有效期至 {next_year}年12月31日")
     expect(page.get_by_role("heading", name="推荐好友")).to_be_visible()
     expect(page.get_by_text("已推荐 3 位好友（1 个待确认，2 个已下单）。")).to_be_visible()
     expect(page.get_by_text("¥10.00", exact=False)).to_be_visible()

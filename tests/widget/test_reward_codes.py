@@ -90,3 +90,48 @@ def test_me_answers_what_its_documented_serializer_would(api, program, advocate)
     state["rewards"]["credit"] = [{"currency": "EUR", "amount": "12.50"}]
     state["participant"]["first_name"] = ""
     assert widget_me_body(state) == WidgetMeSerializer(state).data
+
+
+def test_set_reward_code_valid_days_gives_a_revealed_reward_code_its_expiry(api, program, advocate):
+    import io
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    fuel_tank(program, 3, review_days=10)
+    out = io.StringIO()
+    call_command(
+        "set_reward",
+        "--program",
+        program.slug,
+        "--fuel-tank",
+        "Thank-you codes",
+        "--code-valid-days",
+        "30",
+        stdout=out,
+    )
+    assert "valid 30 days from when it is revealed" in out.getvalue()
+    earn(program, advocate, "f1")
+    assert PromoCode.objects.get(code="TANK00000").expires_at is None  # reserved: no clock yet
+    before = timezone.now()
+    rewards_release_due(now=timezone.now() + timedelta(days=11))
+    code = PromoCode.objects.get(code="TANK00000")
+    assert before + timedelta(days=30) <= code.expires_at <= timezone.now() + timedelta(days=30)
+    [shown] = api.get(ME, **bearer(token_for(program, "alice"))).json()["reward_codes"]
+    assert shown["expires_at"] == code.expires_at.isoformat().replace("+00:00", "Z")
+    server = client_for(program).get(url(program, "participants/alice")).json()
+    assert server["reward_codes"] == [shown]
+
+    # A code whose batch gives it an earlier end keeps that end.
+    soon = timezone.now() + timedelta(days=3)
+    PromoCode.objects.filter(code="TANK00001").update(expires_at=soon)
+    program.reward_review_days = 0
+    program.save()
+    earn(program, advocate, "f2")
+    assert PromoCode.objects.get(code="TANK00001").expires_at == soon
+
+    with pytest.raises(CommandError, match="Only reward codes from a fuel tank can expire"):
+        call_command(
+            "set_reward", "--program", program.slug, "--percent", "5", "--code-valid-days", "3"
+        )

@@ -80,6 +80,16 @@ def test_me_lists_held_codes_in_assignment_order_without_redeemed_ones(api, prog
     assert codes[-1] == held[0].code
 
 
+def test_me_answers_each_codes_expiry(api, program, advocate):
+    held = list(PromoCode.objects.filter(holder=advocate).order_by("assigned_at", "id"))
+    until = timezone.now() + timedelta(days=30)
+    PromoCode.objects.filter(pk=held[0].pk).update(expires_at=until)
+    body = api.get(ME, **bearer(token_for(program, "alice"))).json()
+    expiries = {c["code"]: c["expires_at"] for c in body["referral_codes"]}
+    assert expiries[held[0].code] == until.isoformat().replace("+00:00", "Z")
+    assert expiries[held[1].code] is None
+
+
 def test_me_summarises_referrals_and_rewards(api, program, advocate):
     friends = [ParticipantFactory(program=program, is_advocate=False) for _ in range(3)]
     referrals = [

@@ -35,6 +35,12 @@ class Command(AuditedCommand):
                 f"{stock.used_last_7_days} used in 7 days, "
                 f"{days}{flag}"
             )
+            if stock.expired or stock.expiring_soon:
+                self.stdout.write(
+                    f"  expiry: {stock.expired} expired before they were handed out, "
+                    f"{stock.expiring_soon} available expire within "
+                    f"{selectors.EXPIRY_WARNING_DAYS} days"
+                )
             # Like the periodic task: alerts recorded but never sent (broker down) go out too.
             for alert in pool_stock_check(pool_id=pool.pk, resend_unsent=True):
                 alerts += 1

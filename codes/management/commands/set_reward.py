@@ -23,10 +23,19 @@ class Command(AuditedCommand):
         kind.add_argument("--percent", metavar="P")
         kind.add_argument("--fuel-tank", metavar="POOL", help="The name of a fuel tank.")
         parser.add_argument("--review-days", type=int, metavar="N")
+        parser.add_argument(
+            "--code-valid-days",
+            type=int,
+            metavar="N",
+            help="With --fuel-tank: a reward code expires N days after it is revealed "
+            "(0: no expiry of its own).",
+        )
 
-    def handle(self, *args, program, credit, percent, fuel_tank, review_days, **options):
+    def handle(
+        self, *args, program, credit, percent, fuel_tank, review_days, code_valid_days, **options
+    ):
         found = program_from_option(program, promo_codes=False)
-        values = {"review_days": review_days}
+        values = {"review_days": review_days, "code_valid_days": code_valid_days}
         if credit:
             values.update(
                 kind=RewardKind.CREDIT, amount=_decimal(credit[0], "--credit"), currency=credit[1]
@@ -53,6 +62,8 @@ class Command(AuditedCommand):
             what = f"{saved.reward_percent}% off"
         else:
             what = f"a code from the fuel tank {fuel_tank!r}"
+            if saved.reward_code_valid_days:
+                what += f", valid {saved.reward_code_valid_days} days from when it is revealed"
         review = (
             f"after a {saved.reward_review_days}-day review period"
             if saved.reward_review_days
