@@ -25,9 +25,15 @@ than _MAX_JSON_NUMBER_CHARS never reaches the parser (a refused row naming its l
 """
 
 from ..rules import CODE_PATTERN
-from .cells import SHOWN_VALUE_CHARS, Row, _classify, shown_value
+from .cells import SHOWN_VALUE_CHARS, Row, _classify, expiry_moment, shown_value
 from .csv import _csv_rows, _tsv_rows, _txt_rows
-from .headers import HEADER_NAMES, _table_cells, header_key, names_code_column
+from .headers import (
+    EXPIRY_HEADER_NAMES,
+    HEADER_NAMES,
+    _table_cells,
+    header_key,
+    names_code_column,
+)
 from .json import _json_cells
 from .limits import FORMATS, WHOLE_FILE_FORMATS, Limits, UnreadableFile, file_format
 from .ods import _ods_rows
@@ -61,14 +67,24 @@ def read_rows(stream, fmt, *, limits=None, layout=None):
                 continue  # a blank row
             seen = True
             if valid(text):  # the common case, without the cost of an exception
-                yield Row(line, value, text.upper())
+                row = Row(line, value, text.upper())
+                yield row if "expiry_cell" not in layout else _with_expiry(row, layout)
                 continue
         elif value is None:
             continue
         seen = True
-        yield _classify(line, value)
+        row = _classify(line, value)
+        yield row if "expiry_cell" not in layout or row.code is None else _with_expiry(row, layout)
     if not seen:
         raise UnreadableFile("The file has no codes: it is empty or holds only a header row.")
+
+
+def _with_expiry(row, layout):
+    """The row with its own expiry (the cell of the expiry column), or refused for a bad one."""
+    try:
+        return row._replace(expires_at=expiry_moment(layout["expiry_cell"]))
+    except ValueError as error:
+        return Row(row.line, shown_value(row.value), None, str(error))
 
 
 _TABLE_READERS = {
@@ -81,6 +97,7 @@ _TABLE_READERS = {
 }
 
 __all__ = [
+    "EXPIRY_HEADER_NAMES",
     "FORMATS",
     "HEADER_NAMES",
     "SHOWN_VALUE_CHARS",
