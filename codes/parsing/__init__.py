@@ -24,6 +24,8 @@ a stream, checked by its declared size before and its real size during; a JSON n
 than _MAX_JSON_NUMBER_CHARS never reaches the parser (a refused row naming its line).
 """
 
+import itertools
+
 from ..rules import CODE_PATTERN
 from .cells import SHOWN_VALUE_CHARS, Row, _classify, expiry_moment, shown_value
 from .csv import _csv_rows, _tsv_rows, _txt_rows
@@ -48,7 +50,9 @@ def read_rows(stream, fmt, *, limits=None, layout=None):
     stage first) for a file that cannot be read, has no rows, has no code column or passes a
     limit. `layout`, a dict when given, is filled with the header cell that named the code
     column ("header", None without one), the column's index ("column") and, without a header,
-    the first row's cells when it has several ("first_row": it is read as data).
+    the first row's cells when it has several ("first_row": it is read as data); and when a
+    header cell names an expiry column (EXPIRY_HEADER_NAMES), "expiry_header" and
+    "expiry_column": each Row then carries its code's own `expires_at`.
     """
     limits = limits or Limits.from_settings()
     if layout is None:
@@ -58,6 +62,21 @@ def read_rows(stream, fmt, *, limits=None, layout=None):
         layout.update(header=None, column=0)
     else:
         cells = _table_cells(_TABLE_READERS[fmt](stream, limits), limits, layout)
+    # The header row is read with the first data row: then the layout says whether a column
+    # gives each code its own expiry (files without one keep the plain loop's speed).
+    cells = iter(cells)
+    first = next(cells, None)
+    if first is not None:
+        cells = itertools.chain((first,), cells)
+    if "expiry_column" in layout:
+        for row in _classified(cells):
+            yield row if row.code is None else _with_expiry(row, layout)
+        return
+    yield from _classified(cells)
+
+
+def _classified(cells):
+    """Row of each (line, cell); UnreadableFile at the end when no row held anything."""
     valid = CODE_PATTERN.fullmatch  # the canonical-form rule of codes.rules, inlined for speed
     seen = False
     for line, value in cells:
@@ -67,14 +86,12 @@ def read_rows(stream, fmt, *, limits=None, layout=None):
                 continue  # a blank row
             seen = True
             if valid(text):  # the common case, without the cost of an exception
-                row = Row(line, value, text.upper())
-                yield row if "expiry_cell" not in layout else _with_expiry(row, layout)
+                yield Row(line, value, text.upper())
                 continue
         elif value is None:
             continue
         seen = True
-        row = _classify(line, value)
-        yield row if "expiry_cell" not in layout or row.code is None else _with_expiry(row, layout)
+        yield _classify(line, value)
     if not seen:
         raise UnreadableFile("The file has no codes: it is empty or holds only a header row.")
 
