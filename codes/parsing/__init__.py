@@ -24,10 +24,18 @@ a stream, checked by its declared size before and its real size during; a JSON n
 than _MAX_JSON_NUMBER_CHARS never reaches the parser (a refused row naming its line).
 """
 
+import itertools
+
 from ..rules import CODE_PATTERN
-from .cells import SHOWN_VALUE_CHARS, Row, _classify, shown_value
+from .cells import SHOWN_VALUE_CHARS, Row, _classify, expiry_moment, shown_value
 from .csv import _csv_rows, _tsv_rows, _txt_rows
-from .headers import HEADER_NAMES, _table_cells, header_key, names_code_column
+from .headers import (
+    EXPIRY_HEADER_NAMES,
+    HEADER_NAMES,
+    _table_cells,
+    header_key,
+    names_code_column,
+)
 from .json import _json_cells
 from .limits import FORMATS, WHOLE_FILE_FORMATS, Limits, UnreadableFile, file_format
 from .ods import _ods_rows
@@ -42,7 +50,9 @@ def read_rows(stream, fmt, *, limits=None, layout=None):
     stage first) for a file that cannot be read, has no rows, has no code column or passes a
     limit. `layout`, a dict when given, is filled with the header cell that named the code
     column ("header", None without one), the column's index ("column") and, without a header,
-    the first row's cells when it has several ("first_row": it is read as data).
+    the first row's cells when it has several ("first_row": it is read as data); and when a
+    header cell names an expiry column (EXPIRY_HEADER_NAMES), "expiry_header" and
+    "expiry_column": each Row then carries its code's own `expires_at`.
     """
     limits = limits or Limits.from_settings()
     if layout is None:
@@ -52,6 +62,21 @@ def read_rows(stream, fmt, *, limits=None, layout=None):
         layout.update(header=None, column=0)
     else:
         cells = _table_cells(_TABLE_READERS[fmt](stream, limits), limits, layout)
+    # The header row is read with the first data row: then the layout says whether a column
+    # gives each code its own expiry (files without one keep the plain loop's speed).
+    cells = iter(cells)
+    first = next(cells, None)
+    if first is not None:
+        cells = itertools.chain((first,), cells)
+    if "expiry_column" in layout:
+        for row in _classified(cells):
+            yield row if row.code is None else _with_expiry(row, layout)
+        return
+    yield from _classified(cells)
+
+
+def _classified(cells):
+    """Row of each (line, cell); UnreadableFile at the end when no row held anything."""
     valid = CODE_PATTERN.fullmatch  # the canonical-form rule of codes.rules, inlined for speed
     seen = False
     for line, value in cells:
@@ -71,6 +96,14 @@ def read_rows(stream, fmt, *, limits=None, layout=None):
         raise UnreadableFile("The file has no codes: it is empty or holds only a header row.")
 
 
+def _with_expiry(row, layout):
+    """The row with its own expiry (the cell of the expiry column), or refused for a bad one."""
+    try:
+        return row._replace(expires_at=expiry_moment(layout["expiry_cell"]))
+    except ValueError as error:
+        return Row(row.line, shown_value(row.value), None, str(error))
+
+
 _TABLE_READERS = {
     "csv": _csv_rows,
     "tsv": _tsv_rows,
@@ -81,6 +114,7 @@ _TABLE_READERS = {
 }
 
 __all__ = [
+    "EXPIRY_HEADER_NAMES",
     "FORMATS",
     "HEADER_NAMES",
     "SHOWN_VALUE_CHARS",

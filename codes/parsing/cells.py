@@ -19,6 +19,8 @@ class Row(NamedTuple):
     value: object
     code: str | None
     reason: str = ""
+    # The code's own expiry, from a column named in EXPIRY_HEADER_NAMES (aware, UTC).
+    expires_at: datetime.datetime | None = None
 
 
 _UNSHOWABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -88,3 +90,40 @@ class _NotText:
 
 def _blank(value):
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+def expiry_moment(cell) -> datetime.datetime | None:
+    """An expiry cell as an aware time: a spreadsheet's date or date-and-time cell, or ISO 8601
+    text (`2026-12-31`, `2026-12-31T18:00`, `2026-12-31 18:00+08:00`). A date alone means the
+    end of that day: the code works through it and expires at the next midnight, UTC (a
+    spreadsheet's date-and-time cell at midnight is such a date). A time without a zone is
+    UTC. Blank: None. Anything else raises ValueError naming the value."""
+    if _blank(cell):
+        return None
+    value = cell
+    if (
+        isinstance(value, datetime.datetime)
+        and value.tzinfo is None
+        and value.time() == (datetime.time.min)
+    ):
+        value = value.date()  # a spreadsheet's date cell: a day, read as a midnight
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = datetime.date.fromisoformat(text)
+        except ValueError:
+            try:
+                value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(
+                    f"expiry {shown_value(cell)!r} is not a date: write it as 2026-12-31 "
+                    "or 2026-12-31T18:00 (ISO 8601), or use a date cell"
+                ) from None
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.UTC)
+        return value.astimezone(datetime.UTC)
+    if isinstance(value, datetime.date):
+        day = datetime.datetime.combine(value, datetime.time.min, tzinfo=datetime.UTC)
+        return day + datetime.timedelta(days=1)
+    raise ValueError(f"expiry {shown_value(cell)!r} is not a date: use a date cell or ISO 8601")

@@ -19,6 +19,9 @@ HEADER_NAMES = (
 )
 _SEPARATORS = re.compile(r"[\s_-]+")
 _HEADER_KEYS = frozenset(_SEPARATORS.sub("", name) for name in HEADER_NAMES)
+# Header cells that name a column of each code's own expiry (beside a code column).
+EXPIRY_HEADER_NAMES = ("expires_at", "expires", "valid until", "end date")
+_EXPIRY_KEYS = frozenset(_SEPARATORS.sub("", name) for name in EXPIRY_HEADER_NAMES)
 # Header cells of files that are not lists of codes (a participant or order export): a first row
 # holding one of these and no code header is a header row, and the file has no code column.
 _OTHER_HEADER_KEYS = frozenset(
@@ -71,6 +74,9 @@ def _table_cells(rows, limits, layout):
         if header:
             column = header[0]
             layout.update(header=cells[column].strip(), column=column)
+            expiry = [i for i, c in enumerate(cells) if header_key(c) in _EXPIRY_KEYS]
+            if expiry:
+                layout.update(expiry_header=cells[expiry[0]].strip(), expiry_column=expiry[0])
         else:
             filled = [c for c in cells if not _blank(c)]
             if len(filled) > 1 and any(header_key(c) in _OTHER_HEADER_KEYS for c in filled):
@@ -89,12 +95,16 @@ def _table_cells(rows, limits, layout):
     if column is None:
         return
     max_rows = limits.rows
+    expiry = layout.get("expiry_column")
     for line, cells in rows:
         if column < len(cells) and not _blank(cells[column]):
             counted += 1
             if counted > max_rows:
                 raise limits.too_many_rows()
             _check_cells(line, cells, limits)
+            if expiry is not None:
+                # Read by read_rows as it takes this row (the generator waits meanwhile).
+                layout["expiry_cell"] = cells[expiry] if expiry < len(cells) else None
             yield line, cells[column]
 
 

@@ -76,6 +76,10 @@ def validity_checked(*, valid_from: datetime | None, expires_at: datetime | None
     return {"valid_from": valid_from, "expires_at": expires_at}
 
 
+# Codes given their own expiry per UPDATE (a file's expiry column).
+OWN_EXPIRY_SLICE = 5000
+
+
 def batch_validity_apply(batch: Batch) -> None:
     """Give the batch's codes the batch's validity (inside the transaction landing them)."""
     validity = {
@@ -170,6 +174,7 @@ def _import_straight(
     CodeClash (nothing written) when a code is already in the program or twice in the file."""
     counts = {"rows_read": 0, "invalid_rows": 0}
     errors = []
+    own_expiries: dict = {}
 
     def chunks():
         chunk = []
@@ -181,6 +186,8 @@ def _import_straight(
                     errors.append(_refusal(row.line, row.value, row.reason))
             else:
                 chunk.append(row.code)
+                if row.expires_at is not None:
+                    own_expiries.setdefault(row.code, row.expires_at)  # the first row wins
             if counts["rows_read"] % STAGING_CHUNK_ROWS == 0:
                 yield chunk
                 chunk = []
@@ -206,6 +213,7 @@ def _import_straight(
             batch,
             pool=pool,
             errors=errors,
+            own_expiries=own_expiries,
             counts={
                 "rows_read": counts["rows_read"],
                 "codes_added": added,
@@ -240,6 +248,7 @@ def _import_staged(
         rows_read = invalid = 0
         errors = []
         chunk = []
+        own_expiries: dict = {}
 
         def flush():
             with transaction.atomic():
@@ -263,6 +272,8 @@ def _import_staged(
                     errors.append(_refusal(row.line, row.value, row.reason))
             else:
                 chunk.append((row.line, row.code))
+                if row.expires_at is not None:
+                    own_expiries.setdefault(row.code, row.expires_at)  # the first row wins
             if rows_read % STAGING_CHUNK_ROWS == 0:
                 flush()
         flush()
@@ -299,6 +310,7 @@ def _import_staged(
                 batch,
                 pool=pool,
                 errors=errors,
+                own_expiries=own_expiries,
                 counts={
                     "rows_read": rows_read,
                     "codes_added": added,
@@ -325,11 +337,22 @@ def _batch_create(*, pool, program, file_name, source, created_by, validity) -> 
     )
 
 
-def _batch_complete(batch: Batch, *, pool: Pool, errors: list, counts: dict) -> None:
+def _batch_complete(
+    batch: Batch, *, pool: Pool, errors: list, counts: dict, own_expiries: dict | None = None
+) -> None:
     """Write the batch's counts and refused rows, and give its codes the batch's validity
-    (inside its transaction)."""
+    (inside its transaction), then the codes whose file row named an expiry that one
+    (`own_expiries`: {code: moment}; it wins over the batch's)."""
     errors.sort(key=lambda e: e["line"])
     batch_validity_apply(batch)
+    by_moment: dict = {}
+    for code, moment in (own_expiries or {}).items():
+        by_moment.setdefault(moment, []).append(code)
+    for moment, codes in by_moment.items():
+        for start in range(0, len(codes), OWN_EXPIRY_SLICE):
+            PromoCode.objects.filter(
+                batch=batch, code__in=codes[start : start + OWN_EXPIRY_SLICE]
+            ).update(expires_at=moment)
     Batch.objects.filter(pk=batch.pk).update(
         status=BatchStatus.COMPLETED,
         **counts,

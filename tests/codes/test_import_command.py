@@ -161,3 +161,42 @@ def test_a_role_that_may_not_skip_triggers_gets_row_by_row_checks(
     out, _ = capsys.readouterr()
     assert "2 codes added" in out
     assert "foreign keys checked row by row" in out
+
+
+def test_an_expires_at_column_sets_each_codes_expiry_over_the_batchs(program, tmp_path, capsys):
+    from datetime import UTC, datetime
+
+    path = write(
+        tmp_path,
+        "dated.csv",
+        files.text(
+            [
+                "code,Expires At",
+                "A1,2027-06-30",
+                "A2,2027-06-30T18:00+08:00",
+                "A3,",
+                "A4,next tuesday",
+                "A1,2027-01-01",
+            ]
+        ),
+    )
+    call_command("import_codes", "--program", "shop", path, "--expires-at", "2027-12-31")
+    err = capsys.readouterr().err
+    expiry = dict(PromoCode.objects.values_list("code", "expires_at"))
+    # A date alone: the code works through that day.
+    assert expiry["A1"] == datetime(2027, 7, 1, tzinfo=UTC)
+    assert expiry["A2"] == datetime(2027, 6, 30, 10, tzinfo=UTC)
+    assert expiry["A3"] == Batch.objects.get().expires_at  # no own expiry: the batch's
+    assert "A4" not in expiry
+    assert "line 5:" in err and "'next tuesday' is not a date" in err
+
+
+@pytest.mark.parametrize(
+    ("name", "maker"), [("d.xlsx", files.xlsx), ("d.ods", files.ods), ("d.xls", files.xls)]
+)
+def test_the_spreadsheets_own_date_cells_set_the_expiry(program, tmp_path, name, maker):
+    from datetime import UTC, date, datetime
+
+    path = write(tmp_path, name, maker([("Code", "Valid until"), ("B1", date(2027, 3, 31))]))
+    call_command("import_codes", "--program", "shop", path)
+    assert PromoCode.objects.get(code="B1").expires_at == datetime(2027, 4, 1, tzinfo=UTC)
