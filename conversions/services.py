@@ -540,7 +540,12 @@ def _attribution_outcome(*, conversion, program, row, values):
             is_blocked=row["holder_is_blocked"],
             erased_at=row["holder_erased_at"],
         )
-    conversion.code_id = row["code_id"]
+    # The function found the code by the attribution code (its canonical text): keep both, so
+    # the answer and the events need not read the code's row again.
+    if row["code_id"] is not None:
+        conversion.code = PromoCode(
+            pk=row["code_id"], program=program, code=values["attribution_code"]
+        )
     conversion.advocate = advocate
     if outcome in _CODE_REFUSALS:
         refusal = Refusal(outcome)
