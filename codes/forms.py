@@ -39,8 +39,8 @@ class CodeUploadForm(forms.Form):
     expires_at = forms.DateTimeField(
         required=False,
         label="Expires at",
-        help_text="Optional: the codes stop working at this time (in your time zone). A code's own expiry "
-        "in the file wins.",
+        help_text="Optional: the codes stop working at this time (in your time zone). A code's "
+        "own expiry in the file wins.",
         widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "YYYY-MM-DD HH:MM"}),
     )
 

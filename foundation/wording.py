@@ -1,5 +1,6 @@
 """Words a person reads (admin pages and messages, command output, e-mails): counts ("1 code",
-"3 codes"), forecasts ("about 7 months") and times ("2026-12-07 13:19 CET", the console's one format)."""
+"3 codes"), forecasts ("about 7 months") and times ("2026-12-07 13:19 CET", the console's one
+format)."""
 
 from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
