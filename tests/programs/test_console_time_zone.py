@@ -8,8 +8,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from participants.models import Reward
 from programs.models import ApiKey, ConsoleSettings
 from programs.services import console_settings_update, program_manager_add
+from tests.api_helpers import client_for, url
 from tests.programs.test_admin_scoping_walk import PASSWORD, seed_program
 from tests.programs.test_console_wording import page_text, pages, wording_errors
 
@@ -117,12 +119,14 @@ def test_in_chinese_the_console_keeps_the_same_numeric_format(client, alpha):
     assert not found, found
 
 
-def test_the_apis_and_widget_keep_utc_while_the_console_is_in_a_managers_zone(client, alpha):
+def test_the_apis_keep_utc_while_a_manager_reads_the_console_in_tokyo(client, alpha):
     manager = user("alpha-manager")
     console_settings_update(user=manager, time_zone="Asia/Tokyo")
+    Reward.objects.filter(program=alpha).update(
+        created_at=datetime(2026, 12, 7, 13, 19, tzinfo=UTC)
+    )
     client.force_login(manager)
-    client.get(reverse("admin:index"))
-    # The zone was active for the console page only.
-    from django.utils import timezone
-
-    assert timezone.get_current_timezone_name() == "UTC"
+    console = page_text(client.get(reverse("admin:participants_reward_changelist")))
+    assert "2026-12-07 22:19 JST" in console
+    (item,) = client_for(alpha).get(url(alpha, "rewards")).json()["results"]
+    assert item["earned_at"] == "2026-12-07T13:19:00Z"
