@@ -875,12 +875,14 @@ def _reward_tank_prepare(form):
 def _reward_tank_clean(form, data):
     if data.get("reward_kind") == RewardKind.FUEL_TANK and not data.get("reward_tank"):
         if form.instance.pk and form.fields["reward_tank"].queryset.exists():
-            form.add_error("reward_tank", "Choose the fuel tank that pays the rewards.")
+            form.add_error("reward_tank", _("Choose the fuel tank that pays the rewards."))
         else:
             form.add_error(
                 "reward_kind",
-                "Add a fuel tank first (Pools → Add pool, or the create_pool command), "
-                "then choose it here.",
+                _(
+                    "Add a fuel tank first (Pools → Add pool, or the create_pool command), "
+                    "then choose it here."
+                ),
             )
 
 
@@ -898,24 +900,28 @@ def pools_overview(program):
         [
             admin_link(reverse("admin:codes_pool_change", args=[pool.pk]), pool.name),
             pool.get_kind_display(),
-            "Pays the rewards" if pool.pays_rewards else "",
-            admin_link(_upload_url(pool), "Upload codes"),
+            _("Pays the rewards") if pool.pays_rewards else "",
+            admin_link(_upload_url(pool), _("Upload codes")),
         ]
         for pool in Pool.objects.filter(program=program).order_by("-kind", "name")
     ]
     add = reverse("admin:codes_pool_add") + f"?program={program.pk}"
     table = render_to_string(
         "unfold/components/table.html",
-        {"table": {"headers": ["Pool", "Kind", "Rewards", ""], "rows": rows}},
+        {"table": {"headers": [_("Pool"), _("Kind"), _("Rewards"), ""], "rows": rows}},
     )
     return format_html(
-        '{}<p class="mt-3"><a class="{}" href="{}">Stock page</a> (counts, use per day, days '
-        'left) · <a class="{}" href="{}">Add a fuel tank</a> (a pool of reward codes)</p>',
+        '{}<p class="mt-3"><a class="{}" href="{}">{}</a> {} · '
+        '<a class="{}" href="{}">{}</a> {}</p>',
         table,
         LINK_CLASS,
         stock_url(program),
+        _("Stock page"),
+        _("(counts, use per day, days left)"),
         LINK_CLASS,
         add,
+        _("Add a fuel tank"),
+        _("(a pool of reward codes)"),
     )
 
 
@@ -932,7 +938,7 @@ program_page_add(
                 queryset=Pool.objects.none(),
                 required=False,
                 label=_("Reward fuel tank"),
-                help_text="For rewards of kind “fuel tank code”: the tank whose codes pay them.",
+                help_text=_("For rewards of kind “fuel tank code”: the tank whose codes pay them."),
             )
         },
         after={"reward_tank": "reward_kind"},
