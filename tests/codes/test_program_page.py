@@ -45,7 +45,8 @@ def test_the_program_page_shows_its_pools_and_reward_tank_in_every_language(
     html = page.content.decode()
     assert 'name="reward_tank"' in html and "Gift cards" in html
     assert html.index('name="reward_kind"') < html.index('name="reward_tank"')
-    assert "Add a fuel tank" in html  # the pools panel
+    # The pools panel: each pool linked, and a link to add a fuel tank to this program.
+    assert reverse("admin:codes_pool_add") + f"?program={program.pk}" in html
     assert reverse("admin:programs_program_stock_page", args=[program.pk]) in html
 
 
