@@ -28,7 +28,7 @@ from audit.admin import AuditTrailAdminMixin
 from foundation.admin_links import LINK_CLASS, admin_link
 from foundation.replica import on_replica
 from foundation.wording import console_time, counted
-from programs.admin import ProgramAdmin, ProgramForm
+from programs.admin import ProgramPageLink, ProgramPagePart, ProgramPanel, program_page_add
 from programs.admin_confirm import action_confirmation, action_confirmed
 from programs.admin_scoping import (
     ProgramScopedAdminMixin,
@@ -863,125 +863,109 @@ def _void_flow(modeladmin, request, queryset, *, codes, action, what=""):
 # --- The program page: its pools and the tank that pays its fuel-tank rewards ------------------
 
 
-class ProgramWithPoolsForm(ProgramForm):
-    reward_tank = forms.ModelChoiceField(
-        queryset=Pool.objects.none(),
-        required=False,
-        label=_("Reward fuel tank"),
-        help_text="For rewards of kind “fuel tank code”: the tank whose codes pay them.",
-    )
+def _reward_tank_prepare(form):
+    program = form.instance
+    if program.pk:
+        form.fields["reward_tank"].queryset = Pool.objects.filter(
+            program=program, kind=PoolKind.FUEL_TANK
+        )
+        form.fields["reward_tank"].initial = reward_tank_of(program)
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        program = self.instance
-        if program.pk:
-            self.fields["reward_tank"].queryset = Pool.objects.filter(
-                program=program, kind=PoolKind.FUEL_TANK
-            )
-            self.fields["reward_tank"].initial = reward_tank_of(program)
 
-    def clean(self):
-        data = super().clean()
-        if data.get("reward_kind") == RewardKind.FUEL_TANK and not data.get("reward_tank"):
-            if self.instance.pk and self.fields["reward_tank"].queryset.exists():
-                self.add_error("reward_tank", "Choose the fuel tank that pays the rewards.")
-            else:
-                self.add_error(
-                    "reward_kind",
+def _reward_tank_clean(form, data):
+    if data.get("reward_kind") == RewardKind.FUEL_TANK and not data.get("reward_tank"):
+        if form.instance.pk and form.fields["reward_tank"].queryset.exists():
+            form.add_error("reward_tank", _("Choose the fuel tank that pays the rewards."))
+        else:
+            form.add_error(
+                "reward_kind",
+                _(
                     "Add a fuel tank first (Pools → Add pool, or the create_pool command), "
-                    "then choose it here.",
-                )
-        return data
+                    "then choose it here."
+                ),
+            )
 
 
-class ProgramWithPoolsAdmin(ProgramAdmin):
-    """The program page with its pools and reward tank (the codes app adds them: programs
-    knows nothing of pools)."""
+def _reward_tank_saved(program, data):
+    tank = data.get("reward_tank")
+    if data.get("reward_kind") == RewardKind.FUEL_TANK and tank is not None:
+        pool_set_reward_tank(program=program, pool=tank)
 
-    form = ProgramWithPoolsForm
-    actions_detail = [*getattr(ProgramAdmin, "actions_detail", ()), "stock_page", "upload_codes"]
 
-    # Permissions by method, not "app.codename": unfold's system check looks dotted ones up in
-    # the database, which breaks `migrate` on a fresh database.
-    def has_stock_permission(self, request, obj=None):
-        return request.user.has_perm("codes.view_pool")
-
-    def has_upload_permission(self, request, obj=None):
-        return request.user.has_perm("codes.add_batch")
-
-    @action(description=_("Stock"), icon="inventory_2", url_path="stock", permissions=["stock"])
-    def stock_page(self, request, object_id):
-        program = self.get_object(request, object_id)
-        if program is None:
-            raise Http404
-        return redirect(stock_url(program))
-
-    @action(
-        description=_("Upload codes"),
-        icon="upload",
-        url_path="upload",
-        permissions=["upload"],
-    )
-    def upload_codes(self, request, object_id):
-        program = self.get_object(request, object_id)
-        if program is None:
-            raise Http404
-        pool = Pool.objects.filter(program=program, kind=PoolKind.REFERRAL).first()
-        return redirect(_upload_url(pool))
-
-    conditional_fields = {
-        **ProgramAdmin.conditional_fields,
-        "reward_tank": "reward_kind == 'fuel_tank'",
-    }
-
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = [(name, dict(options)) for name, options in super().get_fieldsets(request, obj)]
-        for name, options in fieldsets:
-            if name == "Rewards":
-                fields = list(options["fields"])
-                fields.insert(fields.index("reward_kind") + 1, "reward_tank")
-                options["fields"] = fields
-        if obj is not None:
-            fieldsets.insert(2, ("Pools", {"fields": ["pools_overview"]}))
-        return fieldsets
-
-    def get_readonly_fields(self, request, obj=None):
-        return [*super().get_readonly_fields(request, obj), "pools_overview"]
-
-    @admin.display(description=_("Pools"))
-    def pools_overview(self, program):
-        if program is None or not program.pk:
-            return "—"
-        rows = [
-            [
-                admin_link(reverse("admin:codes_pool_change", args=[pool.pk]), pool.name),
-                pool.get_kind_display(),
-                "Pays the rewards" if pool.pays_rewards else "",
-                admin_link(_upload_url(pool), "Upload codes"),
-            ]
-            for pool in Pool.objects.filter(program=program).order_by("-kind", "name")
+@admin.display(description=_("Pools"))
+def pools_overview(program):
+    if program is None or not program.pk:
+        return "—"
+    rows = [
+        [
+            admin_link(reverse("admin:codes_pool_change", args=[pool.pk]), pool.name),
+            pool.get_kind_display(),
+            _("Pays the rewards") if pool.pays_rewards else "",
+            admin_link(_upload_url(pool), _("Upload codes")),
         ]
-        add = reverse("admin:codes_pool_add") + f"?program={program.pk}"
-        table = render_to_string(
-            "unfold/components/table.html",
-            {"table": {"headers": ["Pool", "Kind", "Rewards", ""], "rows": rows}},
-        )
-        return format_html(
-            '{}<p class="mt-3"><a class="{}" href="{}">Stock page</a> (counts, use per day, days '
-            'left) · <a class="{}" href="{}">Add a fuel tank</a> (a pool of reward codes)</p>',
-            table,
-            LINK_CLASS,
-            stock_url(program),
-            LINK_CLASS,
-            add,
-        )
+        for pool in Pool.objects.filter(program=program).order_by("-kind", "name")
+    ]
+    add = reverse("admin:codes_pool_add") + f"?program={program.pk}"
+    table = render_to_string(
+        "unfold/components/table.html",
+        {"table": {"headers": [_("Pool"), _("Kind"), _("Rewards"), ""], "rows": rows}},
+    )
+    return format_html(
+        '{}<p class="mt-3"><a class="{}" href="{}">{}</a> {} · '
+        '<a class="{}" href="{}">{}</a> {}</p>',
+        table,
+        LINK_CLASS,
+        stock_url(program),
+        _("Stock page"),
+        _("(counts, use per day, days left)"),
+        LINK_CLASS,
+        add,
+        _("Add a fuel tank"),
+        _("(a pool of reward codes)"),
+    )
 
-    def save_model(self, request, obj, form, change):
-        tank = form.cleaned_data.pop("reward_tank", None)
-        super().save_model(request, obj, form, change)
-        if form.cleaned_data.get("reward_kind") == RewardKind.FUEL_TANK and tank is not None:
-            pool_set_reward_tank(program=obj, pool=tank)
+
+def _upload_target(program):
+    return _upload_url(Pool.objects.filter(program=program, kind=PoolKind.REFERRAL).first())
 
 
-admin.site.unregister(Program)
-admin.site.register(Program, ProgramWithPoolsAdmin)
+# The program page (programs.admin.ProgramAdmin, through its hook): the program's pools, the
+# tank that pays its fuel-tank rewards, and buttons to its stock page and to the upload.
+program_page_add(
+    ProgramPagePart(
+        fields={
+            "reward_tank": forms.ModelChoiceField(
+                queryset=Pool.objects.none(),
+                required=False,
+                label=_("Reward fuel tank"),
+                help_text=_("For rewards of kind “fuel tank code”: the tank whose codes pay them."),
+            )
+        },
+        after={"reward_tank": "reward_kind"},
+        conditional_fields={"reward_tank": "reward_kind == 'fuel_tank'"},
+        prepare=_reward_tank_prepare,
+        clean=_reward_tank_clean,
+        saved=_reward_tank_saved,
+        panels=(
+            ProgramPanel(title=_("Pools"), render=pools_overview, after="promo_codes_enabled"),
+        ),
+        links=(
+            ProgramPageLink(
+                name="stock_page",
+                description=_("Stock"),
+                icon="inventory_2",
+                url_path="stock",
+                target=stock_url,
+                permitted=lambda request: request.user.has_perm("codes.view_pool"),
+            ),
+            ProgramPageLink(
+                name="upload_codes",
+                description=_("Upload codes"),
+                icon="upload",
+                url_path="upload",
+                target=_upload_target,
+                permitted=lambda request: request.user.has_perm("codes.add_batch"),
+            ),
+        ),
+    )
+)

@@ -32,15 +32,15 @@ class CodeUploadForm(forms.Form):
     valid_from = forms.DateTimeField(
         required=False,
         label="Valid from",
-        help_text="Optional: the codes cannot be handed out or used before this time (UTC, "
-        "e.g. 2027-01-01 00:00).",
+        help_text="Optional: the codes cannot be handed out or used before this time (in your "
+        "time zone, e.g. 2027-01-01 00:00).",
         widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "YYYY-MM-DD HH:MM"}),
     )
     expires_at = forms.DateTimeField(
         required=False,
         label="Expires at",
-        help_text="Optional: the codes stop working at this time (UTC). A code's own expiry "
-        "in the file wins.",
+        help_text="Optional: the codes stop working at this time (in your time zone). A code's "
+        "own expiry in the file wins.",
         widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "YYYY-MM-DD HH:MM"}),
     )
 

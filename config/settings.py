@@ -14,6 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.templatetags.static import static
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 from kombu import Exchange, Queue
 
@@ -129,6 +130,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The console's pages in the signed-in person's own time zone (their settings page).
+    "programs.middleware.ConsoleTimeZoneMiddleware",
     # With a read replica: a manager who just changed something reads the primary for a while.
     "foundation.replica.ReadYourWritesMiddleware",
     "audit.middleware.AuditActorMiddleware",
@@ -271,7 +274,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-# Dates and times in the console read "2026-12-07 13:19 UTC" everywhere (config/formats/).
+# Dates and times in the console read "2026-12-07 13:19 CET" in every language, in the manager's
+# own time zone (foundation.wording.CONSOLE_DATETIME_FORMAT, taken by config/formats/).
 FORMAT_MODULE_PATH = ["config.formats"]
 
 STATIC_URL = "static/"
@@ -318,6 +322,13 @@ UNFOLD = {
     "SHOW_VIEW_ON_SITE": False,
     # The manager's own language (settings.LANGUAGES), kept by Django's set_language.
     "SHOW_LANGUAGES": True,
+    # The account menu: the manager's own settings page (language and time zone).
+    "ACCOUNT": {
+        "navigation": [
+            {"title": _("Language and time zone"), "link": reverse_lazy("console-settings")},
+            {"title": _("Change password"), "link": reverse_lazy("admin:password_change")},
+        ]
+    },
     # The index shows each managed program's stock (codes.dashboard).
     "DASHBOARD_CALLBACK": "codes.dashboard.dashboard_callback",
 }

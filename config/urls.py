@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from conversions.api_impact import ImpactActionsView, ImpactConversionView
+from programs.admin_settings import console_settings_view
 
 FAVICON = "console/favicon.svg"  # also named on every console page (UNFOLD["SITE_FAVICONS"])
 
@@ -32,6 +33,12 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     # Browsers ask for /favicon.ico on every page that names no icon (the API docs, errors).
     path("favicon.ico", lambda request: HttpResponsePermanentRedirect(static(FAVICON))),
+    # The signed-in person's own language and time zone (the account menu links here).
+    path(
+        "admin/settings/",
+        admin.site.admin_view(console_settings_view),
+        name="console-settings",
+    ),
     path("admin/", admin.site.urls),
     # The console's language switcher (unfold) posts here: Django's set_language keeps the
     # manager's choice in a cookie, which LocaleMiddleware reads before Accept-Language.

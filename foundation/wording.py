@@ -1,7 +1,8 @@
 """Words a person reads (admin pages and messages, command output, e-mails): counts ("1 code",
-"3 codes"), forecasts ("about 7 months") and times ("2026-12-07 13:19 UTC")."""
+"3 codes"), forecasts ("about 7 months") and times ("2026-12-07 13:19 CET", the console's one
+format)."""
 
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -32,9 +33,17 @@ def about_duration(days) -> str:
     return ngettext("about %(n)s year", "about %(n)s years", n) % {"n": f"{n:,}"}
 
 
+# The console's one date and time format (Django's date-format letters), in every language: a
+# time reads "2026-12-07 13:19 CET", in the reader's time zone with its abbreviation. The admin's
+# own date fields take it too (config/formats/<language>/formats.py import these).
+CONSOLE_DATETIME_FORMAT = "Y-m-d H:i T"
+CONSOLE_DATE_FORMAT = "Y-m-d"
+CONSOLE_TIME_FORMAT = "H:i"
+
+
 def console_time(value) -> str:
-    """A time in the console: "2026-12-07 13:19 UTC", in the time zone active for the person
+    """A time in the console: "2026-12-07 13:19 CET", in the time zone active for the person
     reading (their own, else UTC); the same shape as every date field the admin shows."""
     if value is None:
         return "—"
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z")
+    return dateformat.format(timezone.localtime(value), CONSOLE_DATETIME_FORMAT)

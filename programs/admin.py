@@ -1,3 +1,6 @@
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -6,6 +9,7 @@ from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.templatetags.static import static
@@ -14,6 +18,7 @@ from django.utils.html import format_html
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
+from unfold.dataclasses import UnfoldAction
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from unfold.widgets import UnfoldAdminTextareaWidget, UnfoldAdminTextInputWidget
 
@@ -100,6 +105,16 @@ class ProgramForm(forms.ModelForm):
         for code, name in offer_translation_fields():
             if name in self.fields:
                 self.fields[name].initial = translations.get(code, "")
+        for part in _PROGRAM_PAGE_PARTS:
+            if part.prepare:
+                part.prepare(self)
+
+    def clean(self):
+        data = super().clean()
+        for part in _PROGRAM_PAGE_PARTS:
+            if part.clean:
+                part.clean(self, data)
+        return data
 
     def _post_clean(self):
         super()._post_clean()  # the model's own checks first: their messages stand
@@ -115,6 +130,68 @@ class ProgramForm(forms.ModelForm):
             for field, errors in refused.message_dict.items():
                 if field not in self.errors:
                     self.add_error(field if field in self.fields else None, errors)
+
+
+# --- The hook: what a higher app adds to the one program page --------------------------------
+
+
+@dataclass(frozen=True)
+class ProgramPageLink:
+    """A button at the top of a saved program's page, leading to another app's page: its URL
+    is named `admin:programs_program_<name>` and redirects to `target(program)`."""
+
+    name: str
+    description: str
+    icon: str
+    url_path: str
+    target: Callable[[Program], str]
+    permitted: Callable[[object], bool]  # given the request
+
+
+@dataclass(frozen=True)
+class ProgramPanel:
+    """A read-only section of a saved program's page, after the section holding the field
+    `after`: `render(program)` (an admin display function) gives its HTML."""
+
+    title: str
+    render: Callable[[Program], str]
+    after: str
+
+
+@dataclass(frozen=True)
+class ProgramPagePart:
+    """What a higher app adds to the program page (ProgramAdmin, its one admin class): programs
+    imports nothing of the apps above it (docs/architecture.md "Apps and packages").
+
+    `fields`: form fields, each shown after the field `after[name]` and never passed to the
+    program's services; `prepare(form)` fills them for the program edited (querysets, initial
+    values); `clean(form, data)` checks them; `saved(program, data)` runs once the program is
+    saved. `conditional_fields` as unfold's; `panels` and `links` as above."""
+
+    fields: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+    conditional_fields: dict = field(default_factory=dict)
+    prepare: Callable | None = None
+    clean: Callable | None = None
+    saved: Callable | None = None
+    panels: tuple = ()
+    links: tuple = ()
+
+
+_PROGRAM_PAGE_PARTS: list[ProgramPagePart] = []
+
+
+def program_page_add(part: ProgramPagePart) -> None:
+    """The hook: the one program page (ProgramAdmin) shows this part too."""
+    if part in _PROGRAM_PAGE_PARTS:
+        return
+    _PROGRAM_PAGE_PARTS.append(part)
+    for name, form_field in part.fields.items():
+        ProgramForm.base_fields[name] = ProgramForm.declared_fields[name] = form_field
+
+
+def _page_links() -> dict[str, ProgramPageLink]:
+    return {link.name: link for part in _PROGRAM_PAGE_PARTS for link in part.links}
 
 
 # The offer in each offered language but the default one: a field each, kept together in
@@ -165,7 +242,7 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     list_filter = ["promo_codes_enabled", "code_usage"]
     search_fields = ["name", "slug"]
     # unfold shows each of these only while its condition on the form's values holds.
-    conditional_fields = {
+    own_conditional_fields = {
         "codes_per_advocate": "code_usage == 'single'",
         "reward_amount": "reward_kind == 'credit'",
         "reward_currency": "reward_kind == 'credit'",
@@ -240,9 +317,77 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     ]
     actions = ["rotate_widget_secret"]
 
+    # --- What higher apps add (program_page_add) ---------------------------------------------
+
+    @property
+    def conditional_fields(self):
+        added = {}
+        for part in _PROGRAM_PAGE_PARTS:
+            added.update(part.conditional_fields)
+        return {**self.own_conditional_fields, **added}
+
+    @property
+    def actions_detail(self):
+        return list(_page_links())
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [(name, dict(options)) for name, options in super().get_fieldsets(request, obj)]
+
+        def section_of(name):
+            return next(i for i, (_, opts) in enumerate(fieldsets) if name in opts["fields"])
+
+        for part in _PROGRAM_PAGE_PARTS:
+            for name, after in part.after.items():
+                options = fieldsets[section_of(after)][1]
+                fields = list(options["fields"])
+                fields.insert(fields.index(after) + 1, name)
+                options["fields"] = fields
+            if obj is not None:
+                for panel in part.panels:
+                    fieldsets.insert(
+                        section_of(panel.after) + 1, (panel.title, {"fields": [panel.render]})
+                    )
+        return fieldsets
+
     def get_readonly_fields(self, request, obj=None):
         shown = ["widget_secret_display", "embed_snippet"]
-        return ["slug", *shown] if obj else shown
+        if obj is None:
+            return shown
+        panels = [panel.render for part in _PROGRAM_PAGE_PARTS for panel in part.panels]
+        return ["slug", *shown, *panels]
+
+    def get_unfold_action(self, action):
+        link = _page_links().get(action)
+        if link is None:
+            return super().get_unfold_action(action)
+
+        def follow(request, object_id):
+            if not link.permitted(request):
+                raise PermissionDenied
+            program = self.get_object(request, unquote(object_id))
+            if program is None:
+                raise Http404
+            return redirect(link.target(program))
+
+        follow.attrs = None
+        opts = self.model._meta
+        return UnfoldAction(
+            action_name=f"{opts.app_label}_{opts.model_name}_{link.name}",
+            method=follow,
+            description=link.description,
+            path=link.url_path,
+            icon=link.icon,
+        )
+
+    def get_actions_detail(self, request, object_id):
+        links = _page_links()
+        prefix = f"{self.model._meta.app_label}_{self.model._meta.model_name}_"
+        return [
+            action
+            for action in super().get_actions_detail(request, object_id)
+            if (link := links.get(action.action_name.removeprefix(prefix))) is None
+            or link.permitted(request)
+        ]
 
     @admin.display(description=_("Embed the widget"))
     def embed_snippet(self, obj):
@@ -388,6 +533,9 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     def save_model(self, request, obj, form, change):
         fields = dict(form.cleaned_data)
         fields.pop("apply_template_to_widgets", None)  # after the widgets are saved: save_related
+        for part in _PROGRAM_PAGE_PARTS:
+            for name in part.fields:
+                fields.pop(name, None)
         translations = {}
         for code, name in offer_translation_fields():
             text = (fields.pop(name, "") or "").strip()
@@ -401,6 +549,9 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         obj.refresh_from_db()
         if not change and not request.user.is_superuser:
             ProgramManager.objects.get_or_create(program=obj, user=request.user)
+        for part in _PROGRAM_PAGE_PARTS:
+            if part.saved:
+                part.saved(obj, form.cleaned_data)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

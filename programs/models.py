@@ -1,4 +1,6 @@
 import secrets
+import zoneinfo
+from functools import cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -382,6 +384,47 @@ class ProgramManager(models.Model):
 
     def __str__(self):
         return f"{self.user} manages {self.program}"
+
+
+@cache
+def time_zone_names() -> tuple[str, ...]:
+    """The time zones a manager may choose: zoneinfo's available zones (IANA names), sorted."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def validate_time_zone(value):
+    """A time zone is one of zoneinfo's available zones, named as IANA names it."""
+    if value not in time_zone_names():
+        raise ValidationError(
+            _("“%(value)s” is not a time zone: choose one from the list, such as Europe/Paris."),
+            code="unknown_time_zone",
+            params={"value": value},
+        )
+
+
+class ConsoleSettings(models.Model):
+    """A console user's own settings: the time zone the console shows times in (the language
+    is the console's language cookie). No row: UTC."""
+
+    DEFAULT_TIME_ZONE = "UTC"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="console_settings"
+    )
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default=DEFAULT_TIME_ZONE,
+        validators=[validate_time_zone],
+        help_text=_("Every date and time in the console is shown in this zone."),
+    )
+
+    class Meta:
+        verbose_name = _("console settings")
+        verbose_name_plural = _("console settings")
+
+    def __str__(self):
+        return f"{self.user}: {self.time_zone}"
 
 
 class ApiKey(models.Model):

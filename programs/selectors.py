@@ -1,6 +1,6 @@
 """Reads about programs that more than one caller needs."""
 
-from .models import Program, Widget, WidgetComponentKind
+from .models import ConsoleSettings, Program, Widget, WidgetComponentKind, time_zone_names
 
 
 def program_get_by_slug(slug: str) -> Program | None:
@@ -20,3 +20,12 @@ def program_widget_components(*, program: Program) -> list[str]:
     if not rows:
         return list(WidgetComponentKind.values)
     return [kind for kind in WidgetComponentKind.values if kind in rows]
+
+
+def console_time_zone_of(user) -> str:
+    """The time zone a console user reads times in (their settings, else UTC)."""
+    if not getattr(user, "is_authenticated", False):
+        return ConsoleSettings.DEFAULT_TIME_ZONE
+    zone = ConsoleSettings.objects.filter(user=user).values_list("time_zone", flat=True).first()
+    # A zone a later tz database dropped reads as UTC rather than failing every page.
+    return zone if zone in time_zone_names() else ConsoleSettings.DEFAULT_TIME_ZONE

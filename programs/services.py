@@ -22,6 +22,7 @@ from .models import (
     MAX_CODES_PER_ADVOCATE,
     ApiKey,
     CodeUsage,
+    ConsoleSettings,
     Program,
     ProgramManager,
     ReviewPolicy,
@@ -335,6 +336,18 @@ def program_manager_add(
     user.groups.add(group)
     _, program_added = ProgramManager.objects.get_or_create(program=program, user=user)
     return ManagerAdded(user=user, user_created=created, program_added=program_added)
+
+
+@transaction.atomic
+def console_settings_update(*, user, time_zone: str) -> ConsoleSettings:
+    """Set a console user's own time zone (a zoneinfo name). Raises ValidationError naming
+    the field when it is not one."""
+    row = ConsoleSettings.objects.select_for_update().filter(user=user).first()
+    row = row or ConsoleSettings(user=user)
+    row.time_zone = time_zone
+    row.full_clean(exclude=["user"])
+    row.save()
+    return row
 
 
 def program_review_policy_set(

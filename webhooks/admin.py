@@ -9,7 +9,7 @@ from unfold.admin import ModelAdmin
 
 from audit.admin import AuditTrailAdminMixin
 from foundation.events import EVENT_TYPES
-from foundation.wording import counted
+from foundation.wording import console_time, counted
 from programs.admin_scoping import ProgramScopedAdminMixin
 
 from .models import Delivery, Endpoint
@@ -96,7 +96,7 @@ class EndpointAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         if endpoint.previous_secret_expires_at:
             return (
                 "The previous secret also signs until "
-                f"{endpoint.previous_secret_expires_at:%Y-%m-%d %H:%M} UTC."
+                f"{console_time(endpoint.previous_secret_expires_at)}."
             )
         return "—"
 
