@@ -1,12 +1,15 @@
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportMixin
@@ -19,6 +22,7 @@ from unfold.enums import ActionVariant
 from unfold.widgets import UnfoldAdminTextInputWidget, UnfoldBooleanWidget
 
 from audit.admin import AuditTrailAdminMixin
+from codes.dashboard import DashboardFigure, dashboard_add_figures
 from codes.models import PromoCode
 from codes.selectors import referral_code_pattern
 from codes.services import CannotAddCode, PromoCodesOff
@@ -37,7 +41,7 @@ from programs.models import RewardKind
 
 from .models import Participant, Referral, Reward, RewardStatus
 from .resources import ParticipantImportResource
-from .selectors import codes_with_latest_referral
+from .selectors import advocate_histories, codes_with_latest_referral
 from .services import (
     ParticipantNotFound,
     RewardMoveRefused,
@@ -574,6 +578,63 @@ class ReferralAdmin(ProgramScopedAdminMixin, ModelAdmin):
         return False
 
 
+@dataclass(frozen=True)
+class RewardColumns:
+    """What a higher app adds to the rewards list, the review queue (participants knows
+    nothing of orders; apps depend conversions → participants): `columns`, display callables
+    taking a reward, shown after its status; `details`, shown on a reward's page;
+    `annotate`, what they need, added to the list's queryset (evaluated after the LIMIT)."""
+
+    columns: tuple
+    details: tuple
+    annotate: Callable[[QuerySet], QuerySet]
+
+
+_REWARD_COLUMNS: list[RewardColumns] = []
+
+
+def reward_admin_add_columns(extension: RewardColumns) -> None:
+    """The hook: the one rewards list (RewardAdmin) shows these columns and details too."""
+    if extension not in _REWARD_COLUMNS:
+        _REWARD_COLUMNS.append(extension)
+
+
+def review_queue_url(program_id=None) -> str:
+    """The review queue: the rewards the review holds, of one program or of all one manages."""
+    query = {"status__exact": RewardStatus.PENDING_REVIEW}
+    if program_id is not None:
+        query["program__id__exact"] = program_id
+    return reverse("admin:participants_reward_changelist") + "?" + urlencode(query)
+
+
+def _held_referrals_figures(request, program_ids):
+    """The dashboard's count of referrals waiting for review, per program shown."""
+    if not request.user.has_perm("participants.view_reward"):
+        return {}
+    held = dict(
+        Reward.objects.filter(program_id__in=program_ids, status=RewardStatus.PENDING_REVIEW)
+        .values("program_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("program_id", "n")
+    )
+    return {
+        pk: [
+            DashboardFigure(
+                key="held_referrals",
+                label=_("Referrals waiting for review"),
+                count=held.get(pk, 0),
+                url=review_queue_url(pk),
+                attention=bool(held.get(pk)),
+            )
+        ]
+        for pk in program_ids
+    }
+
+
+dashboard_add_figures(_held_referrals_figures)
+
+
 @admin.register(Reward)
 class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     list_display = [
@@ -617,7 +678,49 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
 
     @admin.display(description=_("Advocate"), ordering="advocate__participant_id")
     def advocate_shown(self, reward):
-        return _participant_link(reward.advocate_id, reward.advocate.participant_id)
+        link = _participant_link(reward.advocate_id, reward.advocate.participant_id)
+        history = getattr(reward, "advocate_history", None)
+        if history is None:
+            return link
+        return format_html(
+            '{}<div class="text-xs text-base-500 advocate-history">{}</div>',
+            link,
+            " · ".join(history.words()),
+        )
+
+    @admin.display(description=_("Advocate's history"))
+    def advocate_history_shown(self, reward):
+        history = advocate_histories(advocate_ids=[reward.advocate_id])[reward.advocate_id]
+        return format_html_join(
+            "", '<div class="advocate-history">{}</div>', ((w,) for w in history.words())
+        )
+
+    def get_changelist_instance(self, request):
+        # Each advocate's history under their name: one set of grouped queries for the page.
+        changelist = super().get_changelist_instance(request)
+        rewards = list(changelist.result_list)
+        histories = advocate_histories(advocate_ids=[r.advocate_id for r in rewards])
+        for reward in rewards:
+            reward.advocate_history = histories.get(reward.advocate_id)
+        return changelist
+
+    def get_list_display(self, request):
+        shown = list(super().get_list_display(request))
+        at = shown.index("shown_status") + 1
+        for extension in _REWARD_COLUMNS:
+            shown[at:at] = extension.columns
+            at += len(extension.columns)
+        return shown
+
+    def get_queryset(self, request):
+        rewards = super().get_queryset(request)
+        for extension in _REWARD_COLUMNS:
+            rewards = extension.annotate(rewards)
+        return rewards
+
+    def get_readonly_fields(self, request, obj=None):
+        details = [field for extension in _REWARD_COLUMNS for field in extension.details]
+        return [*super().get_readonly_fields(request, obj), *details, "advocate_history_shown"]
 
     @admin.display(description=_("Friend"), ordering="referral__friend__participant_id")
     def friend(self, reward):

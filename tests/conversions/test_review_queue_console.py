@@ -1,0 +1,80 @@
+"""The review queue in the console: each held referral with its score and reasons in words and
+its advocate's history; the dashboard counts the referrals waiting, per program managed."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from participants.models import Reward, RewardStatus
+from participants.services import participant_block
+from tests.conversions.test_review_queue_api import held_orders
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+PERMISSIONS = ["view_reward", "change_reward", "view_pool", "view_program"]
+
+
+def manager_of(*programs, permissions=PERMISSIONS):
+    user = UserFactory()
+    user.user_permissions.add(*Permission.objects.filter(codename__in=permissions))
+    for program in programs:
+        program.managers.add(user)
+    return user
+
+
+def queue_url(program):
+    return (
+        reverse("admin:participants_reward_changelist")
+        + f"?status__exact=pending_review&program__id__exact={program.pk}"
+    )
+
+
+def test_the_queue_shows_score_reasons_in_words_and_the_advocates_history(client):
+    program, _ = held_orders(2)
+    client.force_login(manager_of(program))
+    page = client.get(queue_url(program)).content.decode()
+    assert page.count('class="font-semibold review-score">Score 40<') == 2
+    assert page.count("Disposable e-mail (+40)") == 2
+    assert "The customer&#x27;s e-mail is at a disposable (throwaway) domain." in page
+    # The advocate made 3 referrals: one clean (granted), two held.
+    assert "3 referrals (3 converted) · rewards: 1 granted, 2 held" in page
+
+
+def test_the_held_referrals_page_says_the_review_and_the_history_with_flags(client):
+    program, _ = held_orders(1)
+    held = Reward.objects.get(program=program, status=RewardStatus.PENDING_REVIEW)
+    participant_block(participant=held.advocate, void_codes=False, reason="checking")
+    client.force_login(manager_of(program))
+    page = client.get(reverse("admin:participants_reward_change", args=[held.pk]))
+    body = page.content.decode()
+    assert "Score 40 of 100, from:" in body
+    assert (
+        "Disposable e-mail (+40): The customer&#x27;s e-mail is at a disposable (throwaway) "
+        "domain." in body
+    )
+    assert "rewards: 1 granted, 1 held" in body
+    assert '<div class="advocate-history">blocked</div>' in body
+    clean = Reward.objects.get(program=program, status=RewardStatus.AVAILABLE)
+    other = client.get(reverse("admin:participants_reward_change", args=[clean.pk]))
+    assert "Score 0: no check applied." in other.content.decode()
+
+
+def test_the_dashboard_counts_the_referrals_waiting_in_the_managers_programs(client):
+    mine, _ = held_orders(2)
+    theirs, _ = held_orders(1)
+    client.force_login(manager_of(mine))
+    page = client.get(reverse("admin:index"))
+    body = page.content.decode()
+    cards = page.context["stock_dashboard"]
+    assert [item["row"].program for item in cards] == [mine]
+    (figure,) = cards[0]["figures"]
+    assert figure.count == 2 and figure.attention
+    assert figure.url == queue_url(mine)
+    assert 'data-count="held_referrals">2<' in body
+    listed = client.get(figure.url).context["cl"].result_list
+    assert {r.program_id for r in listed} == {mine.pk} and len(listed) == 2
+    # A manager who may not see rewards gets no such figure.
+    client.force_login(manager_of(mine, theirs, permissions=["view_pool"]))
+    cards = client.get(reverse("admin:index")).context["stock_dashboard"]
+    assert all(item["figures"] == [] for item in cards)
