@@ -160,8 +160,8 @@ code_manager_add_columns(
 
 
 def _with_review(rewards):
-    # One index probe (conversion_reward) per row shown, after the page's LIMIT: the order that
-    # granted the reward.
+    # The order that granted the reward: one probe of the reward key's index per row shown,
+    # after the page's LIMIT.
     conversions = Conversion.objects.filter(reward=OuterRef("pk")).order_by("created_at")
     return rewards.annotate(
         review_score=Subquery(conversions.values("review_score")[:1]),

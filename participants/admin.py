@@ -683,7 +683,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         if history is None:
             return link
         return format_html(
-            '{}<div class="text-xs text-base-500 advocate-history">{}</div>',
+            '<div>{}<div class="text-xs text-base-500 advocate-history">{}</div></div>',
             link,
             " · ".join(history.words()),
         )
@@ -936,9 +936,9 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
 class ReviewReasonForm(forms.Form):
     reason = forms.CharField(
         max_length=2000,
-        label="Why",
-        help_text="Kept in the audit trail with each decision.",
-        widget=forms.TextInput(attrs={"size": 60}),
+        label=_("Why"),
+        help_text=_("Kept in the audit trail with each decision."),
+        widget=UnfoldAdminTextInputWidget(),
     )
 
 
