@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from import_export.admin import ImportMixin
 from import_export.forms import ConfirmImportForm
 from import_export.tmp_storages import BaseStorage
@@ -851,11 +852,11 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                 messages.WARNING,
             )
 
-    @admin.action(description="Approve the selected held rewards…", permissions=["change"])
+    @admin.action(description=_("Approve the selected held rewards…"), permissions=["change"])
     def approve_held(self, request, queryset):
         return self._review_decision(request, queryset, approve=True)
 
-    @admin.action(description="Deny the selected held rewards…", permissions=["change"])
+    @admin.action(description=_("Deny the selected held rewards…"), permissions=["change"])
     def deny_held(self, request, queryset):
         return self._review_decision(request, queryset, approve=False)
 
@@ -871,31 +872,50 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                     reward=reward, approve=approve, reason=form.cleaned_data["reason"]
                 )
                 decided += 1
-            verb = "Approved" if approve else "Denied"
-            self.message_user(
-                request, f"{verb} {counted(decided, 'held reward')}.", messages.SUCCESS
-            )
+            if approve:
+                done = ngettext(
+                    "Approved %(n)s held reward.", "Approved %(n)s held rewards.", decided
+                )
+            else:
+                done = ngettext("Denied %(n)s held reward.", "Denied %(n)s held rewards.", decided)
+            self.message_user(request, done % {"n": f"{decided:,}"}, messages.SUCCESS)
             return None
-        others = queryset.count() - held.count()
-        facts = [
-            f"{counted(held.count(), 'held reward')} will be "
-            + (
-                "approved: each enters the program's review period (or is available at once "
-                "without one)."
-                if approve
-                else "denied: each is cancelled. The referral and the redeemed code stay."
+        count = held.count()
+        others = queryset.count() - count
+        if approve:
+            will = ngettext(
+                "%(n)s held reward will be approved: it enters the program's review period (or "
+                "is available at once without one).",
+                "%(n)s held rewards will be approved: each enters the program's review period "
+                "(or is available at once without one).",
+                count,
             )
-        ]
+        else:
+            will = ngettext(
+                "%(n)s held reward will be denied: it is cancelled. The referral and the "
+                "redeemed code stay.",
+                "%(n)s held rewards will be denied: each is cancelled. The referral and the "
+                "redeemed code stay.",
+                count,
+            )
+        facts = [will % {"n": f"{count:,}"}]
         if others:
-            facts.append(f"{counted(others, 'other reward')} not held for review: left as is.")
+            facts.append(
+                ngettext(
+                    "%(n)s other reward is not held for review: left as is.",
+                    "%(n)s other rewards are not held for review: left as is.",
+                    others,
+                )
+                % {"n": f"{others:,}"}
+            )
         return action_confirmation(
             self,
             request,
             queryset,
             action="approve_held" if approve else "deny_held",
-            title="Approve held rewards" if approve else "Deny held rewards",
+            title=_("Approve held rewards") if approve else _("Deny held rewards"),
             facts=facts,
-            submit="Approve" if approve else "Deny",
+            submit=_("Approve") if approve else _("Deny"),
             form=form,
         )
 
