@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext
 
 from codes.models import PromoCode
 from foundation.compiled_query import CompiledQuery
@@ -357,7 +357,7 @@ class AdvocateHistory:
         ]
         shown = [text % {"n": f"{n:,}"} for n, text in rewards if n]
         said.append(
-            gettext("rewards: %(list)s") % {"list": ", ".join(shown)}
+            gettext("rewards: %(list)s") % {"list": pgettext("list separator", ", ").join(shown)}
             if shown
             else gettext("no rewards")
         )

@@ -78,3 +78,22 @@ def test_the_dashboard_counts_the_referrals_waiting_in_the_managers_programs(cli
     client.force_login(manager_of(mine, theirs, permissions=["view_pool"]))
     cards = client.get(reverse("admin:index")).context["stock_dashboard"]
     assert all(item["figures"] == [] for item in cards)
+
+
+def test_the_queue_the_history_and_the_dashboard_in_chinese(client):
+    program, _ = held_orders(1)
+    client.force_login(manager_of(program))
+    chinese = {"HTTP_ACCEPT_LANGUAGE": "zh-Hans"}
+    page = client.get(queue_url(program), **chinese).content.decode()
+    assert ">得分 40<" in page
+    assert "一次性邮箱 (+40)" in page
+    assert "2 个推荐（2 个已转化） · 奖励：1 个已发放、1 个暂扣" in page
+    held = Reward.objects.get(program=program, status=RewardStatus.PENDING_REVIEW)
+    asked = client.post(
+        reverse("admin:participants_reward_changelist") + f"?program__id__exact={program.pk}",
+        {"action": "deny_held", "_selected_action": [held.pk]},
+        **chinese,
+    ).content.decode()
+    assert "1 个暂扣奖励将被拒绝" in asked
+    index = client.get(reverse("admin:index"), **chinese).content.decode()
+    assert "待审核的推荐" in index
