@@ -663,6 +663,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         "percent",
         "code",
         "status",
+        "reason_code",
         "needs_review",
         "available_at",
         "paid_at",
@@ -719,9 +720,19 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             rewards = extension.annotate(rewards)
         return rewards
 
-    def get_readonly_fields(self, request, obj=None):
+    def _details(self):
         details = [field for extension in _REWARD_COLUMNS for field in extension.details]
-        return [*super().get_readonly_fields(request, obj), *details, "advocate_history_shown"]
+        return [*details, "advocate_history_shown"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), *self._details()]
+
+    def get_fields(self, request, obj=None):
+        # What a manager decides a held reward on comes right after its status.
+        details = self._details()
+        fields = [f for f in super().get_fields(request, obj) if f not in details]
+        at = fields.index("status") + 1 if "status" in fields else len(fields)
+        return [*fields[:at], *details, *fields[at:]]
 
     @admin.display(description=_("Friend"), ordering="referral__friend__participant_id")
     def friend(self, reward):

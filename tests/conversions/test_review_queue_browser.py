@@ -69,6 +69,17 @@ def test_a_manager_approves_one_and_denies_two_from_the_queue(browser, live_serv
         screenshot(page, f"review-queue-{width}.png")
         assert page.evaluate("document.documentElement.scrollWidth") <= width + 1 or width < 400
 
+        queue = page.url
+        held = Reward.objects.filter(status=RewardStatus.PENDING_REVIEW).order_by("pk").first()
+        page.goto(f"{live_server.url}/admin/participants/reward/{held.pk}/change/")
+        expect(page.get_by_text("Score 40 of 100, from:")).to_be_visible()
+        expect(page.locator(".review-reason")).to_contain_text(
+            "The customer's e-mail is at a disposable (throwaway) domain."
+        )
+        expect(page.locator(".advocate-history").first).to_contain_text("4 referrals")
+        screenshot(page, f"review-held-referral-{width}.png")
+        page.goto(queue)
+
         decide(page, [rows.nth(0)], "approve_held", "Known customer, checked by phone")
         expect(page.get_by_text("1 held reward will be approved")).to_be_visible()
         screenshot(page, f"review-approve-{width}.png")
