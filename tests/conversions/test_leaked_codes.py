@@ -230,3 +230,25 @@ def test_two_workers_detecting_at_once_flag_and_email_the_code_once():
     assert [m.subject for m in mail.outbox if "Leaked code" in m.subject] == [
         f"[{program.name}] Leaked code: {code.code} used by 3 customers in a day"
     ]
+
+
+@pytest.mark.django_db
+def test_an_email_the_broker_lost_is_sent_by_a_later_run(detect, monkeypatch):
+    from codes import tasks
+
+    program = leak_program(limit=1)
+    _, code = advocate_with_code(program)
+    orders(program, code, 2)
+    monkeypatch.setattr(tasks.send_leak_alert, "delay", lambda *args: None)  # lost on the way
+    assert detect() == 1
+    assert mail.outbox == []
+    monkeypatch.undo()
+    assert detect() == 0  # too young to be called lost: it may still be on its way
+    assert mail.outbox == []
+    LeakAlert.objects.update(created_at=timezone.now() - timedelta(minutes=10))
+    detect()
+    assert [m.subject for m in mail.outbox] == [
+        f"[{program.name}] Leaked code: {code.code} used by 2 customers in a day"
+    ]
+    detect()
+    assert len(mail.outbox) == 1
