@@ -672,7 +672,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     ]
     actions = ["mark_paid", "cancel_rewards", "approve_held", "deny_held"]
     actions_row = ["mark_paid_from_list"]
-    actions_detail = ["mark_paid_here"]
+    actions_detail = ["mark_paid_here", "approve_this", "deny_this"]
 
     @admin.display(description=_("Reward"), ordering="pk")
     def reward_shown(self, reward):
@@ -817,6 +817,41 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         else:
             self.message_user(request, " ".join(result.refused), messages.WARNING)
         return HttpResponseRedirect(back)
+
+    def has_decide_permission(self, request, object_id=None):
+        """Approve and deny are offered on a reward's page while the review holds it."""
+        if not self.has_change_permission(request):
+            return False
+        if object_id is None:
+            return True
+        reward = self.get_object(request, unquote(str(object_id)))
+        return reward is not None and reward.status == RewardStatus.PENDING_REVIEW
+
+    @action(
+        description=_("Approve…"),
+        url_path="approve",
+        icon="check",
+        variant=ActionVariant.PRIMARY,
+        permissions=["decide"],
+    )
+    def approve_this(self, request, object_id):
+        return self._decide_one(request, object_id, approve=True)
+
+    @action(description=_("Deny…"), url_path="deny", icon="block", permissions=["decide"])
+    def deny_this(self, request, object_id):
+        return self._decide_one(request, object_id, approve=False)
+
+    def _decide_one(self, request, object_id, *, approve):
+        """The held referral's page decides on it after the same confirmation as the list's
+        (a reason kept in the audit trail), then goes back to the review queue."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        reward = self.get_object(request, unquote(object_id))
+        if reward is None:  # unknown, or in a program this manager does not manage
+            raise PermissionDenied
+        rewards = Reward.objects.filter(pk=reward.pk)
+        response = self._review_decision(request, rewards, approve=approve)
+        return response or HttpResponseRedirect(review_queue_url(reward.program_id))
 
     def has_pay_permission(self, request, object_id=None):
         """ "Mark paid" is offered where it can work: to those who may change rewards, and on a

@@ -97,3 +97,27 @@ def test_the_queue_the_history_and_the_dashboard_in_chinese(client):
     assert "1 个暂扣奖励将被拒绝" in asked
     index = client.get(reverse("admin:index"), **chinese).content.decode()
     assert "待审核的推荐" in index
+
+
+def test_the_held_referrals_page_approves_it_after_asking_why(client):
+    from audit.models import AuditEntry
+
+    program, _ = held_orders(1)
+    held = Reward.objects.get(program=program, status=RewardStatus.PENDING_REVIEW)
+    approve = reverse("admin:participants_reward_approve_this", args=[held.pk])
+    client.force_login(manager_of(held_orders(1)[0]))
+    assert client.get(approve).status_code == 403  # another program's manager
+    client.force_login(manager_of(program))
+    page = client.get(reverse("admin:participants_reward_change", args=[held.pk]))
+    assert approve in page.content.decode()
+    asked = client.get(approve)
+    assert "1 held reward will be approved" in asked.content.decode()
+    assert Reward.objects.get(pk=held.pk).status == RewardStatus.PENDING_REVIEW
+    done = client.post(approve, {"_confirmed": "yes", "reason": "Her sister, same address"})
+    assert done.status_code == 302 and done["Location"] == queue_url(program)
+    assert Reward.objects.get(pk=held.pk).status == RewardStatus.AVAILABLE
+    entry = AuditEntry.objects.get(event="reward approved after review")
+    assert entry.additional_data == {"reason": "Her sister, same address"}
+    # Decided: the page no longer offers it.
+    page = client.get(reverse("admin:participants_reward_change", args=[held.pk]))
+    assert approve not in page.content.decode()
