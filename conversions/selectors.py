@@ -4,7 +4,7 @@ import json
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, F
+from django.db.models import Count, F, QuerySet
 from django.utils import timezone
 
 from codes.rules import promo_codes_split
@@ -220,14 +220,19 @@ def leaked_code_candidates(*, since: datetime, now: datetime) -> list[dict]:
     )
     if not programs:
         return []
+    return list(leaked_code_rows(program_ids=programs, since=since, now=now))
+
+
+def leaked_code_rows(*, program_ids: list[int], since: datetime, now: datetime) -> QuerySet:
+    """The query of leaked_code_candidates, for the programs given."""
     recent = (
         Conversion.objects.filter(
-            program_id__in=programs, created_at__gte=since, status__in=CODE_USED
+            program_id__in=program_ids, created_at__gte=since, status__in=CODE_USED
         )
         .exclude(code_id=None)
         .values("code_id")
     )
-    rows = (
+    return (
         Conversion.objects.filter(
             code_id__in=recent,
             created_at__gt=now - LEAK_DAY,
@@ -241,4 +246,3 @@ def leaked_code_candidates(*, since: datetime, now: datetime) -> list[dict]:
         .filter(customers__gt=F("threshold"))
         .order_by("code_id")
     )
-    return list(rows)

@@ -252,3 +252,24 @@ def test_an_email_the_broker_lost_is_sent_by_a_later_run(detect, monkeypatch):
     ]
     detect()
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_detection_reads_the_recent_orders_and_each_codes_day_through_indexes():
+    from conversions.selectors import leaked_code_rows
+
+    program = leak_program(limit=1)
+    _, code = advocate_with_code(program)
+    orders(program, code, 2)
+    rows = leaked_code_rows(
+        program_ids=[program.pk], since=timezone.now() - timedelta(minutes=20), now=timezone.now()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = rows.explain()
+    # The recent orders: a range of the (program, created_at) index; each code's orders: its
+    # foreign key's index. Never a scan of every order.
+    assert "conversion_recent" in plan, plan
+    assert "conversions_conversion_code_id" in plan, plan
+    assert "Seq Scan on conversions_conversion" not in plan, plan
