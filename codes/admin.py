@@ -761,7 +761,9 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
             self.message_user(request, _("%(code)s is voided already.") % {"code": code.code})
             return redirect(back)
         codes = PromoCode.objects.filter(pk=code.pk)
-        response = _void_flow(self, request, codes, codes=codes, action="void_code", what=code.code)
+        response = _void_flow(
+            self, request, codes, codes=codes, action="void_code", what=code.code, cancel_url=back
+        )
         return response or redirect(back)
 
     @admin.display(description=_("Advocate"), ordering="holder__participant_id")
@@ -910,7 +912,7 @@ class StockAlertAdmin(ProgramScopedAdminMixin, ModelAdmin):
         return False
 
 
-def _void_flow(modeladmin, request, queryset, *, codes, action, what=""):
+def _void_flow(modeladmin, request, queryset, *, codes, action, what="", cancel_url=""):
     """Void codes after a confirmation page saying how many and who is topped up."""
     programs = list(Program.objects.filter(codes__in=codes.values("pk")).distinct())
     if len(programs) > 1:
@@ -962,6 +964,7 @@ def _void_flow(modeladmin, request, queryset, *, codes, action, what=""):
         warning=_("Voiding cannot be undone."),
         submit=f"Yes, void {counted(preview.to_void, 'code')}",
         form=form,
+        cancel_url=cancel_url,
     )
 
 

@@ -177,6 +177,9 @@ def test_the_void_link_asks_a_manager_of_the_program_to_confirm_and_no_one_else(
     asked = client.get(link)
     assert asked.status_code == 200
     assert "1 code of" in asked.content.decode()
+    # Opened from an e-mail, "No, go back" has no history to go back to: it leads to the code.
+    code_page = reverse("admin:codes_promocode_change", args=[code.pk])
+    assert re.search(rf'href="{code_page}"[^>]*confirm-cancel', asked.content.decode())
     code.refresh_from_db()
     assert code.status == CodeStatus.ASSIGNED  # nothing until confirmed
     done = client.post(link, {"_confirmed": "yes", "reason": "Posted on a coupon site"})
