@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, StreamingHttpResponse
@@ -45,6 +46,7 @@ from .models import (
     BatchSource,
     BatchStatus,
     CodeState,
+    CodeStatus,
     Pool,
     PoolKind,
     PromoCode,
@@ -70,6 +72,7 @@ from .services import (
     pool_update_settings,
     reward_tank_of,
 )
+from .services.leaks import void_url
 from .topups import program_topup_progress, program_topup_sentence
 from .upload_store import (
     UploadExpired,
@@ -118,6 +121,28 @@ class ValidityFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         state = self.STATES.get(self.value() or "")
         return queryset.filter(getattr(CodeState, state)) if state else queryset
+
+
+class LeakedFilter(admin.SimpleListFilter):
+    """The code manager's "Leaked" filter: multi-use codes used by more customers in a day than
+    their program allows (README, "Reviewing referrals"), on their partial index."""
+
+    title = _("leaked")
+    parameter_name = "leaked"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("leaked codes"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(leaked_at__isnull=False)
+        return queryset
+
+
+def leaked_codes_url(program):
+    return (
+        reverse("admin:codes_promocode_changelist") + f"?leaked=yes&program__id__exact={program.pk}"
+    )
 
 
 def _upload_url(pool=None):
@@ -246,6 +271,10 @@ class PoolAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             "chart_data": json.dumps(chart),
             "batches_table": _batches_table(page.recent_batches),
             "alerts_table": _alerts_table(page.recent_alerts),
+            "leaked_table": _leaked_table(
+                page.leaked_codes, can_void=request.user.has_perm("codes.change_promocode")
+            ),
+            "leaked_url": leaked_codes_url(program),
             "batches_url": reverse("admin:codes_batch_changelist")
             + f"?pool__program__id__exact={program.pk}",
             "alerts_url": reverse("admin:codes_stockalert_changelist")
@@ -565,6 +594,41 @@ def _alerts_table(alerts):
     }
 
 
+def _leaked_table(alerts, *, can_void):
+    rows = []
+    for alert in alerts:
+        code = alert.code
+        if code.status == CodeStatus.VOIDED:
+            state = _STATUS_WORDS["voided"]
+        elif can_void:
+            state = format_html(
+                '<a class="{} void-link" href="{}">{}</a>', LINK_CLASS, void_url(code), _("Void…")
+            )
+        else:
+            state = _STATUS_WORDS.get(code.shown_status, code.shown_status)
+        rows.append(
+            [
+                admin_link(reverse("admin:codes_promocode_change", args=[code.pk]), code.code),
+                code.holder.participant_id if code.holder_id else "—",
+                f"{alert.customers:,}",
+                console_time(alert.created_at),
+                _alert_delivery(alert),
+                state,
+            ]
+        )
+    return {
+        "headers": [
+            _("Code"),
+            _("Advocate"),
+            _("Customers, 24 hours"),
+            _("Flagged"),
+            _("E-mailed"),
+            "",
+        ],
+        "rows": rows,
+    }
+
+
 def _summary(batch):
     return (
         f"Batch {batch.pk}: {counted(batch.rows_read, 'row')} read, "
@@ -612,7 +676,16 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
     (codes knows nothing of orders and referrals)."""
 
     list_display = ["code", "code_type", "shown_status", "advocate", "pool", "assigned"]
-    list_filter = ["usage", "status", ValidityFilter, "source", "pool__kind", "pool", "batch"]
+    list_filter = [
+        "usage",
+        "status",
+        LeakedFilter,
+        ValidityFilter,
+        "source",
+        "pool__kind",
+        "pool",
+        "batch",
+    ]
     list_select_related = ["pool__program", "batch", "holder"]
     # Searched by codes_matching (prefixes and advocates, each through an index), not by
     # Django's icontains on these fields.
@@ -626,6 +699,7 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
     show_full_result_count = False
     raw_id_fields = ["holder", "redeemed_by", "batch"]
     actions = ["export_csv", "export_xlsx", "void_codes"]
+    actions_detail = ["void_code"]
     user_fields = ("voided_by",)
 
     @admin.display(description="Voided by")
@@ -638,7 +712,15 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
 
     @admin.display(description=_("Status"), ordering="status")
     def shown_status(self, code):
-        return _STATUS_WORDS.get(code.shown_status, code.shown_status)
+        status = _STATUS_WORDS.get(code.shown_status, code.shown_status)
+        if code.leaked_at is None:
+            return status
+        return format_html(
+            '{} <span class="leaked-flag font-semibold text-red-600" title="{}">{}</span>',
+            status,
+            _("Used by more customers in a day than the program allows"),
+            _("leaked"),
+        )
 
     @admin.display(description=_("Type"), ordering="pool__kind")
     def kind(self, code):
@@ -658,6 +740,31 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
     @admin.action(description=_("Void the selected codes…"), permissions=["void"])
     def void_codes(self, request, queryset):
         return _void_flow(self, request, queryset, codes=queryset, action="void_codes")
+
+    def has_void_code_permission(self, request, object_id=None):
+        return self.has_void_permission(request)
+
+    @action(
+        description=_("Void this code…"), url_path="void", icon="block", permissions=["void_code"]
+    )
+    def void_code(self, request, object_id):
+        """One code's void confirmation, linked from its page, the stock page's leaked codes
+        and their e-mail: the manager confirms here. Only a manager of the code's program
+        finds the code."""
+        if not self.has_void_permission(request):
+            raise PermissionDenied
+        code = self.get_object(request, unquote(object_id))
+        if code is None:
+            raise Http404(_("No code of yours has this id."))
+        back = reverse("admin:codes_promocode_change", args=[code.pk])
+        if code.status == CodeStatus.VOIDED:
+            self.message_user(request, _("%(code)s is voided already.") % {"code": code.code})
+            return redirect(back)
+        codes = PromoCode.objects.filter(pk=code.pk)
+        response = _void_flow(
+            self, request, codes, codes=codes, action="void_code", what=code.code, cancel_url=back
+        )
+        return response or redirect(back)
 
     @admin.display(description=_("Advocate"), ordering="holder__participant_id")
     def advocate(self, code):
@@ -805,7 +912,7 @@ class StockAlertAdmin(ProgramScopedAdminMixin, ModelAdmin):
         return False
 
 
-def _void_flow(modeladmin, request, queryset, *, codes, action, what=""):
+def _void_flow(modeladmin, request, queryset, *, codes, action, what="", cancel_url=""):
     """Void codes after a confirmation page saying how many and who is topped up."""
     programs = list(Program.objects.filter(codes__in=codes.values("pk")).distinct())
     if len(programs) > 1:
@@ -857,6 +964,7 @@ def _void_flow(modeladmin, request, queryset, *, codes, action, what=""):
         warning=_("Voiding cannot be undone."),
         submit=f"Yes, void {counted(preview.to_void, 'code')}",
         form=form,
+        cancel_url=cancel_url,
     )
 
 

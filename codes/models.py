@@ -407,6 +407,14 @@ class PromoCode(models.Model):
         db_default="",
         help_text=_("Why and through what (admin, command) it was voided."),
     )
+    # When a multi-use code was found used by more customers in a day than its program allows
+    # (docs/architecture.md, Review and caps at attribution): set once, by a conditional UPDATE.
+    leaked_at = models.DateTimeField(
+        _("leaked"),
+        null=True,
+        blank=True,
+        help_text=_("When the code was found used by more customers in a day than allowed."),
+    )
 
     objects = PromoCodeQuerySet.as_manager()
 
@@ -495,6 +503,13 @@ class PromoCode(models.Model):
                 fields=["pool", "assigned_at"],
                 condition=Q(assigned_at__isnull=False, source=CodeSource.POOL),
                 name="promocode_pool_use",
+            ),
+            # Leaked codes of a program (the code manager's filter, the stock page). Partial:
+            # codes never flagged (nearly all) cost nothing.
+            models.Index(
+                fields=["program", "leaked_at"],
+                condition=Q(leaked_at__isnull=False),
+                name="promocode_leaked",
             ),
             # An advocate's codes in the order they were assigned.
             models.Index(
@@ -588,6 +603,35 @@ class StockAlert(models.Model):
     def delivery(self) -> str:
         """ "sent", "unsent" (its e-mail has not gone out yet) or "no recipients" (the pool names
         nobody: recorded for the stock page, never e-mailed, not counted as unsent)."""
+        if self.sent_at:
+            return "sent"
+        return "unsent" if self.recipients.strip() else "no recipients"
+
+
+class LeakAlert(models.Model):
+    """A leaked multi-use code's e-mail to the program's alert recipients: recorded by whoever
+    flagged the code (one per code) and stamped when sent."""
+
+    code = models.OneToOneField(PromoCode, on_delete=models.CASCADE, related_name="leak_alert")
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, db_index=False)
+    customers = models.PositiveIntegerField(help_text=_("Customers within 24 hours."))
+    threshold = models.PositiveIntegerField()
+    recipients = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("leaked code alert")
+        verbose_name_plural = _("leaked code alerts")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["program", "-created_at"], name="leakalert_recent")]
+
+    def __str__(self):
+        return f"{self.code_id}: {self.customers} customers in a day"
+
+    @property
+    def delivery(self) -> str:
+        """ "sent", "unsent" or "no recipients", as StockAlert.delivery says it."""
         if self.sent_at:
             return "sent"
         return "unsent" if self.recipients.strip() else "no recipients"

@@ -38,6 +38,7 @@ from .models import (
     CodeSource,
     CodeState,
     CodeStatus,
+    LeakAlert,
     Pool,
     PoolKind,
     PromoCode,
@@ -349,6 +350,7 @@ class ProgramStockPage:
     short_advocates: CappedCount
     recent_batches: list[Batch]
     recent_alerts: list[StockAlert]
+    leaked_codes: list[LeakAlert]
 
 
 def _taken_capped(pool: Pool, status: str) -> CappedCount:
@@ -394,6 +396,13 @@ def _program_stock_page(*, program: Program, now=None) -> ProgramStockPage:
         .select_related("pool")
         .order_by("-created_at", "-id")[:STOCK_RECENT_ROWS]
     )
+    # The latest leaked codes (README, "Reviewing referrals"), on the (program, created_at)
+    # index of their alerts.
+    leaked = list(
+        LeakAlert.objects.filter(program=program)
+        .select_related("code__holder")
+        .order_by("-created_at", "-id")[:STOCK_RECENT_ROWS]
+    )
     return ProgramStockPage(
         program=program,
         pools=summaries,
@@ -401,6 +410,7 @@ def _program_stock_page(*, program: Program, now=None) -> ProgramStockPage:
         short_advocates=program_short_advocates(program=program),
         recent_batches=batches,
         recent_alerts=alerts,
+        leaked_codes=leaked,
     )
 
 

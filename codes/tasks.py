@@ -24,6 +24,11 @@ def send_stock_alert(alert_id):
     return services.stock_alert_send(alert_id=alert_id)
 
 
+@shared_task(name="codes.send_leak_alert")
+def send_leak_alert(alert_id):
+    return services.leak_alert_send(alert_id=alert_id)
+
+
 @shared_task(name="codes.check_code_stock")
 def check_code_stock(program_id=None):
     """Periodic: check every pool (of one program, or all), send the alerts now due and those

@@ -393,6 +393,8 @@ CELERY_TASK_ROUTES = {
     "codes.sweep_waiting_uploads": {"queue": "imports"},
     "codes.send_stock_alert": {"queue": "alerts"},
     "codes.check_code_stock": {"queue": "alerts"},
+    "codes.send_leak_alert": {"queue": "alerts"},
+    "conversions.detect_leaked_codes": {"queue": "alerts"},
     "codes.top_up_short_advocates": {"queue": "topups"},
     "codes.pool_batch_landed": {"queue": "topups"},
     "participants.top_up_program_advocates": {"queue": "topups"},
@@ -407,6 +409,11 @@ CELERY_BEAT_SCHEDULE = {
     "codes-check-stock": {"task": "codes.check_code_stock", "schedule": 15 * 60.0},
     # Safety net for the top-up that runs when a batch lands.
     "codes-top-up-short-advocates": {"task": "codes.top_up_short_advocates", "schedule": 60 * 60.0},
+    # Multi-use codes used by more customers in a day than their program allows (leaked).
+    "conversions-detect-leaked-codes": {
+        "task": "conversions.detect_leaked_codes",
+        "schedule": 5 * 60.0,
+    },
     # Advocates whose referral code expired get a fresh one (codes.tasks).
     "codes-top-up-expired-holders": {"task": "codes.top_up_expired_holders", "schedule": 15 * 60.0},
     "rewards-release-due": {"task": "participants.rewards_release_due", "schedule": 15 * 60},

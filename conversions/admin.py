@@ -1,17 +1,19 @@
 from django.contrib import admin
 from django.db.models import OuterRef, Subquery
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 
 from codes.admin import CodeManagerColumns, code_manager_add_columns
 from foundation.admin_links import admin_link
 from foundation.wording import console_time, counted
+from participants.admin import RewardColumns, reward_admin_add_columns
 from participants.selectors import codes_with_latest_referral
 from programs.admin_scoping import ProgramScopedAdminMixin
 
 from .models import Conversion, ConversionItem, ConversionStatus
+from .review import CHECKS_BY_CODE
 
 
 def participant_link(participant, text=None):
@@ -149,4 +151,64 @@ def code_friend(code):
 
 code_manager_add_columns(
     CodeManagerColumns(columns=(code_order, code_friend), annotate=_with_orders_and_referrals)
+)
+
+
+# The review queue (the rewards list, held ones) with each referral's score and the checks that
+# applied, in words: columns this app adds to the participants app's one rewards list through
+# its hook (participants knows nothing of orders).
+
+
+def _with_review(rewards):
+    # The order that granted the reward: one probe of the reward key's index per row shown,
+    # after the page's LIMIT.
+    conversions = Conversion.objects.filter(reward=OuterRef("pk")).order_by("created_at")
+    return rewards.annotate(
+        review_score=Subquery(conversions.values("review_score")[:1]),
+        review_reasons=Subquery(conversions.values("review_reasons")[:1]),
+    )
+
+
+def _checks(reward):
+    codes = (reward.review_reasons or "").split(",")
+    return [CHECKS_BY_CODE[code] for code in codes if code in CHECKS_BY_CODE]
+
+
+@admin.display(description=_("Review"))
+def reward_review(reward):
+    if reward.review_score is None:
+        return "—"
+    checks = _checks(reward)
+    reasons = format_html_join(
+        "",
+        '<div class="text-xs review-reason" title="{}">{} (+{})</div>',
+        ((check.words, check.label, check.weight) for check in checks),
+    )
+    return format_html(
+        '<span class="font-semibold review-score">{}</span>{}',
+        _("Score %(score)s") % {"score": reward.review_score},
+        reasons,
+    )
+
+
+@admin.display(description=_("Review at attribution"))
+def reward_review_details(reward):
+    if reward.review_score is None:
+        return _("Not reviewed (the program's review policy was off).")
+    checks = _checks(reward)
+    if not checks:
+        return _("Score %(score)s: no check applied.") % {"score": reward.review_score}
+    return format_html(
+        '<p class="font-semibold review-score">{}</p><ul class="list-disc ml-4">{}</ul>',
+        _("Score %(score)s of 100, from:") % {"score": reward.review_score},
+        format_html_join(
+            "",
+            '<li class="review-reason">{} (+{}): {}</li>',
+            ((check.label, check.weight, check.words) for check in checks),
+        ),
+    )
+
+
+reward_admin_add_columns(
+    RewardColumns(columns=(reward_review,), details=(reward_review_details,), annotate=_with_review)
 )

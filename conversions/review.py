@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
+from django.utils.translation import gettext_lazy as _
 
 from .models import ReviewStatus
 
@@ -106,7 +107,8 @@ def _velocity(facts: ReviewFacts) -> bool:
 class Check:
     code: str
     weight: int
-    words: str  # for the manager reviewing it
+    label: str  # its name, for the manager: in the review queue's column
+    words: str  # what it found, for the manager: on the held referral's page
     applies: Callable[[ReviewFacts], bool]
 
 
@@ -114,42 +116,54 @@ CHECKS = (
     Check(
         "self_referral_email",
         80,
-        "The customer's e-mail is the advocate's once case, dots and +tags are ignored.",
+        _("Self-referral (e-mail)"),
+        _("The customer's e-mail is the advocate's once case, dots and +tags are ignored."),
         _same_normalised_email,
     ),
     Check(
         "self_referral_id",
         80,
-        "The customer id is the advocate's, but for case or spaces.",
+        _("Self-referral (customer id)"),
+        _("The customer id is the advocate's, but for case or spaces."),
         _same_customer_id,
     ),
-    Check("self_referral_name", 40, "The customer has the advocate's name.", _same_name),
+    Check(
+        "self_referral_name",
+        40,
+        _("Self-referral (name)"),
+        _("The customer has the advocate's name."),
+        _same_name,
+    ),
     Check(
         "same_ip",
         50,
-        "The order came from an IP address the advocate used (their widget or own orders).",
+        _("Same IP address"),
+        _("The order came from an IP address the advocate used (their widget or own orders)."),
         _same_ip,
     ),
     Check(
         "disposable_email",
         40,
-        "The customer's e-mail is at a disposable (throwaway) domain.",
+        _("Disposable e-mail"),
+        _("The customer's e-mail is at a disposable (throwaway) domain."),
         _disposable_email,
     ),
     Check(
         "existing_customer",
         30,
-        "The customer had ordered before (or the shop says they are returning).",
+        _("Existing customer"),
+        _("The customer had ordered before (or the shop says they are returning)."),
         _existing_customer,
     ),
     Check(
         "velocity",
         30,
-        "The advocate's code brought more orders within the hour than the program allows.",
+        _("Velocity"),
+        _("The advocate's code brought more orders within the hour than the program allows."),
         _velocity,
     ),
 )
-CHECK_WORDS = {check.code: check.words for check in CHECKS}
+CHECKS_BY_CODE = {check.code: check for check in CHECKS}
 
 
 @dataclass(frozen=True)

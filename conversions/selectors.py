@@ -4,14 +4,14 @@ import json
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import F
+from django.db.models import Count, F, QuerySet
 from django.utils import timezone
 
 from codes.rules import promo_codes_split
 from foundation.keyset import DEFAULT_PAGE_SIZE, Page, keyset_page
-from programs.models import Program
+from programs.models import CodeUsage, Program
 
-from .models import Conversion
+from .models import Conversion, ConversionStatus
 from .review import ReviewFacts
 
 # The read API's GET …/conversions: a keyset page in (created_at, id) order over the
@@ -199,4 +199,50 @@ def review_facts(*, conversion, advocate_id: int, friend_id: int, values: dict, 
         friend_ordered_before=bool(ordered_before),
         advocate_orders_last_hour=recent,
         velocity_limit=limit,
+    )
+
+
+# --- Leaked multi-use codes (README, "Reviewing referrals") ---------------------------------
+
+# Orders in which a code was used: attributed, and attributed then reversed (refunded).
+CODE_USED = (ConversionStatus.ATTRIBUTED, ConversionStatus.REVERSED)
+LEAK_DAY = timedelta(days=1)
+
+
+def leaked_code_candidates(*, since: datetime, now: datetime) -> list[dict]:
+    """Multi-use codes not flagged yet, used in an order since `since`, whose distinct
+    customers (each order's friend) in the 24 hours to `now` are more than their program's
+    `review_leak_customers_per_day`: [{"code_id", "customers", "threshold"}]. The recent orders
+    are a range of the (program, created_at) index per program with the setting on; each
+    code's day, a probe of the code's index."""
+    programs = list(
+        Program.objects.filter(review_leak_customers_per_day__gt=0).values_list("pk", flat=True)
+    )
+    if not programs:
+        return []
+    return list(leaked_code_rows(program_ids=programs, since=since, now=now))
+
+
+def leaked_code_rows(*, program_ids: list[int], since: datetime, now: datetime) -> QuerySet:
+    """The query of leaked_code_candidates, for the programs given."""
+    recent = (
+        Conversion.objects.filter(
+            program_id__in=program_ids, created_at__gte=since, status__in=CODE_USED
+        )
+        .exclude(code_id=None)
+        .values("code_id")
+    )
+    return (
+        Conversion.objects.filter(
+            code_id__in=recent,
+            created_at__gt=now - LEAK_DAY,
+            created_at__lte=now,
+            status__in=CODE_USED,
+            code__usage=CodeUsage.MULTI,
+            code__leaked_at=None,
+        )
+        .values("code_id", threshold=F("program__review_leak_customers_per_day"))
+        .annotate(customers=Count("friend_id", distinct=True))
+        .filter(customers__gt=F("threshold"))
+        .order_by("code_id")
     )

@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from codes.models import PoolKind, PromoCode
+from codes.models import LeakAlert, PoolKind, PromoCode
 from codes.refusals import Refusal, order_sentence
 from codes.rules import (
     ATTRIBUTE_REFUSALS,
@@ -25,7 +25,7 @@ from codes.rules import (
     promo_codes_split,
     refusal_when,
 )
-from codes.services import CodeNotRedeemable, code_redeem, codes_top_up
+from codes.services import CodeNotRedeemable, code_leak_flag, code_redeem, codes_top_up
 from foundation.hashing import ip_digest
 from foundation.redaction import needles, pattern, redact
 from participants.models import Participant, Referral, ReferralStatus, Reward, RewardStatus
@@ -42,7 +42,7 @@ from programs.models import CodeUsage, Program
 from .events import conversion_outcome_emit, conversion_reversed_emit
 from .models import Conversion, ConversionItem, ConversionReason, ConversionStatus, ReviewStatus
 from .review import review_of
-from .selectors import review_facts
+from .selectors import leaked_code_candidates, review_facts
 from .sql import ARGUMENTS, ATTRIBUTE_FUNCTION, EXISTING, PYTHON
 
 PAYLOAD_FIELDS = (
@@ -769,3 +769,20 @@ def _conversion_texts_redact(*, program: Program, values) -> None:
             reversal_reason=redact(conversion.reversal_reason, compiled),
             response=redact(conversion.response, compiled),
         )
+
+
+def codes_leak_detect(*, since, now=None) -> list[LeakAlert]:
+    """Flag the multi-use codes used by more customers within 24 hours than their program
+    allows (README, "Reviewing referrals"), looking at the codes used in an order since
+    `since`. Each code is flagged and its e-mail recorded in a transaction of its own
+    (codes.services.code_leak_flag): once, however many workers run this together. Returns
+    the alerts recorded by this run."""
+    now = now or timezone.now()
+    flagged = []
+    for row in leaked_code_candidates(since=since, now=now):
+        alert = code_leak_flag(
+            code_id=row["code_id"], customers=row["customers"], threshold=row["threshold"]
+        )
+        if alert is not None:
+            flagged.append(alert)
+    return flagged

@@ -1,14 +1,18 @@
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from import_export.admin import ImportMixin
 from import_export.forms import ConfirmImportForm
 from import_export.tmp_storages import BaseStorage
@@ -19,6 +23,7 @@ from unfold.enums import ActionVariant
 from unfold.widgets import UnfoldAdminTextInputWidget, UnfoldBooleanWidget
 
 from audit.admin import AuditTrailAdminMixin
+from codes.dashboard import DashboardFigure, dashboard_add_figures
 from codes.models import PromoCode
 from codes.selectors import referral_code_pattern
 from codes.services import CannotAddCode, PromoCodesOff
@@ -37,7 +42,7 @@ from programs.models import RewardKind
 
 from .models import Participant, Referral, Reward, RewardStatus
 from .resources import ParticipantImportResource
-from .selectors import codes_with_latest_referral
+from .selectors import advocate_histories, codes_with_latest_referral
 from .services import (
     ParticipantNotFound,
     RewardMoveRefused,
@@ -574,6 +579,63 @@ class ReferralAdmin(ProgramScopedAdminMixin, ModelAdmin):
         return False
 
 
+@dataclass(frozen=True)
+class RewardColumns:
+    """What a higher app adds to the rewards list, the review queue (participants knows
+    nothing of orders; apps depend conversions → participants): `columns`, display callables
+    taking a reward, shown after its status; `details`, shown on a reward's page;
+    `annotate`, what they need, added to the list's queryset (evaluated after the LIMIT)."""
+
+    columns: tuple
+    details: tuple
+    annotate: Callable[[QuerySet], QuerySet]
+
+
+_REWARD_COLUMNS: list[RewardColumns] = []
+
+
+def reward_admin_add_columns(extension: RewardColumns) -> None:
+    """The hook: the one rewards list (RewardAdmin) shows these columns and details too."""
+    if extension not in _REWARD_COLUMNS:
+        _REWARD_COLUMNS.append(extension)
+
+
+def review_queue_url(program_id=None) -> str:
+    """The review queue: the rewards the review holds, of one program or of all one manages."""
+    query = {"status__exact": RewardStatus.PENDING_REVIEW}
+    if program_id is not None:
+        query["program__id__exact"] = program_id
+    return reverse("admin:participants_reward_changelist") + "?" + urlencode(query)
+
+
+def _held_referrals_figures(request, program_ids):
+    """The dashboard's count of referrals waiting for review, per program shown."""
+    if not request.user.has_perm("participants.view_reward"):
+        return {}
+    held = dict(
+        Reward.objects.filter(program_id__in=program_ids, status=RewardStatus.PENDING_REVIEW)
+        .values("program_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("program_id", "n")
+    )
+    return {
+        pk: [
+            DashboardFigure(
+                key="held_referrals",
+                label=_("Referrals waiting for review"),
+                count=held.get(pk, 0),
+                url=review_queue_url(pk),
+                attention=bool(held.get(pk)),
+            )
+        ]
+        for pk in program_ids
+    }
+
+
+dashboard_add_figures(_held_referrals_figures)
+
+
 @admin.register(Reward)
 class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     list_display = [
@@ -601,6 +663,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         "percent",
         "code",
         "status",
+        "reason_code",
         "needs_review",
         "available_at",
         "paid_at",
@@ -609,7 +672,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     ]
     actions = ["mark_paid", "cancel_rewards", "approve_held", "deny_held"]
     actions_row = ["mark_paid_from_list"]
-    actions_detail = ["mark_paid_here"]
+    actions_detail = ["mark_paid_here", "approve_this", "deny_this"]
 
     @admin.display(description=_("Reward"), ordering="pk")
     def reward_shown(self, reward):
@@ -617,7 +680,59 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
 
     @admin.display(description=_("Advocate"), ordering="advocate__participant_id")
     def advocate_shown(self, reward):
-        return _participant_link(reward.advocate_id, reward.advocate.participant_id)
+        link = _participant_link(reward.advocate_id, reward.advocate.participant_id)
+        history = getattr(reward, "advocate_history", None)
+        if history is None:
+            return link
+        return format_html(
+            '<div>{}<div class="text-xs text-base-500 advocate-history">{}</div></div>',
+            link,
+            " · ".join(history.words()),
+        )
+
+    @admin.display(description=_("Advocate's history"))
+    def advocate_history_shown(self, reward):
+        history = advocate_histories(advocate_ids=[reward.advocate_id])[reward.advocate_id]
+        return format_html_join(
+            "", '<div class="advocate-history">{}</div>', ((w,) for w in history.words())
+        )
+
+    def get_changelist_instance(self, request):
+        # Each advocate's history under their name: one set of grouped queries for the page.
+        changelist = super().get_changelist_instance(request)
+        rewards = list(changelist.result_list)
+        histories = advocate_histories(advocate_ids=[r.advocate_id for r in rewards])
+        for reward in rewards:
+            reward.advocate_history = histories.get(reward.advocate_id)
+        return changelist
+
+    def get_list_display(self, request):
+        shown = list(super().get_list_display(request))
+        at = shown.index("shown_status") + 1
+        for extension in _REWARD_COLUMNS:
+            shown[at:at] = extension.columns
+            at += len(extension.columns)
+        return shown
+
+    def get_queryset(self, request):
+        rewards = super().get_queryset(request)
+        for extension in _REWARD_COLUMNS:
+            rewards = extension.annotate(rewards)
+        return rewards
+
+    def _details(self):
+        details = [field for extension in _REWARD_COLUMNS for field in extension.details]
+        return [*details, "advocate_history_shown"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), *self._details()]
+
+    def get_fields(self, request, obj=None):
+        # What a manager decides a held reward on comes right after its status.
+        details = self._details()
+        fields = [f for f in super().get_fields(request, obj) if f not in details]
+        at = fields.index("status") + 1 if "status" in fields else len(fields)
+        return [*fields[:at], *details, *fields[at:]]
 
     @admin.display(description=_("Friend"), ordering="referral__friend__participant_id")
     def friend(self, reward):
@@ -703,6 +818,41 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             self.message_user(request, " ".join(result.refused), messages.WARNING)
         return HttpResponseRedirect(back)
 
+    def has_decide_permission(self, request, object_id=None):
+        """Approve and deny are offered on a reward's page while the review holds it."""
+        if not self.has_change_permission(request):
+            return False
+        if object_id is None:
+            return True
+        reward = self.get_object(request, unquote(str(object_id)))
+        return reward is not None and reward.status == RewardStatus.PENDING_REVIEW
+
+    @action(
+        description=_("Approve…"),
+        url_path="approve",
+        icon="check",
+        variant=ActionVariant.PRIMARY,
+        permissions=["decide"],
+    )
+    def approve_this(self, request, object_id):
+        return self._decide_one(request, object_id, approve=True)
+
+    @action(description=_("Deny…"), url_path="deny", icon="block", permissions=["decide"])
+    def deny_this(self, request, object_id):
+        return self._decide_one(request, object_id, approve=False)
+
+    def _decide_one(self, request, object_id, *, approve):
+        """The held referral's page decides on it after the same confirmation as the list's
+        (a reason kept in the audit trail), then goes back to the review queue."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        reward = self.get_object(request, unquote(object_id))
+        if reward is None:  # unknown, or in a program this manager does not manage
+            raise PermissionDenied
+        rewards = Reward.objects.filter(pk=reward.pk)
+        response = self._review_decision(request, rewards, approve=approve)
+        return response or HttpResponseRedirect(review_queue_url(reward.program_id))
+
     def has_pay_permission(self, request, object_id=None):
         """ "Mark paid" is offered where it can work: to those who may change rewards, and on a
         reward's page only while the reward is available (a paid, cancelled or pending one
@@ -748,11 +898,11 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                 messages.WARNING,
             )
 
-    @admin.action(description="Approve the selected held rewards…", permissions=["change"])
+    @admin.action(description=_("Approve the selected held rewards…"), permissions=["change"])
     def approve_held(self, request, queryset):
         return self._review_decision(request, queryset, approve=True)
 
-    @admin.action(description="Deny the selected held rewards…", permissions=["change"])
+    @admin.action(description=_("Deny the selected held rewards…"), permissions=["change"])
     def deny_held(self, request, queryset):
         return self._review_decision(request, queryset, approve=False)
 
@@ -768,31 +918,50 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                     reward=reward, approve=approve, reason=form.cleaned_data["reason"]
                 )
                 decided += 1
-            verb = "Approved" if approve else "Denied"
-            self.message_user(
-                request, f"{verb} {counted(decided, 'held reward')}.", messages.SUCCESS
-            )
+            if approve:
+                done = ngettext(
+                    "Approved %(n)s held reward.", "Approved %(n)s held rewards.", decided
+                )
+            else:
+                done = ngettext("Denied %(n)s held reward.", "Denied %(n)s held rewards.", decided)
+            self.message_user(request, done % {"n": f"{decided:,}"}, messages.SUCCESS)
             return None
-        others = queryset.count() - held.count()
-        facts = [
-            f"{counted(held.count(), 'held reward')} will be "
-            + (
-                "approved: each enters the program's review period (or is available at once "
-                "without one)."
-                if approve
-                else "denied: each is cancelled. The referral and the redeemed code stay."
+        count = held.count()
+        others = queryset.count() - count
+        if approve:
+            will = ngettext(
+                "%(n)s held reward will be approved: it enters the program's review period (or "
+                "is available at once without one).",
+                "%(n)s held rewards will be approved: each enters the program's review period "
+                "(or is available at once without one).",
+                count,
             )
-        ]
+        else:
+            will = ngettext(
+                "%(n)s held reward will be denied: it is cancelled. The referral and the "
+                "redeemed code stay.",
+                "%(n)s held rewards will be denied: each is cancelled. The referral and the "
+                "redeemed code stay.",
+                count,
+            )
+        facts = [will % {"n": f"{count:,}"}]
         if others:
-            facts.append(f"{counted(others, 'other reward')} not held for review: left as is.")
+            facts.append(
+                ngettext(
+                    "%(n)s other reward is not held for review: left as is.",
+                    "%(n)s other rewards are not held for review: left as is.",
+                    others,
+                )
+                % {"n": f"{others:,}"}
+            )
         return action_confirmation(
             self,
             request,
             queryset,
             action="approve_held" if approve else "deny_held",
-            title="Approve held rewards" if approve else "Deny held rewards",
+            title=_("Approve held rewards") if approve else _("Deny held rewards"),
             facts=facts,
-            submit="Approve" if approve else "Deny",
+            submit=_("Approve") if approve else _("Deny"),
             form=form,
         )
 
@@ -833,9 +1002,9 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
 class ReviewReasonForm(forms.Form):
     reason = forms.CharField(
         max_length=2000,
-        label="Why",
-        help_text="Kept in the audit trail with each decision.",
-        widget=forms.TextInput(attrs={"size": 60}),
+        label=_("Why"),
+        help_text=_("Kept in the audit trail with each decision."),
+        widget=UnfoldAdminTextInputWidget(),
     )
 
 

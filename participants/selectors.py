@@ -1,17 +1,26 @@
 """Reads over participants that are more than one ORM call."""
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, F, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
+from django.utils.translation import gettext, ngettext, pgettext
 
 from codes.models import PromoCode
 from foundation.compiled_query import CompiledQuery
 from foundation.keyset import DEFAULT_PAGE_SIZE, Page, keyset_page
 from programs.models import Program
 
-from .models import Participant, Referral, Reward, RewardStatus, is_reserved_participant_id
+from .models import (
+    Participant,
+    Referral,
+    ReferralStatus,
+    Reward,
+    RewardStatus,
+    is_reserved_participant_id,
+)
 
 
 def participant_get(*, program: Program, participant_id: str) -> Participant | None:
@@ -309,3 +318,118 @@ def referrals_page(
 def advocates_to_top_up(*, program):
     """The advocates a program-wide top-up visits: not blocked, not erased."""
     return Participant.objects.filter(program=program).may_hold_codes()
+
+
+# --- An advocate's history, for the manager deciding on a held referral --------------------
+
+
+@dataclass(frozen=True)
+class AdvocateHistory:
+    """What the program knows of an advocate's referrals and rewards, and their other flags."""
+
+    referrals: int = 0
+    converted: int = 0
+    granted: int = 0  # waiting for stock, in the review period, available or paid
+    held: int = 0  # held by the review, waiting for a manager
+    capped: int = 0
+    denied: int = 0  # cancelled by the review, at attribution or by a manager
+    cancelled: int = 0  # cancelled otherwise (a reversal, a manager)
+    paid_flagged: int = 0  # paid, then its order reversed
+    blocked: bool = False
+    leaked_codes: int = 0  # codes they hold or held, found used by too many customers in a day
+
+    def words(self) -> list[str]:
+        """The history as short phrases, in the manager's language."""
+        said = [
+            ngettext(
+                "%(n)s referral (%(converted)s converted)",
+                "%(n)s referrals (%(converted)s converted)",
+                self.referrals,
+            )
+            % {"n": f"{self.referrals:,}", "converted": f"{self.converted:,}"}
+        ]
+        rewards = [
+            (self.granted, gettext("%(n)s granted")),
+            (self.held, gettext("%(n)s held")),
+            (self.capped, gettext("%(n)s capped")),
+            (self.denied, gettext("%(n)s denied")),
+            (self.cancelled, gettext("%(n)s cancelled")),
+        ]
+        shown = [text % {"n": f"{n:,}"} for n, text in rewards if n]
+        said.append(
+            gettext("rewards: %(list)s") % {"list": pgettext("list separator", ", ").join(shown)}
+            if shown
+            else gettext("no rewards")
+        )
+        if self.paid_flagged:
+            said.append(
+                ngettext(
+                    "%(n)s paid reward whose order was reversed",
+                    "%(n)s paid rewards whose orders were reversed",
+                    self.paid_flagged,
+                )
+                % {"n": f"{self.paid_flagged:,}"}
+            )
+        if self.leaked_codes:
+            said.append(
+                ngettext("%(n)s leaked code", "%(n)s leaked codes", self.leaked_codes)
+                % {"n": f"{self.leaked_codes:,}"}
+            )
+        if self.blocked:
+            said.append(gettext("blocked"))
+        return said
+
+
+_GRANTED = (
+    RewardStatus.WAITING_FOR_STOCK,
+    RewardStatus.PENDING,
+    RewardStatus.AVAILABLE,
+    RewardStatus.PAID,
+)
+
+
+def advocate_histories(*, advocate_ids) -> dict[int, AdvocateHistory]:
+    """The AdvocateHistory of each advocate, in four grouped queries whatever their number
+    (the review queue's page of rows, or one held referral's page)."""
+    ids = list(set(advocate_ids))
+    if not ids:
+        return {}
+    counts = {pk: {} for pk in ids}
+    for row in (
+        Referral.objects.filter(advocate_id__in=ids)
+        .values("advocate_id")
+        .annotate(n=Count("id"), converted=Count("id", filter=Q(status=ReferralStatus.CONVERTED)))
+        .order_by()
+    ):
+        counts[row["advocate_id"]].update(referrals=row["n"], converted=row["converted"])
+    for row in (
+        Reward.objects.filter(advocate_id__in=ids)
+        .values("advocate_id", "status", "reason_code", "needs_review")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        mine = counts[row["advocate_id"]]
+        status = row["status"]
+        if status in _GRANTED:
+            key = "granted"
+        elif status == RewardStatus.PENDING_REVIEW:
+            key = "held"
+        elif status == RewardStatus.CAPPED:
+            key = "capped"
+        elif row["reason_code"] == "review_denied":
+            key = "denied"
+        else:
+            key = "cancelled"
+        mine[key] = mine.get(key, 0) + row["n"]
+        if status == RewardStatus.PAID and row["needs_review"]:
+            mine["paid_flagged"] = mine.get("paid_flagged", 0) + row["n"]
+    for pk in Participant.objects.filter(pk__in=ids, is_blocked=True).values_list("pk", flat=True):
+        counts[pk]["blocked"] = True
+    for row in (
+        PromoCode.objects.filter(holder_id__in=ids, leaked_at__isnull=False)
+        .values("holder_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        counts[row["holder_id"]]["leaked_codes"] = row["n"]
+    return {pk: AdvocateHistory(**values) for pk, values in counts.items()}

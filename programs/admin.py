@@ -288,17 +288,22 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             },
         ),
         (
-            "Fraud review",
+            _("Fraud review"),
             {
                 "fields": [
                     "review_policy",
                     "review_hold_at",
                     "review_deny_at",
                     "review_velocity_per_hour",
+                    "review_leak_customers_per_day",
                 ],
-                "description": "Each referral that would reward is scored at attribution (self-"
-                "referral, same IP, disposable e-mail, existing customer, velocity); the policy "
-                "approves it, holds its reward for review or denies it. The attribution stands.",
+                "description": _(
+                    "Each referral that would reward is scored at attribution (self-referral, "
+                    "same IP, disposable e-mail, existing customer, velocity); the policy "
+                    "approves it, holds its reward for review or denies it. The attribution "
+                    "stands. A multi-use code used by too many customers in a day is flagged as "
+                    "leaked, whatever the policy."
+                ),
             },
         ),
         (

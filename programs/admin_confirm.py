@@ -24,12 +24,14 @@ def action_confirmation(
     form: forms.Form | None = None,
     warning: str = "",
     submit_variant: str | None = None,
+    cancel_url: str = "",
 ) -> TemplateResponse:
     """The page asking to confirm `action` on `queryset`, saying what it will do (`facts`).
     Posting it back runs the action again with `_confirmed=yes` and the form's fields. The
     confirming button is the console's danger button when the page warns (`warning`: what cannot
     be undone), its primary button otherwise (`submit_variant` says which when a warning is only
-    a reminder)."""
+    a reminder). "No, go back" goes back in the browser's history, or to `cancel_url` when the
+    page may be the first one opened (a link in an e-mail)."""
     opts = modeladmin.model._meta
     context = {
         **modeladmin.admin_site.each_context(request),
@@ -45,5 +47,6 @@ def action_confirmation(
         "select_across": request.POST.get("select_across", "0"),
         "confirmed_field": CONFIRMED,
         "count": queryset.count(),
+        "cancel_url": cancel_url,
     }
     return TemplateResponse(request, "admin/action_confirmation.html", context)

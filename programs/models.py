@@ -58,11 +58,11 @@ def counts_toward_quota_sql(program_usage: str, code_usage: str) -> str:
 
 
 class ReviewPolicy(models.TextChoices):
-    OFF = "off", "Off: approve every referral"
-    RELAXED = "relaxed", "Relaxed"
-    MODERATE = "moderate", "Moderate"
-    STRICT = "strict", "Strict"
-    CUSTOM = "custom", "Custom thresholds"
+    OFF = "off", _("Off: approve every referral")
+    RELAXED = "relaxed", _("Relaxed")
+    MODERATE = "moderate", _("Moderate")
+    STRICT = "strict", _("Strict")
+    CUSTOM = "custom", _("Custom thresholds")
 
 
 # Each policy's thresholds on the review score (0-100): (hold at or above, deny at or above).
@@ -164,55 +164,69 @@ class Program(models.Model):
     )
 
     review_policy = models.CharField(
+        _("review policy"),
         max_length=8,
         choices=ReviewPolicy.choices,
         default=ReviewPolicy.OFF,
-        help_text=(
+        help_text=_(
             "How referrals are checked at attribution: relaxed holds at a score of 70 and "
             "denies at 100, moderate 40 and 80, strict 20 and 40; custom uses the thresholds "
             "below."
         ),
     )
     review_hold_at = models.PositiveSmallIntegerField(
-        "hold at score",
+        _("hold at score"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="Custom policy: a referral scoring this or more is held for review.",
+        help_text=_("Custom policy: a referral scoring this or more is held for review."),
     )
     review_deny_at = models.PositiveSmallIntegerField(
-        "deny at score",
+        _("deny at score"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="Custom policy: a referral scoring this or more is denied.",
+        help_text=_("Custom policy: a referral scoring this or more is denied."),
     )
     review_velocity_per_hour = models.PositiveSmallIntegerField(
-        "velocity limit (orders per hour)",
+        _("velocity limit (orders per hour)"),
         default=DEFAULT_VELOCITY_PER_HOUR,
         validators=[MinValueValidator(1)],
-        help_text="More referred orders than this for one advocate within an hour is flagged.",
+        help_text=_("More referred orders than this for one advocate within an hour is flagged."),
+    )
+    # A multi-use code used by more customers than this within 24 hours has leaked
+    # (docs/architecture.md, Review and caps at attribution).
+    review_leak_customers_per_day = models.PositiveIntegerField(
+        _("leaked code: customers per day"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "A multi-use code used by more customers than this within 24 hours is flagged as "
+            "leaked and e-mailed once to the alert recipients; blank or 0: off."
+        ),
     )
     reward_cap_advocate_month = models.PositiveIntegerField(
-        "rewards per advocate per month",
+        _("rewards per advocate per month"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
-        help_text="At most this many rewards per advocate per calendar month (UTC); blank: none.",
+        help_text=_(
+            "At most this many rewards per advocate per calendar month (UTC); blank: none."
+        ),
     )
     reward_cap_advocate_total = models.PositiveIntegerField(
-        "rewards per advocate in total",
+        _("rewards per advocate in total"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
-        help_text="At most this many rewards per advocate ever; blank: no cap.",
+        help_text=_("At most this many rewards per advocate ever; blank: no cap."),
     )
     reward_cap_program_day = models.PositiveIntegerField(
-        "rewards per program per day",
+        _("rewards per program per day"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
-        help_text="At most this many rewards in the program per day (UTC); blank: no cap.",
+        help_text=_("At most this many rewards in the program per day (UTC); blank: no cap."),
     )
 
     friend_offer_text = models.CharField(
@@ -245,7 +259,9 @@ class Program(models.Model):
         max_length=15,
         choices=offered_languages,
         default="en",
-        help_text=_("The language of the low-stock e-mails sent to the recipients."),
+        help_text=_(
+            "The language of the alert e-mails (low stock, leaked codes) sent to the recipients."
+        ),
     )
     widget_secret = models.CharField(max_length=100, default=new_widget_secret, editable=False)
     widget_allowed_origins = models.TextField(

@@ -353,20 +353,31 @@ def console_settings_update(*, user, time_zone: str) -> ConsoleSettings:
 def program_review_policy_set(
     *,
     program: Program,
-    policy: str,
+    policy: str | None = None,
     hold_at: int | None = None,
     deny_at: int | None = None,
     velocity_per_hour: int | None = None,
+    leak_customers_per_day: int | None = None,
 ) -> Program:
     """Choose how referrals are reviewed at attribution (README, "Reviewing referrals"): a
-    named policy, or custom thresholds. Raises ValidationError naming the field."""
-    fields = {"review_policy": policy}
+    named policy, or custom thresholds (None keeps the policy); and how many customers a day
+    a multi-use code may have before it is flagged as leaked (0 turns that off, None keeps
+    it). Raises ValidationError naming the field."""
+    fields = {}
+    if policy is not None:
+        fields["review_policy"] = policy
     if policy == ReviewPolicy.CUSTOM:
         fields.update(review_hold_at=hold_at, review_deny_at=deny_at)
     elif hold_at is not None or deny_at is not None:
         raise ValidationError({"review_policy": "Thresholds go with the custom policy only."})
     if velocity_per_hour is not None:
         fields["review_velocity_per_hour"] = velocity_per_hour
+    if leak_customers_per_day is not None:
+        if leak_customers_per_day < 0:
+            raise ValidationError(
+                {"review_leak_customers_per_day": "A number of customers, 0 (off) or more."}
+            )
+        fields["review_leak_customers_per_day"] = leak_customers_per_day or None
     return program_update(program=program, **fields)
 
 

@@ -5,7 +5,8 @@ transaction each), split by job:
 - batches: importing a code file as one batch; generation: generated and hand-made codes;
 - assignment: topping advocates up to quota, the queue of the short;
 - redemption: a code used in an order, or copied; voiding: codes taken out of use;
-- stock: low-stock alerts, and what a landed batch sets off.
+- stock: low-stock alerts, and what a landed batch sets off;
+- leaks: leaked multi-use codes flagged and e-mailed once.
 
 Admin, API, tasks and commands import the public names from here.
 """
@@ -41,6 +42,7 @@ from .generation import (
     batch_generate,
     code_add_manual,
 )
+from .leaks import code_leak_flag, leak_alert_send, leak_alerts_resend_unsent
 from .pools import REFERRAL_POOL_NAME, pool_get_or_create_referral, referral_pool_of
 from .redemption import CodeCopy, code_record_copy, code_redeem
 from .stock import pool_batch_landed, pool_stock_check, stock_alert_send
@@ -86,6 +88,7 @@ __all__ = [
     "batch_resume_stalled",
     "batch_upload_enqueue",
     "code_add_manual",
+    "code_leak_flag",
     "code_record_copy",
     "code_redeem",
     "codes_holder_withdraw",
@@ -98,6 +101,8 @@ __all__ = [
     "codes_void_reasons_forget",
     "codes_void_reasons_redact",
     "import_staging_sweep",
+    "leak_alert_send",
+    "leak_alerts_resend_unsent",
     "pool_batch_landed",
     "pool_create_fuel_tank",
     "pool_get_or_create_referral",

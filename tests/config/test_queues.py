@@ -15,6 +15,8 @@ EXPECTED = {
     "codes.process_waiting_uploads": "imports",
     "codes.send_stock_alert": "alerts",
     "codes.check_code_stock": "alerts",
+    "codes.send_leak_alert": "alerts",
+    "conversions.detect_leaked_codes": "alerts",
     "codes.top_up_short_advocates": "topups",
     "codes.pool_batch_landed": "topups",
     "participants.top_up_program_advocates": "topups",

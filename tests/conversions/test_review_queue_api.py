@@ -127,7 +127,7 @@ def test_a_manager_approves_and_denies_held_rewards_of_their_program_with_a_reas
     )
     page = asked.content.decode()
     assert "1 held reward will be denied" in page
-    assert "1 other reward not held for review" in page
+    assert "1 other reward is not held for review" in page
     without_reason = client.post(
         changelist,
         {"action": "deny_held", "_selected_action": [mine[0].pk], "_confirmed": "yes"},
