@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("codes", "0013_l_labels"),
         ("participants", "0007_l_labels"),
-        ("programs", "0008_review_leak_setting"),
+        ("programs", "0009_review_leak_setting"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("programs", "0007_j_reward_code_valid_days"),
+        ("programs", "0008_console_settings_time_zone"),
     ]
 
     operations = [
