@@ -390,13 +390,15 @@ CELERY_TASK_ROUTES = {
     "webhooks.deliveries_sweep": {"queue": "webhooks"},
     "webhooks.deliveries_prune": {"queue": "webhooks"},
     "codes.top_up_expired_holders": {"queue": "topups"},
+    "codes.announce_expired_codes": {"queue": "topups"},
 }
 CELERY_BEAT_SCHEDULE = {
     # Catch a low-stock crossing from any path (and re-arm alerts after stock rose).
     "codes-check-stock": {"task": "codes.check_code_stock", "schedule": 15 * 60.0},
     # Safety net for the top-up that runs when a batch lands.
     "codes-top-up-short-advocates": {"task": "codes.top_up_short_advocates", "schedule": 60 * 60.0},
-    # Advocates whose referral code expired get a fresh one (codes.tasks).
+    # Codes that expired are announced (code.expired), and advocates whose referral code
+    # expired get a fresh one (codes.tasks).
     "codes-top-up-expired-holders": {"task": "codes.top_up_expired_holders", "schedule": 15 * 60.0},
     "rewards-release-due": {"task": "participants.rewards_release_due", "schedule": 15 * 60},
     # Safety net for the fill that runs when a fuel-tank batch lands.

@@ -35,6 +35,7 @@ from .batches import (
     import_staging_sweep,
     validity_moment,
 )
+from .expiry import ExpiryRun, codes_expired_announce
 from .generation import (
     DEFAULT_GENERATED_LENGTH,
     GENERATED_ALPHABET,
@@ -75,6 +76,7 @@ __all__ = [
     "CodeNotHeld",
     "CodeNotRedeemable",
     "CodeSpaceTooSmall",
+    "ExpiryRun",
     "InvalidValidity",
     "PromoCodesOff",
     "TopUpRun",
@@ -88,6 +90,7 @@ __all__ = [
     "code_add_manual",
     "code_record_copy",
     "code_redeem",
+    "codes_expired_announce",
     "codes_holder_withdraw",
     "codes_top_up",
     "codes_top_up_expired",
