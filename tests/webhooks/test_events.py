@@ -293,7 +293,9 @@ def test_a_referral_held_for_review_is_announced_and_so_is_the_decision(
     with django_capture_on_commit_callbacks(execute=True):
         reward_review_decide(reward=denied.reward, approve=False, reason="fraud")
 
-    for items, email in zip(by_endpoint(receiver, plain, opted_in), [None, "ada@x.org"]):
+    for items, email in zip(
+        by_endpoint(receiver, plain, opted_in), [None, "ada@x.org"], strict=True
+    ):
         events = [item.event for item in items if item.event["type"] != "participant.created"]
         held = [e["data"] for e in events if e["type"] == "referral.held_for_review"]
         assert [data["order_id"] for data in held] == ["O-1", "O-2"]
