@@ -58,24 +58,18 @@ def codes_expired_announce(
 
 @transaction.atomic
 def _announce_chunk(*, chunk_size: int) -> int:
-    codes = list(
-        PromoCode.objects.select_for_update(skip_locked=True, of=("self",))
+    # The claim reads the codes table alone, in the partial index's order, so each chunk walks
+    # only the codes it takes; what the events say is read after, by id.
+    claimed = list(
+        PromoCode.objects.select_for_update(skip_locked=True)
         .filter(_UNANNOUNCED)
         .order_by("expires_at", "id")
-        .values(
-            "pk",
-            "code",
-            "program_id",
-            "pool_id",
-            "pool__name",
-            "holder__participant_id",
-            "expires_at",
-        )[:chunk_size]
+        .values_list("pk", "program_id")[:chunk_size]
     )
-    if not codes:
+    if not claimed:
         return 0
-    PromoCode.objects.filter(pk__in=[code["pk"] for code in codes]).update(
+    PromoCode.objects.filter(pk__in=[pk for pk, _ in claimed]).update(
         expired_notified_at=timezone.now()
     )
-    codes_expired_emit(codes=codes)
-    return len(codes)
+    codes_expired_emit(codes=claimed)
+    return len(claimed)

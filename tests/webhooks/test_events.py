@@ -24,6 +24,7 @@ from participants.services import (
 )
 from programs.models import CodeUsage, ReviewPolicy, RewardKind
 from tests.factories import ProgramFactory, stock_pool
+from tests.webhooks.docs_schemas import assert_documented, documented_types
 from webhooks.models import Delivery
 from webhooks.services import endpoint_create
 
@@ -88,6 +89,8 @@ def test_each_event_arrives_once_per_endpoint_signed(receiver, django_capture_on
         participant_erase(program=program, participant_id="friend-1")
 
     assert all(item.verified_with for item in receiver.received)
+    for item in receiver.received:
+        assert_documented(item.event)
     per_endpoint = {first.secret: [], second.secret: []}
     for item in receiver.received:
         per_endpoint[item.verified_with[0]].append(item)
@@ -127,6 +130,10 @@ def test_each_event_arrives_once_per_endpoint_signed(receiver, django_capture_on
     assert redeemed["data"]["email"] == "ada@example.com"
 
 
+def test_every_event_has_its_documented_schema():
+    assert documented_types() == {*EVENT_TYPES, "webhook.test"}
+
+
 def test_a_rolled_back_change_leaves_no_event(receiver):
     program = ProgramFactory()
     stock_pool(program, 3)
@@ -148,6 +155,8 @@ def test_without_endpoints_nothing_is_written():
 def by_endpoint(receiver, *endpoints):
     """The events each endpoint received, all signed with its secret and none twice."""
     assert receiver.received and all(item.verified_with for item in receiver.received)
+    for item in receiver.received:
+        assert_documented(item.event)
     got = {endpoint.secret: [] for endpoint in endpoints}
     for item in receiver.received:
         got[item.verified_with[0]].append(item)
