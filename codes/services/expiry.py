@@ -56,16 +56,21 @@ def codes_expired_announce(
     return run
 
 
-@transaction.atomic
-def _announce_chunk(*, chunk_size: int) -> int:
-    # The claim reads the codes table alone, in the partial index's order, so each chunk walks
-    # only the codes it takes; what the events say is read after, by id.
-    claimed = list(
+def claim_query(*, chunk_size: int):
+    """The claim of a chunk: the codes table alone, in the order of the partial index
+    promocode_expiry_unannounced, so each chunk walks only the codes it takes (what the
+    events say is read after, by id)."""
+    return (
         PromoCode.objects.select_for_update(skip_locked=True)
         .filter(_UNANNOUNCED)
         .order_by("expires_at", "id")
         .values_list("pk", "program_id")[:chunk_size]
     )
+
+
+@transaction.atomic
+def _announce_chunk(*, chunk_size: int) -> int:
+    claimed = list(claim_query(chunk_size=chunk_size))
     if not claimed:
         return 0
     PromoCode.objects.filter(pk__in=[pk for pk, _ in claimed]).update(

@@ -192,3 +192,28 @@ def test_four_workers_announcing_expired_codes_at_once_write_each_event_once():
         assert len(code_ids) == len(set(code_ids)) == 2000
     assert not PromoCode.objects.filter(expired_notified_at__isnull=True).exists()
     assert codes_expired_announce().announced == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_claim_walks_only_the_codes_still_to_announce():
+    """A million codes announced earlier are never walked again: the claim reads the partial
+    index that only the codes still to announce are in."""
+    from django.db import connection, transaction
+
+    from codes.services.expiry import claim_query
+
+    program = ProgramFactory(promo_codes_enabled=True)
+    stock_pool(program, 3000, prefix="K")
+    past = timezone.now() - timedelta(days=1)
+    announced = PromoCode.objects.order_by("pk").values("pk")[:2980]
+    PromoCode.objects.filter(pk__in=announced).update(expires_at=past, expired_notified_at=past)
+    PromoCode.objects.filter(expired_notified_at__isnull=True).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {PromoCode._meta.db_table}")
+    with transaction.atomic():
+        plan = claim_query(chunk_size=1000).explain()
+    assert "promocode_expiry_unannounced" in plan, plan
+    assert codes_expired_announce().announced == 20
