@@ -1,6 +1,13 @@
 """The business events of the codes app (foundation.events; payloads in docs/webhooks.md)."""
 
-from foundation.events import CODE_ASSIGNED, STOCK_EMPTY, STOCK_LOW, event_emit, events_emit
+from foundation.events import (
+    CODE_ASSIGNED,
+    CODE_EXPIRED,
+    STOCK_EMPTY,
+    STOCK_LOW,
+    event_emit,
+    events_emit,
+)
 
 from .models import AlertKind, CodeState, PromoCode
 
@@ -30,6 +37,43 @@ def codes_assigned_emit(*, program_id: int, holder_id: int, claimed: int) -> Non
         ]
 
     events_emit(program_id=program_id, types=(CODE_ASSIGNED,), build=build)
+
+
+def codes_expired_emit(*, codes: list[tuple[int, int]]) -> None:
+    """code.expired for each of these codes, (id, program id) just claimed by
+    codes_expired_announce; one announcement per program, read only if an endpoint wants it.
+    No personal data: the holder by their participant id only."""
+    programs: dict[int, list[int]] = {}
+    for pk, program_id in codes:
+        programs.setdefault(program_id, []).append(pk)
+    for program_id, ids in programs.items():
+
+        def build(ids=ids, program_id=program_id):
+            theirs = (
+                PromoCode.objects.filter(pk__in=ids)
+                .order_by("expires_at", "id")
+                .values(
+                    "pk", "code", "pool_id", "pool__name", "holder__participant_id", "expires_at"
+                )
+            )
+            return [
+                (
+                    CODE_EXPIRED,
+                    {
+                        "code_id": code["pk"],
+                        "code": code["code"],
+                        "program_id": program_id,
+                        "pool_id": code["pool_id"],
+                        "pool": code["pool__name"],
+                        "participant_id": code["holder__participant_id"],
+                        "expires_at": code["expires_at"],
+                    },
+                    "",
+                )
+                for code in theirs
+            ]
+
+        events_emit(program_id=program_id, types=(CODE_EXPIRED,), build=build)
 
 
 def stock_alert_emit(alert) -> None:

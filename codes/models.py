@@ -391,6 +391,9 @@ class PromoCode(models.Model):
     # (CodeState.VALID_NOW, codes.rules.ATTRIBUTE_REFUSALS).
     valid_from = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # When its code.expired event was written (codes.services.expiry): set once, by the claim
+    # that writes the event, so two workers never announce one code twice.
+    expired_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
     voided_at = models.DateTimeField(null=True, blank=True)
     voided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -495,6 +498,18 @@ class PromoCode(models.Model):
                 fields=["expires_at"],
                 condition=Q(expires_at__isnull=False),
                 name="promocode_expiring",
+            ),
+            # Codes whose expiry is still to be announced (code.expired), by when: the claim
+            # of codes_expired_announce reads it in order. A code leaves it once announced,
+            # redeemed or voided, so a million codes announced are never walked again.
+            models.Index(
+                fields=["expires_at", "id"],
+                condition=Q(
+                    expires_at__isnull=False,
+                    expired_notified_at__isnull=True,
+                    status__in=[CodeStatus.AVAILABLE, CodeStatus.ASSIGNED],
+                ),
+                name="promocode_expiry_unannounced",
             ),
             # Use of the stock per day (the stock page's chart, the forecast), per pool: codes
             # handed out of the pool, by when. Partial on both columns the queries filter on, so

@@ -9,6 +9,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from foundation.tasks import enqueue_on_commit
 from programs.models import Program
 
 from . import selectors, services
@@ -64,10 +65,28 @@ EXPIRED_TOP_UP_WINDOW = timedelta(hours=1)
 
 @shared_task(name="codes.top_up_expired_holders")
 def top_up_expired_holders():
-    """Periodic: give advocates whose referral code just expired a fresh one."""
+    """Periodic: announce the codes that expired (code.expired, each once), then give
+    advocates whose referral code just expired a fresh one."""
+    _announce_expired()
     run = services.codes_top_up_expired(since=timezone.now() - EXPIRED_TOP_UP_WINDOW)
     log.info("Top-up after expiry: %s", run)
     return run.codes_assigned
+
+
+@shared_task(name="codes.announce_expired_codes")
+def announce_expired_codes():
+    """The announcement of expired codes going on where a run stopped at its bound (a large
+    batch expired at once): it enqueues itself again until none is left."""
+    return _announce_expired()
+
+
+def _announce_expired() -> int:
+    run = services.codes_expired_announce()
+    if run.announced:
+        log.info("Expired codes announced: %s%s", run.announced, " (more to come)" * run.more)
+    if run.more:
+        enqueue_on_commit(announce_expired_codes)
+    return run.announced
 
 
 @shared_task(name="codes.pool_batch_landed")

@@ -403,6 +403,7 @@ CELERY_TASK_ROUTES = {
     "webhooks.deliveries_sweep": {"queue": "webhooks"},
     "webhooks.deliveries_prune": {"queue": "webhooks"},
     "codes.top_up_expired_holders": {"queue": "topups"},
+    "codes.announce_expired_codes": {"queue": "topups"},
 }
 CELERY_BEAT_SCHEDULE = {
     # Catch a low-stock crossing from any path (and re-arm alerts after stock rose).
@@ -414,7 +415,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "conversions.detect_leaked_codes",
         "schedule": 5 * 60.0,
     },
-    # Advocates whose referral code expired get a fresh one (codes.tasks).
+    # Codes that expired are announced (code.expired), and advocates whose referral code
+    # expired get a fresh one (codes.tasks).
     "codes-top-up-expired-holders": {"task": "codes.top_up_expired_holders", "schedule": 15 * 60.0},
     "rewards-release-due": {"task": "participants.rewards_release_due", "schedule": 15 * 60},
     # Safety net for the fill that runs when a fuel-tank batch lands.

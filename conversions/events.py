@@ -4,6 +4,7 @@ from foundation.events import (
     CODE_REDEEMED,
     CONVERSION_REVERSED,
     REFERRAL_CONVERTED,
+    REFERRAL_HELD_FOR_REVIEW,
     REWARD_AVAILABLE,
     REWARD_CREATED,
     event_emit,
@@ -13,13 +14,21 @@ from participants.events import reward_data
 from participants.models import Participant, RewardStatus
 
 from .models import Conversion, ConversionStatus
+from .review import review_body
 
-_OUTCOME_TYPES = (CODE_REDEEMED, REFERRAL_CONVERTED, REWARD_CREATED, REWARD_AVAILABLE)
+_OUTCOME_TYPES = (
+    CODE_REDEEMED,
+    REFERRAL_CONVERTED,
+    REFERRAL_HELD_FOR_REVIEW,
+    REWARD_CREATED,
+    REWARD_AVAILABLE,
+)
 
 
 def conversion_outcome_emit(*, conversion: Conversion, reward) -> None:
     """What an attributed order did: its code redeemed (one use), and when it converted the
-    referral, the referral converted and the reward created (and available, without review)."""
+    referral, the referral converted and the reward created (and available, without review;
+    the referral held for review when the review policy withheld its reward)."""
     if conversion.status != ConversionStatus.ATTRIBUTED or conversion.code_id is None:
         return
 
@@ -42,20 +51,23 @@ def conversion_outcome_emit(*, conversion: Conversion, reward) -> None:
             )
         ]
         if reward is not None:
-            events.append(
-                (
-                    REFERRAL_CONVERTED,
-                    {
-                        "referral_id": conversion.referral_id,
-                        **order,
-                        "friend_id": people[conversion.friend_id].participant_id,
-                        "order_subtotal": str(conversion.order_subtotal),
-                        "currency": conversion.currency_code,
-                        "reward_id": reward.pk,
-                    },
-                    advocate.email,
+            referral = {
+                "referral_id": conversion.referral_id,
+                **order,
+                "friend_id": people[conversion.friend_id].participant_id,
+                "order_subtotal": str(conversion.order_subtotal),
+                "currency": conversion.currency_code,
+                "reward_id": reward.pk,
+            }
+            events.append((REFERRAL_CONVERTED, referral, advocate.email))
+            if reward.status == RewardStatus.PENDING_REVIEW:
+                events.append(
+                    (
+                        REFERRAL_HELD_FOR_REVIEW,
+                        {**referral, "review": review_body(conversion)},
+                        advocate.email,
+                    )
                 )
-            )
             data = reward_data(reward, advocate)
             events.append((REWARD_CREATED, data, advocate.email))
             if reward.status == RewardStatus.AVAILABLE:

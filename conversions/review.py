@@ -195,3 +195,17 @@ def review_decide(score: int, thresholds: tuple[int, int]) -> str:
 def review_of(facts: ReviewFacts, thresholds: tuple[int, int]) -> Review:
     score, reasons = review_score(facts)
     return Review(review_decide(score, thresholds), score, reasons)
+
+
+def review_body(conversion) -> dict | None:
+    """The review made at attribution as the conversion's answer and the
+    referral.held_for_review event show it: {status, score, reasons}; None when none was made
+    (the policy is off, or the order rewarded nobody)."""
+    if not conversion.review_status:
+        return None
+    reasons = conversion.review_reasons.split(",") if conversion.review_reasons else []
+    return {
+        "status": conversion.review_status,
+        "score": conversion.review_score,
+        "reasons": reasons,
+    }

@@ -41,7 +41,7 @@ from programs.models import CodeUsage, Program
 
 from .events import conversion_outcome_emit, conversion_reversed_emit
 from .models import Conversion, ConversionItem, ConversionReason, ConversionStatus, ReviewStatus
-from .review import review_of
+from .review import review_body, review_of
 from .selectors import leaked_code_candidates, review_facts
 from .sql import ARGUMENTS, ATTRIBUTE_FUNCTION, EXISTING, PYTHON
 
@@ -229,19 +229,6 @@ def conversion_body(conversion: Conversion, reward: Reward | None = None) -> dic
             code for code in promo_codes_split(conversion.promo_code) if code != code_used
         ],
         "review": review_body(conversion),
-    }
-
-
-def review_body(conversion: Conversion) -> dict | None:
-    """The review at attribution (conversions.review); None when none was made (the policy is
-    off, or the order rewarded nobody)."""
-    if not conversion.review_status:
-        return None
-    reasons = conversion.review_reasons.split(",") if conversion.review_reasons else []
-    return {
-        "status": conversion.review_status,
-        "score": conversion.review_score,
-        "reasons": reasons,
     }
 
 

@@ -13,6 +13,7 @@ CODE_ASSIGNED = "code.assigned"
 CODE_REDEEMED = "code.redeemed"
 CODE_EXPIRED = "code.expired"
 REFERRAL_CONVERTED = "referral.converted"
+REFERRAL_HELD_FOR_REVIEW = "referral.held_for_review"
 REWARD_CREATED = "reward.created"
 REWARD_AVAILABLE = "reward.available"
 REWARD_PAID = "reward.paid"
@@ -28,6 +29,7 @@ EVENT_TYPES = (
     CODE_REDEEMED,
     CODE_EXPIRED,
     REFERRAL_CONVERTED,
+    REFERRAL_HELD_FOR_REVIEW,
     REWARD_CREATED,
     REWARD_AVAILABLE,
     REWARD_PAID,

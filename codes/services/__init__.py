@@ -36,6 +36,7 @@ from .batches import (
     import_staging_sweep,
     validity_moment,
 )
+from .expiry import ExpiryRun, codes_expired_announce
 from .generation import (
     DEFAULT_GENERATED_LENGTH,
     GENERATED_ALPHABET,
@@ -77,6 +78,7 @@ __all__ = [
     "CodeNotHeld",
     "CodeNotRedeemable",
     "CodeSpaceTooSmall",
+    "ExpiryRun",
     "InvalidValidity",
     "PromoCodesOff",
     "TopUpRun",
@@ -91,6 +93,7 @@ __all__ = [
     "code_leak_flag",
     "code_record_copy",
     "code_redeem",
+    "codes_expired_announce",
     "codes_holder_withdraw",
     "codes_top_up",
     "codes_top_up_expired",

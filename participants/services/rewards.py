@@ -194,6 +194,13 @@ def reward_review_decide(*, reward: Reward, approve: bool, reason: str = "") -> 
     else:
         _start_review(reward, program, now=now)
     reward.save(update_fields=["status", "reason_code", "available_at", "cancelled_at"])
+    # What a receiver of reward.created (status pending_review) hears next: cancelled when
+    # denied, available when approved without a review period (else when it ends, or when a
+    # fuel-tank reward gets its code: rewards_release_due, rewards_fill_waiting).
+    if reward.status == RewardStatus.CANCELLED:
+        reward_emit(reward=reward, type=REWARD_CANCELLED)
+    elif reward.status == RewardStatus.AVAILABLE:
+        reward_emit(reward=reward, type=REWARD_AVAILABLE)
     audit_record(
         obj=reward,
         event="reward approved after review" if approve else "reward denied after review",

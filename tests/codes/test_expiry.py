@@ -3,6 +3,7 @@ attributes no order; an advocate whose code expires gets a fresh one; batches ca
 validity from the commands."""
 
 import io
+import json
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from codes.models import Batch, CodeStatus, PromoCode
-from codes.services import codes_top_up
+from codes.services import codes_expired_announce, codes_top_up
 from codes.tasks import top_up_expired_holders
 from programs.models import CodeUsage
 from tests.api_helpers import advocate_with_code, client_for, stocked_program, url
@@ -157,3 +158,62 @@ def test_an_expired_code_is_not_claimed_by_32_concurrent_top_ups():
     assert errors == []
     assert not PromoCode.objects.filter(pk__in=expired, holder__isnull=False).exists()
     assert PromoCode.objects.filter(holder__isnull=False).count() == 32
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_four_workers_announcing_expired_codes_at_once_write_each_event_once():
+    from webhooks.models import Delivery
+    from webhooks.services import endpoint_create
+
+    program = ProgramFactory(promo_codes_enabled=True)
+    stock_pool(program, 2000, prefix="K")
+    PromoCode.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+    endpoints = [
+        endpoint_create(program=program, url=f"http://127.0.0.1:9/{n}", allow_private=True)
+        for n in range(2)
+    ]
+    told = []
+
+    def work():
+        # Small chunks, so the four workers meet on the same codes many times over.
+        told.append(codes_expired_announce(chunk_size=25, max_chunks=1000).announced)
+
+    errors = run_threads(4, work, lambda i: ())
+    assert errors == []
+    assert sum(told) == 2000
+    assert len([n for n in told if n]) > 1  # the workers shared the codes
+    for endpoint in endpoints:
+        rows = Delivery.objects.filter(endpoint=endpoint, event_type="code.expired")
+        code_ids = [
+            json.loads(payload)["data"]["code_id"]
+            for payload in rows.values_list("payload", flat=True)
+        ]
+        assert len(code_ids) == len(set(code_ids)) == 2000
+    assert not PromoCode.objects.filter(expired_notified_at__isnull=True).exists()
+    assert codes_expired_announce().announced == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_claim_walks_only_the_codes_still_to_announce():
+    """A million codes announced earlier are never walked again: the claim reads the partial
+    index that only the codes still to announce are in."""
+    from django.db import connection, transaction
+
+    from codes.services.expiry import claim_query
+
+    program = ProgramFactory(promo_codes_enabled=True)
+    stock_pool(program, 3000, prefix="K")
+    past = timezone.now() - timedelta(days=1)
+    announced = PromoCode.objects.order_by("pk").values("pk")[:2980]
+    PromoCode.objects.filter(pk__in=announced).update(expires_at=past, expired_notified_at=past)
+    PromoCode.objects.filter(expired_notified_at__isnull=True).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {PromoCode._meta.db_table}")
+    with transaction.atomic():
+        plan = claim_query(chunk_size=1000).explain()
+    assert "promocode_expiry_unannounced" in plan, plan
+    assert codes_expired_announce().announced == 20

@@ -40,6 +40,20 @@ def test_add_webhook_prints_the_id_and_secret_on_its_last_line(receiver):
     assert secret.startswith("whsec_")
     Webhook(secret)
     assert endpoint.events == ["reward.paid", "referral.converted"]
+    named = add_webhook(
+        "--program",
+        "shoes",
+        "--url",
+        receiver.url,
+        "--event",
+        "code.expired",
+        "--event",
+        "referral.held_for_review",
+    )
+    assert Endpoint.objects.get(pk=named.splitlines()[-1].split()[0]).events == [
+        "code.expired",
+        "referral.held_for_review",
+    ]
     everything = add_webhook("--program", "shoes", "--url", receiver.url)
     assert Endpoint.objects.get(pk=everything.splitlines()[-1].split()[0]).events == []
 

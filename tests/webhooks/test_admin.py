@@ -92,3 +92,21 @@ def test_a_manager_cannot_add_an_endpoint_to_another_program(manager_client, rec
     assert response.status_code == 200
     assert "program" in response.context["adminform"].form.errors
     assert not Endpoint.objects.exists()
+
+
+def test_the_add_form_offers_the_expiry_and_review_events(manager_client, receiver):
+    client, alpha = manager_client
+    add = reverse("admin:webhooks_endpoint_add")
+    page = client.get(add).content.decode()
+    for name in ("code.expired", "referral.held_for_review"):
+        assert f'value="{name}"' in page
+    client.post(
+        add,
+        {
+            "program": alpha.pk,
+            "url": receiver.url,
+            "events": ["code.expired", "referral.held_for_review"],
+            "enabled": "on",
+        },
+    )
+    assert Endpoint.objects.get().events == ["code.expired", "referral.held_for_review"]

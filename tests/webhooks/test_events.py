@@ -6,21 +6,25 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from codes.models import PromoCode
+from codes.models import CodeStatus, PromoCode
+from codes.services import codes_void, expiry
+from codes.tasks import top_up_expired_holders
 from conversions.services import conversion_record, conversion_reverse
 from foundation.events import EVENT_TYPES
-from participants.models import Reward
+from participants.models import Reward, RewardStatus
 from participants.services import (
     participant_erase,
     participant_upsert,
+    reward_review_decide,
     rewards_mark_paid,
     rewards_release_due,
 )
-from programs.models import CodeUsage, RewardKind
+from programs.models import CodeUsage, ReviewPolicy, RewardKind
 from tests.factories import ProgramFactory, stock_pool
+from tests.webhooks.docs_schemas import assert_documented, documented_types
 from webhooks.models import Delivery
 from webhooks.services import endpoint_create
 
@@ -85,6 +89,8 @@ def test_each_event_arrives_once_per_endpoint_signed(receiver, django_capture_on
         participant_erase(program=program, participant_id="friend-1")
 
     assert all(item.verified_with for item in receiver.received)
+    for item in receiver.received:
+        assert_documented(item.event)
     per_endpoint = {first.secret: [], second.secret: []}
     for item in receiver.received:
         per_endpoint[item.verified_with[0]].append(item)
@@ -92,8 +98,8 @@ def test_each_event_arrives_once_per_endpoint_signed(receiver, django_capture_on
         ids = Counter(item.id for item in items)
         assert max(ids.values()) == 1, f"an event arrived twice at {secret}"
         types = {item.event["type"] for item in items}
-        # code.expired is emitted once codes expire (not part of this flow).
-        assert types == set(EVENT_TYPES) - {"code.expired"}
+        # The two that need an expiry or a review policy have their own tests below.
+        assert types == set(EVENT_TYPES) - {"code.expired", "referral.held_for_review"}
     # Both endpoints got the same events under the same ids.
     assert {i.id for i in per_endpoint[first.secret]} == {i.id for i in per_endpoint[second.secret]}
     assert Delivery.objects.exclude(status="delivered").count() == 0
@@ -124,6 +130,10 @@ def test_each_event_arrives_once_per_endpoint_signed(receiver, django_capture_on
     assert redeemed["data"]["email"] == "ada@example.com"
 
 
+def test_every_event_has_its_documented_schema():
+    assert documented_types() == {*EVENT_TYPES, "webhook.test"}
+
+
 def test_a_rolled_back_change_leaves_no_event(receiver):
     program = ProgramFactory()
     stock_pool(program, 3)
@@ -140,3 +150,185 @@ def test_without_endpoints_nothing_is_written():
     stock_pool(program, 3)
     participant_upsert(program=program, participant_id="ada")
     assert not Delivery.objects.exists()
+
+
+def by_endpoint(receiver, *endpoints):
+    """The events each endpoint received, all signed with its secret and none twice."""
+    assert receiver.received and all(item.verified_with for item in receiver.received)
+    for item in receiver.received:
+        assert_documented(item.event)
+    got = {endpoint.secret: [] for endpoint in endpoints}
+    for item in receiver.received:
+        got[item.verified_with[0]].append(item)
+    for items in got.values():
+        assert max(Counter(item.id for item in items).values()) == 1
+    return [got[endpoint.secret] for endpoint in endpoints]
+
+
+def test_a_code_that_expires_held_or_available_is_announced_once(
+    receiver, django_capture_on_commit_callbacks
+):
+    program = ProgramFactory(code_usage=CodeUsage.SINGLE, codes_per_advocate=1)
+    pool = stock_pool(program, 6)
+    # Each change commits (its events sent on commit), as outside a test.
+    with django_capture_on_commit_callbacks(execute=True):
+        advocate, _ = participant_upsert(program=program, participant_id="ada", email="ada@x.org")
+    held = PromoCode.objects.get(holder=advocate)
+    available = PromoCode.objects.filter(status=CodeStatus.AVAILABLE).order_by("pk")
+    spare, voided, later = available[0], available[1], available[2]
+    with django_capture_on_commit_callbacks(execute=True):
+        codes_void(program=program, codes=[voided.code], reason="test")
+    past = timezone.now() - timedelta(minutes=5)
+    PromoCode.objects.filter(pk__in=[held.pk, spare.pk, voided.pk]).update(expires_at=past)
+    PromoCode.objects.filter(pk=later.pk).update(expires_at=timezone.now() + timedelta(days=1))
+    plain = endpoint_create(program=program, url=receiver.url, events=["code.expired"])
+    opted_in = endpoint_create(program=program, url=receiver.url + "?2", include_email=True)
+    receiver.secrets = [plain.secret, opted_in.secret]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        top_up_expired_holders()
+    with django_capture_on_commit_callbacks(execute=True):
+        top_up_expired_holders()  # a second run announces nothing again
+
+    for items in by_endpoint(receiver, plain, opted_in):
+        expired = sorted(
+            (item.event["data"] for item in items if item.event["type"] == "code.expired"),
+            key=lambda data: data["code_id"],
+        )
+        # The held code and the available one; not the voided one, not the one still valid.
+        assert expired == [
+            {
+                "version": 1,
+                "code_id": held.pk,
+                "code": held.code,
+                "program_id": program.pk,
+                "pool_id": pool.pk,
+                "pool": pool.name,
+                "participant_id": "ada",
+                "expires_at": past.isoformat(),
+            },
+            {
+                "version": 1,
+                "code_id": spare.pk,
+                "code": spare.code,
+                "program_id": program.pk,
+                "pool_id": pool.pk,
+                "pool": pool.name,
+                "participant_id": None,
+                "expires_at": past.isoformat(),
+            },
+        ]
+    # The advocate got a fresh code in the same run (code.assigned, to the endpoint of all).
+    types = [item.event["type"] for item in receiver.received]
+    assert types.count("code.assigned") == 1
+    assert PromoCode.objects.held_by(advocate).exclude(pk=held.pk).count() == 1
+
+
+def test_expired_codes_past_one_runs_bound_are_announced_by_the_runs_that_follow(
+    receiver, django_capture_on_commit_callbacks
+):
+    program = ProgramFactory()
+    stock_pool(program, 25)
+    PromoCode.objects.update(expires_at=timezone.now() - timedelta(hours=1))
+    endpoint = endpoint_create(program=program, url=receiver.url)
+    receiver.secrets = [endpoint.secret]
+    # 3 chunks of 4 per run: 25 codes take three runs, the task enqueueing itself after each.
+    expiry.EXPIRY_CHUNK, saved_chunk = 4, expiry.EXPIRY_CHUNK
+    expiry.EXPIRY_CHUNKS_PER_RUN, saved_chunks = 3, expiry.EXPIRY_CHUNKS_PER_RUN
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            top_up_expired_holders()
+    finally:
+        expiry.EXPIRY_CHUNK, expiry.EXPIRY_CHUNKS_PER_RUN = saved_chunk, saved_chunks
+    (items,) = by_endpoint(receiver, endpoint)
+    codes = [item.event["data"]["code"] for item in items]
+    assert sorted(codes) == sorted(PromoCode.objects.values_list("code", flat=True))
+    assert not PromoCode.objects.filter(expired_notified_at__isnull=True).exists()
+
+
+def path(request):
+    """The attribution path of a test: the database function needs PostgreSQL."""
+    if request.param == "database" and connection.vendor != "postgresql":
+        pytest.skip("the database path needs PostgreSQL")
+    return request.param
+
+
+@pytest.fixture(params=["database", "python"])
+def attribution_path(request, settings):
+    chosen = path(request)
+    settings.CONVERSIONS_FAST_PATH = chosen == "database"
+    return chosen
+
+
+def test_a_referral_held_for_review_is_announced_and_so_is_the_decision(
+    receiver, django_capture_on_commit_callbacks, attribution_path
+):
+    program = ProgramFactory(
+        code_usage=CodeUsage.MULTI,
+        reward_kind=RewardKind.CREDIT,
+        reward_amount=Decimal("5.00"),
+        reward_currency="EUR",
+        review_policy=ReviewPolicy.MODERATE,
+    )
+    stock_pool(program, 4)
+    plain = endpoint_create(program=program, url=receiver.url)
+    opted_in = endpoint_create(program=program, url=receiver.url + "?2", include_email=True)
+    receiver.secrets = [plain.secret, opted_in.secret]
+    with django_capture_on_commit_callbacks(execute=True):
+        advocate, _ = participant_upsert(program=program, participant_id="ada", email="ada@x.org")
+    code = held_code(advocate)
+
+    def held_order(order_id, friend):
+        # A disposable address scores 40: held under the moderate policy.
+        return conversion_record(
+            program=program,
+            payload={
+                "order_id": order_id,
+                "promo_code": code,
+                "customer_id": friend,
+                "customer_email": f"{friend}@mailinator.com",
+                "order_subtotal": Decimal("80.00"),
+                "currency_code": "EUR",
+            },
+        )[0]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        approved = held_order("O-1", "friend-1")
+    with django_capture_on_commit_callbacks(execute=True):
+        denied = held_order("O-2", "friend-2")
+    assert {approved.reward.status, denied.reward.status} == {RewardStatus.PENDING_REVIEW}
+    with django_capture_on_commit_callbacks(execute=True):
+        reward_review_decide(reward=approved.reward, approve=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        reward_review_decide(reward=denied.reward, approve=False, reason="fraud")
+
+    for items, email in zip(
+        by_endpoint(receiver, plain, opted_in), [None, "ada@x.org"], strict=True
+    ):
+        events = [item.event for item in items if item.event["type"] != "participant.created"]
+        held = [e["data"] for e in events if e["type"] == "referral.held_for_review"]
+        assert [data["order_id"] for data in held] == ["O-1", "O-2"]
+        assert held[0] == {
+            "version": 1,
+            "referral_id": approved.referral_id,
+            "conversion_id": approved.pk,
+            "order_id": "O-1",
+            "participant_id": "ada",
+            "friend_id": "friend-1",
+            "order_subtotal": "80.00",
+            "currency": "EUR",
+            "reward_id": approved.reward_id,
+            "review": {"status": "held", "score": 40, "reasons": ["disposable_email"]},
+            **({"email": email} if email else {}),
+        }
+        created = [e["data"] for e in events if e["type"] == "reward.created"]
+        assert [data["status"] for data in created] == ["pending_review"] * 2
+        # Approved without a review period: available at once; denied: cancelled.
+        decided = [(e["type"], e["data"]["reward_id"]) for e in events[-2:]]
+        assert decided == [
+            ("reward.available", approved.reward_id),
+            ("reward.cancelled", denied.reward_id),
+        ]
+        # Held: the referral converted all the same (the attribution stands), once each.
+        types = Counter(e["type"] for e in events)
+        assert types["referral.converted"] == 2 and types["referral.held_for_review"] == 2
