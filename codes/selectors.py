@@ -43,7 +43,7 @@ from .models import (
     PromoCode,
     StockAlert,
 )
-from .parsing import file_format, read_rows
+from .parsing import file_format, read_rows, skipped_phrases
 
 USE_WINDOW_DAYS = 7
 
@@ -493,6 +493,32 @@ class UploadPreview:
     first_row: list = field(default_factory=list)  # without a header: a first row of cells
     usage: str = ""
     file_format: str = ""
+    platform: str = ""  # the platform export recognised (codes.parsing.layouts), if any
+    skipped: dict = field(default_factory=dict)  # {Skip: rows} of a platform export
+    # For the column picker: the first rows of every column (shown), whether the first is a
+    # header, and how many columns the first row has (the columns that may be chosen).
+    sample_rows: list = field(default_factory=list)
+    has_header: bool = False
+    width: int = 0
+    column_chosen: bool = False
+
+    @property
+    def skipped_phrases(self):
+        return skipped_phrases(self.skipped)
+
+    @property
+    def columns(self):
+        """[(index, label, first values)] of each column the picker offers."""
+        rows = self.sample_rows
+        head, body = (rows[0], rows[1:]) if self.has_header else ([], rows)
+        return [
+            (
+                i,
+                head[i] if i < len(head) and head[i] else "",
+                [row[i] if i < len(row) else "" for row in body],
+            )
+            for i in range(self.width)
+        ]
 
     @property
     def complete(self):
@@ -503,13 +529,16 @@ class UploadPreview:
         return self.invalid_rows + self.duplicates_in_file + self.already_in_program
 
 
-def upload_preview(*, pool: Pool, stream: BinaryIO, file_name: str) -> UploadPreview:
+def upload_preview(
+    *, pool: Pool, stream: BinaryIO, file_name: str, column: int | None = None
+) -> UploadPreview:
     """Read an uploaded file as a stream and say what importing it would do.
 
     Memory stays bounded whatever the file: the parser's limits bound what a row can expand
     to, at most CODES_PREVIEW_CHECKED_ROWS codes are held for the duplicate and existing-code
     checks (looked up a few thousand at a time, no query per row), and only the first refused
-    rows are kept. Raises parsing.UnreadableFile.
+    rows are kept. `column` is the codes' column the manager chose (0-based). Raises
+    parsing.UnreadableFile (parsing.NoCodeColumn when the column must be chosen).
     """
     fmt = file_format(file_name)
     preview = UploadPreview(
@@ -524,7 +553,7 @@ def upload_preview(*, pool: Pool, stream: BinaryIO, file_name: str) -> UploadPre
             refused.append({"line": line, "value": value, "reason": reason})
 
     layout = {}
-    for row in read_rows(stream, fmt, layout=layout):
+    for row in read_rows(stream, fmt, layout=layout, column=column):
         preview.rows_read += 1
         if row.code is None:
             preview.invalid_rows += 1
@@ -542,6 +571,13 @@ def upload_preview(*, pool: Pool, stream: BinaryIO, file_name: str) -> UploadPre
     preview.header = layout.get("header")
     preview.column = layout.get("column", 0) + 1
     preview.first_row = layout.get("first_row", [])
+    preview.platform = layout.get("platform", "")
+    preview.skipped = dict(layout.get("skipped", {}))
+    preview.rows_read += sum(preview.skipped.values())
+    preview.sample_rows = layout.get("sample_rows", [])
+    preview.has_header = layout.get("has_header", False)
+    preview.width = layout.get("width", 0)
+    preview.column_chosen = layout.get("chosen", False)
     codes = list(first_line)
     existing = set()
     for start in range(0, len(codes), _EXISTING_CHUNK):
