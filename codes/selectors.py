@@ -43,7 +43,7 @@ from .models import (
     PromoCode,
     StockAlert,
 )
-from .parsing import file_format, read_rows, skipped_phrases
+from .parsing import SAMPLE_ROWS, SKIP_REASONS, Skip, file_format, read_rows, skipped_phrases
 
 USE_WINDOW_DAYS = 7
 
@@ -501,24 +501,35 @@ class UploadPreview:
     has_header: bool = False
     width: int = 0
     column_chosen: bool = False
+    # The first row names no codes: the manager must choose their column (nothing is counted).
+    needs_column: bool = False
+    no_column_reason: str = ""
+    size: int = 0  # the file's bytes
 
     @property
     def skipped_phrases(self):
         return skipped_phrases(self.skipped)
 
     @property
-    def columns(self):
-        """[(index, label, first values)] of each column the picker offers."""
-        rows = self.sample_rows
-        head, body = (rows[0], rows[1:]) if self.has_header else ([], rows)
+    def skipped_rows(self):
+        """[(reason in words, rows)] of each reason that skipped rows."""
+        return [(SKIP_REASONS[r], self.skipped[r]) for r in Skip if self.skipped.get(r)]
+
+    @property
+    def picker_columns(self):
+        """[(index, number, header, checked)] of each column the picker offers (the first
+        row's cells)."""
+        head = self.sample_rows[0] if self.has_header and self.sample_rows else []
         return [
-            (
-                i,
-                head[i] if i < len(head) and head[i] else "",
-                [row[i] if i < len(row) else "" for row in body],
-            )
+            (i, i + 1, head[i] if i < len(head) else "", i + 1 == self.column)
             for i in range(self.width)
         ]
+
+    @property
+    def picker_rows(self):
+        """The first data rows, each cut or padded to the picker's columns."""
+        body = self.sample_rows[1:] if self.has_header else self.sample_rows
+        return [[row[i] if i < len(row) else "" for i in range(self.width)] for row in body]
 
     @property
     def complete(self):
@@ -597,6 +608,30 @@ def upload_preview(
     unchecked = preview.valid_rows - preview.checked_rows
     preview.codes_to_add = len(codes) - len(existing) + unchecked
     return preview
+
+
+def upload_columns(
+    *, pool: Pool, stream: BinaryIO, file_name: str, reason: str = ""
+) -> UploadPreview:
+    """The columns of a file whose first row names no codes (parsing.NoCodeColumn), for the
+    manager to choose the codes' column: the first rows of each, read with the first row as
+    its header. Nothing is counted. Raises parsing.UnreadableFile."""
+    fmt = file_format(file_name)
+    layout = {}
+    rows = read_rows(stream, fmt, layout=layout, column=0)
+    for _row in itertools.islice(rows, SAMPLE_ROWS):
+        pass
+    return UploadPreview(
+        file_name=file_name,
+        usage=pool.program.get_code_usage_display(),
+        file_format=fmt,
+        sample_rows=layout.get("sample_rows", []),
+        has_header=True,
+        width=layout.get("width", 0),
+        needs_column=True,
+        no_column_reason=reason,
+        column=0,
+    )
 
 
 def upload_batches_waiting(*, older_than, now=None):

@@ -129,15 +129,15 @@ def _chosen_column(column, cells, *, header):
 
 
 def _is_header(cells, column, following):
-    """A first row naming no codes is a header when its cell in `column` is no code: blank
-    beside other cells, a word that heads columns (`Title`, `Status`…), or not valid as a code
-    while the next row's cell is (`Codes for May` above `MAY10`: a file of bad codes alone is
+    """A first row naming no codes is a header when one of its cells is a word that heads
+    columns (`Title`, `Status`…), or its cell in `column` is no code: blank beside other cells,
+    or not valid as a code while the next row's cell is (`Codes for May` above `MAY10`: a file of bad codes alone is
     read, each refused)."""
+    if any(header_key(c) in _HEADER_WORD_KEYS for c in cells):
+        return True
     cell = cells[column] if column < len(cells) else None
     if _blank(cell):
         return any(not _blank(c) for c in cells)
-    if header_key(cell) in _HEADER_WORD_KEYS:
-        return True
     if _classify(0, cell).code is not None:
         return False
     below = following[column] if following is not None and column < len(following) else None
