@@ -131,8 +131,8 @@ def _chosen_column(column, cells, *, header):
 def _is_header(cells, column, following):
     """A first row naming no codes is a header when one of its cells is a word that heads
     columns (`Title`, `Status`…), or its cell in `column` is no code: blank beside other cells,
-    or not valid as a code while the next row's cell is (`Codes for May` above `MAY10`: a file of bad codes alone is
-    read, each refused)."""
+    or not valid as a code while the next row's cell is (`Codes for May` above `MAY10`; a file
+    of bad codes alone is read, each refused)."""
     if any(header_key(c) in _HEADER_WORD_KEYS for c in cells):
         return True
     cell = cells[column] if column < len(cells) else None
