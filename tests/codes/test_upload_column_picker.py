@@ -142,3 +142,27 @@ def test_the_preview_names_the_platform_and_counts_the_skipped(client, user, poo
     assert done.status_code == 302
     messages = [str(m) for m in done.wsgi_request._messages]
     assert any("2 skipped: expired in the file" in m for m in messages)
+
+
+def test_the_picker_and_the_skipped_rows_in_chinese(client, user, pool):
+    response = client.post(
+        UPLOAD,
+        {"pool": pool.pk, "import_file": SimpleUploadedFile("discounts.csv", SHOPIFY)},
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    page = response.text
+    assert "已识别为 <strong>Shopify 折扣码</strong> 导出文件" in page
+    assert "优惠码所在列" in page and "第 2 列" in page
+    assert "已跳过：文件中已过期" in page and "已跳过：文件显示已被使用" in page
+    assert "从这一列读取优惠码" in page
+    first = client.post(
+        UPLOAD,
+        {"pool": pool.pk, "import_file": SimpleUploadedFile("codes.csv", TWO_COLUMNS)},
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    picked = client.post(
+        UPLOAD,
+        {"choose": "1", "upload": reference_of(first), "column": "1"},
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    assert "按您的选择，优惠码读取自<strong>第 2 列</strong>（表头为“alt”）" in picked.text
