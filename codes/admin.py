@@ -295,12 +295,13 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
         "duplicates_in_file",
         "already_in_program",
         "invalid_rows",
+        "skipped_rows",
         "refused_rows",
         "created_by",
         "created_at",
         "completed_at",
     ]
-    readonly_fields = ["progress", "refused_rows"]
+    readonly_fields = ["progress", "skipped_rows", "refused_rows"]
     actions = ["void_batches"]
     user_fields = ("created_by",)
 
@@ -354,6 +355,11 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
         if batch.status == BatchStatus.FAILED:
             return "Failed: no codes were added."
         return f"{batch.get_status_display()}: {counted(batch.progress_rows, 'row')} read so far."
+
+    @admin.display(description=_("Skipped rows"))
+    def skipped_rows(self, batch):
+        """Rows of a platform export skipped (expired, inactive, already used), per reason."""
+        return "; ".join(skipped_phrases(batch.skipped)) or "—"
 
     @admin.display(description=_("Refused rows"))
     def refused_rows(self, batch):

@@ -142,6 +142,10 @@ def test_the_preview_names_the_platform_and_counts_the_skipped(client, user, poo
     assert done.status_code == 302
     messages = [str(m) for m in done.wsgi_request._messages]
     assert any("2 skipped: expired in the file" in m for m in messages)
+    batch_page = client.get(done.url)
+    assert "1 skipped: inactive in the file; 1 skipped: already used, per the file; " in (
+        batch_page.text
+    )
 
 
 def test_the_picker_and_the_skipped_rows_in_chinese(client, user, pool):
