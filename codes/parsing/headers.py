@@ -162,14 +162,19 @@ def _table_cells(rows, limits, layout, *, column=None, no_header=False):
         return
     line, cells = first
     _check_cells(line, cells, limits)
-    following = None  # the next non-blank row, read ahead and put back
-    for item in rows:
-        if not all(_blank(c) for c in item[1]):
-            following = item[1]
-            rows = itertools.chain((item,), rows)
-            break
     sample = layout.setdefault("sample_rows", [_shown_cells(cells)])
     layout["width"] = len(cells)
+    # The next non-blank rows, read ahead for the preview's sample (and the header rule), then
+    # put back: the rows after them are read as they come.
+    ahead = []
+    for item in rows:
+        if not all(_blank(c) for c in item[1]):
+            ahead.append(item)
+            sample.append(_shown_cells(item[1][:64]))
+            if len(sample) >= SAMPLE_ROWS:
+                break
+    following = ahead[0][1] if ahead else None
+    rows = itertools.chain(ahead, rows)
     keys = [header_key(c) for c in cells]
     platform = None if no_header else recognise(keys)
     ranked = [(_HEADER_RANKS[k], i) for i, k in enumerate(keys) if k in _HEADER_RANKS]
@@ -211,7 +216,6 @@ def _table_cells(rows, limits, layout, *, column=None, no_header=False):
         if code_column < len(cells) and not _blank(cells[code_column]):
             counted += 1
             yield line, cells[code_column]
-    rows = _sampled(rows, sample)
     max_rows = limits.rows
     expiry = layout.get("expiry_column")
     if platform is not None:
@@ -264,18 +268,6 @@ def _no_code_column(cells, following):
             columns=_shown_cells(cells),
         )
     return False
-
-
-def _sampled(rows, sample):
-    """The rows, the first non-blank ones kept (shown) in `sample` up to SAMPLE_ROWS."""
-    for line, cells in rows:
-        if len(sample) >= SAMPLE_ROWS:
-            yield line, cells
-            break
-        if not all(_blank(c) for c in cells):
-            sample.append(_shown_cells(cells[:64]))
-        yield line, cells
-    yield from rows
 
 
 def _check_cells(line, cells, limits):
