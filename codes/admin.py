@@ -52,13 +52,14 @@ from .models import (
     PromoCode,
     StockAlert,
 )
-from .parsing import UnreadableFile
+from .parsing import NoCodeColumn, UnreadableFile, skipped_phrases
 from .selectors import (
     CONSOLE_EXPORT_COLUMNS,
     STOCK_COUNT_CAP,
     codes_export_rows,
     codes_matching,
     program_stock_page,
+    upload_columns,
     upload_preview,
 )
 from .services import (
@@ -75,11 +76,14 @@ from .services import (
 from .services.leaks import void_url
 from .topups import program_topup_progress, program_topup_sentence
 from .upload_store import (
+    ColumnRefused,
     UploadExpired,
     UploadStoreUnavailable,
+    upload_choose_column,
     upload_claim,
     upload_claim_chunks,
     upload_keep,
+    upload_read_chunks,
     upload_verify,
 )
 
@@ -320,12 +324,13 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
         "duplicates_in_file",
         "already_in_program",
         "invalid_rows",
+        "skipped_rows",
         "refused_rows",
         "created_by",
         "created_at",
         "completed_at",
     ]
-    readonly_fields = ["progress", "refused_rows"]
+    readonly_fields = ["progress", "skipped_rows", "refused_rows"]
     actions = ["void_batches"]
     user_fields = ("created_by",)
 
@@ -380,6 +385,11 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
             return "Failed: no codes were added."
         return f"{batch.get_status_display()}: {counted(batch.progress_rows, 'row')} read so far."
 
+    @admin.display(description=_("Skipped rows"))
+    def skipped_rows(self, batch):
+        """Rows of a platform export skipped (expired, inactive, already used), per reason."""
+        return "; ".join(skipped_phrases(batch.skipped)) or "—"
+
     @admin.display(description=_("Refused rows"))
     def refused_rows(self, batch):
         if not batch.errors:
@@ -418,6 +428,8 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
         }
         if request.method == "POST" and "confirm" in request.POST:
             return self._confirm(request, pools, context)
+        if request.method == "POST" and "choose" in request.POST:
+            return self._choose(request, pools, context)
         if request.method == "POST":
             form = CodeUploadForm(request.POST, request.FILES, pools=pools)
             if form.is_valid():
@@ -434,13 +446,31 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
         try:
             upload.seek(0)
             preview = upload_preview(pool=pool, stream=upload, file_name=upload.name)
+        except NoCodeColumn as exc:
+            if exc.person_data:
+                form.add_error("import_file", f"{exc} Nothing was imported.")
+                return None
+            # The first row names no codes: the manager chooses the column before confirming.
+            upload.seek(0)
+            try:
+                preview = upload_columns(
+                    pool=pool, stream=upload, file_name=upload.name, reason=str(exc)
+                )
+            except UnreadableFile as error:
+                form.add_error("import_file", f"{error} Nothing was imported.")
+                return None
         except UnreadableFile as exc:
             form.add_error("import_file", f"{exc} Nothing was imported.")
             return None
+        preview.size = upload.size
         upload.seek(0)
         try:
             reference = upload_keep(
-                chunks=upload.chunks(), user=request.user, pool=pool, file_name=upload.name
+                chunks=upload.chunks(),
+                user=request.user,
+                pool=pool,
+                file_name=upload.name,
+                width=preview.width,
             )
         except UploadStoreUnavailable:
             log.error("Upload preview: the shared store (Redis) is unreachable", exc_info=True)
@@ -452,6 +482,15 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
             return TemplateResponse(
                 request, "admin/codes/batch/upload.html", {**context, "form": form}, status=503
             )
+        validity = {
+            "valid_from": form.cleaned_data.get("valid_from"),
+            "expires_at": form.cleaned_data.get("expires_at"),
+        }
+        return self._preview_page(
+            request, context, pool=pool, preview=preview, reference=reference, validity=validity
+        )
+
+    def _preview_page(self, request, context, *, pool, preview, reference, validity):
         return TemplateResponse(
             request,
             "admin/codes/batch/upload.html",
@@ -464,18 +503,60 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
                 "refused_shown": preview.refused[:PREVIEW_ROWS_SHOWN],
                 "refused_hidden": max(0, preview.refused_count - PREVIEW_ROWS_SHOWN),
                 "confirm_form": ConfirmUploadForm(
-                    initial={
-                        "upload": reference,
-                        "valid_from": form.cleaned_data.get("valid_from"),
-                        "expires_at": form.cleaned_data.get("expires_at"),
-                    }
+                    initial={"upload": reference, **validity}, auto_id=False
                 ),
-                "validity": {
-                    "valid_from": form.cleaned_data.get("valid_from"),
-                    "expires_at": form.cleaned_data.get("expires_at"),
-                },
-                "background": upload.size > settings.CODES_UPLOAD_ASYNC_BYTES,
+                "validity": validity,
+                "background": preview.size > settings.CODES_UPLOAD_ASYNC_BYTES,
             },
+        )
+
+    def _choose(self, request, pools, context):
+        """The preview again with the column the manager picked: the choice is checked against
+        the columns of the upload the signed reference names, then travels in a new reference
+        (the confirmation reads it from there, never from the form)."""
+        form = ConfirmUploadForm(request.POST)
+        if not form.is_valid():
+            raise PermissionDenied  # no reference at all: a forged form
+        try:
+            pending = upload_verify(reference=form.cleaned_data["upload"], user=request.user)
+            reference = upload_choose_column(pending, column=int(request.POST.get("column", "")))
+        except (UploadExpired, ColumnRefused, ValueError):
+            raise PermissionDenied from None  # forged, someone else's, or not its column
+        pool = pools.filter(pk=pending.pool_id).first()
+        if pool is None:
+            raise PermissionDenied
+        pending = upload_verify(reference=reference, user=request.user)
+        try:
+            with tempfile.TemporaryFile() as stream:
+                for chunk in upload_read_chunks(pending):
+                    stream.write(chunk)
+                stream.seek(0)
+                preview = upload_preview(
+                    pool=pool, stream=stream, file_name=pending.file_name, column=pending.column
+                )
+        except UploadExpired:
+            messages.error(request, _("The uploaded file has expired: please upload it again."))
+            return redirect(_upload_url(pool))
+        except UploadStoreUnavailable:
+            log.error("Upload column: the shared store (Redis) is unreachable", exc_info=True)
+            messages.error(
+                request,
+                _(
+                    "The shared store (Redis) is unreachable, so the previewed file cannot be "
+                    "read. Nothing was imported; upload it again in a few minutes."
+                ),
+            )
+            return redirect(_upload_url(pool))
+        except UnreadableFile as exc:
+            messages.error(request, f"{pending.file_name}: {exc} Nothing was imported.")
+            return redirect(_upload_url(pool))
+        preview.size = pending.size
+        validity = {
+            "valid_from": form.cleaned_data.get("valid_from"),
+            "expires_at": form.cleaned_data.get("expires_at"),
+        }
+        return self._preview_page(
+            request, context, pool=pool, preview=preview, reference=reference, validity=validity
         )
 
     def _confirm(self, request, pools, context):
@@ -502,6 +583,7 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
                     chunks=upload_claim_chunks(pending),
                     file_name=file_name,
                     created_by=request.user,
+                    column=pending.column,
                     **validity,
                 )
                 messages.info(request, f"{file_name} is being imported; this page shows progress.")
@@ -512,6 +594,7 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
                     file_name=file_name,
                     source=BatchSource.UPLOAD,
                     created_by=request.user,
+                    column=pending.column,
                     **validity,
                 )
                 messages.success(request, _summary(batch))
@@ -635,7 +718,9 @@ def _summary(batch):
         f"{counted(batch.codes_added, 'code')} added, "
         f"{counted(batch.duplicates_in_file, 'duplicate')} in the file, "
         f"{batch.already_in_program:,} already in the program, "
-        f"{counted(batch.invalid_rows, 'invalid row')}."
+        f"{counted(batch.invalid_rows, 'invalid row')}"
+        + "".join(f", {phrase}" for phrase in skipped_phrases(batch.skipped))
+        + "."
     )
 
 

@@ -22,10 +22,11 @@ class CodeUploadForm(forms.Form):
     import_file = forms.FileField(
         label="File",
         help_text="CSV, TSV, TXT (one code a line), XLSX, XLS, ODS or JSON. The first row is a "
-        "header when one of its cells names the codes (code, codes, promo code, coupon, coupon "
-        "code, voucher, voucher code; any case): that column is read. Otherwise the first "
-        "column holds the codes. A column headed expires_at, expires, valid until or end date "
-        "gives each code its own expiry (a date cell or 2026-12-31 / 2026-12-31T18:00).",
+        "header when one of its cells names the codes (code, promo code, discount code, coupon "
+        "code, voucher code, coupon…; any case): that column is read, and the preview lets you "
+        "pick another. Shopify, WooCommerce, Stripe and Voucherify exports are recognised. A "
+        "column headed expires_at, expires, valid until or end date gives each code its own "
+        "expiry (a date cell or 2026-12-31 / 2026-12-31T18:00).",
         widget=UnfoldAdminFileFieldWidget(attrs={"accept": ",".join("." + f for f in FORMATS)}),
     )
 

@@ -173,6 +173,10 @@ class Batch(models.Model):
     invalid_rows = models.PositiveIntegerField(default=0)
     # The refused rows, [{"line": n, "value": "...", "reason": "..."}], capped in length.
     errors = models.JSONField(default=list, blank=True)
+    # Rows of a platform export skipped, by reason (codes.parsing.Skip): {"expired": 12, …}.
+    skipped = models.JSONField(default=dict, blank=True)
+    # The codes' column the manager chose at the preview (0-based; None: the header rule's).
+    code_column = models.PositiveSmallIntegerField(null=True, blank=True)
     failure_reason = models.TextField(blank=True)
     progress_rows = models.PositiveIntegerField(default=0)
     # A background import holds its batch by a lease (docs/architecture.md, Resilience): the

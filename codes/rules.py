@@ -28,6 +28,25 @@ _ALLOWED = re.compile(rf"[{CODE_CHAR_CLASS}]+")
 CODE_PATTERN = re.compile(rf"[A-Za-z0-9][{CODE_CHAR_CLASS}]{{0,{CODE_MAX_LENGTH - 1}}}")
 
 
+# Header cells that name the code column of a file, compared without case, spaces, "_" or "-",
+# in order of priority: when several cells of a header row name codes, the one earliest here
+# holds them (`code` over `coupon`: Stripe's `coupon` is the coupon's id, its `code` the codes).
+HEADER_NAMES = (
+    "code",
+    "codes",
+    "promo code",
+    "promo_code",
+    "promocode",
+    "discount code",
+    "discount_code",
+    "coupon code",
+    "voucher code",
+    "redeem code",
+    "voucher",
+    "coupon",
+)
+
+
 class InvalidCode(ValueError):
     """A code that breaks the rules; the message says why, for a person."""
 

@@ -44,7 +44,7 @@ from .models import (
     PromoCode,
     StockAlert,
 )
-from .parsing import file_format, read_rows
+from .parsing import SAMPLE_ROWS, SKIP_REASONS, Skip, file_format, read_rows, skipped_phrases
 
 USE_WINDOW_DAYS = 7
 
@@ -503,6 +503,43 @@ class UploadPreview:
     first_row: list = field(default_factory=list)  # without a header: a first row of cells
     usage: str = ""
     file_format: str = ""
+    platform: str = ""  # the platform export recognised (codes.parsing.layouts), if any
+    skipped: dict = field(default_factory=dict)  # {Skip: rows} of a platform export
+    # For the column picker: the first rows of every column (shown), whether the first is a
+    # header, and how many columns the first row has (the columns that may be chosen).
+    sample_rows: list = field(default_factory=list)
+    has_header: bool = False
+    width: int = 0
+    column_chosen: bool = False
+    # The first row names no codes: the manager must choose their column (nothing is counted).
+    needs_column: bool = False
+    no_column_reason: str = ""
+    size: int = 0  # the file's bytes
+
+    @property
+    def skipped_phrases(self):
+        return skipped_phrases(self.skipped)
+
+    @property
+    def skipped_rows(self):
+        """[(reason in words, rows)] of each reason that skipped rows."""
+        return [(SKIP_REASONS[r], self.skipped[r]) for r in Skip if self.skipped.get(r)]
+
+    @property
+    def picker_columns(self):
+        """[(index, number, header, checked)] of each column the picker offers (the first
+        row's cells)."""
+        head = self.sample_rows[0] if self.has_header and self.sample_rows else []
+        return [
+            (i, i + 1, head[i] if i < len(head) else "", i + 1 == self.column)
+            for i in range(self.width)
+        ]
+
+    @property
+    def picker_rows(self):
+        """The first data rows, each cut or padded to the picker's columns."""
+        body = self.sample_rows[1:] if self.has_header else self.sample_rows
+        return [[row[i] if i < len(row) else "" for i in range(self.width)] for row in body]
 
     @property
     def complete(self):
@@ -513,13 +550,16 @@ class UploadPreview:
         return self.invalid_rows + self.duplicates_in_file + self.already_in_program
 
 
-def upload_preview(*, pool: Pool, stream: BinaryIO, file_name: str) -> UploadPreview:
+def upload_preview(
+    *, pool: Pool, stream: BinaryIO, file_name: str, column: int | None = None
+) -> UploadPreview:
     """Read an uploaded file as a stream and say what importing it would do.
 
     Memory stays bounded whatever the file: the parser's limits bound what a row can expand
     to, at most CODES_PREVIEW_CHECKED_ROWS codes are held for the duplicate and existing-code
     checks (looked up a few thousand at a time, no query per row), and only the first refused
-    rows are kept. Raises parsing.UnreadableFile.
+    rows are kept. `column` is the codes' column the manager chose (0-based). Raises
+    parsing.UnreadableFile (parsing.NoCodeColumn when the column must be chosen).
     """
     fmt = file_format(file_name)
     preview = UploadPreview(
@@ -534,7 +574,7 @@ def upload_preview(*, pool: Pool, stream: BinaryIO, file_name: str) -> UploadPre
             refused.append({"line": line, "value": value, "reason": reason})
 
     layout = {}
-    for row in read_rows(stream, fmt, layout=layout):
+    for row in read_rows(stream, fmt, layout=layout, column=column):
         preview.rows_read += 1
         if row.code is None:
             preview.invalid_rows += 1
@@ -552,6 +592,13 @@ def upload_preview(*, pool: Pool, stream: BinaryIO, file_name: str) -> UploadPre
     preview.header = layout.get("header")
     preview.column = layout.get("column", 0) + 1
     preview.first_row = layout.get("first_row", [])
+    preview.platform = layout.get("platform", "")
+    preview.skipped = dict(layout.get("skipped", {}))
+    preview.rows_read += sum(preview.skipped.values())
+    preview.sample_rows = layout.get("sample_rows", [])
+    preview.has_header = layout.get("has_header", False)
+    preview.width = layout.get("width", 0)
+    preview.column_chosen = layout.get("chosen", False)
     codes = list(first_line)
     existing = set()
     for start in range(0, len(codes), _EXISTING_CHUNK):
@@ -571,6 +618,30 @@ def upload_preview(*, pool: Pool, stream: BinaryIO, file_name: str) -> UploadPre
     unchecked = preview.valid_rows - preview.checked_rows
     preview.codes_to_add = len(codes) - len(existing) + unchecked
     return preview
+
+
+def upload_columns(
+    *, pool: Pool, stream: BinaryIO, file_name: str, reason: str = ""
+) -> UploadPreview:
+    """The columns of a file whose first row names no codes (parsing.NoCodeColumn), for the
+    manager to choose the codes' column: the first rows of each, read with the first row as
+    its header. Nothing is counted. Raises parsing.UnreadableFile."""
+    fmt = file_format(file_name)
+    layout = {}
+    rows = read_rows(stream, fmt, layout=layout, column=0)
+    for _row in itertools.islice(rows, SAMPLE_ROWS):
+        pass
+    return UploadPreview(
+        file_name=file_name,
+        usage=pool.program.get_code_usage_display(),
+        file_format=fmt,
+        sample_rows=layout.get("sample_rows", []),
+        has_header=True,
+        width=layout.get("width", 0),
+        needs_column=True,
+        no_column_reason=reason,
+        column=0,
+    )
 
 
 def upload_batches_waiting(*, older_than, now=None):

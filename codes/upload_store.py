@@ -49,6 +49,10 @@ class PendingUpload:
     pool_id: int
     file_name: str
     size: int
+    # The codes' column the manager chose at the preview (0-based; None: the header rule's),
+    # and how many columns the file's first row has: a choice is checked against it.
+    column: int | None = None
+    width: int = 0
 
 
 def _uses_cache():
@@ -61,24 +65,59 @@ def _folder():
     return folder
 
 
-def upload_keep(*, chunks, user, pool, file_name):
+def upload_keep(*, chunks, user, pool, file_name, width=0):
     """Keep an uploaded file (an iterable of byte chunks); return its signed reference.
 
     `pool` is None for an upload that is not a code file (the participant import): its
-    reference then names no pool, and the code upload's confirm step refuses it."""
+    reference then names no pool, and the code upload's confirm step refuses it. `width`: the
+    columns of the file's first row, the columns a manager may choose from."""
     token = secrets.token_hex(16)
     try:
         size = _cache_write(token, chunks) if _uses_cache() else _folder_write(token, chunks)
     except CACHE_ERRORS as exc:
         raise UploadStoreUnavailable(str(exc)) from exc
+    return _reference(
+        token=token,
+        user_id=user.pk,
+        pool_id=pool.pk if pool is not None else None,
+        file_name=file_name,
+        size=size,
+        column=None,
+        width=width,
+    )
+
+
+def _reference(*, token, user_id, pool_id, file_name, size, column, width):
     payload = {
         "t": token,
-        "u": user.pk,
-        "p": pool.pk if pool is not None else None,
+        "u": user_id,
+        "p": pool_id,
         "f": file_name,
         "s": size,
+        "c": column,
+        "w": width,
     }
     return signing.dumps(payload, salt=_SALT, compress=True)
+
+
+class ColumnRefused(ValueError):
+    """A chosen column that is not one of the upload's (a tampered form)."""
+
+
+def upload_choose_column(pending, *, column):
+    """A new signed reference to the same waiting file with the codes' column chosen (0-based):
+    ColumnRefused unless it is a column of THAT upload's first row."""
+    if isinstance(column, bool) or not isinstance(column, int) or not 0 <= column < pending.width:
+        raise ColumnRefused(column)
+    return _reference(
+        token=pending.token,
+        user_id=pending.user_id,
+        pool_id=pending.pool_id,
+        file_name=pending.file_name,
+        size=pending.size,
+        column=column,
+        width=pending.width,
+    )
 
 
 def upload_verify(*, reference, user):
@@ -93,6 +132,8 @@ def upload_verify(*, reference, user):
         pool_id=payload.get("p"),
         file_name=payload.get("f", ""),
         size=payload.get("s", 0),
+        column=payload.get("c"),
+        width=payload.get("w", 0),
     )
     # A signed token is one this module made, but check its form anyway: it names a file.
     if not _TOKEN.fullmatch(pending.token) or pending.user_id != user.pk:
@@ -110,6 +151,18 @@ def upload_claim_chunks(pending):
     """
     try:
         chunks = _cache_claim(pending.token) if _uses_cache() else _folder_claim(pending.token)
+    except CACHE_ERRORS as exc:
+        raise UploadStoreUnavailable(str(exc)) from exc
+    if chunks is None:
+        raise UploadExpired("The uploaded file has expired or was already imported.")
+    return _store_errors(chunks)
+
+
+def upload_read_chunks(pending):
+    """The waiting file of a verified upload, read again without taking it (a preview with
+    another column): an iterator of its chunks. UploadExpired when it is gone."""
+    try:
+        chunks = _cache_read(pending.token) if _uses_cache() else _folder_read(pending.token)
     except CACHE_ERRORS as exc:
         raise UploadStoreUnavailable(str(exc)) from exc
     if chunks is None:
@@ -158,6 +211,24 @@ def _folder_claim(token):
         claimed.unlink()
         return None
     return _file_chunks(claimed)
+
+
+def _folder_read(token):
+    path = _folder() / token
+    try:
+        file = open(path, "rb")  # noqa: SIM115 (closed by the generator)
+    except FileNotFoundError:
+        return None
+    if time.time() - os.fstat(file.fileno()).st_mtime > UPLOAD_TTL_SECONDS:
+        file.close()
+        return None
+
+    def chunks():
+        with file:
+            while chunk := file.read(_CHUNK_BYTES):
+                yield chunk
+
+    return chunks()
 
 
 def _file_chunks(path):
@@ -224,6 +295,22 @@ def _cache_claim(token):
     return _cache_chunks(key, count)
 
 
+def _cache_read(token):
+    key = _CACHE_PREFIX + token
+    count = cache.get(key)
+    if not isinstance(count, int):
+        return None
+
+    def chunks():
+        for i in range(count):
+            chunk = cache.get(f"{key}:{i}")
+            if chunk is None:
+                raise UploadExpired("The uploaded file has expired or was already imported.")
+            yield chunk
+
+    return chunks()
+
+
 def _cache_chunks(key, count):
     parts = [f"{key}:{i}" for i in range(count)]
     try:
@@ -238,12 +325,15 @@ def _cache_chunks(key, count):
 
 
 __all__ = [
+    "ColumnRefused",
     "PendingUpload",
     "UploadExpired",
     "UploadStoreUnavailable",
+    "upload_choose_column",
     "upload_claim",
     "upload_claim_chunks",
     "upload_keep",
+    "upload_read_chunks",
     "upload_sweep",
     "upload_verify",
 ]

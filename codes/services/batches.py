@@ -107,6 +107,8 @@ def batch_import(
     on_method: Callable[[str], None] | None = None,
     valid_from: datetime | None = None,
     expires_at: datetime | None = None,
+    column: int | str | None = None,
+    no_header: bool = False,
 ) -> Batch:
     """Import a code file (any upload format) into `pool` as one batch; return the batch.
 
@@ -121,8 +123,12 @@ def batch_import(
     it); without it a new batch is created. `on_progress(rows)` is called as rows are read;
     `on_method(text)` is told how the codes were loaded. `valid_from` / `expires_at` give every
     code of the batch its validity, in the transaction that lands them (never claimable
-    before).
+    before). `column` (0-based, or a header cell's name) and `no_header` choose where the codes
+    are (parsing.read_rows); a platform export's skipped rows are counted on `batch.skipped`.
     """
+    if batch is not None and column is None:
+        column = batch.code_column
+    reading = {"column": column, "no_header": no_header}
     validity = validity_checked(valid_from=valid_from, expires_at=expires_at)
     program = program_accepting_codes(pool)
     fmt = file_format(file_name)
@@ -141,6 +147,7 @@ def batch_import(
                 validity=validity,
                 on_progress=on_progress,
                 checks=checks,
+                reading=reading,
             )
         except CodeClash:
             stream.seek(start)
@@ -160,6 +167,7 @@ def batch_import(
         batch=batch,
         on_progress=on_progress,
         checks=checks,
+        reading=reading,
     )
     if on_method:
         method = "through a staging table (some codes clash)"
@@ -168,17 +176,29 @@ def batch_import(
 
 
 def _import_straight(
-    *, program, pool, stream, fmt, file_name, source, created_by, validity, on_progress, checks
+    *,
+    program,
+    pool,
+    stream,
+    fmt,
+    file_name,
+    source,
+    created_by,
+    validity,
+    on_progress,
+    checks,
+    reading,
 ) -> Batch:
     """The batch and its codes in one transaction, COPY straight into the codes table; raises
     CodeClash (nothing written) when a code is already in the program or twice in the file."""
     counts = {"rows_read": 0, "invalid_rows": 0}
     errors = []
     own_expiries: dict = {}
+    layout: dict = {}
 
     def chunks():
         chunk = []
-        for row in read_rows(stream, fmt):
+        for row in read_rows(stream, fmt, layout=layout, **reading):
             counts["rows_read"] += 1
             if row.code is None:
                 counts["invalid_rows"] += 1
@@ -215,11 +235,12 @@ def _import_straight(
             errors=errors,
             own_expiries=own_expiries,
             counts={
-                "rows_read": counts["rows_read"],
+                "rows_read": counts["rows_read"] + _skipped_rows(layout),
                 "codes_added": added,
                 "duplicates_in_file": 0,
                 "already_in_program": 0,
                 "invalid_rows": counts["invalid_rows"],
+                "skipped": dict(layout.get("skipped", {})),
             },
         )
     batch.refresh_from_db()
@@ -239,6 +260,7 @@ def _import_staged(
     batch,
     on_progress,
     checks,
+    reading,
 ) -> Batch:
     """Stage the valid rows (committed chunk by chunk, so a watched batch shows progress),
     then one transaction moves the new ones into the program and writes the counts."""
@@ -249,6 +271,7 @@ def _import_staged(
         errors = []
         chunk = []
         own_expiries: dict = {}
+        layout: dict = {}
 
         def flush():
             with transaction.atomic():
@@ -264,7 +287,7 @@ def _import_staged(
             if on_progress:
                 on_progress(rows_read)
 
-        for row in read_rows(stream, fmt):
+        for row in read_rows(stream, fmt, layout=layout, **reading):
             rows_read += 1
             if row.code is None:
                 invalid += 1
@@ -312,17 +335,22 @@ def _import_staged(
                 errors=errors,
                 own_expiries=own_expiries,
                 counts={
-                    "rows_read": rows_read,
+                    "rows_read": rows_read + _skipped_rows(layout),
                     "codes_added": added,
                     "duplicates_in_file": duplicates,
                     "already_in_program": already,
                     "invalid_rows": invalid,
+                    "skipped": dict(layout.get("skipped", {})),
                 },
             )
     finally:
         staging.drop()
     batch.refresh_from_db()
     return batch
+
+
+def _skipped_rows(layout) -> int:
+    return sum(layout.get("skipped", {}).values())
 
 
 def _batch_create(*, pool, program, file_name, source, created_by, validity) -> Batch:
@@ -382,6 +410,7 @@ def batch_upload_enqueue(
     created_by=None,
     valid_from: datetime | None = None,
     expires_at: datetime | None = None,
+    column: int | None = None,
 ) -> Batch:
     """Keep an uploaded file (an iterable of byte chunks, e.g. upload_claim_chunks) on a
     pending batch and process it in a Celery task after commit.
@@ -389,7 +418,8 @@ def batch_upload_enqueue(
     For admin uploads too big to import within the request. The file travels in the database
     in pieces of UPLOAD_PART_BYTES (BatchUploadPart), written as the chunks come, so neither
     this process nor the worker holds it whole and any worker can pick it up; the pieces go
-    once the batch completes or fails.
+    once the batch completes or fails. `column`: the codes' column chosen at the preview,
+    kept on the batch for the worker.
     """
     from ..tasks import batch_process_upload_task
 
@@ -404,6 +434,7 @@ def batch_upload_enqueue(
         usage=program.code_usage,
         status=BatchStatus.PENDING,
         created_by=created_by,
+        code_column=column,
     )
     index = 0
     buffer = bytearray()
@@ -536,7 +567,9 @@ def _audit_completed(batch: Batch, counts: dict) -> None:
     """One entry for a landed batch, with its counts (the counts are written by an UPDATE,
     which the automatic trail does not see). One entry per batch, never one per code."""
     changes = {"status": (batch.status, BatchStatus.COMPLETED)}
-    changes.update({name: (0, value) for name, value in counts.items()})
+    changes.update(
+        {name: ({} if name == "skipped" else 0, value) for name, value in counts.items()}
+    )
     audit_record(obj=batch, event="batch completed", changes=changes)
 
 

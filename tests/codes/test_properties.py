@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codes.models import CANONICAL_CODE_REGEX
-from codes.parsing import HEADER_NAMES, UnreadableFile, names_code_column, read_rows
-from codes.rules import InvalidCode, canonical_code
+from codes.parsing import NoCodeColumn, UnreadableFile, header_key, names_code_column, read_rows
+from codes.rules import HEADER_NAMES, InvalidCode, canonical_code, canonical_or_none
 from conversions.services import payload_digest, payload_normalise
 
 FIRST_CHARS = string.ascii_letters + string.digits
@@ -63,14 +63,22 @@ cells = st.text(string.ascii_letters + string.digits + " -", max_size=12)
     header_text=st.sampled_from(HEADER_NAMES).flatmap(
         lambda name: st.sampled_from([name, name.upper(), name.title(), f" {name} "])
     ),
+    # a second cell naming codes: the name earlier in the product's list wins
+    rival_text=st.none() | st.sampled_from(HEADER_NAMES),
 )
-def test_the_header_rule(rows, header_at, header_text):
+def test_the_header_rule(rows, header_at, header_text, rival_text):
     width = max(len(r) for r in rows)
     rows = [r + [""] * (width - len(r)) for r in rows]
     if header_at is not None:
         header_at = min(header_at, width - 1)
         header = ["name"] * width
         header[header_at] = header_text
+        rival_at = (header_at + 1) % width
+        if rival_text is not None and rival_at != header_at:
+            header[rival_at] = rival_text
+            keys = [header_key(name) for name in HEADER_NAMES]
+            rank = {at: keys.index(header_key(header[at])) for at in (header_at, rival_at)}
+            header_at = min(rank, key=lambda at: (rank[at], at))
         rows = [header, *rows]
     elif any(names_code_column(c) for c in rows[0]):
         return  # the first row happens to name the codes: covered by the header case
@@ -82,12 +90,23 @@ def test_the_header_rule(rows, header_at, header_text):
     expected = [r[column].strip().upper() for r in body if r[column].strip()]
     try:
         got = [row.code or row.value for row in read_rows(io.BytesIO(data), "csv")]
-    except UnreadableFile as refused:
-        if str(refused).startswith("No code column"):
+    except NoCodeColumn as refused:
+        assert header_at is None
+        first = rows[0][0]
+        if refused.person_data:
             # a first row of several cells, one naming a person's data (`name`, `user`, …)
-            assert header_at is None and len([c for c in rows[0] if c.strip()]) > 1
+            assert len([c for c in rows[0] if c.strip()]) > 1
         else:
-            assert not expected  # refused whole only when there are no codes at all
+            # a first row whose first cell is no code (blank beside others, not valid), or
+            # holding a word
+            assert (
+                not first.strip()
+                or canonical_or_none(first) is None
+                or any(c.strip().isalpha() for c in rows[0])
+            )
+        return
+    except UnreadableFile:
+        assert not expected  # refused whole only when there are no codes at all
         return
     assert [g.strip().upper() for g in got] == expected
 

@@ -94,8 +94,8 @@ def test_a_worker_that_was_only_slow_stops_once_another_took_its_batch_over(pool
     read_rows = batches.read_rows
     taken_over = []
 
-    def stalls_after_the_first_chunk(stream, fmt):
-        for number, row in enumerate(read_rows(stream, fmt), 1):
+    def stalls_after_the_first_chunk(stream, fmt, **reading):
+        for number, row in enumerate(read_rows(stream, fmt, **reading), 1):
             if number == 150 and not taken_over:  # the first worker, asleep mid-import
                 taken_over.append(True)
                 Batch.objects.filter(pk=batch.pk).update(

@@ -7,7 +7,13 @@ from django.core.management.base import CommandError
 from audit.commands import AuditedCommand
 from codes.management.validity import add_validity_arguments, validity_from_options
 from codes.models import Pool
-from codes.parsing import WHOLE_FILE_FORMATS, UnreadableFile, file_format
+from codes.parsing import (
+    WHOLE_FILE_FORMATS,
+    NoCodeColumn,
+    UnreadableFile,
+    file_format,
+    skipped_phrases,
+)
 from codes.services import PromoCodesOff, batch_import, pool_get_or_create_referral
 from foundation.wording import counted
 from programs.management.lookup import program_from_option
@@ -27,10 +33,21 @@ class Command(AuditedCommand):
         parser.add_argument(
             "--progress", action="store_true", help="Show progress even when not on a terminal."
         )
+        parser.add_argument(
+            "--column",
+            metavar="NAME|NUMBER",
+            help="The codes' column: its header (any case) or its number, 1 for the first "
+            "(default: the column headed code, promo code, coupon…, or a platform export's).",
+        )
+        parser.add_argument(
+            "--no-header",
+            action="store_true",
+            help="The first row is a code, not a header.",
+        )
         add_validity_arguments(parser)
         parser.add_argument("file")
 
-    def handle(self, *args, program, pool, progress, file, **options):
+    def handle(self, *args, program, pool, progress, file, column, no_header, **options):
         program_obj = program_from_option(program)
         validity = validity_from_options(options)
         if pool:
@@ -53,6 +70,14 @@ class Command(AuditedCommand):
                 f".{fmt} files are read whole and this one is {size:,} bytes (at most "
                 f"{limit:,}): save it as CSV or XLSX, which are streamed."
             )
+        if column is not None:
+            column = column.strip()
+            if column.isdigit():
+                if int(column) < 1:
+                    raise CommandError("--column 0: columns are numbered from 1.")
+                column = int(column) - 1
+            elif not column:
+                raise CommandError("--column needs a header name or a number (1 is the first).")
         show = progress or sys.stderr.isatty()
 
         def on_progress(rows):
@@ -69,8 +94,18 @@ class Command(AuditedCommand):
                     file_name=file,
                     on_progress=on_progress,
                     on_method=methods.append,
+                    column=column,
+                    no_header=no_header,
                     **validity,
                 )
+        except NoCodeColumn as exc:
+            if show:
+                self.stderr.write("")
+            raise CommandError(
+                f"{file}: {exc} Choose the codes' column with --column NAME or --column NUMBER "
+                f"(the columns are {_numbered(exc.columns)}), or pass --no-header if the first "
+                "row is a code. Nothing was imported."
+            ) from None
         except (UnreadableFile, PromoCodesOff) as exc:
             if show:
                 self.stderr.write("")
@@ -88,6 +123,11 @@ class Command(AuditedCommand):
             f"{counted(batch.duplicates_in_file, 'duplicate')} in the file, "
             f"{batch.already_in_program:,} already in the program, "
             f"{counted(batch.invalid_rows, 'invalid row')}"
+            + "".join(f", {phrase}" for phrase in skipped_phrases(batch.skipped))
             + "".join(f"; loaded {method}" for method in methods)
             + "."
         )
+
+
+def _numbered(columns):
+    return ", ".join(f"{n} “{label}”" for n, label in enumerate(columns, 1))
