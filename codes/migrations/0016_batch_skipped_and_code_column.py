@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("codes", "0013_l_labels"),
+        ("codes", "0015_code_expired_announced"),
     ]
 
     operations = [
