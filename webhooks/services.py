@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from foundation.events import EVENT_TYPES
+from foundation.events import EVENT_TYPES, listeners_changed
 from foundation.tasks import enqueue_on_commit
 from programs.models import Program
 
@@ -229,8 +229,17 @@ class _TransactionOutbox:
             enqueue_on_commit(deliveries_send, self.ids)
 
 
+def listening_sql(program_id_sql: str) -> str:
+    """Whether an enabled endpoint of the program may want an event, as SQL (the probe
+    registered with foundation.events: a statement already on an event's path answers it, so a
+    program without endpoints costs its events no read)."""
+    table = Endpoint._meta.db_table
+    return f"EXISTS (SELECT 1 FROM {table} WHERE program_id = {program_id_sql} AND enabled)"
+
+
 def endpoints_changed() -> None:
     """An endpoint was saved or deleted: the current transaction reads the endpoints again."""
+    listeners_changed()
     connection = transaction.get_connection()
     for _, callback, _ in connection.run_on_commit:
         if isinstance(callback, _TransactionOutbox):

@@ -1,12 +1,14 @@
 """Every event the services emit reaches each subscribed endpoint once, signed, written in the
 transaction of the change (docs/webhooks.md, Events)."""
 
+import threading
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from codes.models import PromoCode
@@ -140,3 +142,71 @@ def test_without_endpoints_nothing_is_written():
     stock_pool(program, 3)
     participant_upsert(program=program, participant_id="ada")
     assert not Delivery.objects.exists()
+
+
+def _order_events(order_id):
+    """The event types written to the outbox for this order (its code.assigned replacement
+    aside)."""
+    return {
+        delivery.event_type
+        for delivery in Delivery.objects.all()
+        if f'"order_id":"{order_id}"' in delivery.payload
+    }
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_endpoint_added_by_another_connection_gets_the_next_order_s_events(receiver, settings):
+    """An order of a program without endpoints reads none (its attribution's own statement says
+    nobody listens) and writes no delivery; an endpoint added meanwhile on another connection
+    (another process, another node) receives the very next order's events."""
+    settings.CONVERSIONS_FAST_PATH = True
+    program = ProgramFactory(
+        code_usage=CodeUsage.SINGLE,
+        codes_per_advocate=1,
+        reward_kind=RewardKind.CREDIT,
+        reward_amount=Decimal("5.00"),
+        reward_currency="EUR",
+    )
+    stock_pool(program, 6)
+    advocate, _ = participant_upsert(program=program, participant_id="ada", email="ada@x.com")
+    with CaptureQueriesContext(connection) as queries:
+        first = order(program, "O-1", held_code(advocate), "friend-1")
+    assert first.status == "attributed"
+    assert any("conversions_attribute" in q["sql"] for q in queries)
+    assert not any("webhooks_endpoint" in q["sql"] for q in queries)
+    assert not Delivery.objects.exists()
+
+    added = []
+    thread = threading.Thread(
+        target=lambda: (
+            added.append(endpoint_create(program=program, url=receiver.url)),
+            connections.close_all(),
+        )
+    )
+    thread.start()
+    thread.join()
+    assert added
+
+    second = order(program, "O-2", held_code(advocate), "friend-2")
+    assert second.status == "attributed"
+    assert {"code.redeemed", "referral.converted"} <= _order_events("O-2")
+    assert not _order_events("O-1")
+    assert set(Delivery.objects.values_list("endpoint_id", flat=True)) == {added[0].pk}
+
+
+@pytest.mark.postgres
+def test_an_endpoint_added_within_the_transaction_gets_its_later_events(receiver, settings):
+    """Within one transaction: an order finds nobody listening, an endpoint is added, the next
+    order's events are written for it."""
+    settings.CONVERSIONS_FAST_PATH = True
+    program = ProgramFactory(code_usage=CodeUsage.SINGLE, codes_per_advocate=1)
+    stock_pool(program, 6)
+    advocate, _ = participant_upsert(program=program, participant_id="ada", email="ada@x.com")
+    with transaction.atomic():
+        order(program, "O-1", held_code(advocate), "friend-1")
+        assert not Delivery.objects.exists()
+        endpoint_create(program=program, url=receiver.url)
+        order(program, "O-2", held_code(advocate), "friend-2")
+        assert {"code.redeemed", "referral.converted"} <= _order_events("O-2")
+        assert not _order_events("O-1")
