@@ -34,7 +34,8 @@ from participants.services import (
     participant_friend_get_or_create,
     referral_convert,
     referral_reverse,
-    reward_cap_reached,
+    reward_cap_counts,
+    reward_caps_lock,
     reward_grant,
     reward_withhold,
 )
@@ -436,13 +437,10 @@ def _attribute(*, conversion, program, values):
         code=code,
         order_id=values["order_id"],
     )
+    # Before the grant, so a capped fuel-tank reward claims no code.
     withheld, reason_code = _review_and_caps(
         conversion=conversion, program=program, values=values, advocate_id=advocate.pk
     )
-    if withheld is None and program.has_reward_caps:
-        # Before the grant, so a capped fuel-tank reward claims no code.
-        reason_code = reward_cap_reached(program=program, advocate_id=advocate.pk)
-        withheld = RewardStatus.CAPPED if reason_code else None
     reward = reward_grant(referral=referral, withheld=withheld, reason_code=reason_code)
     conversion.referral = referral
     conversion.reward = reward
@@ -591,13 +589,12 @@ def _attribution_outcome(*, conversion, program, row, values):
         needs_review=False,
     )
     withheld, reason_code = _review_and_caps(
-        conversion=conversion, program=program, values=values, advocate_id=advocate.pk
+        conversion=conversion,
+        program=program,
+        values=values,
+        advocate_id=advocate.pk,
+        exclude_id=reward.pk,
     )
-    if withheld is None and program.has_reward_caps:
-        reason_code = reward_cap_reached(
-            program=program, advocate_id=advocate.pk, exclude_id=reward.pk
-        )
-        withheld = RewardStatus.CAPPED if reason_code else None
     if withheld is not None:
         reward_withhold(reward=reward, status=withheld, reason_code=reason_code)
     conversion.referral_id = row["referral_id"]
@@ -611,19 +608,34 @@ def _attribution_outcome(*, conversion, program, row, values):
 _CODE_REFUSALS = frozenset(refusal for refusal, _ in ATTRIBUTE_REFUSALS) - UNATTRIBUTED_REFUSALS
 
 
-def _review_and_caps(*, conversion, program, values, advocate_id):
+def _review_and_caps(*, conversion, program, values, advocate_id, exclude_id=None):
     """The review of an order about to reward its advocate (conversions.review), written on
-    the conversion: returns (the status its reward is withheld with, or None; reason code).
-    Off by the program's policy: nothing read, nothing written."""
+    the conversion, then the reward caps (participants.services.reward_cap_reached) when the
+    review withholds nothing: returns (the status its reward is withheld with, or None; reason
+    code). With the policy off and no cap set: nothing read, nothing written.
+
+    With both, the caps' locks are taken first and the review's facts and the caps' counts are
+    read in one statement after them (docs/architecture.md, Review and caps at attribution);
+    `exclude_id` is the reward already recorded (the database path), not counted."""
     thresholds = program.review_thresholds
-    if thresholds is None:
+    caps = program.has_reward_caps
+    if thresholds is None and not caps:
         return None, ""
-    facts = review_facts(
+    cap_sql, cap_params, decide = "", [], None
+    if caps:
+        reward_caps_lock(program=program, advocate_id=advocate_id)
+        cap_sql, cap_params, decide = reward_cap_counts(
+            program=program, advocate_id=advocate_id, exclude_id=exclude_id
+        )
+    if thresholds is None:
+        return _capped(decide, _select(cap_sql, cap_params))
+    facts, counts = review_facts(
         conversion=conversion,
         advocate_id=advocate_id,
         friend_id=conversion.friend_id,
         values=values,
         program=program,
+        also=(cap_sql, cap_params),
     )
     review = review_of(facts, thresholds)
     conversion.review_status = review.status
@@ -633,7 +645,22 @@ def _review_and_caps(*, conversion, program, values, advocate_id):
         return RewardStatus.PENDING_REVIEW, ""
     if review.status == ReviewStatus.DENIED:
         return RewardStatus.CANCELLED, "review_denied"
-    return None, ""
+    return _capped(decide, counts)
+
+
+def _select(sql, params):
+    """One row of `SELECT sql` (() when sql is empty)."""
+    if not sql:
+        return ()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + sql, params)
+        return cursor.fetchone()
+
+
+def _capped(decide, counts):
+    """(CAPPED, its reason code) when a cap is reached, else (None, "")."""
+    reason_code = decide(counts) if decide is not None and counts else ""
+    return (RewardStatus.CAPPED, reason_code) if reason_code else (None, "")
 
 
 def _same_email(customer_email, advocate_email):
