@@ -541,6 +541,7 @@ def _attribution_outcome(*, conversion, program, row, values):
             is_advocate=row["holder_is_advocate"],
             is_blocked=row["holder_is_blocked"],
             erased_at=row["holder_erased_at"],
+            email=row["holder_email"] or "",
         )
     # The function found the code by the attribution code (its canonical text): keep both, so
     # the answer and the events need not read the code's row again.
@@ -557,7 +558,11 @@ def _attribution_outcome(*, conversion, program, row, values):
     if outcome == Refusal.SELF_REFERRAL:
         _refused(conversion, ConversionStatus.REJECTED, Refusal.SELF_REFERRAL)
         return None
-    conversion.friend_id = row["friend_id"]
+    # The friend as the function found them (their id and participant id: what the events
+    # name), so that nothing reads their row again.
+    conversion.friend = Participant(
+        pk=row["friend_id"], program=program, participant_id=row["friend_participant_id"]
+    )
     if outcome == Refusal.CODE_NOT_REDEEMABLE:
         _refused(
             conversion,

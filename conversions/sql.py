@@ -120,7 +120,9 @@ CREATE OR REPLACE FUNCTION {ATTRIBUTE_FUNCTION}(
     OUT holder_is_advocate boolean,
     OUT holder_is_blocked boolean,
     OUT holder_erased_at timestamptz,
+    OUT holder_email text,
     OUT friend_id bigint,
+    OUT friend_participant_id text,
     OUT referral_id bigint,
     OUT referral_advocate_id bigint,
     OUT referral_status text,
@@ -141,7 +143,6 @@ DECLARE
     v_currency text;
     v_percent numeric;
     v_review_days integer;
-    v_holder_email text;
     v_refusal text;
     v_new_friend boolean := false;
     v_friend_pid text;
@@ -190,7 +191,7 @@ BEGIN
                {_verdict_sql()}
           INTO code_id, code_usage, code_voided_at, code_expires_at, code_valid_from, holder_id,
                holder_participant_id,
-               v_holder_email, holder_is_advocate, holder_is_blocked, holder_erased_at,
+               holder_email, holder_is_advocate, holder_is_blocked, holder_erased_at,
                v_refusal
           FROM {codes} c
           JOIN {pools} pl ON pl.id = c.pool_id
@@ -209,8 +210,8 @@ BEGIN
 
     -- Step 3, self-referral by CustomerId or e-mail.
     IF p_customer_id = holder_participant_id
-       OR (v_email <> '' AND coalesce(v_holder_email, '') <> ''
-           AND v_email = lower(btrim(v_holder_email)))
+       OR (v_email <> '' AND coalesce(holder_email, '') <> ''
+           AND v_email = lower(btrim(holder_email)))
     THEN
         outcome := {_literal(Refusal.SELF_REFERRAL)};
         RETURN;
@@ -237,7 +238,7 @@ BEGIN
             RAISE EXCEPTION '{ATTRIBUTE_FUNCTION}: could not insert or find the friend';
         END IF;
     ELSE
-        SELECT id INTO friend_id FROM {participants}
+        SELECT id, participant_id INTO friend_id, v_friend_pid FROM {participants}
          WHERE program_id = p_program_id AND upper(email) = upper(v_email)
          ORDER BY id LIMIT 1
            FOR NO KEY UPDATE;
@@ -253,6 +254,7 @@ BEGIN
             END IF;
         END IF;
     END IF;
+    friend_participant_id := v_friend_pid;
     IF friend_id = holder_id THEN
         outcome := {_literal(Refusal.SELF_REFERRAL)};
         RETURN;

@@ -1,6 +1,7 @@
 """Every event the services emit reaches each subscribed endpoint once, signed, written in the
 transaction of the change (docs/webhooks.md, Events)."""
 
+import json
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -193,6 +194,12 @@ def test_an_endpoint_added_by_another_connection_gets_the_next_order_s_events(re
     assert {"code.redeemed", "referral.converted"} <= _order_events("O-2")
     assert not _order_events("O-1")
     assert set(Delivery.objects.values_list("endpoint_id", flat=True)) == {added[0].pk}
+    # The payloads name the people as the attribution found them (no row read again).
+    converted = json.loads(Delivery.objects.get(event_type="referral.converted").payload)
+    assert (converted["data"]["participant_id"], converted["data"]["friend_id"]) == (
+        "ada",
+        "friend-2",
+    )
 
 
 @pytest.mark.postgres
