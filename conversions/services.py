@@ -26,7 +26,7 @@ from codes.rules import (
     refusal_when,
 )
 from codes.services import CodeNotRedeemable, code_redeem, codes_top_up
-from foundation.events import events_unheard
+from foundation.events import events_listening
 from foundation.hashing import ip_digest
 from foundation.redaction import needles, pattern, redact
 from participants.models import Participant, Referral, ReferralStatus, Reward, RewardStatus
@@ -488,9 +488,10 @@ def _record_in_database(*, program, values, digest, now):
         )
         names = [column.name for column in cursor.description]
         row = dict(zip(names, cursor.fetchone(), strict=True))
-    if row["listened"] is False:
-        # Nobody listens to the program's events: the order announces none (foundation.events).
-        events_unheard(program_id=program.pk)
+    # Whether anyone listens to the program's events (foundation.events): when nobody does,
+    # the order announces none.
+    if row["listened"] is not None:
+        events_listening(program_id=program.pk, listening=row["listened"])
     outcome = row["outcome"]
     if outcome == PYTHON:
         return None

@@ -182,6 +182,14 @@ def test_an_endpoint_added_by_another_connection_gets_the_next_order_s_events(re
     thread = threading.Thread(
         target=lambda: (
             added.append(endpoint_create(program=program, url=receiver.url)),
+            added.append(
+                endpoint_create(
+                    program=program,
+                    url=receiver.url + "?converted",
+                    events=["referral.converted"],
+                    include_email=True,
+                )
+            ),
             connections.close_all(),
         )
     )
@@ -189,17 +197,30 @@ def test_an_endpoint_added_by_another_connection_gets_the_next_order_s_events(re
     thread.join()
     assert added
 
-    second = order(program, "O-2", held_code(advocate), "friend-2")
+    code = held_code(advocate)
+    with CaptureQueriesContext(connection) as queries:
+        second = order(program, "O-2", code, "friend-2")
     assert second.status == "attributed"
+    # The function found the endpoints: the outbox is written without looking them up first.
+    assert not any(q["sql"].startswith('SELECT "webhooks_endpoint"') for q in queries)
     assert {"code.redeemed", "referral.converted"} <= _order_events("O-2")
     assert not _order_events("O-1")
-    assert set(Delivery.objects.values_list("endpoint_id", flat=True)) == {added[0].pk}
-    # The payloads name the people as the attribution found them (no row read again).
-    converted = json.loads(Delivery.objects.get(event_type="referral.converted").payload)
-    assert (converted["data"]["participant_id"], converted["data"]["friend_id"]) == (
-        "ada",
-        "friend-2",
+    every, converted_only = added
+    assert {"code.redeemed", "referral.converted"} <= set(
+        Delivery.objects.filter(endpoint=every).values_list("event_type", flat=True)
     )
+    # Each endpoint gets the events it subscribed to, with the e-mail only when opted in.
+    assert list(
+        Delivery.objects.filter(endpoint=converted_only).values_list("event_type", flat=True)
+    ) == ["referral.converted"]
+    plain = json.loads(
+        Delivery.objects.get(endpoint=every, event_type="referral.converted").payload
+    )
+    with_email = json.loads(Delivery.objects.get(endpoint=converted_only).payload)
+    assert "email" not in plain["data"] and with_email["data"]["email"] == "ada@x.com"
+    # The payloads name the people as the attribution found them (no row read again).
+    assert (plain["data"]["participant_id"], plain["data"]["friend_id"]) == ("ada", "friend-2")
+    assert {k: v for k, v in with_email["data"].items() if k != "email"} == plain["data"]
 
 
 @pytest.mark.postgres
