@@ -15,13 +15,20 @@
                (policy strict, reward caps set but not reached), two programs alike but for
                that, their orders interleaved one for one so both see the same load; the ratio
                on / off (target ≤ 1.15). Each order carries IpAddress and CustomerStatus.
+  webhooks 0/3 ms per attributed conversion of a program without webhook endpoints and of one
+               with three endpoints subscribed to every event, interleaved the same way; the
+               ratio 3 / 0 (target ≤ 1.10) and the outbox rows each order wrote. Delivery is
+               asynchronous: the child runs with a Celery broker (the bench's Redis) and no
+               worker, so an order pays the outbox write and the enqueue, as in production.
 
 A fresh PostgreSQL database (created, migrated, dropped) and Redis, like bench/api.py.
 `BENCH_ROOT=/path/to/checkout` measures another checkout with this script (before/after).
 
 Environment: BENCH_DATABASE_URL (server, default postgres://root@127.0.0.1:5432/postgres),
 BENCH_DB_NAME (default bench_api_cost), BENCH_REDIS_URL (default redis://127.0.0.1:6379/12),
-BENCH_ROUNDS (default 300).
+BENCH_ROUNDS (default 300), BENCH_SECTIONS (default all: conversion,reads,review,webhooks),
+BENCH_PROFILE (cProfile's N costliest calls of the conversions and the read endpoints). A
+checkout without the review or webhooks prints that it has none for those rows.
 """
 
 import os
