@@ -18,7 +18,7 @@ from foundation.tasks import enqueue_on_commit
 from programs.models import Program
 
 from .destinations import DestinationRefused, resolve
-from .models import TEST_EVENT, Delivery, DeliveryStatus, Endpoint, new_secret
+from .models import TEST_EVENT, Delivery, DeliveryStatus, Endpoint, new_secret, wants_sql
 from .sending import Attempt, post, signed_headers
 
 log = logging.getLogger("webhooks")
@@ -220,7 +220,7 @@ def deliveries_write_lazy(*, program_id: int, types: tuple[str, ...], build) -> 
 
 def _deliveries_insert_select(*, program_id: int, events) -> list[int]:
     """The outbox rows of `events` for every enabled endpoint of the program that wants each
-    (Endpoint.wants, as SQL), in one INSERT … SELECT; PostgreSQL."""
+    (webhooks.models.wants_sql), in one INSERT … SELECT; PostgreSQL."""
     if not events:
         return []
     now = timezone.now()
@@ -241,7 +241,7 @@ def _deliveries_insert_select(*, program_id: int, events) -> list[int]:
                %s, 0, '', %s, %s
           FROM {Endpoint._meta.db_table} e
           JOIN (VALUES {", ".join(values)}) AS v (event_id, event_type, plain, with_email)
-            ON jsonb_array_length(e.events) = 0 OR e.events ? v.event_type
+            ON {wants_sql("e", "v.event_type")}
          WHERE e.program_id = %s AND e.enabled
         RETURNING id"""
     with connection.cursor() as cursor:

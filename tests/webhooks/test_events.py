@@ -24,7 +24,7 @@ from participants.services import (
 )
 from programs.models import CodeUsage, RewardKind
 from tests.factories import ProgramFactory, stock_pool
-from webhooks.models import Delivery
+from webhooks.models import Delivery, wants_sql
 from webhooks.services import endpoint_create
 
 pytestmark = pytest.mark.django_db
@@ -238,3 +238,25 @@ def test_an_endpoint_added_within_the_transaction_gets_its_later_events(receiver
         order(program, "O-2", held_code(advocate), "friend-2")
         assert {"code.redeemed", "referral.converted"} <= _order_events("O-2")
         assert not _order_events("O-1")
+
+
+@pytest.mark.postgres
+def test_the_sql_form_of_wants_agrees_with_the_endpoint(receiver):
+    """webhooks.models.wants_sql (the outbox's INSERT … SELECT) and Endpoint.wants agree."""
+    program = ProgramFactory()
+    endpoints = [
+        endpoint_create(program=program, url=receiver.url),
+        endpoint_create(
+            program=program,
+            url=receiver.url + "?some",
+            events=["referral.converted", "reward.paid"],
+        ),
+    ]
+    for endpoint in endpoints:
+        for event_type in EVENT_TYPES:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT {wants_sql('e', '%s')} FROM webhooks_endpoint e WHERE e.id = %s",
+                    [event_type, endpoint.pk],
+                )
+                assert cursor.fetchone()[0] is endpoint.wants(event_type), (endpoint, event_type)
