@@ -33,10 +33,16 @@ def conversion_outcome_emit(*, conversion: Conversion, reward) -> None:
         return
 
     def build():
-        # Read again: the database path's conversion carries ids, not the people's rows.
-        people = Participant.objects.only("participant_id", "email").in_bulk(
-            [conversion.advocate_id, conversion.friend_id]
-        )
+        # Both paths leave the advocate (participant id and e-mail) and the friend (participant
+        # id) on the conversion; read them again only when they are not.
+        people = {
+            person.pk: person
+            for person in (_cached(conversion, "advocate"), _cached(conversion, "friend"))
+            if person is not None
+        }
+        missing = {conversion.advocate_id, conversion.friend_id} - set(people) - {None}
+        if missing:
+            people.update(Participant.objects.only("participant_id", "email").in_bulk(missing))
         advocate = people[conversion.advocate_id]
         order = {
             "conversion_id": conversion.pk,
@@ -75,6 +81,12 @@ def conversion_outcome_emit(*, conversion: Conversion, reward) -> None:
         return events
 
     events_emit(program_id=conversion.program_id, types=_OUTCOME_TYPES, build=build)
+
+
+def _cached(conversion, name):
+    """The conversion's related participant `name` when already in memory, else None."""
+    field = Conversion._meta.get_field(name)
+    return field.get_cached_value(conversion) if field.is_cached(conversion) else None
 
 
 def conversion_reversed_emit(*, conversion: Conversion) -> None:

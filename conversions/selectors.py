@@ -144,7 +144,7 @@ SELECT a.participant_id, a.email, a.first_name, a.last_name, a.ip_hash,
        (SELECT count(*) FROM (SELECT 1 FROM conversions_conversion c
                                WHERE c.advocate_id = a.id AND c.id <> %s
                                  AND c.created_at >= %s
-                               LIMIT %s) AS recent)
+                               LIMIT %s) AS recent){also}
   FROM participants_participant a, participants_participant f
  WHERE a.id = %s AND f.id = %s
 """
@@ -152,14 +152,19 @@ SELECT a.participant_id, a.email, a.first_name, a.last_name, a.ip_hash,
 REVIEW_IP_DAYS = 30
 
 
-def review_facts(*, conversion, advocate_id: int, friend_id: int, values: dict, program):
-    """The ReviewFacts of an order being attributed (conversions.review)."""
+def review_facts(
+    *, conversion, advocate_id: int, friend_id: int, values: dict, program, also=("", ())
+):
+    """The ReviewFacts of an order being attributed (conversions.review), and the values of
+    `also` (a SQL select list and its parameters, read in the same statement: the reward caps'
+    counts) as a tuple."""
+    also_sql, also_params = also
     now = timezone.now()
     ip_hash = values.get("ip_hash") or ""
     limit = program.review_velocity_per_hour
     with connection.cursor() as cursor:
         cursor.execute(
-            _REVIEW_FACTS_SQL,
+            _REVIEW_FACTS_SQL.format(also=f", {also_sql}" if also_sql else ""),
             [
                 ip_hash or "-",  # no address: matches no order
                 now - timedelta(days=REVIEW_IP_DAYS),
@@ -169,6 +174,7 @@ def review_facts(*, conversion, advocate_id: int, friend_id: int, values: dict, 
                 conversion.pk,
                 now - timedelta(hours=1),
                 limit + 1,
+                *also_params,
                 advocate_id,
                 friend_id,
             ],
@@ -185,8 +191,8 @@ def review_facts(*, conversion, advocate_id: int, friend_id: int, values: dict, 
         ordered_from_ip,
         ordered_before,
         recent,
-    ) = row
-    return ReviewFacts(
+    ) = row[:10]
+    facts = ReviewFacts(
         customer_email=values["customer_email"],
         customer_id=values["customer_id"],
         customer_status=values.get("customer_status") or "",
@@ -200,6 +206,7 @@ def review_facts(*, conversion, advocate_id: int, friend_id: int, values: dict, 
         advocate_orders_last_hour=recent,
         velocity_limit=limit,
     )
+    return facts, tuple(row[10:])
 
 
 # --- Leaked multi-use codes (README, "Reviewing referrals") ---------------------------------

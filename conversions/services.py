@@ -26,6 +26,7 @@ from codes.rules import (
     refusal_when,
 )
 from codes.services import CodeNotRedeemable, code_leak_flag, code_redeem, codes_top_up
+from foundation.events import events_listening
 from foundation.hashing import ip_digest
 from foundation.redaction import needles, pattern, redact
 from participants.models import Participant, Referral, ReferralStatus, Reward, RewardStatus
@@ -33,7 +34,8 @@ from participants.services import (
     participant_friend_get_or_create,
     referral_convert,
     referral_reverse,
-    reward_cap_reached,
+    reward_cap_counts,
+    reward_caps_lock,
     reward_grant,
     reward_withhold,
 )
@@ -422,13 +424,10 @@ def _attribute(*, conversion, program, values):
         code=code,
         order_id=values["order_id"],
     )
+    # Before the grant, so a capped fuel-tank reward claims no code.
     withheld, reason_code = _review_and_caps(
         conversion=conversion, program=program, values=values, advocate_id=advocate.pk
     )
-    if withheld is None and program.has_reward_caps:
-        # Before the grant, so a capped fuel-tank reward claims no code.
-        reason_code = reward_cap_reached(program=program, advocate_id=advocate.pk)
-        withheld = RewardStatus.CAPPED if reason_code else None
     reward = reward_grant(referral=referral, withheld=withheld, reason_code=reason_code)
     conversion.referral = referral
     conversion.reward = reward
@@ -476,6 +475,10 @@ def _record_in_database(*, program, values, digest, now):
         )
         names = [column.name for column in cursor.description]
         row = dict(zip(names, cursor.fetchone(), strict=True))
+    # Whether anyone listens to the program's events (foundation.events): when nobody does,
+    # the order announces none.
+    if row["listened"] is not None:
+        events_listening(program_id=program.pk, listening=row["listened"])
     outcome = row["outcome"]
     if outcome == PYTHON:
         return None
@@ -526,6 +529,7 @@ def _attribution_outcome(*, conversion, program, row, values):
             is_advocate=row["holder_is_advocate"],
             is_blocked=row["holder_is_blocked"],
             erased_at=row["holder_erased_at"],
+            email=row["holder_email"] or "",
         )
     # The function found the code by the attribution code (its canonical text): keep both, so
     # the answer and the events need not read the code's row again.
@@ -542,7 +546,11 @@ def _attribution_outcome(*, conversion, program, row, values):
     if outcome == Refusal.SELF_REFERRAL:
         _refused(conversion, ConversionStatus.REJECTED, Refusal.SELF_REFERRAL)
         return None
-    conversion.friend_id = row["friend_id"]
+    # The friend as the function found them (their id and participant id: what the events
+    # name), so that nothing reads their row again.
+    conversion.friend = Participant(
+        pk=row["friend_id"], program=program, participant_id=row["friend_participant_id"]
+    )
     if outcome == Refusal.CODE_NOT_REDEEMABLE:
         _refused(
             conversion,
@@ -574,13 +582,12 @@ def _attribution_outcome(*, conversion, program, row, values):
         needs_review=False,
     )
     withheld, reason_code = _review_and_caps(
-        conversion=conversion, program=program, values=values, advocate_id=advocate.pk
+        conversion=conversion,
+        program=program,
+        values=values,
+        advocate_id=advocate.pk,
+        exclude_id=reward.pk,
     )
-    if withheld is None and program.has_reward_caps:
-        reason_code = reward_cap_reached(
-            program=program, advocate_id=advocate.pk, exclude_id=reward.pk
-        )
-        withheld = RewardStatus.CAPPED if reason_code else None
     if withheld is not None:
         reward_withhold(reward=reward, status=withheld, reason_code=reason_code)
     conversion.referral_id = row["referral_id"]
@@ -594,19 +601,34 @@ def _attribution_outcome(*, conversion, program, row, values):
 _CODE_REFUSALS = frozenset(refusal for refusal, _ in ATTRIBUTE_REFUSALS) - UNATTRIBUTED_REFUSALS
 
 
-def _review_and_caps(*, conversion, program, values, advocate_id):
+def _review_and_caps(*, conversion, program, values, advocate_id, exclude_id=None):
     """The review of an order about to reward its advocate (conversions.review), written on
-    the conversion: returns (the status its reward is withheld with, or None; reason code).
-    Off by the program's policy: nothing read, nothing written."""
+    the conversion, then the reward caps (participants.services.reward_cap_reached) when the
+    review withholds nothing: returns (the status its reward is withheld with, or None; reason
+    code). With the policy off and no cap set: nothing read, nothing written.
+
+    With both, the caps' locks are taken first and the review's facts and the caps' counts are
+    read in one statement after them (docs/architecture.md, Review and caps at attribution);
+    `exclude_id` is the reward already recorded (the database path), not counted."""
     thresholds = program.review_thresholds
-    if thresholds is None:
+    caps = program.has_reward_caps
+    if thresholds is None and not caps:
         return None, ""
-    facts = review_facts(
+    cap_sql, cap_params, decide = "", [], None
+    if caps:
+        reward_caps_lock(program=program, advocate_id=advocate_id)
+        cap_sql, cap_params, decide = reward_cap_counts(
+            program=program, advocate_id=advocate_id, exclude_id=exclude_id
+        )
+    if thresholds is None:
+        return _capped(decide, _select(cap_sql, cap_params))
+    facts, counts = review_facts(
         conversion=conversion,
         advocate_id=advocate_id,
         friend_id=conversion.friend_id,
         values=values,
         program=program,
+        also=(cap_sql, cap_params),
     )
     review = review_of(facts, thresholds)
     conversion.review_status = review.status
@@ -616,7 +638,22 @@ def _review_and_caps(*, conversion, program, values, advocate_id):
         return RewardStatus.PENDING_REVIEW, ""
     if review.status == ReviewStatus.DENIED:
         return RewardStatus.CANCELLED, "review_denied"
-    return None, ""
+    return _capped(decide, counts)
+
+
+def _select(sql, params):
+    """One row of `SELECT sql` (() when sql is empty)."""
+    if not sql:
+        return ()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + sql, params)
+        return cursor.fetchone()
+
+
+def _capped(decide, counts):
+    """(CAPPED, its reason code) when a cap is reached, else (None, "")."""
+    reason_code = decide(counts) if decide is not None and counts else ""
+    return (RewardStatus.CAPPED, reason_code) if reason_code else (None, "")
 
 
 def _same_email(customer_email, advocate_email):

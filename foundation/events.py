@@ -5,6 +5,7 @@ and then, in that transaction, so whatever they write (the webhooks app's outbox
 rolls back with the change itself. The apps that cause events never import the apps that listen.
 """
 
+from django.db import transaction
 from django.dispatch import Signal
 
 PARTICIPANT_CREATED = "participant.created"
@@ -53,4 +54,75 @@ def event_emit(*, program_id: int, type: str, data: dict, email: str = "") -> No
 
 def events_emit(*, program_id: int, types: tuple[str, ...], build) -> None:
     """Announce the events `build()` returns (of these `types`), built only if anyone listens."""
+    if _listening_programs().get(program_id) is False:
+        return
     business_events.send(sender=None, program_id=program_id, types=types, build=build)
+
+
+# Whether anyone listens, asked by a statement that already runs (docs/architecture.md,
+# Events). A listener that writes in the event's transaction registers, beside its receiver, a
+# function giving the SQL test of whether it wants any event of a program (from the SQL of the
+# program's id); a generated database function selects `listening_sql(...)` with its own work
+# and reports it with `events_listening`. When false, the transaction's later events of that
+# program are not announced at all (no read, no payload); when true, a listener may write
+# without looking first (`events_listened`). A listener whose settings change within a
+# transaction calls `listeners_changed`, and what was found is forgotten.
+_PROBES: list = []
+
+
+def listening_probe_register(sql_of) -> None:
+    """`sql_of(program_id_sql)` is the SQL boolean "this listener wants some event of that
+    program" (as of the statement that evaluates it)."""
+    if sql_of not in _PROBES:
+        _PROBES.append(sql_of)
+
+
+def listening_sql(program_id_sql: str) -> str:
+    """The SQL boolean "some listener wants an event of the program", true when a connected
+    listener registered no test."""
+    if len(business_events.receivers) > len(_PROBES):
+        return "true"
+    return "(" + " OR ".join(["false", *(sql_of(program_id_sql) for sql_of in _PROBES)]) + ")"
+
+
+class _Listening(dict):
+    """Whether anyone listens to a program's events (program id → bool), as a statement of
+    this transaction found, kept until the transaction ends (an on-commit callback that does
+    nothing)."""
+
+    def __call__(self):
+        self.clear()
+
+
+def _listening_programs(create: bool = False) -> dict:
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return {}
+    for _, callback, _ in connection.run_on_commit:
+        if isinstance(callback, _Listening):
+            return callback
+    if not create:
+        return {}
+    listening = _Listening()
+    transaction.on_commit(listening)
+    return listening
+
+
+def events_listening(*, program_id: int, listening: bool) -> None:
+    """`listening_sql` of this program was `listening` in the current transaction. When false,
+    its events go unannounced until the transaction ends or a listener changes; when true, a
+    listener may write without looking first (`events_listened`). Outside a transaction,
+    nothing."""
+    if len(business_events.receivers) > len(_PROBES):
+        return
+    _listening_programs(create=True)[program_id] = listening
+
+
+def events_listened(program_id: int) -> bool | None:
+    """What `events_listening` recorded for the program in this transaction (None: not asked)."""
+    return _listening_programs().get(program_id)
+
+
+def listeners_changed() -> None:
+    """A listener's settings changed in this transaction: forget what was found."""
+    _listening_programs().clear()

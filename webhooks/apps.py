@@ -7,9 +7,13 @@ class WebhooksConfig(AppConfig):
 
     def ready(self):
         from audit.registry import track
+        from foundation.events import listening_probe_register
 
         from . import receivers  # noqa: F401  (writes the outbox when a service emits events)
         from .models import Endpoint
+        from .services import listening_sql
+
+        listening_probe_register(listening_sql)
 
         # The secrets are never written to the trail.
         track(

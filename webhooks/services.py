@@ -9,16 +9,16 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from foundation.events import EVENT_TYPES
+from foundation.events import EVENT_TYPES, events_listened, listeners_changed
 from foundation.tasks import enqueue_on_commit
 from programs.models import Program
 
 from .destinations import DestinationRefused, resolve
-from .models import TEST_EVENT, Delivery, DeliveryStatus, Endpoint, new_secret
+from .models import TEST_EVENT, Delivery, DeliveryStatus, Endpoint, new_secret, wants_sql
 from .sending import Attempt, post, signed_headers
 
 log = logging.getLogger("webhooks")
@@ -159,6 +159,12 @@ def deliveries_write_lazy(*, program_id: int, types: tuple[str, ...], build) -> 
     outbox = _transaction_outbox()
     # Read once per transaction and program: an order's several events cost one lookup.
     enabled = outbox.endpoints.get(program_id) if outbox is not None else None
+    if enabled is None and events_listened(program_id) and connection.vendor == "postgresql":
+        # A statement of this transaction found an enabled endpoint (foundation.events): write
+        # for the endpoints that want each event in one statement, without looking first.
+        ids = _deliveries_insert_select(program_id=program_id, events=build())
+        outbox.ids.extend(ids)
+        return ids
     if enabled is None:
         enabled = list(
             Endpoint.objects.filter(program_id=program_id, enabled=True).only(
@@ -212,6 +218,37 @@ def deliveries_write_lazy(*, program_id: int, types: tuple[str, ...], build) -> 
     return ids
 
 
+def _deliveries_insert_select(*, program_id: int, events) -> list[int]:
+    """The outbox rows of `events` for every enabled endpoint of the program that wants each
+    (webhooks.models.wants_sql), in one INSERT … SELECT; PostgreSQL."""
+    if not events:
+        return []
+    now = timezone.now()
+    values, params = [], []
+    for type, data, email in events:
+        plain = event_body(type=type, data=data, now=now)
+        with_email = (
+            event_body(type=type, data={**data, "email": email}, now=now) if email else plain
+        )
+        values.append("(%s, %s, %s, %s)")
+        params += [Delivery._meta.get_field("event_id").default(), type, plain, with_email]
+    sql = f"""
+        INSERT INTO {Delivery._meta.db_table} (
+            endpoint_id, event_id, event_type, payload, status, attempts, last_error,
+            created_at, next_try_at)
+        SELECT e.id, v.event_id, v.event_type,
+               CASE WHEN e.include_email THEN v.with_email ELSE v.plain END,
+               %s, 0, '', %s, %s
+          FROM {Endpoint._meta.db_table} e
+          JOIN (VALUES {", ".join(values)}) AS v (event_id, event_type, plain, with_email)
+            ON {wants_sql("e", "v.event_type")}
+         WHERE e.program_id = %s AND e.enabled
+        RETURNING id"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [DeliveryStatus.PENDING, now, now, *params, program_id])
+        return [row[0] for row in cursor.fetchall()]
+
+
 class _TransactionOutbox:
     """What one transaction wrote to the outbox: the endpoints read (once per program) and the
     deliveries written, sent by one task once it commits."""
@@ -229,8 +266,17 @@ class _TransactionOutbox:
             enqueue_on_commit(deliveries_send, self.ids)
 
 
+def listening_sql(program_id_sql: str) -> str:
+    """Whether an enabled endpoint of the program may want an event, as SQL (the probe
+    registered with foundation.events: a statement already on an event's path answers it, so a
+    program without endpoints costs its events no read)."""
+    table = Endpoint._meta.db_table
+    return f"EXISTS (SELECT 1 FROM {table} WHERE program_id = {program_id_sql} AND enabled)"
+
+
 def endpoints_changed() -> None:
     """An endpoint was saved or deleted: the current transaction reads the endpoints again."""
+    listeners_changed()
     connection = transaction.get_connection()
     for _, callback, _ in connection.run_on_commit:
         if isinstance(callback, _TransactionOutbox):

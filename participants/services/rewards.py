@@ -233,17 +233,38 @@ def reward_cap_reached(*, program: Program, advocate_id: int, exclude_id=None) -
     orders each counts what the earlier ones committed, so a cap of 5 grants exactly 5. Call
     inside the attribution's transaction, after its reward (`exclude_id`, not counted) exists.
     """
-    if connection.vendor == "postgresql":
-        locks = [(_CAP_LOCK_ADVOCATE, advocate_id)]
-        if program.reward_cap_program_day:
-            locks.append((_CAP_LOCK_PROGRAM, program.pk))
-        with connection.cursor() as cursor:
-            # One statement for the locks, then one for the counts (a statement of its own, so
-            # it reads what the lock's previous holders committed).
-            cursor.execute(
-                "SELECT " + ", ".join("pg_advisory_xact_lock(%s, %s)" for _ in locks),
-                [value for lock in locks for value in lock],
-            )
+    reward_caps_lock(program=program, advocate_id=advocate_id)
+    sql, params, decide = reward_cap_counts(
+        program=program, advocate_id=advocate_id, exclude_id=exclude_id
+    )
+    if not sql:
+        return ""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + sql, params)
+        return decide(cursor.fetchone())
+
+
+def reward_caps_lock(*, program: Program, advocate_id: int) -> None:
+    """Take the locks the caps are counted under (reward_cap_reached), one statement; on
+    PostgreSQL only. The counts must be read by a later statement (one of its own sees what the
+    lock's previous holders committed)."""
+    if connection.vendor != "postgresql":
+        return
+    locks = [(_CAP_LOCK_ADVOCATE, advocate_id)]
+    if program.reward_cap_program_day:
+        locks.append((_CAP_LOCK_PROGRAM, program.pk))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join("pg_advisory_xact_lock(%s, %s)" for _ in locks),
+            [value for lock in locks for value in lock],
+        )
+
+
+def reward_cap_counts(*, program: Program, advocate_id: int, exclude_id=None):
+    """The counts of the program's caps as a SQL select list (so a statement that reads other
+    things can count them too, after reward_caps_lock): (sql, params, decide), `decide` taking
+    the counts in their order and answering reward_cap_reached's reason code; sql is "" when
+    the program sets no cap."""
     now = timezone.now()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     month = today.replace(day=1)
@@ -266,21 +287,20 @@ def reward_cap_reached(*, program: Program, advocate_id: int, exclude_id=None) -
         ),
     )
     caps = [cap for cap in caps if cap[1]]
-    if not caps:
-        return ""
     table = Reward._meta.db_table
-    sql = "SELECT " + ", ".join(
+    sql = ", ".join(
         f"(SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {where} AND {counted} LIMIT %s) c)"
         for _, _, where, _ in caps
     )
     params = [value for _, cap, _, values in caps for value in (*values, *base, cap)]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        counts = cursor.fetchone()
-    for (code, cap, _, _), count in zip(caps, counts, strict=True):
-        if count >= cap:
-            return code
-    return ""
+
+    def decide(counts) -> str:
+        for (code, cap, _, _), count in zip(caps, counts, strict=True):
+            if count >= cap:
+                return code
+        return ""
+
+    return sql, params, decide
 
 
 def rewards_fill_waiting(*, program: Program) -> int:

@@ -153,3 +153,46 @@ def test_20_orders_for_one_advocate_at_once_with_a_cap_of_5_grant_exactly_5(usag
     assert set(
         rewards.filter(status=RewardStatus.CAPPED).values_list("reason_code", flat=True)
     ) == {"reward_cap_month"}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_with_every_check_on_the_review_and_the_caps_cost_two_statements(conversion_path):
+    """Review strict and caps set: the caps' locks, then one statement reading the review's
+    facts and every cap's count; with the policy off and no cap, neither."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statements(program, code, order_id):
+        with CaptureQueriesContext(connection) as queries:
+            body = post(
+                client_for(program),
+                program,
+                OrderId=order_id,
+                OrderPromoCode=code.code,
+                CustomerId=f"c-{order_id}",
+                IpAddress="198.51.100.7",
+            ).json()
+        assert body["reward"]["status"] == RewardStatus.AVAILABLE, body
+        return [q["sql"] for q in queries]
+
+    plain, _, plain_code = capped_program()
+    checked, _, checked_code = capped_program(
+        review_policy="strict",
+        reward_cap_advocate_month=100,
+        reward_cap_advocate_total=100,
+        reward_cap_program_day=100,
+    )
+    statements(plain, plain_code, "warm")
+    without = statements(plain, plain_code, "O1")
+    with_checks = statements(checked, checked_code, "O1")
+
+    def review_or_caps(sql):
+        return "pg_advisory_xact_lock" in sql or "FROM participants_reward" in sql
+
+    assert not any(review_or_caps(s) for s in without), without
+    added = [s for s in with_checks if review_or_caps(s)]
+    assert len(added) == 2, added
+    assert len(with_checks) == len(without) + 2
+    assert "pg_advisory_xact_lock" in added[0]
+    assert "conversions_conversion" in added[1] and added[1].count("participants_reward") == 3

@@ -1,12 +1,15 @@
 """Every event the services emit reaches each subscribed endpoint once, signed, written in the
 transaction of the change (docs/webhooks.md, Events)."""
 
+import json
+import threading
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from codes.models import CodeStatus, PromoCode
@@ -25,7 +28,7 @@ from participants.services import (
 from programs.models import CodeUsage, ReviewPolicy, RewardKind
 from tests.factories import ProgramFactory, stock_pool
 from tests.webhooks.docs_schemas import assert_documented, documented_types
-from webhooks.models import Delivery
+from webhooks.models import Delivery, wants_sql
 from webhooks.services import endpoint_create
 
 pytestmark = pytest.mark.django_db
@@ -332,3 +335,120 @@ def test_a_referral_held_for_review_is_announced_and_so_is_the_decision(
         # Held: the referral converted all the same (the attribution stands), once each.
         types = Counter(e["type"] for e in events)
         assert types["referral.converted"] == 2 and types["referral.held_for_review"] == 2
+
+
+def _order_events(order_id):
+    """The event types written to the outbox for this order (its code.assigned replacement
+    aside)."""
+    return {
+        delivery.event_type
+        for delivery in Delivery.objects.all()
+        if f'"order_id":"{order_id}"' in delivery.payload
+    }
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_endpoint_added_by_another_connection_gets_the_next_order_s_events(receiver, settings):
+    """An order of a program without endpoints reads none (its attribution's own statement says
+    nobody listens) and writes no delivery; an endpoint added meanwhile on another connection
+    (another process, another node) receives the very next order's events."""
+    settings.CONVERSIONS_FAST_PATH = True
+    program = ProgramFactory(
+        code_usage=CodeUsage.SINGLE,
+        codes_per_advocate=1,
+        reward_kind=RewardKind.CREDIT,
+        reward_amount=Decimal("5.00"),
+        reward_currency="EUR",
+    )
+    stock_pool(program, 6)
+    advocate, _ = participant_upsert(program=program, participant_id="ada", email="ada@x.com")
+    with CaptureQueriesContext(connection) as queries:
+        first = order(program, "O-1", held_code(advocate), "friend-1")
+    assert first.status == "attributed"
+    assert any("conversions_attribute" in q["sql"] for q in queries)
+    assert not any("webhooks_endpoint" in q["sql"] for q in queries)
+    assert not Delivery.objects.exists()
+
+    added = []
+    thread = threading.Thread(
+        target=lambda: (
+            added.append(endpoint_create(program=program, url=receiver.url)),
+            added.append(
+                endpoint_create(
+                    program=program,
+                    url=receiver.url + "?converted",
+                    events=["referral.converted"],
+                    include_email=True,
+                )
+            ),
+            connections.close_all(),
+        )
+    )
+    thread.start()
+    thread.join()
+    assert added
+
+    code = held_code(advocate)
+    with CaptureQueriesContext(connection) as queries:
+        second = order(program, "O-2", code, "friend-2")
+    assert second.status == "attributed"
+    # The function found the endpoints: the outbox is written without looking them up first.
+    assert not any(q["sql"].startswith('SELECT "webhooks_endpoint"') for q in queries)
+    assert {"code.redeemed", "referral.converted"} <= _order_events("O-2")
+    assert not _order_events("O-1")
+    every, converted_only = added
+    assert {"code.redeemed", "referral.converted"} <= set(
+        Delivery.objects.filter(endpoint=every).values_list("event_type", flat=True)
+    )
+    # Each endpoint gets the events it subscribed to, with the e-mail only when opted in.
+    assert list(
+        Delivery.objects.filter(endpoint=converted_only).values_list("event_type", flat=True)
+    ) == ["referral.converted"]
+    plain = json.loads(
+        Delivery.objects.get(endpoint=every, event_type="referral.converted").payload
+    )
+    with_email = json.loads(Delivery.objects.get(endpoint=converted_only).payload)
+    assert "email" not in plain["data"] and with_email["data"]["email"] == "ada@x.com"
+    # The payloads name the people as the attribution found them (no row read again).
+    assert (plain["data"]["participant_id"], plain["data"]["friend_id"]) == ("ada", "friend-2")
+    assert {k: v for k, v in with_email["data"].items() if k != "email"} == plain["data"]
+
+
+@pytest.mark.postgres
+def test_an_endpoint_added_within_the_transaction_gets_its_later_events(receiver, settings):
+    """Within one transaction: an order finds nobody listening, an endpoint is added, the next
+    order's events are written for it."""
+    settings.CONVERSIONS_FAST_PATH = True
+    program = ProgramFactory(code_usage=CodeUsage.SINGLE, codes_per_advocate=1)
+    stock_pool(program, 6)
+    advocate, _ = participant_upsert(program=program, participant_id="ada", email="ada@x.com")
+    with transaction.atomic():
+        order(program, "O-1", held_code(advocate), "friend-1")
+        assert not Delivery.objects.exists()
+        endpoint_create(program=program, url=receiver.url)
+        order(program, "O-2", held_code(advocate), "friend-2")
+        assert {"code.redeemed", "referral.converted"} <= _order_events("O-2")
+        assert not _order_events("O-1")
+
+
+@pytest.mark.postgres
+def test_the_sql_form_of_wants_agrees_with_the_endpoint(receiver):
+    """webhooks.models.wants_sql (the outbox's INSERT … SELECT) and Endpoint.wants agree."""
+    program = ProgramFactory()
+    endpoints = [
+        endpoint_create(program=program, url=receiver.url),
+        endpoint_create(
+            program=program,
+            url=receiver.url + "?some",
+            events=["referral.converted", "reward.paid"],
+        ),
+    ]
+    for endpoint in endpoints:
+        for event_type in EVENT_TYPES:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT {wants_sql('e', '%s')} FROM webhooks_endpoint e WHERE e.id = %s",
+                    [event_type, endpoint.pk],
+                )
+                assert cursor.fetchone()[0] is endpoint.wants(event_type), (endpoint, event_type)
