@@ -56,11 +56,11 @@ def counts_toward_quota_sql(program_usage: str, code_usage: str) -> str:
 
 
 class ReviewPolicy(models.TextChoices):
-    OFF = "off", "Off: approve every referral"
-    RELAXED = "relaxed", "Relaxed"
-    MODERATE = "moderate", "Moderate"
-    STRICT = "strict", "Strict"
-    CUSTOM = "custom", "Custom thresholds"
+    OFF = "off", _("Off: approve every referral")
+    RELAXED = "relaxed", _("Relaxed")
+    MODERATE = "moderate", _("Moderate")
+    STRICT = "strict", _("Strict")
+    CUSTOM = "custom", _("Custom thresholds")
 
 
 # Each policy's thresholds on the review score (0-100): (hold at or above, deny at or above).
@@ -137,14 +137,23 @@ class Program(models.Model):
     )
 
     reward_kind = models.CharField(
-        _("reward kind"), max_length=10, choices=RewardKind.choices, default=RewardKind.CREDIT
+        _("reward kind"),
+        max_length=10,
+        choices=RewardKind.choices,
+        default=RewardKind.CREDIT,
     )
     reward_amount = models.DecimalField(
-        _("reward amount"), max_digits=12, decimal_places=2, default=10
+        _("reward amount"),
+        max_digits=12,
+        decimal_places=2,
+        default=10,
     )
     reward_currency = models.CharField(_("reward currency"), max_length=3, default="USD")
     reward_percent = models.DecimalField(
-        _("reward percent"), max_digits=5, decimal_places=2, default=10
+        _("reward percent"),
+        max_digits=5,
+        decimal_places=2,
+        default=10,
     )
     reward_review_days = models.PositiveSmallIntegerField(
         _("review period (days)"),
@@ -165,52 +174,55 @@ class Program(models.Model):
         max_length=8,
         choices=ReviewPolicy.choices,
         default=ReviewPolicy.OFF,
-        help_text=(
+        help_text=_(
             "How referrals are checked at attribution: relaxed holds at a score of 70 and "
             "denies at 100, moderate 40 and 80, strict 20 and 40; custom uses the thresholds "
             "below."
         ),
+        verbose_name=_("review policy"),
     )
     review_hold_at = models.PositiveSmallIntegerField(
-        "hold at score",
+        _("hold at score"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="Custom policy: a referral scoring this or more is held for review.",
+        help_text=_("Custom policy: a referral scoring this or more is held for review."),
     )
     review_deny_at = models.PositiveSmallIntegerField(
-        "deny at score",
+        _("deny at score"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="Custom policy: a referral scoring this or more is denied.",
+        help_text=_("Custom policy: a referral scoring this or more is denied."),
     )
     review_velocity_per_hour = models.PositiveSmallIntegerField(
-        "velocity limit (orders per hour)",
+        _("velocity limit (orders per hour)"),
         default=DEFAULT_VELOCITY_PER_HOUR,
         validators=[MinValueValidator(1)],
-        help_text="More referred orders than this for one advocate within an hour is flagged.",
+        help_text=_("More referred orders than this for one advocate within an hour is flagged."),
     )
     reward_cap_advocate_month = models.PositiveIntegerField(
-        "rewards per advocate per month",
+        _("rewards per advocate per month"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
-        help_text="At most this many rewards per advocate per calendar month (UTC); blank: none.",
+        help_text=_(
+            "At most this many rewards per advocate per calendar month (UTC); blank: none."
+        ),
     )
     reward_cap_advocate_total = models.PositiveIntegerField(
-        "rewards per advocate in total",
+        _("rewards per advocate in total"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
-        help_text="At most this many rewards per advocate ever; blank: no cap.",
+        help_text=_("At most this many rewards per advocate ever; blank: no cap."),
     )
     reward_cap_program_day = models.PositiveIntegerField(
-        "rewards per program per day",
+        _("rewards per program per day"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
-        help_text="At most this many rewards in the program per day (UTC); blank: no cap.",
+        help_text=_("At most this many rewards in the program per day (UTC); blank: no cap."),
     )
 
     friend_offer_text = models.CharField(
@@ -245,7 +257,9 @@ class Program(models.Model):
         default="en",
         help_text=_("The language of the low-stock e-mails sent to the recipients."),
     )
-    widget_secret = models.CharField(max_length=100, default=new_widget_secret, editable=False)
+    widget_secret = models.CharField(
+        max_length=100, default=new_widget_secret, editable=False, verbose_name=_("widget secret")
+    )
     widget_allowed_origins = models.TextField(
         _("widget allowed origins"),
         blank=True,
@@ -257,10 +271,11 @@ class Program(models.Model):
         through="ProgramManager",
         related_name="managed_programs",
         blank=True,
+        verbose_name=_("managers"),
     )
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("program")
@@ -369,9 +384,11 @@ def split_addresses(text):
 class ProgramManager(models.Model):
     """A staff user who may manage one program in the admin."""
 
-    program = models.ForeignKey(Program, on_delete=models.CASCADE)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
-    created_at = models.DateTimeField(auto_now_add=True)
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, verbose_name=_("program"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, verbose_name=_("user")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("program manager")
@@ -387,14 +404,22 @@ class ProgramManager(models.Model):
 class ApiKey(models.Model):
     """A program's server-API key. Only its SHA-256 digest is stored; the key is shown once."""
 
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="api_keys")
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=16, help_text="The first characters, to recognise it.")
-    digest = models.CharField(max_length=64, unique=True)
-    requests_per_minute = models.PositiveIntegerField(default=10_000)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, related_name="api_keys", verbose_name=_("program")
+    )
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    prefix = models.CharField(
+        max_length=16,
+        help_text=_("The first characters, to recognise it."),
+        verbose_name=_("prefix"),
+    )
+    digest = models.CharField(max_length=64, unique=True, verbose_name=_("digest"))
+    requests_per_minute = models.PositiveIntegerField(
+        default=10_000, verbose_name=_("requests per minute")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used at"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
 
     class Meta:
         verbose_name = _("API key")
@@ -419,9 +444,11 @@ class WidgetComponentKind(models.TextChoices):
 class Widget(models.Model):
     """A widget the brand shows advocates; made of components."""
 
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="widgets")
-    name = models.CharField(max_length=100)
-    created_at = models.DateTimeField(auto_now_add=True)
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, related_name="widgets", verbose_name=_("program")
+    )
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("widget")
@@ -436,9 +463,13 @@ class Widget(models.Model):
 
 
 class WidgetComponent(models.Model):
-    widget = models.ForeignKey(Widget, on_delete=models.CASCADE, related_name="components")
-    kind = models.CharField(max_length=30, choices=WidgetComponentKind.choices)
-    position = models.PositiveSmallIntegerField(default=0)
+    widget = models.ForeignKey(
+        Widget, on_delete=models.CASCADE, related_name="components", verbose_name=_("widget")
+    )
+    kind = models.CharField(
+        max_length=30, choices=WidgetComponentKind.choices, verbose_name=_("kind")
+    )
+    position = models.PositiveSmallIntegerField(default=0, verbose_name=_("position"))
 
     class Meta:
         verbose_name = _("widget component")
