@@ -189,7 +189,7 @@ class AuditTrailAdminMixin:
 
 
 class ProgramFilter(admin.SimpleListFilter):
-    title = "program"
+    title = _("program")
     parameter_name = "program"
 
     def lookups(self, request, model_admin):
@@ -203,14 +203,14 @@ class ProgramFilter(admin.SimpleListFilter):
 
 
 class ActorKindFilter(admin.SimpleListFilter):
-    title = "actor"
+    title = _("actor")
     parameter_name = "actor_kind"
     KINDS = {
-        "user": ("An admin user", {"actor__isnull": False}),
-        "api_key": ("An API key", {"actor_label__startswith": "API key "}),
-        "command": ("A command", {"actor_label__startswith": "command: "}),
-        "task": ("A background task", {"actor_label__startswith": "task: "}),
-        "system": ("System (no actor)", {"actor__isnull": True, "actor_label": ""}),
+        "user": (_("An admin user"), {"actor__isnull": False}),
+        "api_key": (_("An API key"), {"actor_label__startswith": "API key "}),
+        "command": (_("A command"), {"actor_label__startswith": "command: "}),
+        "task": (_("A background task"), {"actor_label__startswith": "task: "}),
+        "system": (_("System (no actor)"), {"actor__isnull": True, "actor_label": ""}),
     }
 
     def lookups(self, request, model_admin):
@@ -223,7 +223,7 @@ class ActorKindFilter(admin.SimpleListFilter):
 
 
 class EventFilter(admin.SimpleListFilter):
-    title = "event"
+    title = _("event")
     parameter_name = "event"
 
     def lookups(self, request, model_admin):

@@ -3,6 +3,7 @@
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 from unfold.widgets import (
     UnfoldAdminFileFieldWidget,
     UnfoldAdminSelectWidget,
@@ -20,27 +21,33 @@ from .services.voiding import VOID_REASON_MAX
 class CodeUploadForm(forms.Form):
     pool = forms.ModelChoiceField(queryset=Pool.objects.none(), widget=UnfoldAdminSelectWidget)
     import_file = forms.FileField(
-        label="File",
-        help_text="CSV, TSV, TXT (one code a line), XLSX, XLS, ODS or JSON. The first row is a "
-        "header when one of its cells names the codes (code, codes, promo code, coupon, coupon "
-        "code, voucher, voucher code; any case): that column is read. Otherwise the first "
-        "column holds the codes. A column headed expires_at, expires, valid until or end date "
-        "gives each code its own expiry (a date cell or 2026-12-31 / 2026-12-31T18:00).",
+        label=_("File"),
+        help_text=_(
+            "CSV, TSV, TXT (one code a line), XLSX, XLS, ODS or JSON. The first row is a "
+            "header when one of its cells names the codes (code, codes, promo code, coupon, coupon "
+            "code, voucher, voucher code; any case): that column is read. Otherwise the first "
+            "column holds the codes. A column headed expires_at, expires, valid until or end date "
+            "gives each code its own expiry (a date cell or 2026-12-31 / 2026-12-31T18:00)."
+        ),
         widget=UnfoldAdminFileFieldWidget(attrs={"accept": ",".join("." + f for f in FORMATS)}),
     )
 
     valid_from = forms.DateTimeField(
         required=False,
-        label="Valid from",
-        help_text="Optional: the codes cannot be handed out or used before this time (UTC, "
-        "e.g. 2027-01-01 00:00).",
+        label=_("Valid from"),
+        help_text=_(
+            "Optional: the codes cannot be handed out or used before this time (UTC, "
+            "e.g. 2027-01-01 00:00)."
+        ),
         widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "YYYY-MM-DD HH:MM"}),
     )
     expires_at = forms.DateTimeField(
         required=False,
-        label="Expires at",
-        help_text="Optional: the codes stop working at this time (UTC). A code's own expiry "
-        "in the file wins.",
+        label=_("Expires at"),
+        help_text=_(
+            "Optional: the codes stop working at this time (UTC). A code's own expiry "
+            "in the file wins."
+        ),
         widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "YYYY-MM-DD HH:MM"}),
     )
 
@@ -123,14 +130,16 @@ class PoolForm(forms.ModelForm):
         ]
         widgets = {"low_stock_recipients": UnfoldAdminTextareaWidget(attrs={"rows": 3})}
         help_texts = {
-            "low_stock_threshold": "E-mail the recipients when this many codes or fewer are left.",
-            "low_stock_recipients": "One address per line (or comma-separated).",
+            "low_stock_threshold": _(
+                "E-mail the recipients when this many codes or fewer are left."
+            ),
+            "low_stock_recipients": _("One address per line (or comma-separated)."),
         }
 
     pays_rewards = forms.BooleanField(
         required=False,
-        label="Pays the program's fuel-tank rewards",
-        help_text="Rewards of kind “fuel tank code” take their code from this tank.",
+        label=_("Pays the program's fuel-tank rewards"),
+        help_text=_("Rewards of kind “fuel tank code” take their code from this tank."),
     )
 
     def __init__(self, *args, **kwargs):
@@ -155,7 +164,7 @@ class VoidForm(forms.Form):
     reason = forms.CharField(
         max_length=VOID_REASON_MAX,
         required=False,
-        label="Why",
-        help_text="Kept with each code, e.g. “leaked on a coupon site”.",
+        label=_("Why"),
+        help_text=_("Kept with each code, e.g. “leaked on a coupon site”."),
         widget=UnfoldAdminTextInputWidget(),
     )

@@ -3,11 +3,12 @@ from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from unfold.admin import ModelAdmin, TabularInline
 
 from codes.admin import CodeManagerColumns, code_manager_add_columns
 from foundation.admin_links import admin_link
-from foundation.wording import console_time, counted
+from foundation.wording import console_time
 from participants.selectors import codes_with_latest_referral
 from programs.admin_scoping import ProgramScopedAdminMixin
 
@@ -65,14 +66,21 @@ class ConversionAdmin(ProgramScopedAdminMixin, ModelAdmin):
     def outcome(self, conversion):
         # A reversed order says so, with its reason; the reason it was attributed is history.
         if conversion.status == ConversionStatus.REVERSED:
-            reason = conversion.reversal_reason or "no reason given"
-            when = f" on {console_time(conversion.reversed_at)}" if conversion.reversed_at else ""
-            return f"Reversed{when}: {reason}"
+            reason = conversion.reversal_reason or _("no reason given")
+            if conversion.reversed_at:
+                return _("Reversed on %(when)s: %(reason)s") % {
+                    "when": console_time(conversion.reversed_at),
+                    "reason": reason,
+                }
+            return _("Reversed: %(reason)s") % {"reason": reason}
         label = conversion.get_status_display()
-        reason = conversion.reason
+        # The reason's label (in the reader's language) where the outcome has a reason code.
+        reason = (
+            conversion.get_reason_code_display() if conversion.reason_code else conversion.reason
+        )
         if not reason or reason.lower().startswith(label.lower()):
             return reason or label  # "Attributed to the advocate…" says it already
-        return f"{label}: {reason}"
+        return _("%(outcome)s: %(reason)s") % {"outcome": label, "reason": reason}
 
     @admin.display(description=_("Advocate"), ordering="advocate__participant_id")
     def advocate_shown(self, conversion):
@@ -122,9 +130,13 @@ def code_order(code):
     if code.redemption_count > 1:
         url = reverse("admin:conversions_conversion_changelist")
         return admin_link(
-            f"{url}?code__id__exact={code.pk}", counted(code.redemption_count, "order")
+            f"{url}?code__id__exact={code.pk}",
+            ngettext("%(count)s order", "%(count)s orders", code.redemption_count)
+            % {"count": f"{code.redemption_count:,}"},
         )
-    reversed_note = " (reversed)" if code.conversion_status == ConversionStatus.REVERSED else ""
+    reversed_note = ""
+    if code.conversion_status == ConversionStatus.REVERSED:
+        reversed_note = " " + _("(reversed)")
     link = admin_link(
         reverse("admin:conversions_conversion_change", args=[code.conversion_pk]),
         code.conversion_order,
@@ -139,7 +151,9 @@ def code_friend(code):
     if (code.referrals_count or 0) > 1:
         url = reverse("admin:participants_referral_changelist")
         return admin_link(
-            f"{url}?code__id__exact={code.pk}", counted(code.referrals_count, "friend")
+            f"{url}?code__id__exact={code.pk}",
+            ngettext("%(count)s friend", "%(count)s friends", code.referrals_count)
+            % {"count": f"{code.referrals_count:,}"},
         )
     return admin_link(
         reverse("admin:participants_referral_change", args=[code.referral_pk]),
