@@ -199,7 +199,7 @@ class PoolAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
 
     @admin.display(description=_("Codes"))
     def upload_link(self, pool):
-        return format_html('<a href="{}">Upload codes</a>', _upload_url(pool))
+        return format_html('<a href="{}">{}</a>', _upload_url(pool), _("Upload codes"))
 
     # The stock page of a program -----------------------------------------------------------
 

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from unfold.admin import ModelAdmin, TabularInline
 
 from codes.admin import CodeManagerColumns, code_manager_add_columns
@@ -46,6 +46,14 @@ class ConversionItemInline(ProgramScopedAdminMixin, TabularInline):
         return False
 
 
+def reason_shown(conversion):
+    """The outcome's reason: the sentence stored with the order (English, as the API answered
+    it), or for a reader of another language the label of its reason code."""
+    if conversion.reason_code and not (get_language() or "en").startswith("en"):
+        return conversion.get_reason_code_display()
+    return conversion.reason
+
+
 @admin.register(Conversion)
 class ConversionAdmin(ProgramScopedAdminMixin, ModelAdmin):
     list_display = [
@@ -62,6 +70,19 @@ class ConversionAdmin(ProgramScopedAdminMixin, ModelAdmin):
     search_fields = ["order_id", "promo_code", "customer_id"]
     inlines = [ConversionItemInline]
 
+    def get_fields(self, request, obj=None):
+        return [
+            "reason_shown" if name == "reason" else name
+            for name in super().get_fields(request, obj)
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "reason_shown"]
+
+    @admin.display(description=_("reason"))
+    def reason_shown(self, conversion):
+        return reason_shown(conversion)
+
     @admin.display(description=_("Outcome"), ordering="status")
     def outcome(self, conversion):
         # A reversed order says so, with its reason; the reason it was attributed is history.
@@ -74,10 +95,7 @@ class ConversionAdmin(ProgramScopedAdminMixin, ModelAdmin):
                 }
             return _("Reversed: %(reason)s") % {"reason": reason}
         label = conversion.get_status_display()
-        # The reason's label (in the reader's language) where the outcome has a reason code.
-        reason = (
-            conversion.get_reason_code_display() if conversion.reason_code else conversion.reason
-        )
+        reason = reason_shown(conversion)
         if not reason or reason.lower().startswith(label.lower()):
             return reason or label  # "Attributed to the advocate…" says it already
         return _("%(outcome)s: %(reason)s") % {"outcome": label, "reason": reason}

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from audit.context import audit_event
 from audit.services import audit_record
@@ -55,10 +56,10 @@ class PromoSettingsChange:
         """The event an audit entry of this change is labelled with ("" for none)."""
         switches = []
         if self.turns_on:
-            switches.append("promo codes turned on")
+            switches.append(gettext_noop("promo codes turned on"))
         if self.switches_to_single_use:
-            switches.append("switched to single-use")
-        return f"one-way switch: {', '.join(switches)}" if switches else ""
+            switches.append(gettext_noop("switched to single-use"))
+        return f"{gettext_noop('one-way switch')}: {', '.join(switches)}" if switches else ""
 
     def describe(self):
         parts = []
@@ -225,8 +226,12 @@ def program_rotate_widget_secret(*, program: Program) -> Program:
     # Recorded without the secret, old or new.
     audit_record(
         obj=program,
-        event="widget secret rotated",
-        details={"effect": "participant tokens signed with the old secret are refused"},
+        event=gettext_noop("widget secret rotated"),
+        details={
+            gettext_noop("effect"): gettext_noop(
+                "participant tokens signed with the old secret are refused"
+            )
+        },
     )
     return program
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from audit.services import audit_record
 from foundation.redaction import needles, pattern, redact
@@ -192,19 +193,19 @@ def _audit_void(*, obj, result: VoidResult, reason: str, voided_ids: list[int], 
         .values_list("code", flat=True)
     )
     details = {
-        "summary": result.summary(),
-        "voided": result.voided,
-        "already voided": result.already_voided,
-        "redeemed, left as they are": result.redeemed_left,
-        "not codes of the program": len(result.not_found),
-        "reward codes among them": reward_codes,
-        "advocates topped up": result.advocates_topped_up,
-        "reason": reason,
+        gettext_noop("summary"): result.summary(),
+        gettext_noop("voided"): result.voided,
+        gettext_noop("already voided"): result.already_voided,
+        gettext_noop("redeemed, left as they are"): result.redeemed_left,
+        gettext_noop("not codes of the program"): len(result.not_found),
+        gettext_noop("reward codes among them"): reward_codes,
+        gettext_noop("advocates topped up"): result.advocates_topped_up,
+        gettext_noop("reason"): reason,
     }
     if named:
         more = len(voided_ids) - len(named)
-        details["codes"] = named + ([f"… and {more:,} more"] if more > 0 else [])
-    audit_record(obj=obj, event="codes voided", details=details)
+        details[gettext_noop("codes")] = named + ([f"… and {more:,} more"] if more > 0 else [])
+    audit_record(obj=obj, event=gettext_noop("codes voided"), details=details)
 
 
 def _canonical_codes(codes: Iterable[str], result: VoidResult) -> list[str]:

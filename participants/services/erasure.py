@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from audit.services import ERASED, audit_forget, audit_forget_text, audit_record
 from codes.models import PromoCode
@@ -172,19 +173,21 @@ def participant_erase(*, program: Program, participant_id: str) -> ErasureResult
     audit_forget_text(program_id=program.pk, values=forgotten)
     audit_record(
         obj=participant,
-        event="participant erased",
+        event=gettext_noop("participant erased"),
         object_repr=participant.participant_id,
         changes={
             "participant_id": (ERASED, participant.participant_id),
             **{name: (ERASED, "") for name in erased_fields},
         },
         details={
-            "codes voided": result.codes_voided,
-            "orders whose customer e-mail was removed": result.rows_blanked_elsewhere,
-            "referrals kept": result.referrals_kept,
-            "rewards kept": result.rewards_kept,
-            "redeemed codes kept": result.redeemed_codes_kept,
-            "customer records made from orders erased too": result.order_friends_erased,
+            gettext_noop("codes voided"): result.codes_voided,
+            gettext_noop("orders whose customer e-mail was removed"): result.rows_blanked_elsewhere,
+            gettext_noop("referrals kept"): result.referrals_kept,
+            gettext_noop("rewards kept"): result.rewards_kept,
+            gettext_noop("redeemed codes kept"): result.redeemed_codes_kept,
+            gettext_noop(
+                "customer records made from orders erased too"
+            ): result.order_friends_erased,
         },
     )
     return result

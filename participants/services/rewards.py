@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from audit.services import audit_record
 from codes.services import (
@@ -196,9 +197,11 @@ def reward_review_decide(*, reward: Reward, approve: bool, reason: str = "") -> 
     reward.save(update_fields=["status", "reason_code", "available_at", "cancelled_at"])
     audit_record(
         obj=reward,
-        event="reward approved after review" if approve else "reward denied after review",
+        event=gettext_noop("reward approved after review")
+        if approve
+        else gettext_noop("reward denied after review"),
         changes={"status": (RewardStatus.PENDING_REVIEW, reward.status)},
-        details={"reason": reason.strip()},
+        details={gettext_noop("reason"): reason.strip()},
     )
     return reward
 
@@ -359,7 +362,7 @@ def reward_cancel(*, reward: Reward, flag_paid: bool = False) -> Reward:
             reward.save(update_fields=["needs_review"])
             audit_record(
                 obj=reward,
-                event="paid reward flagged for review",
+                event=gettext_noop("paid reward flagged for review"),
                 changes={"needs_review": (False, True)},
             )
         return reward
@@ -376,7 +379,7 @@ def reward_cancel(*, reward: Reward, flag_paid: bool = False) -> Reward:
             changes["needs_review"] = (False, True)
     reward.save(update_fields=["status", "cancelled_at", "code", "needs_review"])
     reward_emit(reward=reward, type=REWARD_CANCELLED)
-    audit_record(obj=reward, event="reward cancelled", changes=changes)
+    audit_record(obj=reward, event=gettext_noop("reward cancelled"), changes=changes)
     return reward
 
 
@@ -407,7 +410,9 @@ def rewards_mark_paid(*, rewards: QuerySet[Reward]) -> MarkPaidResult:
         reward_emit(reward=reward, type=REWARD_PAID)
         # One entry per reward: a payout is the brand's money, each one is looked up alone.
         audit_record(
-            obj=reward, event="reward marked paid", changes={"status": (before, RewardStatus.PAID)}
+            obj=reward,
+            event=gettext_noop("reward marked paid"),
+            changes={"status": (before, RewardStatus.PAID)},
         )
         result.paid += 1
     return result
