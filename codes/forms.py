@@ -69,7 +69,8 @@ class CodeUploadForm(forms.Form):
         pool = self.cleaned_data["pool"]
         if not pool.program.promo_codes_enabled:
             raise forms.ValidationError(
-                f"Referral promo codes are off for program “{pool.program}”: turn them on first."
+                _("Referral promo codes are off for program “%(program)s”: turn them on first.")
+                % {"program": pool.program}
             )
         return pool
 
@@ -82,11 +83,14 @@ class CodeUploadForm(forms.Form):
         limit = settings.CODES_UPLOAD_MAX_BYTES
         if upload.size > limit:
             raise forms.ValidationError(
-                f"This file is {upload.size:,} bytes; the admin takes at most {limit:,}. "
-                "Use the import_codes command for bigger files."
+                _(
+                    "This file is %(size)s bytes; the admin takes at most %(limit)s. "
+                    "Use the import_codes command for bigger files."
+                )
+                % {"size": f"{upload.size:,}", "limit": f"{limit:,}"}
             )
         if upload.size == 0:
-            raise forms.ValidationError("The file is empty.")
+            raise forms.ValidationError(_("The file is empty."))
         return upload
 
 

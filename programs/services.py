@@ -310,12 +310,14 @@ def program_manager_add(
     user_model = get_user_model()
     username = username.strip()
     if not username:
-        raise ValidationError({"username": "A username is required."})
+        raise ValidationError({"username": _("A username is required.")})
     if email:
         try:
             validate_email(email)
         except ValidationError:
-            raise ValidationError({"email": f"Not an e-mail address: {email}."}) from None
+            raise ValidationError(
+                {"email": _("Not an e-mail address: %(addresses)s.") % {"addresses": email}}
+            ) from None
     user = user_model.objects.select_for_update().filter(username=username).first()
     created = user is None
     if created:
@@ -338,7 +340,7 @@ def program_manager_add(
         program_managers_group_sync()
         group = Group.objects.get(name=PROGRAM_MANAGERS_GROUP)
     user.groups.add(group)
-    _, program_added = ProgramManager.objects.get_or_create(program=program, user=user)
+    _manager, program_added = ProgramManager.objects.get_or_create(program=program, user=user)
     return ManagerAdded(user=user, user_created=created, program_added=program_added)
 
 
@@ -356,7 +358,7 @@ def program_review_policy_set(
     if policy == ReviewPolicy.CUSTOM:
         fields.update(review_hold_at=hold_at, review_deny_at=deny_at)
     elif hold_at is not None or deny_at is not None:
-        raise ValidationError({"review_policy": "Thresholds go with the custom policy only."})
+        raise ValidationError({"review_policy": _("Thresholds go with the custom policy only.")})
     if velocity_per_hour is not None:
         fields["review_velocity_per_hour"] = velocity_per_hour
     return program_update(program=program, **fields)
@@ -381,6 +383,6 @@ def program_reward_caps_set(
         if value is None:
             continue
         if value < 0:
-            raise ValidationError({name: "A cap is a number of rewards, 0 or more."})
+            raise ValidationError({name: _("A cap is a number of rewards, 0 or more.")})
         fields[name] = value or None
     return program_update(program=program, **fields)
