@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from audit.services import audit_record
 from codes.services import (
@@ -79,7 +79,8 @@ def _move(reward: Reward, to: str, *, now: datetime) -> None:
     """Set the reward's status (in memory) if the rules allow the move; raise otherwise."""
     if to not in ALLOWED_MOVES[reward.status]:
         raise RewardMoveRefused(
-            f"Reward {reward.pk} is {_label(reward.status)}: it cannot become {_label(to)}."
+            gettext("Reward %(id)s is %(status)s: it cannot become %(to)s.")
+            % {"id": reward.pk, "status": _label(reward.status), "to": _label(to)}
         )
     reward.status = to
     if to == RewardStatus.PAID:
@@ -181,8 +182,11 @@ def reward_review_decide(*, reward: Reward, approve: bool, reason: str = "") -> 
     reward = Reward.objects.select_for_update(of=("self",)).get(pk=reward.pk)
     if reward.status != RewardStatus.PENDING_REVIEW:
         raise RewardMoveRefused(
-            f"Reward {reward.pk} is {_label(reward.status)}, not held for review: "
-            "there is nothing to approve or deny."
+            gettext(
+                "Reward %(id)s is %(status)s, not held for review: there is nothing to approve "
+                "or deny."
+            )
+            % {"id": reward.pk, "status": _label(reward.status)}
         )
     now = timezone.now()
     program = reward.program
@@ -356,7 +360,9 @@ def reward_cancel(*, reward: Reward, flag_paid: bool = False) -> Reward:
         return reward
     if reward.status == RewardStatus.PAID:
         if not flag_paid:
-            raise RewardMoveRefused(f"Reward {reward.pk} is paid: it cannot be cancelled.")
+            raise RewardMoveRefused(
+                gettext("Reward %(id)s is paid: it cannot be cancelled.") % {"id": reward.pk}
+            )
         if not reward.needs_review:
             reward.needs_review = True
             reward.save(update_fields=["needs_review"])

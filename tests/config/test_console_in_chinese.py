@@ -4,6 +4,7 @@ page, history and custom views (the stock page, the upload, the audit trail), an
 English words in what the page writes. What must stay as it is (codes, e-mail addresses, URLs,
 ids, the names managers gave, API field and event names) is allow-listed below by its shape."""
 
+import itertools
 import re
 
 import pytest
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.django_db
 # seed gave (program, widgets, endpoint, key, tank, products, people, orders), the names a
 # program's data starts with (its referral pool, its friend offer: the manager's to change), the
 # header names a code file is read by (a file's words, quoted on the upload page), e-mail
-# addresses, URLs, event types (`code.assigned`) and language tags.
+# addresses, URLs, event types (`code.assigned`), header names and language tags.
 ALLOWED = re.compile(
     "|".join(
         [
@@ -38,6 +39,7 @@ ALLOWED = re.compile(
             r"https?://\S+",
             r"[a-z_]+\.[a-z_.]+",
             r"zh-[Hh]ans",
+            r"webhook-(?:id|timestamp|signature)",  # Standard Webhooks' header names
         ]
     )
 )
@@ -46,19 +48,24 @@ STANDARD_VIEWS = {"changelist", "add", "history", "delete", "change", "autocompl
 
 
 class _PageText(_ElementText):
-    """The page's text without what is not words of ours: icons (a ligature's name, such as
-    "more_vert"), code (the embed snippet) and what a manager typed (text areas)."""
+    """The text of the page's body without what is not words of ours: scripts and styles, icons
+    (a ligature's name, such as "more_vert"), code (the embed snippet) and what a manager typed
+    (text areas)."""
 
-    SKIPPED = {"code", "pre", "textarea"}
+    SKIPPED = {"code", "pre", "textarea", "style"}
 
-    def __init__(self, element_id):
-        super().__init__(element_id)
+    def __init__(self):
+        super().__init__(element_id=None)
         self.skipping = []  # the depth at which each skipped element opened
 
     def handle_starttag(self, tag, attrs):
-        super().handle_starttag(tag, attrs)
         if tag in VOID_TAGS:
             return
+        if self.depth:
+            self.depth += 1
+        elif tag == "body":
+            self.depth = 1
+        self.in_script = tag == "script"
         classes = (dict(attrs).get("class") or "").split()
         if tag in self.SKIPPED or any(c.startswith("material-symbols") for c in classes):
             self.skipping.append(self.depth)
@@ -74,11 +81,11 @@ class _PageText(_ElementText):
 
 
 def english_left(html):
-    """The runs of English words in the page's content (the header and side bar are unfold's
-    and Django's own, translated by them), once the allowed shapes are taken out."""
-    parser = _PageText("content")
+    """The runs of English words in the page (its header, side bar, messages and content), once
+    the allowed shapes are taken out."""
+    parser = _PageText()
     parser.feed(html)
-    assert parser.parts, "no #content on the page"
+    assert parser.parts, "no body on the page"
     text = ALLOWED.sub(" ", " ".join(parser.parts))
     return ENGLISH_RUN.findall(text)
 
@@ -144,27 +151,49 @@ def console_urls(client, program):
                 continue
 
 
+def action_pages(client):
+    """Each list action run on the list's first row: its confirmation page, or the list it
+    returns to with its message. Run after the pages above, since an action changes rows."""
+    for model, model_admin in sorted(
+        admin.site._registry.items(), key=lambda item: item[0]._meta.label
+    ):
+        opts = model._meta
+        changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        response = client.get(changelist)
+        if response.status_code != 200:
+            continue
+        rows = response.context["cl"].result_list[:1]
+        actions = model_admin.get_actions(response.wsgi_request)
+        for action in actions:
+            if action == "delete_selected" or action.startswith("export"):
+                continue
+            for obj in rows:
+                data = {"action": action, "index": 0, "_selected_action": [obj.pk]}
+                yield f"{changelist} {action}", client.post(changelist, data, follow=True)
+
+
 def test_every_console_page_a_manager_uses_is_chinese(zh_client, alpha):
     left = {}
     walked = 0
-    for url in console_urls(zh_client, alpha):
-        response = zh_client.get(url)
+    pages = ((url, zh_client.get(url)) for url in console_urls(zh_client, alpha))
+    for url, response in itertools.chain(pages, action_pages(zh_client)):
         if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
             continue
         walked += 1
         runs = english_left(response.content.decode())
         if runs:
             left[url] = sorted(set(runs))
-    assert walked > 40  # the walk reached the pages, not only the index
+    assert walked > 50  # the walk reached the pages, not only the index
     assert left == {}, "\n".join(f"{url}: {runs}" for url, runs in left.items())
 
 
 def test_the_scan_names_an_untranslated_label(zh_client, monkeypatch):
     """A label left in English is caught; icons, code and the allowed shapes are not."""
     html = (
-        '<div id="content"><h2>码池</h2><label>Rows read</label>'
+        '<body><div id="content"><h2>码池</h2><label>Rows read</label>'
         '<span class="material-symbols-outlined">more_vert</span> <code>script src</code> '
-        "alpha-advocate alpha-advocate@example.com https://example.com/a b code.assigned</div>"
+        "alpha-advocate alpha-advocate@example.com https://example.com/a b code.assigned"
+        "</div></body>"
     )
     assert english_left(html) == ["Rows read"]
     # On a real page: a model's field name that the catalogue does not have.
