@@ -2,6 +2,7 @@
 AuditTrailAdminMixin, one line on a ModelAdmin), and superusers get the whole trail as a list
 they can filter by program, object type, actor, event and date."""
 
+import json
 import re
 
 from auditlog.admin import LogEntryAdmin
@@ -135,6 +136,11 @@ def entries_table(entries, *, show_object=False):
 def _shown(value):
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
+    if isinstance(value, str) and value.startswith("{") and "\\u" in value:
+        try:  # a JSON field as auditlog keeps it: its characters, not their escapes
+            return json.dumps(json.loads(value), ensure_ascii=False)
+        except ValueError:
+            pass
     return value
 
 

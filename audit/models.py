@@ -63,7 +63,7 @@ class AuditEntry(AbstractLogEntry):
     def actor_display(self) -> str:
         if self.actor_id is not None:
             return str(self.actor)
-        return self.actor_label or "system"
+        return self.actor_label or str(_("system"))
 
     @property
     def what(self) -> str:

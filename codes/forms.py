@@ -19,7 +19,9 @@ from .services.voiding import VOID_REASON_MAX
 
 
 class CodeUploadForm(forms.Form):
-    pool = forms.ModelChoiceField(queryset=Pool.objects.none(), widget=UnfoldAdminSelectWidget)
+    pool = forms.ModelChoiceField(
+        queryset=Pool.objects.none(), label=_("Pool"), widget=UnfoldAdminSelectWidget
+    )
     import_file = forms.FileField(
         label=_("File"),
         help_text=_(

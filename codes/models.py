@@ -237,7 +237,10 @@ class Batch(models.Model):
         ]
 
     def __str__(self):
-        return f"Batch {self.pk} ({self.file_name or self.get_source_display()})"
+        return _("Batch %(id)s (%(file)s)") % {
+            "id": self.pk,
+            "file": self.file_name or self.get_source_display(),
+        }
 
     @staticmethod
     def stalled(since):

@@ -1,5 +1,5 @@
-"""Words of the console's theme (django-unfold) and of its import pages (django-import-export)
-that they ship no translation for.
+"""Words of the console's theme (django-unfold), its import pages (django-import-export) and
+the audit trail's actions (django-auditlog) that they ship no Chinese for.
 
 Listed here so `makemessages` keeps them in our catalogue (locale/), which Django reads before
 any app's: the console's own chrome then speaks every offered language. Nothing imports this.
@@ -22,4 +22,12 @@ UNFOLD_STRINGS = [
     gettext_noop("Resource"),
     gettext_noop("Encoding"),
     gettext_noop("Import finished"),
+    gettext_noop("Type to search"),
+    gettext_noop("Dark"),
+    gettext_noop("Light"),
+    gettext_noop("System"),
+    gettext_noop("create"),
+    gettext_noop("update"),
+    gettext_noop("delete"),
+    gettext_noop("access"),
 ]

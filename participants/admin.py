@@ -57,7 +57,9 @@ log = logging.getLogger(__name__)
 
 
 class ParticipantImportForm(ImportForm):
-    program = forms.ModelChoiceField(queryset=None, help_text=_("Import into this program."))
+    program = forms.ModelChoiceField(
+        queryset=None, label=_("Program"), help_text=_("Import into this program.")
+    )
     field_order = ["program", "resource", "import_file", "format"]
 
     def __init__(self, formats, resources, *, programs=None, **kwargs):

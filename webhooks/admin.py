@@ -28,6 +28,7 @@ EDITABLE = ["url", "events", "enabled", "include_email", "description"]
 class EndpointForm(forms.ModelForm):
     url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(
+        label=_("Events"),
         choices=[(name, name) for name in EVENT_TYPES],
         required=False,
         widget=forms.CheckboxSelectMultiple,
