@@ -2,6 +2,7 @@
 AuditTrailAdminMixin, one line on a ModelAdmin), and superusers get the whole trail as a list
 they can filter by program, object type, actor, event and date."""
 
+import json
 import re
 
 from auditlog.admin import LogEntryAdmin
@@ -10,11 +11,13 @@ from django.apps import apps
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.db.models import BooleanField
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 
@@ -35,12 +38,49 @@ def _unset(value):
     return value is None or str(value) in ("", "None") or bool(_UNSET_RELATION.match(str(value)))
 
 
-def _field_label(entry, name):
+def _field(entry, name):
     model = entry.content_type.model_class() if entry.content_type_id else None
     try:
-        return capfirst(model._meta.get_field(name).verbose_name)
+        return model._meta.get_field(name)
     except (AttributeError, FieldDoesNotExist):
-        return capfirst(name.replace("_", " "))
+        return None
+
+
+def _field_label(entry, name):
+    field = _field(entry, name)
+    if field is None:
+        return capfirst(words(name.replace("_", " ")))
+    return capfirst(field.verbose_name)
+
+
+def words(text):
+    """Words the trail stores in English (an event, a detail's name, a one-way switch: "one-way
+    switch: promo codes turned on"), in the reader's language where the catalogue has them
+    (docs/architecture.md, "Languages"); anything else, such as a manager's reason, as it is."""
+    if not isinstance(text, str) or not text:
+        return text
+    translated = gettext(text)
+    if translated != text:
+        return translated
+    head, colon, rest = text.partition(": ")
+    if colon and gettext(head) != head:
+        parts = [gettext(part) for part in rest.split(", ")]
+        return _("%(what)s: %(details)s") % {
+            "what": gettext(head),
+            "details": pgettext("list separator", ", ").join(parts),
+        }
+    return text
+
+
+def _value_shown(field, value):
+    """A stored value as the field's form shows it: a choice's label, yes or no."""
+    if field is not None and field.choices:
+        labels = {str(key): label for key, label in field.flatchoices}
+        if str(value) in labels:
+            return labels[str(value)]
+    if isinstance(field, BooleanField) and str(value) in ("True", "False"):
+        return _("yes") if str(value) == "True" else _("no")
+    return _shown(value)
 
 
 def entry_details(entry):
@@ -53,17 +93,23 @@ def entry_details(entry):
         if name == "id" or (_unset(old) and _unset(new)):
             continue
         label = _field_label(entry, name)
+        field = _field(entry, name)
         if _unset(old):
-            lines.append(format_html("<div><strong>{}</strong>: {}</div>", label, _shown(new)))
+            lines.append(
+                format_html("<div><strong>{}</strong>: {}</div>", label, _value_shown(field, new))
+            )
         else:
-            shown_new = "(none)" if _unset(new) else _shown(new)
+            shown_new = _("(none)") if _unset(new) else _value_shown(field, new)
             lines.append(
                 format_html(
-                    "<div><strong>{}</strong>: {} → {}</div>", label, _shown(old), shown_new
+                    "<div><strong>{}</strong>: {} → {}</div>",
+                    label,
+                    _value_shown(field, old),
+                    shown_new,
                 )
             )
     for key, value in (entry.additional_data or {}).items():
-        lines.append(format_html("<div>{}: {}</div>", key, _shown(value)))
+        lines.append(format_html("<div>{}: {}</div>", words(key), words(_shown(value))))
     # One block of lines: on a phone the table's cell lays its children out in a row.
     return format_html(
         '<div class="audit-change">{}</div>',
@@ -79,7 +125,7 @@ def entries_table(entries, *, show_object=False):
         who = format_html("{}", entry.actor_display)
         if entry.remote_addr:
             who = format_html("{}<br><small>{}</small>", entry.actor_display, entry.remote_addr)
-        row = [console_time(entry.timestamp), who, entry.what]
+        row = [console_time(entry.timestamp), who, words(entry.what)]
         if show_object:
             row.append(f"{entry.content_type.name}: {entry.object_repr}")
         row.append(details or "—")
@@ -90,6 +136,11 @@ def entries_table(entries, *, show_object=False):
 def _shown(value):
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
+    if isinstance(value, str) and value.startswith("{") and "\\u" in value:
+        try:  # a JSON field as auditlog keeps it: its characters, not their escapes
+            return json.dumps(json.loads(value), ensure_ascii=False)
+        except ValueError:
+            pass
     return value
 
 
@@ -189,7 +240,7 @@ class AuditTrailAdminMixin:
 
 
 class ProgramFilter(admin.SimpleListFilter):
-    title = "program"
+    title = _("program")
     parameter_name = "program"
 
     def lookups(self, request, model_admin):
@@ -203,14 +254,14 @@ class ProgramFilter(admin.SimpleListFilter):
 
 
 class ActorKindFilter(admin.SimpleListFilter):
-    title = "actor"
+    title = _("actor")
     parameter_name = "actor_kind"
     KINDS = {
-        "user": ("An admin user", {"actor__isnull": False}),
-        "api_key": ("An API key", {"actor_label__startswith": "API key "}),
-        "command": ("A command", {"actor_label__startswith": "command: "}),
-        "task": ("A background task", {"actor_label__startswith": "task: "}),
-        "system": ("System (no actor)", {"actor__isnull": True, "actor_label": ""}),
+        "user": (_("An admin user"), {"actor__isnull": False}),
+        "api_key": (_("An API key"), {"actor_label__startswith": "API key "}),
+        "command": (_("A command"), {"actor_label__startswith": "command: "}),
+        "task": (_("A background task"), {"actor_label__startswith": "task: "}),
+        "system": (_("System (no actor)"), {"actor__isnull": True, "actor_label": ""}),
     }
 
     def lookups(self, request, model_admin):
@@ -223,7 +274,7 @@ class ActorKindFilter(admin.SimpleListFilter):
 
 
 class EventFilter(admin.SimpleListFilter):
-    title = "event"
+    title = _("event")
     parameter_name = "event"
 
     def lookups(self, request, model_admin):

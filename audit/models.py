@@ -24,24 +24,28 @@ class AuditEntryManager(LogEntryManager):
 
 class AuditEntry(AbstractLogEntry):
     actor_label = models.CharField(
-        "actor (not a user)",
+        _("actor (not a user)"),
         max_length=255,
         blank=True,
         db_index=True,
-        help_text="Who acted when it was not an admin user: an API key, a command or a task.",
+        help_text=_("Who acted when it was not an admin user: an API key, a command or a task."),
     )
     event = models.CharField(
         max_length=100,
         blank=True,
         db_index=True,
-        help_text="What happened, beyond create/update/delete: e.g. codes voided, a one-way "
-        "switch, a participant erased.",
+        help_text=_(
+            "What happened, beyond create/update/delete: e.g. codes voided, a one-way "
+            "switch, a participant erased."
+        ),
+        verbose_name=_("event"),
     )
     program_id = models.BigIntegerField(
         null=True,
         blank=True,
         db_index=True,
-        help_text="The program the changed object belongs to.",
+        help_text=_("The program the changed object belongs to."),
+        verbose_name=_("program id"),
     )
 
     objects = AuditEntryManager()
@@ -59,7 +63,7 @@ class AuditEntry(AbstractLogEntry):
     def actor_display(self) -> str:
         if self.actor_id is not None:
             return str(self.actor)
-        return self.actor_label or "system"
+        return self.actor_label or str(_("system"))
 
     @property
     def what(self) -> str:

@@ -20,7 +20,7 @@ from django.urls import path, reverse
 from django.utils import dateformat, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext, pgettext_lazy
+from django.utils.translation import ngettext, pgettext, pgettext_lazy
 from unfold.admin import ModelAdmin
 from unfold.decorators import action
 from unfold.paginator import InfinitePaginator
@@ -28,7 +28,7 @@ from unfold.paginator import InfinitePaginator
 from audit.admin import AuditTrailAdminMixin
 from foundation.admin_links import LINK_CLASS, admin_link
 from foundation.replica import on_replica
-from foundation.wording import console_time, counted
+from foundation.wording import console_time
 from programs.admin import ProgramPageLink, ProgramPagePart, ProgramPanel, program_page_add
 from programs.admin_confirm import action_confirmation, action_confirmed
 from programs.admin_scoping import (
@@ -228,7 +228,7 @@ class PoolAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
 
     @admin.display(description=_("Codes"))
     def upload_link(self, pool):
-        return format_html('<a href="{}">Upload codes</a>', _upload_url(pool))
+        return format_html('<a href="{}">{}</a>', _upload_url(pool), _("Upload codes"))
 
     # The stock page of a program -----------------------------------------------------------
 
@@ -334,7 +334,7 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
     actions = ["void_batches"]
     user_fields = ("created_by",)
 
-    @admin.display(description="Created by")
+    @admin.display(description=_("Created by"))
     def created_by_name(self, batch):
         return user_name(batch.created_by)
 
@@ -380,10 +380,16 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
     @admin.display(description=_("Progress"))
     def progress(self, batch):
         if batch.status == BatchStatus.COMPLETED:
-            return f"Done: {counted(batch.rows_read, 'row')} read."
+            return ngettext(
+                "Done: %(count)s row read.", "Done: %(count)s rows read.", batch.rows_read
+            ) % {"count": f"{batch.rows_read:,}"}
         if batch.status == BatchStatus.FAILED:
-            return "Failed: no codes were added."
-        return f"{batch.get_status_display()}: {counted(batch.progress_rows, 'row')} read so far."
+            return _("Failed: no codes were added.")
+        return ngettext(
+            "%(status)s: %(count)s row read so far.",
+            "%(status)s: %(count)s rows read so far.",
+            batch.progress_rows,
+        ) % {"status": batch.get_status_display(), "count": f"{batch.progress_rows:,}"}
 
     @admin.display(description=_("Skipped rows"))
     def skipped_rows(self, batch):
@@ -393,19 +399,24 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
     @admin.display(description=_("Refused rows"))
     def refused_rows(self, batch):
         if not batch.errors:
-            return "None"
+            return _("None")
         refused = batch.invalid_rows + batch.duplicates_in_file + batch.already_in_program
         more = ""
         if refused > len(batch.errors):
-            more = f" ({refused - len(batch.errors):,} more not listed)"
+            more = " " + _("(%(count)s more not listed)") % {
+                "count": f"{refused - len(batch.errors):,}"
+            }
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             ((e["line"], e["value"], e["reason"]) for e in batch.errors),
         )
         return format_html(
-            "<table><thead><tr><th>Line</th><th>Value</th><th>Reason</th></tr></thead>"
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
             "<tbody>{}</tbody></table>{}",
+            _("Line"),
+            _("Value"),
+            _("Reason"),
             rows,
             more,
         )
@@ -476,8 +487,10 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
             log.error("Upload preview: the shared store (Redis) is unreachable", exc_info=True)
             form.add_error(
                 None,
-                "The file cannot be kept for confirmation: the shared store (Redis) is "
-                "unreachable. Nothing was imported; try again in a few minutes.",
+                _(
+                    "The file cannot be kept for confirmation: the shared store (Redis) is "
+                    "unreachable. Nothing was imported; try again in a few minutes."
+                ),
             )
             return TemplateResponse(
                 request, "admin/codes/batch/upload.html", {**context, "form": form}, status=503
@@ -605,8 +618,10 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
             log.error("Upload confirm: the shared store (Redis) is unreachable", exc_info=True)
             messages.error(
                 request,
-                "The shared store (Redis) is unreachable, so the previewed file cannot be read. "
-                "Nothing was imported; upload it again in a few minutes.",
+                _(
+                    "The shared store (Redis) is unreachable, so the previewed file cannot be "
+                    "read. Nothing was imported; upload it again in a few minutes."
+                ),
             )
             return redirect(_upload_url(pool))
         except (UnreadableFile, PromoCodesOff) as exc:
@@ -713,15 +728,42 @@ def _leaked_table(alerts, *, can_void):
 
 
 def _summary(batch):
-    return (
-        f"Batch {batch.pk}: {counted(batch.rows_read, 'row')} read, "
-        f"{counted(batch.codes_added, 'code')} added, "
-        f"{counted(batch.duplicates_in_file, 'duplicate')} in the file, "
-        f"{batch.already_in_program:,} already in the program, "
-        f"{counted(batch.invalid_rows, 'invalid row')}"
-        + "".join(f", {phrase}" for phrase in skipped_phrases(batch.skipped))
-        + "."
-    )
+    return _("Batch %(batch)s: %(counts)s.") % {
+        "batch": batch.pk,
+        "counts": pgettext("list separator", ", ").join(
+            [
+                text % {"count": f"{count:,}"}
+                for text, count in (
+                    (
+                        ngettext("%(count)s row read", "%(count)s rows read", batch.rows_read),
+                        batch.rows_read,
+                    ),
+                    (
+                        ngettext(
+                            "%(count)s code added", "%(count)s codes added", batch.codes_added
+                        ),
+                        batch.codes_added,
+                    ),
+                    (
+                        ngettext(
+                            "%(count)s duplicate in the file",
+                            "%(count)s duplicates in the file",
+                            batch.duplicates_in_file,
+                        ),
+                        batch.duplicates_in_file,
+                    ),
+                    (_("%(count)s already in the program"), batch.already_in_program),
+                    (
+                        ngettext(
+                            "%(count)s invalid row", "%(count)s invalid rows", batch.invalid_rows
+                        ),
+                        batch.invalid_rows,
+                    ),
+                )
+            ]
+            + list(skipped_phrases(batch.skipped))
+        ),
+    }
 
 
 def _xlsx_chunks(rows, header=HEADER):
@@ -787,7 +829,7 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
     actions_detail = ["void_code"]
     user_fields = ("voided_by",)
 
-    @admin.display(description="Voided by")
+    @admin.display(description=_("Voided by"))
     def voided_by_name(self, code):
         return user_name(code.voided_by)
 
@@ -813,11 +855,12 @@ class PromoCodeAdmin(UserNamesMixin, ProgramScopedAdminMixin, ModelAdmin):
             return pgettext_lazy("code type", "reward")
         return pgettext_lazy("code type", "referral")
 
-    @admin.display(description="Code type", ordering="usage")
+    @admin.display(description=_("Code type"), ordering="usage")
     def code_type(self, code):
         """ "single-use referral", "multi-use referral", "single-use reward", …"""
-        usage = "single-use" if code.usage == CodeUsage.SINGLE else "multi-use"
-        return f"{usage} {self.kind(code)}"
+        if code.usage == CodeUsage.SINGLE:
+            return pgettext("code type", "single-use %(kind)s") % {"kind": self.kind(code)}
+        return pgettext("code type", "multi-use %(kind)s") % {"kind": self.kind(code)}
 
     def has_void_permission(self, request):
         return request.user.has_perm("codes.change_promocode")
@@ -984,7 +1027,7 @@ class StockAlertAdmin(ProgramScopedAdminMixin, ModelAdmin):
     ]
     list_filter = ["kind", "pool__program"]
 
-    @admin.display(description="E-mailed", ordering="sent_at")
+    @admin.display(description=_("E-mailed"), ordering="sent_at")
     def e_mailed(self, alert):
         return _alert_delivery(alert)
 
@@ -1002,7 +1045,9 @@ def _void_flow(modeladmin, request, queryset, *, codes, action, what="", cancel_
     programs = list(Program.objects.filter(codes__in=codes.values("pk")).distinct())
     if len(programs) > 1:
         modeladmin.message_user(
-            request, "Void codes of one program at a time: filter by program first.", messages.ERROR
+            request,
+            _("Void codes of one program at a time: filter by program first."),
+            messages.ERROR,
         )
         return None
     if not programs:
@@ -1021,24 +1066,55 @@ def _void_flow(modeladmin, request, queryset, *, codes, action, what="", cancel_
     preview = codes_void_preview(codes=codes)
     source = f" ({what})" if what else ""
     facts = [
-        f"{counted(preview.to_void, 'code')} of {program}{source} will be voided: they are never "
-        "assigned again and an order carrying one is rejected."
+        ngettext(
+            "%(count)s code of %(program)s%(source)s will be voided: it is never assigned again "
+            "and an order carrying it is rejected.",
+            "%(count)s codes of %(program)s%(source)s will be voided: they are never assigned "
+            "again and an order carrying one is rejected.",
+            preview.to_void,
+        )
+        % {"count": f"{preview.to_void:,}", "program": program, "source": source}
     ]
     if preview.holders_to_top_up:
         facts.append(
-            f"{counted(preview.holders_to_top_up, 'advocate')} "
-            f"{'holds' if preview.holders_to_top_up == 1 else 'hold'} some of them: each is topped "
-            "up with new codes at once (as far as the pool has stock)."
+            ngettext(
+                "%(count)s advocate holds some of them: each is topped up with new codes at once "
+                "(as far as the pool has stock).",
+                "%(count)s advocates hold some of them: each is topped up with new codes at once "
+                "(as far as the pool has stock).",
+                preview.holders_to_top_up,
+            )
+            % {"count": f"{preview.holders_to_top_up:,}"}
         )
     if preview.reward_codes:
         facts.append(
-            f"{preview.reward_codes:,} are fuel-tank codes: a reward still in review gets another "
-            "code; one already shown to its advocate is flagged for review."
+            ngettext(
+                "%(count)s is a fuel-tank code: a reward still in review gets another code; one "
+                "already shown to its advocate is flagged for review.",
+                "%(count)s are fuel-tank codes: a reward still in review gets another code; one "
+                "already shown to its advocate is flagged for review.",
+                preview.reward_codes,
+            )
+            % {"count": f"{preview.reward_codes:,}"}
         )
     if preview.already_voided:
-        facts.append(f"{preview.already_voided:,} are voided already.")
+        facts.append(
+            ngettext(
+                "%(count)s is voided already.",
+                "%(count)s are voided already.",
+                preview.already_voided,
+            )
+            % {"count": f"{preview.already_voided:,}"}
+        )
     if preview.redeemed_left:
-        facts.append(f"{preview.redeemed_left:,} were redeemed in an order and stay as they are.")
+        facts.append(
+            ngettext(
+                "%(count)s was redeemed in an order and stays as it is.",
+                "%(count)s were redeemed in an order and stay as they are.",
+                preview.redeemed_left,
+            )
+            % {"count": f"{preview.redeemed_left:,}"}
+        )
     return action_confirmation(
         modeladmin,
         request,
@@ -1047,7 +1123,8 @@ def _void_flow(modeladmin, request, queryset, *, codes, action, what="", cancel_
         title=_("Void codes"),
         facts=facts,
         warning=_("Voiding cannot be undone."),
-        submit=f"Yes, void {counted(preview.to_void, 'code')}",
+        submit=ngettext("Yes, void %(count)s code", "Yes, void %(count)s codes", preview.to_void)
+        % {"count": f"{preview.to_void:,}"},
         form=form,
         cancel_url=cancel_url,
     )

@@ -3,6 +3,7 @@
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 from unfold.widgets import (
     UnfoldAdminFileFieldWidget,
     UnfoldAdminSelectWidget,
@@ -18,30 +19,38 @@ from .services.voiding import VOID_REASON_MAX
 
 
 class CodeUploadForm(forms.Form):
-    pool = forms.ModelChoiceField(queryset=Pool.objects.none(), widget=UnfoldAdminSelectWidget)
+    pool = forms.ModelChoiceField(
+        queryset=Pool.objects.none(), label=_("Pool"), widget=UnfoldAdminSelectWidget
+    )
     import_file = forms.FileField(
-        label="File",
-        help_text="CSV, TSV, TXT (one code a line), XLSX, XLS, ODS or JSON. The first row is a "
-        "header when one of its cells names the codes (code, promo code, discount code, coupon "
-        "code, voucher code, coupon…; any case): that column is read, and the preview lets you "
-        "pick another. Shopify, WooCommerce, Stripe and Voucherify exports are recognised. A "
-        "column headed expires_at, expires, valid until or end date gives each code its own "
-        "expiry (a date cell or 2026-12-31 / 2026-12-31T18:00).",
+        label=_("File"),
+        help_text=_(
+            "CSV, TSV, TXT (one code a line), XLSX, XLS, ODS or JSON. The first row is a "
+            "header when one of its cells names the codes (code, promo code, discount code, coupon "
+            "code, voucher code, coupon…; any case): that column is read, and the preview lets you "
+            "pick another. Shopify, WooCommerce, Stripe and Voucherify exports are recognised. A "
+            "column headed expires_at, expires, valid until or end date gives each code its own "
+            "expiry (a date cell or 2026-12-31 / 2026-12-31T18:00)."
+        ),
         widget=UnfoldAdminFileFieldWidget(attrs={"accept": ",".join("." + f for f in FORMATS)}),
     )
 
     valid_from = forms.DateTimeField(
         required=False,
-        label="Valid from",
-        help_text="Optional: the codes cannot be handed out or used before this time (in your "
-        "time zone, e.g. 2027-01-01 00:00).",
+        label=_("Valid from"),
+        help_text=_(
+            "Optional: the codes cannot be handed out or used before this time (in your "
+            "time zone, e.g. 2027-01-01 00:00)."
+        ),
         widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "YYYY-MM-DD HH:MM"}),
     )
     expires_at = forms.DateTimeField(
         required=False,
-        label="Expires at",
-        help_text="Optional: the codes stop working at this time (in your time zone). A code's "
-        "own expiry in the file wins.",
+        label=_("Expires at"),
+        help_text=_(
+            "Optional: the codes stop working at this time (in your time zone). A code's "
+            "own expiry in the file wins."
+        ),
         widget=UnfoldAdminTextInputWidget(attrs={"placeholder": "YYYY-MM-DD HH:MM"}),
     )
 
@@ -63,7 +72,8 @@ class CodeUploadForm(forms.Form):
         pool = self.cleaned_data["pool"]
         if not pool.program.promo_codes_enabled:
             raise forms.ValidationError(
-                f"Referral promo codes are off for program “{pool.program}”: turn them on first."
+                _("Referral promo codes are off for program “%(program)s”: turn them on first.")
+                % {"program": pool.program}
             )
         return pool
 
@@ -76,11 +86,14 @@ class CodeUploadForm(forms.Form):
         limit = settings.CODES_UPLOAD_MAX_BYTES
         if upload.size > limit:
             raise forms.ValidationError(
-                f"This file is {upload.size:,} bytes; the admin takes at most {limit:,}. "
-                "Use the import_codes command for bigger files."
+                _(
+                    "This file is %(size)s bytes; the admin takes at most %(limit)s. "
+                    "Use the import_codes command for bigger files."
+                )
+                % {"size": f"{upload.size:,}", "limit": f"{limit:,}"}
             )
         if upload.size == 0:
-            raise forms.ValidationError("The file is empty.")
+            raise forms.ValidationError(_("The file is empty."))
         return upload
 
 
@@ -124,14 +137,16 @@ class PoolForm(forms.ModelForm):
         ]
         widgets = {"low_stock_recipients": UnfoldAdminTextareaWidget(attrs={"rows": 3})}
         help_texts = {
-            "low_stock_threshold": "E-mail the recipients when this many codes or fewer are left.",
-            "low_stock_recipients": "One address per line (or comma-separated).",
+            "low_stock_threshold": _(
+                "E-mail the recipients when this many codes or fewer are left."
+            ),
+            "low_stock_recipients": _("One address per line (or comma-separated)."),
         }
 
     pays_rewards = forms.BooleanField(
         required=False,
-        label="Pays the program's fuel-tank rewards",
-        help_text="Rewards of kind “fuel tank code” take their code from this tank.",
+        label=_("Pays the program's fuel-tank rewards"),
+        help_text=_("Rewards of kind “fuel tank code” take their code from this tank."),
     )
 
     def __init__(self, *args, **kwargs):
@@ -156,7 +171,7 @@ class VoidForm(forms.Form):
     reason = forms.CharField(
         max_length=VOID_REASON_MAX,
         required=False,
-        label="Why",
-        help_text="Kept with each code, e.g. “leaked on a coupon site”.",
+        label=_("Why"),
+        help_text=_("Kept with each code, e.g. “leaked on a coupon site”."),
         widget=UnfoldAdminTextInputWidget(),
     )

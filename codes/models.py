@@ -65,33 +65,47 @@ class Pool(models.Model):
     recipients from the program; a fuel tank has its own.
     """
 
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="pools")
-    kind = models.CharField(max_length=10, choices=PoolKind.choices, default=PoolKind.REFERRAL)
-    # Pool names reach low-stock e-mail subjects: one line (programs.validators).
-    name = models.CharField(max_length=100, validators=[validate_single_line])
-    low_stock_threshold = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Fuel tanks only; the referral pool uses the program's."
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, related_name="pools", verbose_name=_("program")
     )
-    low_stock_recipients = models.TextField(blank=True, help_text="Fuel tanks only.")
+    kind = models.CharField(
+        max_length=10, choices=PoolKind.choices, default=PoolKind.REFERRAL, verbose_name=_("kind")
+    )
+    # Pool names reach low-stock e-mail subjects: one line (programs.validators).
+    name = models.CharField(
+        max_length=100, validators=[validate_single_line], verbose_name=_("name")
+    )
+    low_stock_threshold = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("Fuel tanks only; the referral pool uses the program's."),
+        verbose_name=_("low stock threshold"),
+    )
+    low_stock_recipients = models.TextField(
+        blank=True, help_text=_("Fuel tanks only."), verbose_name=_("low stock recipients")
+    )
     # Alert state: a conditional UPDATE … WHERE armed flips these, so exactly one of many
     # concurrent claimers sends an alert; they re-arm when stock rises above the threshold.
-    low_alert_armed = models.BooleanField(default=True)
-    empty_alert_armed = models.BooleanField(default=True)
+    low_alert_armed = models.BooleanField(default=True, verbose_name=_("low alert armed"))
+    empty_alert_armed = models.BooleanField(default=True, verbose_name=_("empty alert armed"))
     # How codes made here by hand look ("DEMO-????????": the prefix, then one ? per random
     # character); blank: like the pool's generated or uploaded codes (codes.selectors).
     code_pattern = models.CharField(
         max_length=CODE_MAX_LENGTH,
         blank=True,
         validators=[validate_code_pattern],
-        help_text="How codes added by hand look: a prefix, then one ? per random character "
-        "(e.g. DEMO-????????). Blank: like the codes already in the pool.",
+        help_text=_(
+            "How codes added by hand look: a prefix, then one ? per random character "
+            "(e.g. DEMO-????????). Blank: like the codes already in the pool."
+        ),
+        verbose_name=_("code pattern"),
     )
     pays_rewards = models.BooleanField(
         _("pays the program's fuel-tank rewards"),
         default=False,
         help_text=_("Fuel tanks only: rewards of kind “fuel tank code” take their code from here."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("pool")
@@ -157,42 +171,60 @@ class Batch(models.Model):
     its row (status failed, with the reason) and no codes.
     """
 
-    pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="batches")
-    source = models.CharField(max_length=10, choices=BatchSource.choices)
-    file_name = models.CharField(max_length=255, blank=True)
+    pool = models.ForeignKey(
+        Pool, on_delete=models.PROTECT, related_name="batches", verbose_name=_("pool")
+    )
+    source = models.CharField(max_length=10, choices=BatchSource.choices, verbose_name=_("source"))
+    file_name = models.CharField(max_length=255, blank=True, verbose_name=_("file name"))
     usage = models.CharField(
-        max_length=6, choices=CodeUsage.choices, help_text="The program's usage at upload time."
+        max_length=6,
+        choices=CodeUsage.choices,
+        help_text=_("The program's usage at upload time."),
+        verbose_name=_("usage"),
     )
     status = models.CharField(
-        max_length=10, choices=BatchStatus.choices, default=BatchStatus.PENDING
+        max_length=10,
+        choices=BatchStatus.choices,
+        default=BatchStatus.PENDING,
+        verbose_name=_("status"),
     )
-    rows_read = models.PositiveIntegerField(default=0)
-    codes_added = models.PositiveIntegerField(default=0)
-    duplicates_in_file = models.PositiveIntegerField(default=0)
-    already_in_program = models.PositiveIntegerField(default=0)
-    invalid_rows = models.PositiveIntegerField(default=0)
+    rows_read = models.PositiveIntegerField(default=0, verbose_name=_("rows read"))
+    codes_added = models.PositiveIntegerField(default=0, verbose_name=_("codes added"))
+    duplicates_in_file = models.PositiveIntegerField(
+        default=0, verbose_name=_("duplicates in file")
+    )
+    already_in_program = models.PositiveIntegerField(
+        default=0, verbose_name=_("already in program")
+    )
+    invalid_rows = models.PositiveIntegerField(default=0, verbose_name=_("invalid rows"))
     # The refused rows, [{"line": n, "value": "...", "reason": "..."}], capped in length.
-    errors = models.JSONField(default=list, blank=True)
+    errors = models.JSONField(default=list, blank=True, verbose_name=_("errors"))
     # Rows of a platform export skipped, by reason (codes.parsing.Skip): {"expired": 12, …}.
-    skipped = models.JSONField(default=dict, blank=True)
+    skipped = models.JSONField(default=dict, blank=True, verbose_name=_("skipped rows"))
     # The codes' column the manager chose at the preview (0-based; None: the header rule's).
-    code_column = models.PositiveSmallIntegerField(null=True, blank=True)
-    failure_reason = models.TextField(blank=True)
-    progress_rows = models.PositiveIntegerField(default=0)
+    code_column = models.PositiveSmallIntegerField(
+        null=True, blank=True, verbose_name=_("code column")
+    )
+    failure_reason = models.TextField(blank=True, verbose_name=_("failure reason"))
+    progress_rows = models.PositiveIntegerField(default=0, verbose_name=_("progress rows"))
     # A background import holds its batch by a lease (docs/architecture.md, Resilience): the
     # worker running it bumps `attempts` when it takes the batch and refreshes `heartbeat_at`
     # as it goes; a batch still processing with an old heartbeat lost its worker and is taken
     # again by the periodic task, and a worker whose attempt is no longer the batch's stops.
-    attempts = models.PositiveSmallIntegerField(default=0)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    heartbeat_at = models.DateTimeField(null=True, blank=True, verbose_name=_("heartbeat at"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
     # The validity given to the batch's codes (a code's own dates win: PromoCode).
-    valid_from = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
+    valid_from = models.DateTimeField(null=True, blank=True, verbose_name=_("valid from"))
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
 
     class Meta:
         verbose_name = _("batch")
@@ -211,7 +243,10 @@ class Batch(models.Model):
         ]
 
     def __str__(self):
-        return f"Batch {self.pk} ({self.file_name or self.get_source_display()})"
+        return _("Batch %(id)s (%(file)s)") % {
+            "id": self.pk,
+            "file": self.file_name or self.get_source_display(),
+        }
 
     @staticmethod
     def stalled(since):
@@ -349,18 +384,34 @@ class PromoCode(models.Model):
         related_name="codes",
         db_index=False,
         db_constraint=False,
+        verbose_name=_("program"),
     )
     pool = models.ForeignKey(
-        Pool, on_delete=models.PROTECT, related_name="codes", db_index=False, db_constraint=False
+        Pool,
+        on_delete=models.PROTECT,
+        related_name="codes",
+        db_index=False,
+        db_constraint=False,
+        verbose_name=_("pool"),
     )
     batch = models.ForeignKey(
-        Batch, on_delete=models.PROTECT, related_name="codes", null=True, blank=True
+        Batch,
+        on_delete=models.PROTECT,
+        related_name="codes",
+        null=True,
+        blank=True,
+        verbose_name=_("batch"),
     )
-    code = models.CharField(max_length=CODE_MAX_LENGTH)
-    usage = models.CharField(max_length=6, choices=CodeUsage.choices)
-    source = models.CharField(max_length=6, choices=CodeSource.choices, default=CodeSource.POOL)
+    code = models.CharField(max_length=CODE_MAX_LENGTH, verbose_name=_("code"))
+    usage = models.CharField(max_length=6, choices=CodeUsage.choices, verbose_name=_("usage"))
+    source = models.CharField(
+        max_length=6, choices=CodeSource.choices, default=CodeSource.POOL, verbose_name=_("source")
+    )
     status = models.CharField(
-        max_length=10, choices=CodeStatus.choices, default=CodeStatus.AVAILABLE
+        max_length=10,
+        choices=CodeStatus.choices,
+        default=CodeStatus.AVAILABLE,
+        verbose_name=_("status"),
     )
     holder = models.ForeignKey(
         "participants.Participant",
@@ -369,13 +420,16 @@ class PromoCode(models.Model):
         null=True,
         blank=True,
         db_index=False,
+        verbose_name=_("holder"),
     )
-    created_at = models.DateTimeField(db_default=Now())
-    assigned_at = models.DateTimeField(null=True, blank=True)
-    first_copied_at = models.DateTimeField(null=True, blank=True)
-    redeemed_at = models.DateTimeField(null=True, blank=True)
-    redemption_count = models.PositiveIntegerField(default=0)
-    redeemed_order_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), verbose_name=_("created at"))
+    assigned_at = models.DateTimeField(null=True, blank=True, verbose_name=_("assigned at"))
+    first_copied_at = models.DateTimeField(null=True, blank=True, verbose_name=_("first copied at"))
+    redeemed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("redeemed at"))
+    redemption_count = models.PositiveIntegerField(default=0, verbose_name=_("redemption count"))
+    redeemed_order_id = models.CharField(
+        max_length=255, blank=True, verbose_name=_("redeemed order id")
+    )
     redeemed_by = models.ForeignKey(
         "participants.Participant",
         on_delete=models.SET_NULL,
@@ -384,21 +438,25 @@ class PromoCode(models.Model):
         null=True,
         blank=True,
         help_text=_("The friend whose order used the code (single-use)."),
+        verbose_name=_("redeemed by"),
     )
     revealed_at = models.DateTimeField(
         null=True,
         blank=True,
         help_text=_("Fuel-tank codes: when the reward became available and the code was shown."),
+        verbose_name=_("revealed at"),
     )
     # When the code may first be used and when it stops (None: no limit). An expired or
     # not-yet-valid code is never handed out, counts toward no quota and attributes no order
     # (CodeState.VALID_NOW, codes.rules.ATTRIBUTE_REFUSALS).
-    valid_from = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
+    valid_from = models.DateTimeField(null=True, blank=True, verbose_name=_("valid from"))
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
     # When its code.expired event was written (codes.services.expiry): set once, by the claim
     # that writes the event, so two workers never announce one code twice.
-    expired_notified_at = models.DateTimeField(null=True, blank=True, editable=False)
-    voided_at = models.DateTimeField(null=True, blank=True)
+    expired_notified_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("expiry announced at")
+    )
+    voided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("voided at"))
     voided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -406,6 +464,7 @@ class PromoCode(models.Model):
         db_index=False,
         null=True,
         blank=True,
+        verbose_name=_("voided by"),
     )
     void_reason = models.CharField(
         max_length=255,
@@ -413,6 +472,7 @@ class PromoCode(models.Model):
         # A database default: the import's set-based INSERT names only the columns it fills.
         db_default="",
         help_text=_("Why and through what (admin, command) it was voided."),
+        verbose_name=_("void reason"),
     )
     # When a multi-use code was found used by more customers in a day than its program allows
     # (docs/architecture.md, Review and caps at attribution): set once, by a conditional UPDATE.
@@ -575,9 +635,14 @@ class CodeShortfall(models.Model):
         on_delete=models.CASCADE,
         primary_key=True,
         related_name="code_shortfall",
+        verbose_name=_("holder"),
     )
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, db_index=False)
-    since = models.DateTimeField(help_text="When the advocate fell short of their quota.")
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, db_index=False, verbose_name=_("program")
+    )
+    since = models.DateTimeField(
+        help_text=_("When the advocate fell short of their quota."), verbose_name=_("since")
+    )
 
     class Meta:
         verbose_name = _("advocate short of codes")
@@ -596,15 +661,19 @@ class AlertKind(models.TextChoices):
 class StockAlert(models.Model):
     """A low-stock or empty-pool e-mail, recorded when it is decided and stamped when sent."""
 
-    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="alerts")
-    kind = models.CharField(max_length=5, choices=AlertKind.choices)
-    available = models.PositiveIntegerField()
-    threshold = models.PositiveIntegerField()
-    recipients = models.TextField(blank=True)
-    used_last_7_days = models.PositiveIntegerField(default=0)
-    days_left = models.DecimalField(max_digits=10, decimal_places=1, null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    pool = models.ForeignKey(
+        Pool, on_delete=models.CASCADE, related_name="alerts", verbose_name=_("pool")
+    )
+    kind = models.CharField(max_length=5, choices=AlertKind.choices, verbose_name=_("kind"))
+    available = models.PositiveIntegerField(verbose_name=_("available"))
+    threshold = models.PositiveIntegerField(verbose_name=_("threshold"))
+    recipients = models.TextField(blank=True, verbose_name=_("recipients"))
+    used_last_7_days = models.PositiveIntegerField(default=0, verbose_name=_("used last 7 days"))
+    days_left = models.DecimalField(
+        max_digits=10, decimal_places=1, null=True, blank=True, verbose_name=_("days left")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
 
     class Meta:
         verbose_name = _("stock alert")

@@ -7,9 +7,11 @@ import logging
 
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from foundation.resilience import CACHE_ERRORS
-from foundation.wording import console_time, counted
+from foundation.wording import console_time
 
 log = logging.getLogger(__name__)
 
@@ -48,22 +50,41 @@ def program_topup_sentence(progress: dict | None) -> str:
     if not progress:
         return ""
     quota = progress.get("quota")
-    each = f" to {counted(quota, 'code')} each" if quota else ""
+    each = ""
+    if quota:
+        each = " " + ngettext("to %(count)s code each", "to %(count)s codes each", quota) % {
+            "count": f"{quota:,}"
+        }
     seen = progress.get("advocates_seen") or 0
-    assigned = counted(progress.get("codes_assigned") or 0, "code")
+    handed = progress.get("codes_assigned") or 0
+    assigned = ngettext("%(count)s code", "%(count)s codes", handed) % {"count": f"{handed:,}"}
     if progress.get("state") == "queued":
-        return (
-            f"Topping up every advocate{each}: queued at {console_time(progress['queued_at'])}, "
-            "a worker starts it in a moment."
-        )
+        return _(
+            "Topping up every advocate%(each)s: queued at %(when)s, a worker starts it in a moment."
+        ) % {"each": each, "when": console_time(progress["queued_at"])}
     if progress.get("state") == "running":
         total = progress.get("advocates_total")
-        of = f" of {total:,}" if total is not None else ""
-        return (
-            f"Topping up every advocate{each}: {seen:,}{of} advocates done, {assigned} handed "
-            "out so far."
-        )
-    return (
-        f"Every advocate was topped up{each} at {console_time(progress.get('finished_at'))}: "
-        f"{assigned} handed out to {counted(seen, 'advocate')} visited."
-    )
+        if total is not None:
+            done = _("%(seen)s of %(total)s advocates done") % {
+                "seen": f"{seen:,}",
+                "total": f"{total:,}",
+            }
+        else:
+            done = _("%(seen)s advocates done") % {"seen": f"{seen:,}"}
+        return _("Topping up every advocate%(each)s: %(done)s, %(assigned)s handed out so far.") % {
+            "each": each,
+            "done": done,
+            "assigned": assigned,
+        }
+    return ngettext(
+        "Every advocate was topped up%(each)s at %(when)s: %(assigned)s handed out to "
+        "%(count)s advocate visited.",
+        "Every advocate was topped up%(each)s at %(when)s: %(assigned)s handed out to "
+        "%(count)s advocates visited.",
+        seen,
+    ) % {
+        "each": each,
+        "when": console_time(progress.get("finished_at")),
+        "assigned": assigned,
+        "count": f"{seen:,}",
+    }

@@ -2,12 +2,13 @@ from django.contrib import admin
 from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 
 from codes.admin import CodeManagerColumns, code_manager_add_columns
 from foundation.admin_links import admin_link
-from foundation.wording import console_time, counted
+from foundation.wording import console_time
 from participants.admin import RewardColumns, reward_admin_add_columns
 from participants.selectors import codes_with_latest_referral
 from programs.admin_scoping import ProgramScopedAdminMixin
@@ -47,6 +48,14 @@ class ConversionItemInline(ProgramScopedAdminMixin, TabularInline):
         return False
 
 
+def reason_shown(conversion):
+    """The outcome's reason: the sentence stored with the order (English, as the API answered
+    it), or for a reader of another language the label of its reason code."""
+    if conversion.reason_code and not (get_language() or "en").startswith("en"):
+        return conversion.get_reason_code_display()
+    return conversion.reason
+
+
 @admin.register(Conversion)
 class ConversionAdmin(ProgramScopedAdminMixin, ModelAdmin):
     list_display = [
@@ -63,18 +72,35 @@ class ConversionAdmin(ProgramScopedAdminMixin, ModelAdmin):
     search_fields = ["order_id", "promo_code", "customer_id"]
     inlines = [ConversionItemInline]
 
+    def get_fields(self, request, obj=None):
+        return [
+            "reason_shown" if name == "reason" else name
+            for name in super().get_fields(request, obj)
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "reason_shown"]
+
+    @admin.display(description=_("reason"))
+    def reason_shown(self, conversion):
+        return reason_shown(conversion)
+
     @admin.display(description=_("Outcome"), ordering="status")
     def outcome(self, conversion):
         # A reversed order says so, with its reason; the reason it was attributed is history.
         if conversion.status == ConversionStatus.REVERSED:
-            reason = conversion.reversal_reason or "no reason given"
-            when = f" on {console_time(conversion.reversed_at)}" if conversion.reversed_at else ""
-            return f"Reversed{when}: {reason}"
+            reason = conversion.reversal_reason or _("no reason given")
+            if conversion.reversed_at:
+                return _("Reversed on %(when)s: %(reason)s") % {
+                    "when": console_time(conversion.reversed_at),
+                    "reason": reason,
+                }
+            return _("Reversed: %(reason)s") % {"reason": reason}
         label = conversion.get_status_display()
-        reason = conversion.reason
+        reason = reason_shown(conversion)
         if not reason or reason.lower().startswith(label.lower()):
             return reason or label  # "Attributed to the advocate…" says it already
-        return f"{label}: {reason}"
+        return _("%(outcome)s: %(reason)s") % {"outcome": label, "reason": reason}
 
     @admin.display(description=_("Advocate"), ordering="advocate__participant_id")
     def advocate_shown(self, conversion):
@@ -124,9 +150,13 @@ def code_order(code):
     if code.redemption_count > 1:
         url = reverse("admin:conversions_conversion_changelist")
         return admin_link(
-            f"{url}?code__id__exact={code.pk}", counted(code.redemption_count, "order")
+            f"{url}?code__id__exact={code.pk}",
+            ngettext("%(count)s order", "%(count)s orders", code.redemption_count)
+            % {"count": f"{code.redemption_count:,}"},
         )
-    reversed_note = " (reversed)" if code.conversion_status == ConversionStatus.REVERSED else ""
+    reversed_note = ""
+    if code.conversion_status == ConversionStatus.REVERSED:
+        reversed_note = " " + _("(reversed)")
     link = admin_link(
         reverse("admin:conversions_conversion_change", args=[code.conversion_pk]),
         code.conversion_order,
@@ -141,7 +171,9 @@ def code_friend(code):
     if (code.referrals_count or 0) > 1:
         url = reverse("admin:participants_referral_changelist")
         return admin_link(
-            f"{url}?code__id__exact={code.pk}", counted(code.referrals_count, "friend")
+            f"{url}?code__id__exact={code.pk}",
+            ngettext("%(count)s friend", "%(count)s friends", code.referrals_count)
+            % {"count": f"{code.referrals_count:,}"},
         )
     return admin_link(
         reverse("admin:participants_referral_change", args=[code.referral_pk]),

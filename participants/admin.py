@@ -35,7 +35,7 @@ from codes.upload_store import (
     upload_verify,
 )
 from foundation.admin_links import admin_link
-from foundation.wording import console_time, counted
+from foundation.wording import console_time
 from programs.admin_confirm import action_confirmation, action_confirmed
 from programs.admin_scoping import ProgramScopedAdminMixin, managed_programs
 from programs.models import RewardKind
@@ -61,7 +61,9 @@ log = logging.getLogger(__name__)
 
 
 class ParticipantImportForm(ImportForm):
-    program = forms.ModelChoiceField(queryset=None, help_text="Import into this program.")
+    program = forms.ModelChoiceField(
+        queryset=None, label=_("Program"), help_text=_("Import into this program.")
+    )
     field_order = ["program", "resource", "import_file", "format"]
 
     def __init__(self, formats, resources, *, programs=None, **kwargs):
@@ -89,7 +91,7 @@ class ParticipantConfirmImportForm(ConfirmImportForm):
             pending = None
         if pending is None or pending.pool_id is not None:  # a code upload's reference
             raise forms.ValidationError(
-                "This import is not yours or has expired: upload the file again."
+                _("This import is not yours or has expired: upload the file again.")
             )
         return pending
 
@@ -160,8 +162,8 @@ class ReadOnlyTabularInline(ProgramScopedAdminMixin, TabularInline):
 class CodesAndLinksInline(ReadOnlyTabularInline):
     model = PromoCode
     fk_name = "holder"
-    verbose_name = "code"
-    verbose_name_plural = "Codes and links"
+    verbose_name = _("code")
+    verbose_name_plural = _("Codes and links")
     fields = ["code", "usage", "shown_status", "assigned", "first_copied", "order", "friend"]
     readonly_fields = fields
     ordering = ["assigned_at", "id"]
@@ -184,7 +186,11 @@ class CodesAndLinksInline(ReadOnlyTabularInline):
     @admin.display(description=_("Order"))
     def order(self, code):
         if (code.referrals_count or 0) > 1:
-            return counted(code.redemption_count, "order") if code.redemption_count else "—"
+            if not code.redemption_count:
+                return "—"
+            return ngettext("%(count)s order", "%(count)s orders", code.redemption_count) % {
+                "count": f"{code.redemption_count:,}"
+            }
         return _order_link(code.program_id, code.referral_order or code.redeemed_order_id)
 
     @admin.display(description=_("Friend"))
@@ -192,7 +198,9 @@ class CodesAndLinksInline(ReadOnlyTabularInline):
         if (code.referrals_count or 0) > 1:
             url = reverse("admin:participants_referral_changelist")
             return admin_link(
-                f"{url}?code__id__exact={code.pk}", counted(code.referrals_count, "friend")
+                f"{url}?code__id__exact={code.pk}",
+                ngettext("%(count)s friend", "%(count)s friends", code.referrals_count)
+                % {"count": f"{code.referrals_count:,}"},
             )
         if code.referral_friend_pk is None:
             return "—"
@@ -202,8 +210,8 @@ class CodesAndLinksInline(ReadOnlyTabularInline):
 class ReferralsInline(ReadOnlyTabularInline):
     model = Referral
     fk_name = "advocate"
-    verbose_name = "referral"
-    verbose_name_plural = "Referrals (friends this advocate referred)"
+    verbose_name = _("referral")
+    verbose_name_plural = _("Referrals (friends this advocate referred)")
     fields = ["friend_shown", "code_shown", "status", "order", "created"]
     readonly_fields = fields
 
@@ -230,8 +238,8 @@ class ReferralsInline(ReadOnlyTabularInline):
 class RewardsInline(ReadOnlyTabularInline):
     model = Reward
     fk_name = "advocate"
-    verbose_name = "reward"
-    verbose_name_plural = "Rewards"
+    verbose_name = _("reward")
+    verbose_name_plural = _("Rewards")
     fields = ["reward_link", "what", "status", "friend", "order", "created"]
     readonly_fields = fields
 
@@ -276,11 +284,11 @@ def reward_what(reward):
 class ShortOfCodesFilter(admin.SimpleListFilter):
     """Advocates in the codes app's queue: the pool could not fill their quota."""
 
-    title = "codes"
+    title = _("codes")
     parameter_name = "short_of_codes"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Short of codes"), ("no", "Not short")]
+        return [("yes", _("Short of codes")), ("no", _("Not short"))]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
@@ -354,18 +362,34 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
                 )
                 blocked += result.newly_blocked
                 voided += result.voided.voided if result.voided else 0
-            text = (
-                f"Blocked {counted(blocked, 'advocate')}: their codes no longer attribute orders."
-            )
+            text = ngettext(
+                "Blocked %(count)s advocate: their codes no longer attribute orders.",
+                "Blocked %(count)s advocates: their codes no longer attribute orders.",
+                blocked,
+            ) % {"count": f"{blocked:,}"}
             if form.cleaned_data["void_codes"]:
-                text += f" Voided {counted(voided, 'code')} they held."
+                text += " " + ngettext(
+                    "Voided %(count)s code they held.", "Voided %(count)s codes they held.", voided
+                ) % {"count": f"{voided:,}"}
             self.message_user(request, text, messages.SUCCESS)
             return None
         held = PromoCode.objects.held_by_any(queryset.values("pk")).count()
+        count = queryset.count()
         facts = [
-            f"{counted(queryset.count(), 'participant')} will be blocked: orders carrying their "
-            "codes are rejected, and they get no new codes.",
-            f"They hold {counted(held, 'referral code')} now.",
+            ngettext(
+                "%(count)s participant will be blocked: orders carrying their codes are "
+                "rejected, and they get no new codes.",
+                "%(count)s participants will be blocked: orders carrying their codes are "
+                "rejected, and they get no new codes.",
+                count,
+            )
+            % {"count": f"{count:,}"},
+            ngettext(
+                "They hold %(count)s referral code now.",
+                "They hold %(count)s referral codes now.",
+                held,
+            )
+            % {"count": f"{held:,}"},
         ]
         return action_confirmation(
             self,
@@ -387,7 +411,16 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
             count += 1
         self.message_user(
             request,
-            f"Unblocked {counted(count, 'advocate')}; assigned them {counted(codes, 'new code')}.",
+            ngettext(
+                "Unblocked %(count)s advocate; assigned them %(codes)s.",
+                "Unblocked %(count)s advocates; assigned them %(codes)s.",
+                count,
+            )
+            % {
+                "count": f"{count:,}",
+                "codes": ngettext("%(count)s new code", "%(count)s new codes", codes)
+                % {"count": f"{codes:,}"},
+            },
             messages.SUCCESS,
         )
 
@@ -424,31 +457,55 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
                 request,
                 Participant.objects.filter(pk=participant.pk),
                 action="add_referral_code",
-                title=f"Add a referral code for {participant}",
+                title=_("Add a referral code for %(participant)s") % {"participant": participant},
                 facts=[
-                    f"A new {program.get_code_usage_display().lower()} referral code like "
-                    f"{referral_code_pattern(program=program).shown} (the referral pool's "
-                    f"pattern; ? is a random character) will be made for {participant} in "
-                    f"{program.name}, outside the pool's stock.",
-                    f"They hold {counted(held, 'referral code')} now; the new one shows under "
-                    "Codes and links on their page and in their widget.",
+                    _(
+                        "A new %(usage)s referral code like %(pattern)s (the referral pool's "
+                        "pattern; ? is a random character) will be made for %(participant)s in "
+                        "%(program)s, outside the pool's stock."
+                    )
+                    % {
+                        "usage": program.get_code_usage_display().lower(),
+                        "pattern": referral_code_pattern(program=program).shown,
+                        "participant": participant,
+                        "program": program.name,
+                    },
+                    ngettext(
+                        "They hold %(count)s referral code now; the new one shows under Codes "
+                        "and links on their page and in their widget.",
+                        "They hold %(count)s referral codes now; the new one shows under Codes "
+                        "and links on their page and in their widget.",
+                        held,
+                    )
+                    % {"count": f"{held:,}"},
                 ],
-                warning="The shop must accept the code too: it is made here, not taken from "
-                "the codes your shop gave you, so add it to the shop's discount codes before "
-                "the advocate shares it.",
+                warning=_(
+                    "The shop must accept the code too: it is made here, not taken from the "
+                    "codes your shop gave you, so add it to the shop's discount codes before the "
+                    "advocate shares it."
+                ),
                 submit=_("Add the code"),
                 submit_variant="primary",
             )
         try:
             code = participant_code_add(participant=participant)
         except (CannotAddCode, PromoCodesOff) as error:
-            self.message_user(request, f"No code added: {error}", messages.ERROR)
+            self.message_user(
+                request, _("No code added: %(error)s") % {"error": error}, messages.ERROR
+            )
         else:
             self.message_user(
                 request,
-                f"Added referral code {code.code} ({code.get_usage_display()}) for "
-                f"{participant}. It shows under Codes and links and in their widget. Add "
-                f"{code.code} to your shop's discount codes too, so the shop accepts it.",
+                _(
+                    "Added referral code %(code)s (%(usage)s) for %(participant)s. It shows "
+                    "under Codes and links and in their widget. Add %(code)s to your shop's "
+                    "discount codes too, so the shop accepts it."
+                )
+                % {
+                    "code": code.code,
+                    "usage": code.get_usage_display(),
+                    "participant": participant,
+                },
                 messages.SUCCESS,
             )
         return HttpResponseRedirect(page)
@@ -474,13 +531,23 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
                 request,
                 Participant.objects.filter(pk=participant.pk),
                 action="erase_personal_data",
-                title=f"Erase the personal data of {participant}",
+                title=_("Erase the personal data of %(participant)s")
+                % {"participant": participant},
                 facts=[
-                    "Their e-mail, names and account id are blanked and their participant id "
-                    "is replaced by an anonymous one; the e-mail is removed from their orders.",
-                    f"The {counted(held, 'code')} they hold are voided; referrals, rewards and "
-                    "counts are kept for the books.",
-                    f"Afterwards the shop's id {participant.participant_id!r} is unknown here.",
+                    _(
+                        "Their e-mail, names and account id are blanked and their participant id "
+                        "is replaced by an anonymous one; the e-mail is removed from their orders."
+                    ),
+                    ngettext(
+                        "The %(count)s code they hold is voided; referrals, rewards and counts "
+                        "are kept for the books.",
+                        "The %(count)s codes they hold are voided; referrals, rewards and counts "
+                        "are kept for the books.",
+                        held,
+                    )
+                    % {"count": f"{held:,}"},
+                    _("Afterwards the shop's id %(id)s is unknown here.")
+                    % {"id": repr(participant.participant_id)},
                 ],
                 warning=_("This cannot be undone."),
                 submit=_("Erase"),
@@ -506,10 +573,10 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
         try:
             return super().process_import(request, **kwargs)
         except UploadExpired:
-            message = "The previewed file has expired or was already imported: upload it again."
+            message = _("The previewed file has expired or was already imported: upload it again.")
         except UploadStoreUnavailable:
             log.error("Participant import: the shared store (Redis) is unreachable", exc_info=True)
-            message = (
+            message = _(
                 "The shared store (Redis) is unreachable, so the previewed file cannot be "
                 "read. Nothing was imported; upload it again in a few minutes."
             )
@@ -545,8 +612,10 @@ class ParticipantAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ImportMixi
                 initial["import_file_name"] = ""  # the confirmation is refused, naming why
                 self.message_user(
                     request,
-                    "The file cannot be kept for confirmation: the shared store (Redis) is "
-                    "unreachable. Upload it again in a few minutes.",
+                    _(
+                        "The file cannot be kept for confirmation: the shared store (Redis) is "
+                        "unreachable. Upload it again in a few minutes."
+                    ),
                     messages.ERROR,
                 )
         return initial
@@ -567,7 +636,7 @@ class ReferralAdmin(ProgramScopedAdminMixin, ModelAdmin):
     search_fields = ["friend__participant_id", "advocate__participant_id", "order_id"]
     raw_id_fields = ["advocate", "friend", "code"]
 
-    @admin.display(description="Friend", ordering="friend__participant_id")
+    @admin.display(description=_("Friend"), ordering="friend__participant_id")
     def friend_shown(self, referral):
         return referral.friend.shown_name
 
@@ -750,7 +819,9 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
     @admin.display(description=_("Status"), ordering="status")
     def shown_status(self, reward):
         label = reward.get_status_display()
-        return f"{label} · needs review" if reward.needs_review else label
+        if reward.needs_review:
+            return _("%(status)s · needs review") % {"status": label}
+        return label
 
     @admin.display(description=_("Date"), ordering="created_at")
     def date(self, reward):
@@ -761,7 +832,7 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         if reward.code_id is None:
             return "—"
         if reward.code.revealed_at is None:
-            return f"{reward.code.code} (reserved)"
+            return _("%(code)s (reserved)") % {"code": reward.code.code}
         return reward.code.code
 
     @action(description=_("Mark paid"), url_path="mark-paid", icon="paid", permissions=["pay"])
@@ -790,8 +861,8 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         if reward.status != RewardStatus.AVAILABLE:
             self.message_user(
                 request,
-                f"Reward #{reward.pk} is {reward.get_status_display().lower()}: only an "
-                "available reward can be marked paid.",
+                _("Reward #%(id)s is %(status)s: only an available reward can be marked paid.")
+                % {"id": reward.pk, "status": reward.get_status_display().lower()},
                 messages.WARNING,
             )
             return HttpResponseRedirect(back)
@@ -802,18 +873,26 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                 request,
                 rewards,
                 action="mark_paid",
-                title=f"Mark reward #{reward.pk} paid",
+                title=_("Mark reward #%(id)s paid") % {"id": reward.pk},
                 facts=[
-                    f"{reward_what(reward)} for {reward.advocate} (who referred "
-                    f"{reward.referral.friend.shown_name}) will be marked paid.",
-                    "A paid reward cannot be cancelled; if its order is reversed later, it is "
-                    "flagged for review.",
+                    _("%(reward)s for %(advocate)s (who referred %(friend)s) will be marked paid.")
+                    % {
+                        "reward": reward_what(reward),
+                        "advocate": reward.advocate,
+                        "friend": reward.referral.friend.shown_name,
+                    },
+                    _(
+                        "A paid reward cannot be cancelled; if its order is reversed later, it is "
+                        "flagged for review."
+                    ),
                 ],
                 submit=_("Mark paid"),
             )
         result = rewards_mark_paid(rewards=rewards)
         if result.paid:
-            self.message_user(request, f"Reward #{reward.pk} marked paid.", messages.SUCCESS)
+            self.message_user(
+                request, _("Reward #%(id)s marked paid.") % {"id": reward.pk}, messages.SUCCESS
+            )
         else:
             self.message_user(request, " ".join(result.refused), messages.WARNING)
         return HttpResponseRedirect(back)
@@ -886,15 +965,27 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         result = rewards_mark_paid(rewards=queryset)
         if result.paid:
             self.message_user(
-                request, f"Marked {counted(result.paid, 'reward')} paid.", messages.SUCCESS
+                request,
+                ngettext(
+                    "Marked %(count)s reward paid.", "Marked %(count)s rewards paid.", result.paid
+                )
+                % {"count": f"{result.paid:,}"},
+                messages.SUCCESS,
             )
         if result.refused:
             shown = " ".join(result.refused[:5])
-            more = f" (and {len(result.refused) - 5} more)" if len(result.refused) > 5 else ""
+            more = ""
+            if len(result.refused) > 5:
+                more = " " + _("(and %(count)s more)") % {"count": len(result.refused) - 5}
             self.message_user(
                 request,
-                f"{counted(len(result.refused), 'reward')} not marked paid: only available "
-                f"rewards can be. {shown}{more}",
+                ngettext(
+                    "%(count)s reward not marked paid: only available rewards can be.",
+                    "%(count)s rewards not marked paid: only available rewards can be.",
+                    len(result.refused),
+                )
+                % {"count": f"{len(result.refused):,}"}
+                + f" {shown}{more}",
                 messages.WARNING,
             )
 
@@ -965,15 +1056,20 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             form=form,
         )
 
-    @admin.action(description="Cancel the selected rewards…", permissions=["change"])
     @admin.action(description=_("Cancel the selected rewards…"), permissions=["change"])
     def cancel_rewards(self, request, queryset):
         if not action_confirmed(request):
+            count = queryset.count()
             facts = [
-                f"{counted(queryset.count(), 'reward')} will be cancelled. A fuel-tank code not "
-                "yet shown to its advocate goes back to the tank; one already shown is flagged "
-                "for review.",
-                "Paid rewards cannot be cancelled and are left as they are.",
+                ngettext(
+                    "%(count)s reward will be cancelled. A fuel-tank code not yet shown to its "
+                    "advocate goes back to the tank; one already shown is flagged for review.",
+                    "%(count)s rewards will be cancelled. A fuel-tank code not yet shown to its "
+                    "advocate goes back to the tank; one already shown is flagged for review.",
+                    count,
+                )
+                % {"count": f"{count:,}"},
+                _("Paid rewards cannot be cancelled and are left as they are."),
             ]
             return action_confirmation(
                 self,
@@ -994,7 +1090,12 @@ class RewardAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
                 refused.append(str(error))
             else:
                 cancelled += 1
-        self.message_user(request, f"Cancelled {counted(cancelled, 'reward')}.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Cancelled %(count)s reward.", "Cancelled %(count)s rewards.", cancelled)
+            % {"count": f"{cancelled:,}"},
+            messages.SUCCESS,
+        )
         if refused:
             self.message_user(request, " ".join(refused[:5]), messages.WARNING)
 
@@ -1014,12 +1115,12 @@ class BlockForm(forms.Form):
         initial=True,
         label=_("Also void the referral codes they hold"),
         widget=UnfoldBooleanWidget,
-        help_text="A voided code is kept for the record and never attributes again.",
+        help_text=_("A voided code is kept for the record and never attributes again."),
     )
     reason = forms.CharField(
         max_length=255,
         required=False,
         label=_("Why"),
-        help_text="Kept with each voided code.",
+        help_text=_("Kept with each voided code."),
         widget=UnfoldAdminTextInputWidget(),
     )

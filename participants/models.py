@@ -47,12 +47,14 @@ class Participant(models.Model):
     is a participant but not yet an advocate: codes come when they are upserted themselves.
     """
 
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="participants")
-    participant_id = models.CharField(max_length=255)
-    email = models.EmailField(blank=True)
-    first_name = models.CharField(max_length=150, blank=True)
-    last_name = models.CharField(max_length=150, blank=True)
-    account_id = models.CharField(max_length=255, blank=True)
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, related_name="participants", verbose_name=_("program")
+    )
+    participant_id = models.CharField(max_length=255, verbose_name=_("participant id"))
+    email = models.EmailField(blank=True, verbose_name=_("email"))
+    first_name = models.CharField(max_length=150, blank=True, verbose_name=_("first name"))
+    last_name = models.CharField(max_length=150, blank=True, verbose_name=_("last name"))
+    account_id = models.CharField(max_length=255, blank=True, verbose_name=_("account id"))
     # A BCP 47 tag as the brand sent it (upsert API, widget token); the widget shows the
     # offered language closest to it (participants.widget.language).
     # A database default too: the attribution function (conversions.sql) inserts friends
@@ -66,16 +68,18 @@ class Participant(models.Model):
             "The advocate's language (e.g. zh-Hans, en-US): the widget speaks it when "
             "it is offered."
         ),
+        verbose_name=_("locale"),
     )
-    is_advocate = models.BooleanField(default=False)
-    is_blocked = models.BooleanField(default=False)
-    blocked_at = models.DateTimeField(null=True, blank=True)
+    is_advocate = models.BooleanField(default=False, verbose_name=_("is advocate"))
+    is_blocked = models.BooleanField(default=False, verbose_name=_("is blocked"))
+    blocked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("blocked at"))
     ip_hash = models.CharField(
         max_length=64,
         blank=True,
         default="",
         db_default="",
-        help_text="The address the widget was last loaded from, hashed (never shown).",
+        help_text=_("The address the widget was last loaded from, hashed (never shown)."),
+        verbose_name=_("ip hash"),
     )
     erased_at = models.DateTimeField(
         null=True,
@@ -84,9 +88,10 @@ class Participant(models.Model):
             "When their personal data was erased (a privacy request): the id is a "
             "tombstone, e-mail and names are blank, their referrals and rewards are kept."
         ),
+        verbose_name=_("erased at"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     objects = ParticipantQuerySet.as_manager()
 
@@ -133,24 +138,40 @@ class ReferralStatus(models.TextChoices):
 class Referral(models.Model):
     """The link from a referred friend to the advocate whose code referred them."""
 
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="referrals")
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, related_name="referrals", verbose_name=_("program")
+    )
     advocate = models.ForeignKey(
-        Participant, on_delete=models.PROTECT, related_name="referrals_made"
+        Participant,
+        on_delete=models.PROTECT,
+        related_name="referrals_made",
+        verbose_name=_("advocate"),
     )
     # A friend is referred once per program: the first code that reached them wins.
     friend = models.OneToOneField(
-        Participant, on_delete=models.PROTECT, related_name="referral_received"
+        Participant,
+        on_delete=models.PROTECT,
+        related_name="referral_received",
+        verbose_name=_("friend"),
     )
     code = models.ForeignKey(
-        PromoCode, on_delete=models.PROTECT, related_name="referrals", null=True, blank=True
+        PromoCode,
+        on_delete=models.PROTECT,
+        related_name="referrals",
+        null=True,
+        blank=True,
+        verbose_name=_("code"),
     )
     status = models.CharField(
-        max_length=10, choices=ReferralStatus.choices, default=ReferralStatus.PENDING
+        max_length=10,
+        choices=ReferralStatus.choices,
+        default=ReferralStatus.PENDING,
+        verbose_name=_("status"),
     )
-    order_id = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    converted_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    order_id = models.CharField(max_length=255, blank=True, verbose_name=_("order id"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    converted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("converted at"))
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
 
     class Meta:
         verbose_name = _("referral")
@@ -191,13 +212,23 @@ class RewardStatus(models.TextChoices):
 class Reward(models.Model):
     """What an advocate earns for one converted referral (at most one per referral)."""
 
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="rewards")
-    advocate = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="rewards")
-    referral = models.OneToOneField(Referral, on_delete=models.PROTECT, related_name="reward")
-    kind = models.CharField(max_length=10, choices=RewardKind.choices)
-    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    currency = models.CharField(max_length=3, blank=True)
-    percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, related_name="rewards", verbose_name=_("program")
+    )
+    advocate = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="rewards", verbose_name=_("advocate")
+    )
+    referral = models.OneToOneField(
+        Referral, on_delete=models.PROTECT, related_name="reward", verbose_name=_("referral")
+    )
+    kind = models.CharField(max_length=10, choices=RewardKind.choices, verbose_name=_("kind"))
+    amount = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, verbose_name=_("amount")
+    )
+    currency = models.CharField(max_length=3, blank=True, verbose_name=_("currency"))
+    percent = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True, verbose_name=_("percent")
+    )
     code = models.OneToOneField(
         PromoCode,
         on_delete=models.PROTECT,
@@ -205,24 +236,31 @@ class Reward(models.Model):
         null=True,
         blank=True,
         help_text=_("The fuel-tank code given as this reward."),
+        verbose_name=_("code"),
     )
     status = models.CharField(
-        max_length=16, choices=RewardStatus.choices, default=RewardStatus.PENDING
+        max_length=16,
+        choices=RewardStatus.choices,
+        default=RewardStatus.PENDING,
+        verbose_name=_("status"),
     )
     reason_code = models.CharField(
         max_length=40,
         blank=True,
         default="",
         db_default="",
-        help_text="Why a capped reward was not granted (reward_cap_month, …).",
+        help_text=_("Why a capped reward was not granted (reward_cap_month, …)."),
+        verbose_name=_("reason code"),
     )
     needs_review = models.BooleanField(
-        default=False, help_text="Set when an order is reversed after the reward was paid."
+        default=False,
+        help_text=_("Set when an order is reversed after the reward was paid."),
+        verbose_name=_("needs review"),
     )
-    available_at = models.DateTimeField(null=True, blank=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    available_at = models.DateTimeField(null=True, blank=True, verbose_name=_("available at"))
+    paid_at = models.DateTimeField(null=True, blank=True, verbose_name=_("paid at"))
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("reward")

@@ -17,13 +17,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.dataclasses import UnfoldAction
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 from unfold.widgets import UnfoldAdminTextareaWidget, UnfoldAdminTextInputWidget
 
 from audit.admin import AuditTrailAdminMixin
-from foundation.wording import counted
 
 from .admin_scoping import ProgramScopedAdminMixin, SuperuserOnlyAdminMixin
 from .models import ApiKey, CodeUsage, Program, ProgramManager, Widget, WidgetComponent
@@ -475,7 +475,15 @@ class ProgramAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         for program in queryset:
             program_rotate_widget_secret(program=program)
             rotated += 1
-        messages.success(request, f"Rotated the widget secret of {counted(rotated, 'program')}.")
+        messages.success(
+            request,
+            ngettext(
+                "Rotated the widget secret of %(count)s program.",
+                "Rotated the widget secret of %(count)s programs.",
+                rotated,
+            )
+            % {"count": f"{rotated:,}"},
+        )
 
     def get_prepopulated_fields(self, request, obj=None):
         return {} if obj else self.prepopulated_fields
@@ -604,10 +612,21 @@ class WidgetAdmin(ProgramScopedAdminMixin, ModelAdmin):
                 )
             )
         skipped = queryset.count() - added
-        note = f" ({skipped} already had it)" if skipped else ""
-        messages.success(
-            request, f"Added the referral promo code component to {counted(added, 'widget')}{note}."
-        )
+        if skipped:
+            text = ngettext(
+                "Added the referral promo code component to %(count)s widget "
+                "(%(skipped)s already had it).",
+                "Added the referral promo code component to %(count)s widgets "
+                "(%(skipped)s already had it).",
+                added,
+            )
+        else:
+            text = ngettext(
+                "Added the referral promo code component to %(count)s widget.",
+                "Added the referral promo code component to %(count)s widgets.",
+                added,
+            )
+        messages.success(request, text % {"count": f"{added:,}", "skipped": skipped})
 
     def get_queryset(self, request):
         return (
@@ -651,7 +670,12 @@ class ApiKeyAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         for api_key in queryset.filter(revoked_at__isnull=True):
             api_key_revoke(api_key=api_key)
             revoked += 1
-        self.message_user(request, f"Revoked {counted(revoked, 'API key')}.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Revoked %(count)s API key.", "Revoked %(count)s API keys.", revoked)
+            % {"count": f"{revoked:,}"},
+            messages.SUCCESS,
+        )
 
 
 # The auth admin, restyled like the rest of the console (django-unfold's forms and widgets), for

@@ -139,14 +139,23 @@ class Program(models.Model):
     )
 
     reward_kind = models.CharField(
-        _("reward kind"), max_length=10, choices=RewardKind.choices, default=RewardKind.CREDIT
+        _("reward kind"),
+        max_length=10,
+        choices=RewardKind.choices,
+        default=RewardKind.CREDIT,
     )
     reward_amount = models.DecimalField(
-        _("reward amount"), max_digits=12, decimal_places=2, default=10
+        _("reward amount"),
+        max_digits=12,
+        decimal_places=2,
+        default=10,
     )
     reward_currency = models.CharField(_("reward currency"), max_length=3, default="USD")
     reward_percent = models.DecimalField(
-        _("reward percent"), max_digits=5, decimal_places=2, default=10
+        _("reward percent"),
+        max_digits=5,
+        decimal_places=2,
+        default=10,
     )
     reward_review_days = models.PositiveSmallIntegerField(
         _("review period (days)"),
@@ -263,7 +272,9 @@ class Program(models.Model):
             "The language of the alert e-mails (low stock, leaked codes) sent to the recipients."
         ),
     )
-    widget_secret = models.CharField(max_length=100, default=new_widget_secret, editable=False)
+    widget_secret = models.CharField(
+        max_length=100, default=new_widget_secret, editable=False, verbose_name=_("widget secret")
+    )
     widget_allowed_origins = models.TextField(
         _("widget allowed origins"),
         blank=True,
@@ -275,10 +286,11 @@ class Program(models.Model):
         through="ProgramManager",
         related_name="managed_programs",
         blank=True,
+        verbose_name=_("managers"),
     )
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         verbose_name = _("program")
@@ -387,9 +399,11 @@ def split_addresses(text):
 class ProgramManager(models.Model):
     """A staff user who may manage one program in the admin."""
 
-    program = models.ForeignKey(Program, on_delete=models.CASCADE)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
-    created_at = models.DateTimeField(auto_now_add=True)
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, verbose_name=_("program"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, verbose_name=_("user")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("program manager")
@@ -446,14 +460,22 @@ class ConsoleSettings(models.Model):
 class ApiKey(models.Model):
     """A program's server-API key. Only its SHA-256 digest is stored; the key is shown once."""
 
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="api_keys")
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=16, help_text="The first characters, to recognise it.")
-    digest = models.CharField(max_length=64, unique=True)
-    requests_per_minute = models.PositiveIntegerField(default=10_000)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, related_name="api_keys", verbose_name=_("program")
+    )
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    prefix = models.CharField(
+        max_length=16,
+        help_text=_("The first characters, to recognise it."),
+        verbose_name=_("prefix"),
+    )
+    digest = models.CharField(max_length=64, unique=True, verbose_name=_("digest"))
+    requests_per_minute = models.PositiveIntegerField(
+        default=10_000, verbose_name=_("requests per minute")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used at"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
 
     class Meta:
         verbose_name = _("API key")
@@ -478,9 +500,11 @@ class WidgetComponentKind(models.TextChoices):
 class Widget(models.Model):
     """A widget the brand shows advocates; made of components."""
 
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="widgets")
-    name = models.CharField(max_length=100)
-    created_at = models.DateTimeField(auto_now_add=True)
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, related_name="widgets", verbose_name=_("program")
+    )
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("widget")
@@ -495,9 +519,13 @@ class Widget(models.Model):
 
 
 class WidgetComponent(models.Model):
-    widget = models.ForeignKey(Widget, on_delete=models.CASCADE, related_name="components")
-    kind = models.CharField(max_length=30, choices=WidgetComponentKind.choices)
-    position = models.PositiveSmallIntegerField(default=0)
+    widget = models.ForeignKey(
+        Widget, on_delete=models.CASCADE, related_name="components", verbose_name=_("widget")
+    )
+    kind = models.CharField(
+        max_length=30, choices=WidgetComponentKind.choices, verbose_name=_("kind")
+    )
+    position = models.PositiveSmallIntegerField(default=0, verbose_name=_("position"))
 
     class Meta:
         verbose_name = _("widget component")

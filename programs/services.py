@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from audit.context import audit_event
 from audit.services import audit_record
@@ -56,10 +57,10 @@ class PromoSettingsChange:
         """The event an audit entry of this change is labelled with ("" for none)."""
         switches = []
         if self.turns_on:
-            switches.append("promo codes turned on")
+            switches.append(gettext_noop("promo codes turned on"))
         if self.switches_to_single_use:
-            switches.append("switched to single-use")
-        return f"one-way switch: {', '.join(switches)}" if switches else ""
+            switches.append(gettext_noop("switched to single-use"))
+        return f"{gettext_noop('one-way switch')}: {', '.join(switches)}" if switches else ""
 
     def describe(self):
         parts = []
@@ -226,8 +227,12 @@ def program_rotate_widget_secret(*, program: Program) -> Program:
     # Recorded without the secret, old or new.
     audit_record(
         obj=program,
-        event="widget secret rotated",
-        details={"effect": "participant tokens signed with the old secret are refused"},
+        event=gettext_noop("widget secret rotated"),
+        details={
+            gettext_noop("effect"): gettext_noop(
+                "participant tokens signed with the old secret are refused"
+            )
+        },
     )
     return program
 
@@ -306,12 +311,14 @@ def program_manager_add(
     user_model = get_user_model()
     username = username.strip()
     if not username:
-        raise ValidationError({"username": "A username is required."})
+        raise ValidationError({"username": _("A username is required.")})
     if email:
         try:
             validate_email(email)
         except ValidationError:
-            raise ValidationError({"email": f"Not an e-mail address: {email}."}) from None
+            raise ValidationError(
+                {"email": _("Not an e-mail address: %(addresses)s.") % {"addresses": email}}
+            ) from None
     user = user_model.objects.select_for_update().filter(username=username).first()
     created = user is None
     if created:
@@ -334,7 +341,7 @@ def program_manager_add(
         program_managers_group_sync()
         group = Group.objects.get(name=PROGRAM_MANAGERS_GROUP)
     user.groups.add(group)
-    _, program_added = ProgramManager.objects.get_or_create(program=program, user=user)
+    _manager, program_added = ProgramManager.objects.get_or_create(program=program, user=user)
     return ManagerAdded(user=user, user_created=created, program_added=program_added)
 
 
@@ -369,7 +376,7 @@ def program_review_policy_set(
     if policy == ReviewPolicy.CUSTOM:
         fields.update(review_hold_at=hold_at, review_deny_at=deny_at)
     elif hold_at is not None or deny_at is not None:
-        raise ValidationError({"review_policy": "Thresholds go with the custom policy only."})
+        raise ValidationError({"review_policy": _("Thresholds go with the custom policy only.")})
     if velocity_per_hour is not None:
         fields["review_velocity_per_hour"] = velocity_per_hour
     if leak_customers_per_day is not None:
@@ -400,6 +407,6 @@ def program_reward_caps_set(
         if value is None:
             continue
         if value < 0:
-            raise ValidationError({name: "A cap is a number of rewards, 0 or more."})
+            raise ValidationError({name: _("A cap is a number of rewards, 0 or more.")})
         fields[name] = value or None
     return program_update(program=program, **fields)

@@ -23,6 +23,18 @@ def pytest_configure(config):
     compile_catalogs(only_stale=True)
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts and ends in the default language: a request's language stays active in
+    its thread after the response (the LocaleMiddleware activates it, nothing deactivates it),
+    and sentences built outside a request follow the active language."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 def service_unavailable(reason):
     """Skip, or fail in the strict PostgreSQL pass (a service CI must have is missing)."""
     if STRICT:

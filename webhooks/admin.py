@@ -5,11 +5,13 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from unfold.admin import ModelAdmin
 
 from audit.admin import AuditTrailAdminMixin
 from foundation.events import EVENT_TYPES
-from foundation.wording import console_time, counted
+from foundation.wording import console_time
 from programs.admin_scoping import ProgramScopedAdminMixin
 
 from .models import Delivery, Endpoint
@@ -25,12 +27,13 @@ EDITABLE = ["url", "events", "enabled", "include_email", "description"]
 
 
 class EndpointForm(forms.ModelForm):
-    url = forms.URLField(label="URL", max_length=500, assume_scheme="https")
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
     events = forms.MultipleChoiceField(
+        label=_("Events"),
         choices=[(name, name) for name in EVENT_TYPES],
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="None ticked: every event, those added later included.",
+        help_text=_("None ticked: every event, those added later included."),
     )
 
     class Meta:
@@ -82,22 +85,21 @@ class EndpointAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             return ["program", *EDITABLE]
         return [*EDITABLE, *self.readonly_fields]
 
-    @admin.display(description="Events")
+    @admin.display(description=_("Events"))
     def events_shown(self, endpoint):
-        return ", ".join(endpoint.events) if endpoint.events else "every event"
+        return ", ".join(endpoint.events) if endpoint.events else _("every event")
 
-    @admin.display(description="Delivery log")
+    @admin.display(description=_("Delivery log"))
     def delivery_log(self, endpoint):
         url = reverse("admin:webhooks_delivery_changelist") + f"?endpoint__id__exact={endpoint.pk}"
-        return format_html('<a href="{}">Deliveries</a>', url)
+        return format_html('<a href="{}">{}</a>', url, _("Deliveries"))
 
-    @admin.display(description="Secret rotation")
+    @admin.display(description=_("Secret rotation"))
     def rotation(self, endpoint):
         if endpoint.previous_secret_expires_at:
-            return (
-                "The previous secret also signs until "
-                f"{console_time(endpoint.previous_secret_expires_at)}."
-            )
+            return _("The previous secret also signs until %(time)s.") % {
+                "time": console_time(endpoint.previous_secret_expires_at)
+            }
         return "—"
 
     def save_model(self, request, obj, form, change):
@@ -106,12 +108,15 @@ class EndpointAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
         if secret:
             self.message_user(
                 request,
-                f"The signing secret of {obj.url} is {secret} — copy it now: it is not shown "
-                "again (rotate it if it is lost).",
+                _(
+                    "The signing secret of %(url)s is %(secret)s — copy it now: it is not shown "
+                    "again (rotate it if it is lost)."
+                )
+                % {"url": obj.url, "secret": secret},
                 messages.WARNING,
             )
 
-    @admin.action(description="Send a test event", permissions=["change"])
+    @admin.action(description=_("Send a test event"), permissions=["change"])
     def send_test_event(self, request, queryset):
         sent = 0
         for endpoint in queryset:
@@ -119,33 +124,40 @@ class EndpointAdmin(AuditTrailAdminMixin, ProgramScopedAdminMixin, ModelAdmin):
             sent += 1
         self.message_user(
             request,
-            f"A webhook.test event is on its way to {counted(sent, 'endpoint')}: see the "
-            "delivery log.",
+            ngettext(
+                "A webhook.test event is on its way to %(count)s endpoint: see the delivery log.",
+                "A webhook.test event is on its way to %(count)s endpoints: see the delivery log.",
+                sent,
+            )
+            % {"count": f"{sent:,}"},
             messages.SUCCESS,
         )
 
-    @admin.action(description="Rotate the signing secret", permissions=["change"])
+    @admin.action(description=_("Rotate the signing secret"), permissions=["change"])
     def rotate_secret(self, request, queryset):
         for endpoint in queryset:
             endpoint = endpoint_rotate_secret(endpoint=endpoint)
             self.message_user(
                 request,
-                f"The new signing secret of {endpoint.url} is {endpoint.secret} — copy it now: "
-                "it is not shown again. The old secret keeps signing for 24 hours.",
+                _(
+                    "The new signing secret of %(url)s is %(secret)s — copy it now: it is not "
+                    "shown again. The old secret keeps signing for 24 hours."
+                )
+                % {"url": endpoint.url, "secret": endpoint.secret},
                 messages.WARNING,
             )
 
-    @admin.action(description="Enable", permissions=["change"])
+    @admin.action(description=_("Enable"), permissions=["change"])
     def enable(self, request, queryset):
         for endpoint in queryset.filter(enabled=False):
             endpoint_update(endpoint=endpoint, enabled=True)
-        self.message_user(request, "Enabled.", messages.SUCCESS)
+        self.message_user(request, _("Enabled."), messages.SUCCESS)
 
-    @admin.action(description="Disable", permissions=["change"])
+    @admin.action(description=_("Disable"), permissions=["change"])
     def disable(self, request, queryset):
         for endpoint in queryset.filter(enabled=True):
             endpoint_update(endpoint=endpoint, enabled=False)
-        self.message_user(request, "Disabled.", messages.SUCCESS)
+        self.message_user(request, _("Disabled."), messages.SUCCESS)
 
 
 @admin.register(Delivery)
@@ -180,9 +192,11 @@ class DeliveryAdmin(ProgramScopedAdminMixin, ModelAdmin):
     ]
     fields = readonly_fields
 
-    @admin.display(description="Latency", ordering="latency_ms")
+    @admin.display(description=_("Latency"), ordering="latency_ms")
     def latency_shown(self, delivery):
-        return "—" if delivery.latency_ms is None else f"{delivery.latency_ms} ms"
+        if delivery.latency_ms is None:
+            return "—"
+        return _("%(ms)s ms") % {"ms": delivery.latency_ms}
 
     def has_add_permission(self, request):
         return False
@@ -190,11 +204,16 @@ class DeliveryAdmin(ProgramScopedAdminMixin, ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Redeliver", permissions=["change"])
+    @admin.action(description=_("Redeliver"), permissions=["change"])
     def redeliver(self, request, queryset):
         count = deliveries_redeliver(deliveries=queryset)
         self.message_user(
             request,
-            f"{counted(count, 'event')} will be sent again (same webhook-id).",
+            ngettext(
+                "%(count)s event will be sent again (same webhook-id).",
+                "%(count)s events will be sent again (same webhook-id).",
+                count,
+            )
+            % {"count": f"{count:,}"},
             messages.SUCCESS,
         )

@@ -12,6 +12,7 @@ from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from foundation.events import EVENT_TYPES, events_listened, listeners_changed
 from foundation.tasks import enqueue_on_commit
@@ -40,9 +41,8 @@ def _validate_events(events) -> list[str]:
     if unknown:
         raise ValidationError(
             {
-                "events": f"Unknown event {unknown[0]!r}; the events are: "
-                + ", ".join(EVENT_TYPES)
-                + "."
+                "events": _("Unknown event %(event)s; the events are: %(events)s.")
+                % {"event": repr(unknown[0]), "events": ", ".join(EVENT_TYPES)}
             }
         )
     return events
@@ -50,7 +50,7 @@ def _validate_events(events) -> list[str]:
 
 def _validate_url(url: str, *, allow_private: bool) -> str:
     if len(url) > 500:
-        raise ValidationError({"url": "The URL is longer than 500 characters."})
+        raise ValidationError({"url": _("The URL is longer than 500 characters.")})
     try:
         resolve(url, allow_private=allow_private)
     except DestinationRefused as error:
@@ -70,7 +70,7 @@ def endpoint_create(
     """A new enabled endpoint with a fresh secret (its `secret` is shown to the caller once)."""
     if allow_private and settings.PRODUCTION:
         raise ValidationError(
-            {"url": "Private and loopback addresses are never allowed in production."}
+            {"url": _("Private and loopback addresses are never allowed in production.")}
         )
     endpoint = Endpoint(
         program=program,
@@ -278,7 +278,7 @@ def endpoints_changed() -> None:
     """An endpoint was saved or deleted: the current transaction reads the endpoints again."""
     listeners_changed()
     connection = transaction.get_connection()
-    for _, callback, _ in connection.run_on_commit:
+    for _sid, callback, _robust in connection.run_on_commit:
         if isinstance(callback, _TransactionOutbox):
             callback.endpoints.clear()
 
@@ -288,7 +288,7 @@ def _transaction_outbox() -> _TransactionOutbox | None:
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
         return None
-    for _, callback, _ in connection.run_on_commit:
+    for _sid, callback, _robust in connection.run_on_commit:
         if isinstance(callback, _TransactionOutbox) and not callback.done:
             return callback
     outbox = _TransactionOutbox()

@@ -10,6 +10,7 @@ from typing import BinaryIO
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from audit.services import audit_record
 from foundation.tasks import enqueue_on_commit
@@ -555,7 +556,7 @@ def _batch_fail(batch, reason):
     BatchUploadPart.objects.filter(batch=batch).delete()
     audit_record(
         obj=batch,
-        event="batch failed",
+        event=gettext_noop("batch failed"),
         changes={
             "status": (BatchStatus.PROCESSING, BatchStatus.FAILED),
             "failure_reason": ("", reason),
@@ -570,7 +571,7 @@ def _audit_completed(batch: Batch, counts: dict) -> None:
     changes.update(
         {name: ({} if name == "skipped" else 0, value) for name, value in counts.items()}
     )
-    audit_record(obj=batch, event="batch completed", changes=changes)
+    audit_record(obj=batch, event=gettext_noop("batch completed"), changes=changes)
 
 
 def import_staging_sweep() -> int:

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from audit.services import audit_record
 from programs.models import Program
@@ -124,7 +125,7 @@ def batch_generate(
     )
     audit_record(
         obj=batch,
-        event="batch completed",
+        event=gettext_noop("batch completed"),
         changes={
             "status": (BatchStatus.PROCESSING, BatchStatus.COMPLETED),
             "rows_read": (0, count),

@@ -15,6 +15,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from programs.models import Program, RewardKind, split_addresses
 from programs.services import program_update
@@ -31,9 +32,9 @@ POOL_NAME_MAX = Pool._meta.get_field("name").max_length
 def validate_pool_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
-        raise ValidationError({"name": "Give the pool a name."})
+        raise ValidationError({"name": _("Give the pool a name.")})
     if len(name) > POOL_NAME_MAX:
-        raise ValidationError({"name": f"At most {POOL_NAME_MAX} characters."})
+        raise ValidationError({"name": _("At most %(max)s characters.") % {"max": POOL_NAME_MAX}})
     try:
         validate_single_line(name)
     except ValidationError as error:
@@ -50,7 +51,10 @@ def validate_recipients(recipients: str) -> str:
             bad.append(address)
     if bad:
         raise ValidationError(
-            {"low_stock_recipients": f"Not an e-mail address: {', '.join(bad)[:200]}."}
+            {
+                "low_stock_recipients": _("Not an e-mail address: %(addresses)s.")
+                % {"addresses": ", ".join(bad)[:200]}
+            }
         )
     return "\n".join(split_addresses(recipients or ""))
 
@@ -62,7 +66,7 @@ def pool_create_fuel_tank(
     """A new fuel tank of the program. Raises ValidationError naming the field at fault."""
     name = validate_pool_name(name)
     if low_stock_threshold < 0:
-        raise ValidationError({"low_stock_threshold": "Cannot be negative."})
+        raise ValidationError({"low_stock_threshold": _("Cannot be negative.")})
     recipients = validate_recipients(recipients)
     try:
         with transaction.atomic():
@@ -75,7 +79,10 @@ def pool_create_fuel_tank(
             )
     except IntegrityError:
         raise ValidationError(
-            {"name": f"Program {program.slug!r} already has a pool named {name!r}."}
+            {
+                "name": _("Program %(program)s already has a pool named %(name)s.")
+                % {"program": repr(program.slug), "name": repr(name)}
+            }
         ) from None
 
 
@@ -95,7 +102,7 @@ def pool_update_settings(
         return pool
     pool.name = validate_pool_name(name)
     if low_stock_threshold is not None and low_stock_threshold < 0:
-        raise ValidationError({"low_stock_threshold": "Cannot be negative."})
+        raise ValidationError({"low_stock_threshold": _("Cannot be negative.")})
     pool.low_stock_threshold = low_stock_threshold
     pool.low_stock_recipients = validate_recipients(recipients)
     try:
@@ -103,7 +110,10 @@ def pool_update_settings(
             pool.save(update_fields=["name", "low_stock_threshold", "low_stock_recipients"])
     except IntegrityError:
         raise ValidationError(
-            {"name": f"The program already has a pool named {pool.name!r}."}
+            {
+                "name": _("The program already has a pool named %(name)s.")
+                % {"name": repr(pool.name)}
+            }
         ) from None
     program = Program.objects.get(pk=pool.program_id)
     if pays_rewards and not pool.pays_rewards:
@@ -118,7 +128,12 @@ def pool_update_settings(
 def pool_set_reward_tank(*, program: Program, pool: Pool | None) -> None:
     """Make `pool` the tank that pays the program's fuel-tank rewards (None: no tank)."""
     if pool is not None and (pool.program_id != program.pk or pool.kind != PoolKind.FUEL_TANK):
-        raise ValidationError({"pool": f"{pool.name!r} is not a fuel tank of {program.slug!r}."})
+        raise ValidationError(
+            {
+                "pool": _("%(pool)s is not a fuel tank of %(program)s.")
+                % {"pool": repr(pool.name), "program": repr(program.slug)}
+            }
+        )
     # Saved one pool at a time (the old tank first: one tank per program), so the audit trail
     # records which tank stopped and which started paying the rewards.
     previous = Pool.objects.select_for_update(of=("self",)).filter(
@@ -158,33 +173,35 @@ def program_reward_rule_set(
     fields: dict = {"reward_kind": kind}
     if kind == RewardKind.CREDIT:
         if amount is None or amount < 0:
-            raise ValidationError({"reward_amount": "A credit needs an amount of 0 or more."})
+            raise ValidationError({"reward_amount": _("A credit needs an amount of 0 or more.")})
         currency = (currency or "").strip().upper()
         if len(currency) != 3 or not currency.isalpha():
             raise ValidationError(
-                {"reward_currency": "A credit needs a three-letter currency (ISO 4217)."}
+                {"reward_currency": _("A credit needs a three-letter currency (ISO 4217).")}
             )
         fields.update(reward_amount=amount, reward_currency=currency)
     elif kind == RewardKind.PERCENT:
         if percent is None or not 0 <= percent <= 100:
-            raise ValidationError({"reward_percent": "A percent discount is 0 to 100."})
+            raise ValidationError({"reward_percent": _("A percent discount is 0 to 100.")})
         fields["reward_percent"] = percent
     elif kind == RewardKind.FUEL_TANK:
         if tank is None:
-            raise ValidationError({"reward_tank": "Choose the fuel tank that pays the rewards."})
+            raise ValidationError({"reward_tank": _("Choose the fuel tank that pays the rewards.")})
     else:
-        raise ValidationError({"reward_kind": f"Unknown reward kind {kind!r}."})
+        raise ValidationError(
+            {"reward_kind": _("Unknown reward kind %(kind)s.") % {"kind": repr(kind)}}
+        )
     if review_days is not None:
         if review_days < 0:
-            raise ValidationError({"reward_review_days": "Cannot be negative."})
+            raise ValidationError({"reward_review_days": _("Cannot be negative.")})
         fields["reward_review_days"] = review_days
     if code_valid_days is not None:
         if kind != RewardKind.FUEL_TANK:
             raise ValidationError(
-                {"reward_code_valid_days": "Only reward codes from a fuel tank can expire."}
+                {"reward_code_valid_days": _("Only reward codes from a fuel tank can expire.")}
             )
         if code_valid_days < 0:
-            raise ValidationError({"reward_code_valid_days": "Cannot be negative."})
+            raise ValidationError({"reward_code_valid_days": _("Cannot be negative.")})
         fields["reward_code_valid_days"] = code_valid_days or None
     program = program_update(program=program, **fields)
     if kind == RewardKind.FUEL_TANK:

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext, pgettext
 
 from audit.services import audit_record
 from foundation.redaction import needles, pattern, redact
-from foundation.wording import counted
 from programs.models import Program
 
 from ..models import Batch, CodeState, CodeStatus, PoolKind, PromoCode
@@ -40,25 +41,49 @@ class VoidResult:
     codes_assigned: int = 0
 
     def summary(self) -> str:
-        parts = [f"Voided {counted(self.voided, 'code')}"]
+        """What was done, in the active language (the audit trail keeps the English)."""
+        parts = [
+            ngettext("Voided %(count)s code", "Voided %(count)s codes", self.voided)
+            % {"count": f"{self.voided:,}"}
+        ]
         if self.already_voided:
-            were = "was" if self.already_voided == 1 else "were"
-            parts.append(f"{self.already_voided:,} {were} already voided")
+            parts.append(
+                ngettext(
+                    "%(count)s was already voided",
+                    "%(count)s were already voided",
+                    self.already_voided,
+                )
+                % {"count": f"{self.already_voided:,}"}
+            )
         if self.redeemed_left:
             parts.append(
-                "1 already redeemed was left as it was"
-                if self.redeemed_left == 1
-                else f"{self.redeemed_left:,} already redeemed were left as they are"
+                ngettext(
+                    "%(count)s already redeemed was left as it was",
+                    "%(count)s already redeemed were left as they are",
+                    self.redeemed_left,
+                )
+                % {"count": f"{self.redeemed_left:,}"}
             )
         if self.not_found:
-            are = "is not a code" if len(self.not_found) == 1 else "are not codes"
-            parts.append(f"{len(self.not_found):,} {are} of this program")
-        text = "; ".join(parts) + "."
-        if self.advocates_topped_up or self.codes_assigned:
-            text += (
-                f" {counted(self.advocates_topped_up, 'advocate')} who held them got "
-                f"{counted(self.codes_assigned, 'new code')}."
+            parts.append(
+                ngettext(
+                    "%(count)s is not a code of this program",
+                    "%(count)s are not codes of this program",
+                    len(self.not_found),
+                )
+                % {"count": f"{len(self.not_found):,}"}
             )
+        text = _("%(parts)s.") % {"parts": pgettext("clause separator", "; ").join(parts)}
+        if self.advocates_topped_up or self.codes_assigned:
+            text += " " + ngettext(
+                "%(count)s advocate who held them got %(codes)s.",
+                "%(count)s advocates who held them got %(codes)s.",
+                self.advocates_topped_up,
+            ) % {
+                "count": f"{self.advocates_topped_up:,}",
+                "codes": ngettext("%(count)s new code", "%(count)s new codes", self.codes_assigned)
+                % {"count": f"{self.codes_assigned:,}"},
+            }
         return text
 
 
@@ -185,6 +210,11 @@ def codes_void(
     return result
 
 
+def _english(sentence) -> str:
+    with translation.override("en"):  # the audit trail is kept in English
+        return sentence()
+
+
 def _audit_void(*, obj, result: VoidResult, reason: str, voided_ids: list[int], reward_codes):
     named = list(
         PromoCode.objects.filter(pk__in=voided_ids[:AUDIT_CODES_NAMED])
@@ -192,19 +222,19 @@ def _audit_void(*, obj, result: VoidResult, reason: str, voided_ids: list[int], 
         .values_list("code", flat=True)
     )
     details = {
-        "summary": result.summary(),
-        "voided": result.voided,
-        "already voided": result.already_voided,
-        "redeemed, left as they are": result.redeemed_left,
-        "not codes of the program": len(result.not_found),
-        "reward codes among them": reward_codes,
-        "advocates topped up": result.advocates_topped_up,
-        "reason": reason,
+        gettext_noop("summary"): _english(result.summary),
+        gettext_noop("voided"): result.voided,
+        gettext_noop("already voided"): result.already_voided,
+        gettext_noop("redeemed, left as they are"): result.redeemed_left,
+        gettext_noop("not codes of the program"): len(result.not_found),
+        gettext_noop("reward codes among them"): reward_codes,
+        gettext_noop("advocates topped up"): result.advocates_topped_up,
+        gettext_noop("reason"): reason,
     }
     if named:
         more = len(voided_ids) - len(named)
-        details["codes"] = named + ([f"… and {more:,} more"] if more > 0 else [])
-    audit_record(obj=obj, event="codes voided", details=details)
+        details[gettext_noop("codes")] = named + ([f"… and {more:,} more"] if more > 0 else [])
+    audit_record(obj=obj, event=gettext_noop("codes voided"), details=details)
 
 
 def _canonical_codes(codes: Iterable[str], result: VoidResult) -> list[str]:

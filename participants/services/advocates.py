@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from audit.services import audit_record
 from codes.models import PromoCode
@@ -53,8 +54,8 @@ def participant_code_add(*, participant: Participant, prefix: str | None = None)
     code = code_add_manual(holder=participant, prefix=prefix)
     audit_record(
         obj=participant,
-        event="referral code added by hand",
-        changes={"referral code": ("", code.code)},
+        event=gettext_noop("referral code added by hand"),
+        changes={gettext_noop("referral code"): ("", code.code)},
     )
     return code
 
@@ -84,9 +85,9 @@ def participant_block(
         participant.save(update_fields=["is_blocked", "blocked_at", "updated_at"])
         audit_record(
             obj=participant,
-            event="advocate blocked",
+            event=gettext_noop("advocate blocked"),
             changes={"is_blocked": (False, True)},
-            details={"reason": reason.strip()} if reason.strip() else None,
+            details={gettext_noop("reason"): reason.strip()} if reason.strip() else None,
         )
     voided = None
     if void_codes:
@@ -114,7 +115,9 @@ def participant_unblock(*, participant: Participant) -> int:
         participant.blocked_at = None
         participant.save(update_fields=["is_blocked", "blocked_at", "updated_at"])
         audit_record(
-            obj=participant, event="advocate unblocked", changes={"is_blocked": (True, False)}
+            obj=participant,
+            event=gettext_noop("advocate unblocked"),
+            changes={"is_blocked": (True, False)},
         )
     return codes_top_up(holder=participant)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from audit.services import ERASED, audit_forget, audit_forget_text, audit_record
 from codes.models import PromoCode
@@ -25,7 +26,6 @@ from codes.services import (
     codes_void_reasons_redact,
 )
 from foundation.events import PARTICIPANT_ERASED
-from foundation.wording import counted
 from programs.models import Program
 
 from ..events import participant_emit
@@ -78,19 +78,39 @@ class ErasureResult:
     order_friends_erased: int
 
     def summary(self) -> str:
-        codes = counted(self.codes_voided, "code")
-        orders = counted(self.rows_blanked_elsewhere, "order")
-        referrals = counted(self.referrals_kept, "referral")
-        rewards = counted(self.rewards_kept, "reward")
-        redeemed = counted(self.redeemed_codes_kept, "redeemed code")
-        text = (
-            f"Erased participant {self.participant.participant_id}: e-mail, names and account "
-            f"id blanked; {codes} voided; the customer's e-mail removed from {orders}; kept "
-            f"{referrals}, {rewards} and {redeemed}."
-        )
-        if self.order_friends_erased:
-            friends = counted(self.order_friends_erased, "customer record")
-            text += f" {friends} made from orders erased too."
+        """What was done, in the active language."""
+
+        def filled(text, number):
+            return text % {"count": f"{number:,}"}
+
+        codes, orders = self.codes_voided, self.rows_blanked_elsewhere
+        referrals, rewards = self.referrals_kept, self.rewards_kept
+        redeemed, friends = self.redeemed_codes_kept, self.order_friends_erased
+        text = gettext(
+            "Erased participant %(participant)s: e-mail, names and account id blanked; "
+            "%(codes)s voided; the customer's e-mail removed from %(orders)s; kept "
+            "%(referrals)s, %(rewards)s and %(redeemed)s."
+        ) % {
+            "participant": self.participant.participant_id,
+            "codes": filled(ngettext("%(count)s code", "%(count)s codes", codes), codes),
+            "orders": filled(ngettext("%(count)s order", "%(count)s orders", orders), orders),
+            "referrals": filled(
+                ngettext("%(count)s referral", "%(count)s referrals", referrals), referrals
+            ),
+            "rewards": filled(ngettext("%(count)s reward", "%(count)s rewards", rewards), rewards),
+            "redeemed": filled(
+                ngettext("%(count)s redeemed code", "%(count)s redeemed codes", redeemed), redeemed
+            ),
+        }
+        if friends:
+            text += " " + filled(
+                ngettext(
+                    "%(count)s customer record made from orders erased too.",
+                    "%(count)s customer records made from orders erased too.",
+                    friends,
+                ),
+                friends,
+            )
         return text
 
 
@@ -172,19 +192,21 @@ def participant_erase(*, program: Program, participant_id: str) -> ErasureResult
     audit_forget_text(program_id=program.pk, values=forgotten)
     audit_record(
         obj=participant,
-        event="participant erased",
+        event=gettext_noop("participant erased"),
         object_repr=participant.participant_id,
         changes={
             "participant_id": (ERASED, participant.participant_id),
             **{name: (ERASED, "") for name in erased_fields},
         },
         details={
-            "codes voided": result.codes_voided,
-            "orders whose customer e-mail was removed": result.rows_blanked_elsewhere,
-            "referrals kept": result.referrals_kept,
-            "rewards kept": result.rewards_kept,
-            "redeemed codes kept": result.redeemed_codes_kept,
-            "customer records made from orders erased too": result.order_friends_erased,
+            gettext_noop("codes voided"): result.codes_voided,
+            gettext_noop("orders whose customer e-mail was removed"): result.rows_blanked_elsewhere,
+            gettext_noop("referrals kept"): result.referrals_kept,
+            gettext_noop("rewards kept"): result.rewards_kept,
+            gettext_noop("redeemed codes kept"): result.redeemed_codes_kept,
+            gettext_noop(
+                "customer records made from orders erased too"
+            ): result.order_friends_erased,
         },
     )
     return result

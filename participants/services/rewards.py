@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from audit.services import audit_record
 from codes.services import (
@@ -78,7 +79,8 @@ def _move(reward: Reward, to: str, *, now: datetime) -> None:
     """Set the reward's status (in memory) if the rules allow the move; raise otherwise."""
     if to not in ALLOWED_MOVES[reward.status]:
         raise RewardMoveRefused(
-            f"Reward {reward.pk} is {_label(reward.status)}: it cannot become {_label(to)}."
+            gettext("Reward %(id)s is %(status)s: it cannot become %(to)s.")
+            % {"id": reward.pk, "status": _label(reward.status), "to": _label(to)}
         )
     reward.status = to
     if to == RewardStatus.PAID:
@@ -180,8 +182,11 @@ def reward_review_decide(*, reward: Reward, approve: bool, reason: str = "") -> 
     reward = Reward.objects.select_for_update(of=("self",)).get(pk=reward.pk)
     if reward.status != RewardStatus.PENDING_REVIEW:
         raise RewardMoveRefused(
-            f"Reward {reward.pk} is {_label(reward.status)}, not held for review: "
-            "there is nothing to approve or deny."
+            gettext(
+                "Reward %(id)s is %(status)s, not held for review: there is nothing to approve "
+                "or deny."
+            )
+            % {"id": reward.pk, "status": _label(reward.status)}
         )
     now = timezone.now()
     program = reward.program
@@ -203,9 +208,11 @@ def reward_review_decide(*, reward: Reward, approve: bool, reason: str = "") -> 
         reward_emit(reward=reward, type=REWARD_AVAILABLE)
     audit_record(
         obj=reward,
-        event="reward approved after review" if approve else "reward denied after review",
+        event=gettext_noop("reward approved after review")
+        if approve
+        else gettext_noop("reward denied after review"),
         changes={"status": (RewardStatus.PENDING_REVIEW, reward.status)},
-        details={"reason": reason.strip()},
+        details={gettext_noop("reason"): reason.strip()},
     )
     return reward
 
@@ -380,13 +387,15 @@ def reward_cancel(*, reward: Reward, flag_paid: bool = False) -> Reward:
         return reward
     if reward.status == RewardStatus.PAID:
         if not flag_paid:
-            raise RewardMoveRefused(f"Reward {reward.pk} is paid: it cannot be cancelled.")
+            raise RewardMoveRefused(
+                gettext("Reward %(id)s is paid: it cannot be cancelled.") % {"id": reward.pk}
+            )
         if not reward.needs_review:
             reward.needs_review = True
             reward.save(update_fields=["needs_review"])
             audit_record(
                 obj=reward,
-                event="paid reward flagged for review",
+                event=gettext_noop("paid reward flagged for review"),
                 changes={"needs_review": (False, True)},
             )
         return reward
@@ -403,7 +412,7 @@ def reward_cancel(*, reward: Reward, flag_paid: bool = False) -> Reward:
             changes["needs_review"] = (False, True)
     reward.save(update_fields=["status", "cancelled_at", "code", "needs_review"])
     reward_emit(reward=reward, type=REWARD_CANCELLED)
-    audit_record(obj=reward, event="reward cancelled", changes=changes)
+    audit_record(obj=reward, event=gettext_noop("reward cancelled"), changes=changes)
     return reward
 
 
@@ -434,7 +443,9 @@ def rewards_mark_paid(*, rewards: QuerySet[Reward]) -> MarkPaidResult:
         reward_emit(reward=reward, type=REWARD_PAID)
         # One entry per reward: a payout is the brand's money, each one is looked up alone.
         audit_record(
-            obj=reward, event="reward marked paid", changes={"status": (before, RewardStatus.PAID)}
+            obj=reward,
+            event=gettext_noop("reward marked paid"),
+            changes={"status": (before, RewardStatus.PAID)},
         )
         result.paid += 1
     return result
