@@ -4,20 +4,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0001_initial'),
+        ("audit", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditentry',
-            name='event',
-            field=models.CharField(blank=True, db_index=True, help_text='What happened, beyond create/update/delete: e.g. codes voided, a one-way switch, a participant erased.', max_length=100, verbose_name='event'),
+            model_name="auditentry",
+            name="event",
+            field=models.CharField(
+                blank=True,
+                db_index=True,
+                help_text="What happened, beyond create/update/delete: e.g. codes voided, a one-way switch, a participant erased.",
+                max_length=100,
+                verbose_name="event",
+            ),
         ),
         migrations.AlterField(
-            model_name='auditentry',
-            name='program_id',
-            field=models.BigIntegerField(blank=True, db_index=True, help_text='The program the changed object belongs to.', null=True, verbose_name='program id'),
+            model_name="auditentry",
+            name="program_id",
+            field=models.BigIntegerField(
+                blank=True,
+                db_index=True,
+                help_text="The program the changed object belongs to.",
+                null=True,
+                verbose_name="program id",
+            ),
         ),
     ]

@@ -9,338 +9,505 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('codes', '0016_batch_skipped_and_code_column'),
-        ('participants', '0007_l_labels'),
-        ('programs', '0010_translated_labels'),
+        ("codes", "0016_batch_skipped_and_code_column"),
+        ("participants", "0007_l_labels"),
+        ("programs", "0010_translated_labels"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='batch',
-            name='already_in_program',
-            field=models.PositiveIntegerField(default=0, verbose_name='already in program'),
+            model_name="batch",
+            name="already_in_program",
+            field=models.PositiveIntegerField(default=0, verbose_name="already in program"),
         ),
         migrations.AlterField(
-            model_name='batch',
-            name='attempts',
-            field=models.PositiveSmallIntegerField(default=0, verbose_name='attempts'),
+            model_name="batch",
+            name="attempts",
+            field=models.PositiveSmallIntegerField(default=0, verbose_name="attempts"),
         ),
         migrations.AlterField(
-            model_name='batch',
-            name='code_column',
-            field=models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='code column'),
+            model_name="batch",
+            name="code_column",
+            field=models.PositiveSmallIntegerField(
+                blank=True, null=True, verbose_name="code column"
+            ),
         ),
         migrations.AlterField(
-            model_name='batch',
-            name='codes_added',
-            field=models.PositiveIntegerField(default=0, verbose_name='codes added'),
+            model_name="batch",
+            name="codes_added",
+            field=models.PositiveIntegerField(default=0, verbose_name="codes added"),
         ),
         migrations.AlterField(
-            model_name='batch',
-            name='completed_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='completed at'),
+            model_name="batch",
+            name="completed_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="completed at"),
         ),
         migrations.AlterField(
-            model_name='batch',
-            name='created_at',
-            field=models.DateTimeField(auto_now_add=True, verbose_name='created at'),
+            model_name="batch",
+            name="created_at",
+            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
         migrations.AlterField(
-            model_name='batch',
-            name='created_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL, verbose_name='created by'),
+            model_name="batch",
+            name="created_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="created by",
+            ),
         ),
         migrations.AlterField(
-            model_name='batch',
-            name='duplicates_in_file',
-            field=models.PositiveIntegerField(default=0, verbose_name='duplicates in file'),
+            model_name="batch",
+            name="duplicates_in_file",
+            field=models.PositiveIntegerField(default=0, verbose_name="duplicates in file"),
         ),
         migrations.AlterField(
-            model_name='batch',
-            name='errors',
-            field=models.JSONField(blank=True, default=list, verbose_name='errors'),
+            model_name="batch",
+            name="errors",
+            field=models.JSONField(blank=True, default=list, verbose_name="errors"),
         ),
         migrations.AlterField(
-            model_name='batch',
-            name='expires_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='expires at'),
+            model_name="batch",
+            name="expires_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="expires at"),
         ),
         migrations.AlterField(
-            model_name='batch',
-            name='failure_reason',
-            field=models.TextField(blank=True, verbose_name='failure reason'),
+            model_name="batch",
+            name="failure_reason",
+            field=models.TextField(blank=True, verbose_name="failure reason"),
         ),
         migrations.AlterField(
-            model_name='batch',
-            name='file_name',
-            field=models.CharField(blank=True, max_length=255, verbose_name='file name'),
+            model_name="batch",
+            name="file_name",
+            field=models.CharField(blank=True, max_length=255, verbose_name="file name"),
         ),
         migrations.AlterField(
-            model_name='batch',
-            name='heartbeat_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='heartbeat at'),
+            model_name="batch",
+            name="heartbeat_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="heartbeat at"),
         ),
         migrations.AlterField(
-            model_name='batch',
-            name='invalid_rows',
-            field=models.PositiveIntegerField(default=0, verbose_name='invalid rows'),
+            model_name="batch",
+            name="invalid_rows",
+            field=models.PositiveIntegerField(default=0, verbose_name="invalid rows"),
         ),
         migrations.AlterField(
-            model_name='batch',
-            name='pool',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='batches', to='codes.pool', verbose_name='pool'),
+            model_name="batch",
+            name="pool",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="batches",
+                to="codes.pool",
+                verbose_name="pool",
+            ),
         ),
         migrations.AlterField(
-            model_name='batch',
-            name='progress_rows',
-            field=models.PositiveIntegerField(default=0, verbose_name='progress rows'),
+            model_name="batch",
+            name="progress_rows",
+            field=models.PositiveIntegerField(default=0, verbose_name="progress rows"),
         ),
         migrations.AlterField(
-            model_name='batch',
-            name='rows_read',
-            field=models.PositiveIntegerField(default=0, verbose_name='rows read'),
+            model_name="batch",
+            name="rows_read",
+            field=models.PositiveIntegerField(default=0, verbose_name="rows read"),
         ),
         migrations.AlterField(
-            model_name='batch',
-            name='skipped',
-            field=models.JSONField(blank=True, default=dict, verbose_name='skipped rows'),
-        ),
-        migrations.AlterField(
-            model_name='batch',
-            name='source',
-            field=models.CharField(choices=[('upload', 'Admin upload'), ('import', 'import_codes command'), ('generated', 'Generated')], max_length=10, verbose_name='source'),
-        ),
-        migrations.AlterField(
-            model_name='batch',
-            name='status',
-            field=models.CharField(choices=[('pending', 'Waiting'), ('processing', 'Processing'), ('completed', 'Completed'), ('failed', 'Failed')], default='pending', max_length=10, verbose_name='status'),
-        ),
-        migrations.AlterField(
-            model_name='batch',
-            name='usage',
-            field=models.CharField(choices=[('multi', 'Multi-use'), ('single', 'Single-use')], help_text="The program's usage at upload time.", max_length=6, verbose_name='usage'),
-        ),
-        migrations.AlterField(
-            model_name='batch',
-            name='valid_from',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='valid from'),
-        ),
-        migrations.AlterField(
-            model_name='codeshortfall',
-            name='holder',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='code_shortfall', serialize=False, to='participants.participant', verbose_name='holder'),
-        ),
-        migrations.AlterField(
-            model_name='codeshortfall',
-            name='program',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, to='programs.program', verbose_name='program'),
-        ),
-        migrations.AlterField(
-            model_name='codeshortfall',
-            name='since',
-            field=models.DateTimeField(help_text='When the advocate fell short of their quota.', verbose_name='since'),
-        ),
-        migrations.AlterField(
-            model_name='pool',
-            name='code_pattern',
-            field=models.CharField(blank=True, help_text='How codes added by hand look: a prefix, then one ? per random character (e.g. DEMO-????????). Blank: like the codes already in the pool.', max_length=64, validators=[codes.models.validate_code_pattern], verbose_name='code pattern'),
-        ),
-        migrations.AlterField(
-            model_name='pool',
-            name='created_at',
-            field=models.DateTimeField(auto_now_add=True, verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='pool',
-            name='empty_alert_armed',
-            field=models.BooleanField(default=True, verbose_name='empty alert armed'),
-        ),
-        migrations.AlterField(
-            model_name='pool',
-            name='kind',
-            field=models.CharField(choices=[('referral', 'Referral codes'), ('fuel_tank', 'Fuel tank (reward codes)')], default='referral', max_length=10, verbose_name='kind'),
-        ),
-        migrations.AlterField(
-            model_name='pool',
-            name='low_alert_armed',
-            field=models.BooleanField(default=True, verbose_name='low alert armed'),
-        ),
-        migrations.AlterField(
-            model_name='pool',
-            name='low_stock_recipients',
-            field=models.TextField(blank=True, help_text='Fuel tanks only.', verbose_name='low stock recipients'),
-        ),
-        migrations.AlterField(
-            model_name='pool',
-            name='low_stock_threshold',
-            field=models.PositiveIntegerField(blank=True, help_text="Fuel tanks only; the referral pool uses the program's.", null=True, verbose_name='low stock threshold'),
-        ),
-        migrations.AlterField(
-            model_name='pool',
-            name='name',
-            field=models.CharField(max_length=100, validators=[programs.validators.validate_single_line], verbose_name='name'),
-        ),
-        migrations.AlterField(
-            model_name='pool',
-            name='program',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pools', to='programs.program', verbose_name='program'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='assigned_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='assigned at'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='batch',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='codes', to='codes.batch', verbose_name='batch'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='code',
-            field=models.CharField(max_length=64, verbose_name='code'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='created_at',
-            field=models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='expired_notified_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='expiry announced at'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='expires_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='expires at'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='first_copied_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='first copied at'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='holder',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='promo_codes', to='participants.participant', verbose_name='holder'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='pool',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='codes', to='codes.pool', verbose_name='pool'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='program',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='codes', to='programs.program', verbose_name='program'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='redeemed_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='redeemed at'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='redeemed_by',
-            field=models.ForeignKey(blank=True, db_index=False, help_text='The friend whose order used the code (single-use).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='participants.participant', verbose_name='redeemed by'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='redeemed_order_id',
-            field=models.CharField(blank=True, max_length=255, verbose_name='redeemed order id'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='redemption_count',
-            field=models.PositiveIntegerField(default=0, verbose_name='redemption count'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='revealed_at',
-            field=models.DateTimeField(blank=True, help_text='Fuel-tank codes: when the reward became available and the code was shown.', null=True, verbose_name='revealed at'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='source',
-            field=models.CharField(choices=[('pool', 'From the pool'), ('manual', 'Added by hand')], default='pool', max_length=6, verbose_name='source'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='status',
-            field=models.CharField(choices=[('available', 'Available'), ('assigned', 'Assigned'), ('redeemed', 'Redeemed'), ('voided', 'Voided')], default='available', max_length=10, verbose_name='status'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='usage',
-            field=models.CharField(choices=[('multi', 'Multi-use'), ('single', 'Single-use')], max_length=6, verbose_name='usage'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='valid_from',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='valid from'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='void_reason',
-            field=models.CharField(blank=True, db_default='', help_text='Why and through what (admin, command) it was voided.', max_length=255, verbose_name='void reason'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='voided_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='voided at'),
-        ),
-        migrations.AlterField(
-            model_name='promocode',
-            name='voided_by',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='voided by'),
-        ),
-        migrations.AlterField(
-            model_name='stockalert',
-            name='available',
-            field=models.PositiveIntegerField(verbose_name='available'),
-        ),
-        migrations.AlterField(
-            model_name='stockalert',
-            name='created_at',
-            field=models.DateTimeField(auto_now_add=True, verbose_name='created at'),
-        ),
-        migrations.AlterField(
-            model_name='stockalert',
-            name='days_left',
-            field=models.DecimalField(blank=True, decimal_places=1, max_digits=10, null=True, verbose_name='days left'),
-        ),
-        migrations.AlterField(
-            model_name='stockalert',
-            name='kind',
-            field=models.CharField(choices=[('low', 'Low stock'), ('empty', 'Out of stock')], max_length=5, verbose_name='kind'),
-        ),
-        migrations.AlterField(
-            model_name='stockalert',
-            name='pool',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alerts', to='codes.pool', verbose_name='pool'),
-        ),
-        migrations.AlterField(
-            model_name='stockalert',
-            name='recipients',
-            field=models.TextField(blank=True, verbose_name='recipients'),
-        ),
-        migrations.AlterField(
-            model_name='stockalert',
-            name='sent_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='sent at'),
-        ),
-        migrations.AlterField(
-            model_name='stockalert',
-            name='threshold',
-            field=models.PositiveIntegerField(verbose_name='threshold'),
-        ),
-        migrations.AlterField(
-            model_name='stockalert',
-            name='used_last_7_days',
-            field=models.PositiveIntegerField(default=0, verbose_name='used last 7 days'),
+            model_name="batch",
+            name="skipped",
+            field=models.JSONField(blank=True, default=dict, verbose_name="skipped rows"),
+        ),
+        migrations.AlterField(
+            model_name="batch",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("upload", "Admin upload"),
+                    ("import", "import_codes command"),
+                    ("generated", "Generated"),
+                ],
+                max_length=10,
+                verbose_name="source",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="batch",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("pending", "Waiting"),
+                    ("processing", "Processing"),
+                    ("completed", "Completed"),
+                    ("failed", "Failed"),
+                ],
+                default="pending",
+                max_length=10,
+                verbose_name="status",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="batch",
+            name="usage",
+            field=models.CharField(
+                choices=[("multi", "Multi-use"), ("single", "Single-use")],
+                help_text="The program's usage at upload time.",
+                max_length=6,
+                verbose_name="usage",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="batch",
+            name="valid_from",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="valid from"),
+        ),
+        migrations.AlterField(
+            model_name="codeshortfall",
+            name="holder",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE,
+                primary_key=True,
+                related_name="code_shortfall",
+                serialize=False,
+                to="participants.participant",
+                verbose_name="holder",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="codeshortfall",
+            name="program",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                to="programs.program",
+                verbose_name="program",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="codeshortfall",
+            name="since",
+            field=models.DateTimeField(
+                help_text="When the advocate fell short of their quota.", verbose_name="since"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="pool",
+            name="code_pattern",
+            field=models.CharField(
+                blank=True,
+                help_text="How codes added by hand look: a prefix, then one ? per random character (e.g. DEMO-????????). Blank: like the codes already in the pool.",
+                max_length=64,
+                validators=[codes.models.validate_code_pattern],
+                verbose_name="code pattern",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="pool",
+            name="created_at",
+            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+        ),
+        migrations.AlterField(
+            model_name="pool",
+            name="empty_alert_armed",
+            field=models.BooleanField(default=True, verbose_name="empty alert armed"),
+        ),
+        migrations.AlterField(
+            model_name="pool",
+            name="kind",
+            field=models.CharField(
+                choices=[("referral", "Referral codes"), ("fuel_tank", "Fuel tank (reward codes)")],
+                default="referral",
+                max_length=10,
+                verbose_name="kind",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="pool",
+            name="low_alert_armed",
+            field=models.BooleanField(default=True, verbose_name="low alert armed"),
+        ),
+        migrations.AlterField(
+            model_name="pool",
+            name="low_stock_recipients",
+            field=models.TextField(
+                blank=True, help_text="Fuel tanks only.", verbose_name="low stock recipients"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="pool",
+            name="low_stock_threshold",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Fuel tanks only; the referral pool uses the program's.",
+                null=True,
+                verbose_name="low stock threshold",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="pool",
+            name="name",
+            field=models.CharField(
+                max_length=100,
+                validators=[programs.validators.validate_single_line],
+                verbose_name="name",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="pool",
+            name="program",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="pools",
+                to="programs.program",
+                verbose_name="program",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="assigned_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="assigned at"),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="batch",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="codes",
+                to="codes.batch",
+                verbose_name="batch",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="code",
+            field=models.CharField(max_length=64, verbose_name="code"),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="created_at",
+            field=models.DateTimeField(
+                db_default=django.db.models.functions.datetime.Now(), verbose_name="created at"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="expired_notified_at",
+            field=models.DateTimeField(
+                blank=True, editable=False, null=True, verbose_name="expiry announced at"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="expires_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="expires at"),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="first_copied_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="first copied at"),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="holder",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="promo_codes",
+                to="participants.participant",
+                verbose_name="holder",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="pool",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="codes",
+                to="codes.pool",
+                verbose_name="pool",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="program",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="codes",
+                to="programs.program",
+                verbose_name="program",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="redeemed_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="redeemed at"),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="redeemed_by",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                help_text="The friend whose order used the code (single-use).",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="participants.participant",
+                verbose_name="redeemed by",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="redeemed_order_id",
+            field=models.CharField(blank=True, max_length=255, verbose_name="redeemed order id"),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="redemption_count",
+            field=models.PositiveIntegerField(default=0, verbose_name="redemption count"),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="revealed_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="Fuel-tank codes: when the reward became available and the code was shown.",
+                null=True,
+                verbose_name="revealed at",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="source",
+            field=models.CharField(
+                choices=[("pool", "From the pool"), ("manual", "Added by hand")],
+                default="pool",
+                max_length=6,
+                verbose_name="source",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("available", "Available"),
+                    ("assigned", "Assigned"),
+                    ("redeemed", "Redeemed"),
+                    ("voided", "Voided"),
+                ],
+                default="available",
+                max_length=10,
+                verbose_name="status",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="usage",
+            field=models.CharField(
+                choices=[("multi", "Multi-use"), ("single", "Single-use")],
+                max_length=6,
+                verbose_name="usage",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="valid_from",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="valid from"),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="void_reason",
+            field=models.CharField(
+                blank=True,
+                db_default="",
+                help_text="Why and through what (admin, command) it was voided.",
+                max_length=255,
+                verbose_name="void reason",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="voided_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="voided at"),
+        ),
+        migrations.AlterField(
+            model_name="promocode",
+            name="voided_by",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="voided by",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="stockalert",
+            name="available",
+            field=models.PositiveIntegerField(verbose_name="available"),
+        ),
+        migrations.AlterField(
+            model_name="stockalert",
+            name="created_at",
+            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
+        ),
+        migrations.AlterField(
+            model_name="stockalert",
+            name="days_left",
+            field=models.DecimalField(
+                blank=True, decimal_places=1, max_digits=10, null=True, verbose_name="days left"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="stockalert",
+            name="kind",
+            field=models.CharField(
+                choices=[("low", "Low stock"), ("empty", "Out of stock")],
+                max_length=5,
+                verbose_name="kind",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="stockalert",
+            name="pool",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="alerts",
+                to="codes.pool",
+                verbose_name="pool",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="stockalert",
+            name="recipients",
+            field=models.TextField(blank=True, verbose_name="recipients"),
+        ),
+        migrations.AlterField(
+            model_name="stockalert",
+            name="sent_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="sent at"),
+        ),
+        migrations.AlterField(
+            model_name="stockalert",
+            name="threshold",
+            field=models.PositiveIntegerField(verbose_name="threshold"),
+        ),
+        migrations.AlterField(
+            model_name="stockalert",
+            name="used_last_7_days",
+            field=models.PositiveIntegerField(default=0, verbose_name="used last 7 days"),
         ),
     ]

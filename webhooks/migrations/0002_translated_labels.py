@@ -6,144 +6,188 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('programs', '0010_translated_labels'),
-        ('webhooks', '0001_h_webhooks'),
+        ("programs", "0010_translated_labels"),
+        ("webhooks", "0001_h_webhooks"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='delivery',
-            options={'ordering': ['-created_at', '-id'], 'verbose_name': 'delivery', 'verbose_name_plural': 'deliveries'},
+            name="delivery",
+            options={
+                "ordering": ["-created_at", "-id"],
+                "verbose_name": "delivery",
+                "verbose_name_plural": "deliveries",
+            },
         ),
         migrations.AlterModelOptions(
-            name='endpoint',
-            options={'ordering': ['program', 'id'], 'verbose_name': 'webhook endpoint', 'verbose_name_plural': 'webhook endpoints'},
+            name="endpoint",
+            options={
+                "ordering": ["program", "id"],
+                "verbose_name": "webhook endpoint",
+                "verbose_name_plural": "webhook endpoints",
+            },
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='attempts',
-            field=models.PositiveIntegerField(default=0, verbose_name='attempts'),
+            model_name="delivery",
+            name="attempts",
+            field=models.PositiveIntegerField(default=0, verbose_name="attempts"),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='created_at',
-            field=models.DateTimeField(db_index=True, verbose_name='created at'),
+            model_name="delivery",
+            name="created_at",
+            field=models.DateTimeField(db_index=True, verbose_name="created at"),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='delivered_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='delivered at'),
+            model_name="delivery",
+            name="delivered_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="delivered at"),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='endpoint',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='webhooks.endpoint', verbose_name='endpoint'),
+            model_name="delivery",
+            name="endpoint",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="deliveries",
+                to="webhooks.endpoint",
+                verbose_name="endpoint",
+            ),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='event_id',
-            field=models.CharField(default=webhooks.models.new_event_id, editable=False, max_length=40, verbose_name='event id'),
+            model_name="delivery",
+            name="event_id",
+            field=models.CharField(
+                default=webhooks.models.new_event_id,
+                editable=False,
+                max_length=40,
+                verbose_name="event id",
+            ),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='event_type',
-            field=models.CharField(max_length=40, verbose_name='event type'),
+            model_name="delivery",
+            name="event_type",
+            field=models.CharField(max_length=40, verbose_name="event type"),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='last_error',
-            field=models.CharField(blank=True, max_length=300, verbose_name='last error'),
+            model_name="delivery",
+            name="last_error",
+            field=models.CharField(blank=True, max_length=300, verbose_name="last error"),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='last_status_code',
-            field=models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='last status code'),
+            model_name="delivery",
+            name="last_status_code",
+            field=models.PositiveSmallIntegerField(
+                blank=True, null=True, verbose_name="last status code"
+            ),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='latency_ms',
-            field=models.PositiveIntegerField(blank=True, null=True, verbose_name='latency ms'),
+            model_name="delivery",
+            name="latency_ms",
+            field=models.PositiveIntegerField(blank=True, null=True, verbose_name="latency ms"),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='next_try_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='next try at'),
+            model_name="delivery",
+            name="next_try_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="next try at"),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='payload',
-            field=models.TextField(verbose_name='payload'),
+            model_name="delivery",
+            name="payload",
+            field=models.TextField(verbose_name="payload"),
         ),
         migrations.AlterField(
-            model_name='delivery',
-            name='status',
-            field=models.CharField(choices=[('pending', 'pending'), ('delivered', 'delivered'), ('failed', 'failed')], default='pending', max_length=10, verbose_name='status'),
+            model_name="delivery",
+            name="status",
+            field=models.CharField(
+                choices=[("pending", "pending"), ("delivered", "delivered"), ("failed", "failed")],
+                default="pending",
+                max_length=10,
+                verbose_name="status",
+            ),
         ),
         migrations.AlterField(
-            model_name='endpoint',
-            name='allow_private',
-            field=models.BooleanField(default=False, editable=False, verbose_name='allow private'),
+            model_name="endpoint",
+            name="allow_private",
+            field=models.BooleanField(default=False, editable=False, verbose_name="allow private"),
         ),
         migrations.AlterField(
-            model_name='endpoint',
-            name='created_at',
-            field=models.DateTimeField(auto_now_add=True, verbose_name='created at'),
+            model_name="endpoint",
+            name="created_at",
+            field=models.DateTimeField(auto_now_add=True, verbose_name="created at"),
         ),
         migrations.AlterField(
-            model_name='endpoint',
-            name='description',
-            field=models.CharField(blank=True, max_length=200, verbose_name='description'),
+            model_name="endpoint",
+            name="description",
+            field=models.CharField(blank=True, max_length=200, verbose_name="description"),
         ),
         migrations.AlterField(
-            model_name='endpoint',
-            name='disabled_reason',
-            field=models.CharField(blank=True, editable=False, max_length=300, verbose_name='disabled reason'),
+            model_name="endpoint",
+            name="disabled_reason",
+            field=models.CharField(
+                blank=True, editable=False, max_length=300, verbose_name="disabled reason"
+            ),
         ),
         migrations.AlterField(
-            model_name='endpoint',
-            name='enabled',
-            field=models.BooleanField(default=True, verbose_name='enabled'),
+            model_name="endpoint",
+            name="enabled",
+            field=models.BooleanField(default=True, verbose_name="enabled"),
         ),
         migrations.AlterField(
-            model_name='endpoint',
-            name='events',
-            field=models.JSONField(blank=True, default=list, verbose_name='events'),
+            model_name="endpoint",
+            name="events",
+            field=models.JSONField(blank=True, default=list, verbose_name="events"),
         ),
         migrations.AlterField(
-            model_name='endpoint',
-            name='failing_since',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='failing since'),
+            model_name="endpoint",
+            name="failing_since",
+            field=models.DateTimeField(
+                blank=True, editable=False, null=True, verbose_name="failing since"
+            ),
         ),
         migrations.AlterField(
-            model_name='endpoint',
-            name='failure_notified_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='failure notified at'),
+            model_name="endpoint",
+            name="failure_notified_at",
+            field=models.DateTimeField(
+                blank=True, editable=False, null=True, verbose_name="failure notified at"
+            ),
         ),
         migrations.AlterField(
-            model_name='endpoint',
-            name='previous_secret',
-            field=models.CharField(blank=True, editable=False, max_length=100, verbose_name='previous secret'),
+            model_name="endpoint",
+            name="previous_secret",
+            field=models.CharField(
+                blank=True, editable=False, max_length=100, verbose_name="previous secret"
+            ),
         ),
         migrations.AlterField(
-            model_name='endpoint',
-            name='previous_secret_expires_at',
-            field=models.DateTimeField(blank=True, editable=False, null=True, verbose_name='previous secret expires at'),
+            model_name="endpoint",
+            name="previous_secret_expires_at",
+            field=models.DateTimeField(
+                blank=True, editable=False, null=True, verbose_name="previous secret expires at"
+            ),
         ),
         migrations.AlterField(
-            model_name='endpoint',
-            name='program',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='webhook_endpoints', to='programs.program', verbose_name='program'),
+            model_name="endpoint",
+            name="program",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="webhook_endpoints",
+                to="programs.program",
+                verbose_name="program",
+            ),
         ),
         migrations.AlterField(
-            model_name='endpoint',
-            name='secret',
-            field=models.CharField(default=webhooks.models.new_secret, editable=False, max_length=100, verbose_name='secret'),
+            model_name="endpoint",
+            name="secret",
+            field=models.CharField(
+                default=webhooks.models.new_secret,
+                editable=False,
+                max_length=100,
+                verbose_name="secret",
+            ),
         ),
         migrations.AlterField(
-            model_name='endpoint',
-            name='updated_at',
-            field=models.DateTimeField(auto_now=True, verbose_name='updated at'),
+            model_name="endpoint",
+            name="updated_at",
+            field=models.DateTimeField(auto_now=True, verbose_name="updated at"),
         ),
     ]
