@@ -77,7 +77,7 @@ def test_a_prefix_search_lists_the_same_codes_newest_first_whether_few_or_many_m
     matching more keeps the plain condition. Either way the list is the same."""
     from tests.factories import PromoCodeFactory
 
-    monkeypatch.setattr(codes.selectors, "SEARCH_MAX_PREFIX_CODES", cap)
+    monkeypatch.setattr(codes.selectors.code_search, "SEARCH_MAX_PREFIX_CODES", cap)
     program, *_ = shop
     for code in ["PX1", "PX20", "PX3", "PX4", "QX5", "PX6"]:
         PromoCodeFactory(batch=Batch.objects.filter(pool__program=program).first(), code=code)

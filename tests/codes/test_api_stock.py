@@ -76,11 +76,11 @@ def test_counts_past_the_cap_stop_there_and_say_so(monkeypatch):
 
     program = stocked_program(codes=12, code_usage=CodeUsage.SINGLE, codes_per_advocate=3)
     advocate_with_code(program)  # 3 assigned, 9 available
-    monkeypatch.setattr(selectors, "STOCK_COUNT_CAP", 5)
+    monkeypatch.setattr(selectors.stock, "STOCK_COUNT_CAP", 5)
     [pool] = client_for(program).get(url(program, "stock")).json()["pools"]
     assert (pool["available"], pool["assigned"], pool["redeemed"]) == (5, 3, 0)
     assert pool["at_least"] == ["available"]
-    monkeypatch.setattr(selectors, "STOCK_COUNT_CAP", 100)
+    monkeypatch.setattr(selectors.stock, "STOCK_COUNT_CAP", 100)
     [pool] = client_for(program).get(url(program, "stock")).json()["pools"]
     assert (pool["available"], pool["at_least"]) == (9, [])
 

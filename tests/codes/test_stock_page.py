@@ -121,7 +121,7 @@ def test_manual_codes_are_not_use_of_the_stock(shop):
 
 
 def test_counts_stop_at_the_cap_and_say_so(client, shop, monkeypatch):
-    monkeypatch.setattr(selectors, "STOCK_COUNT_CAP", 5)
+    monkeypatch.setattr(selectors.stock, "STOCK_COUNT_CAP", 5)
     monkeypatch.setattr(selectors.pool_available_capped, "__kwdefaults__", {"cap": 5})
     page = selectors.program_stock_page(program=shop)
     referral = page.pools[0]
@@ -175,7 +175,7 @@ def test_the_program_page_links_to_its_stock_page_and_upload(client, shop):
 
 
 def test_the_dashboard_counts_past_the_threshold_only(shop, monkeypatch):
-    monkeypatch.setattr(selectors, "DASHBOARD_COUNT_CAP", 4)
+    monkeypatch.setattr(selectors.stock_page, "DASHBOARD_COUNT_CAP", 4)
     [row] = selectors.programs_dashboard(programs=type(shop).objects.filter(pk=shop.pk))
     # Threshold 5: counting to 6 tells "not low" without counting all 27.
     assert row.available.shown == "6+" and not row.is_low

@@ -110,6 +110,6 @@ def test_a_temporary_table_would_not_survive_and_the_import_stages_without_one(
 def test_an_export_pages_through_the_pooler(server_connections, monkeypatch):
     program = ProgramFactory(slug="exported")
     stock_pool(program, 25, prefix="E")
-    monkeypatch.setattr("codes.selectors.EXPORT_PAGE_ROWS", 4)
+    monkeypatch.setattr("codes.selectors.code_export.EXPORT_PAGE_ROWS", 4)
     rows = list(codes_export_rows(program=program))
     assert [row[0] for row in rows] == [f"E{i:05d}" for i in range(25)]
