@@ -17,7 +17,7 @@ from codes.parsing.headers import EXPIRY_HEADER_NAMES, HEADER_NAMES
 from codes.services import REFERRAL_POOL_NAME
 from participants.models import Reward, RewardStatus
 from programs.models import DEFAULT_FRIEND_OFFER_TEXT
-from programs.services import program_manager_add
+from programs.services import API_KEY_PREFIX, program_manager_add
 from tests.codes.test_console_language import ENGLISH_RUN, VOID_TAGS, _ElementText
 from tests.programs.test_admin_scoping_walk import PASSWORD, seed_program
 
@@ -40,6 +40,8 @@ ALLOWED = re.compile(
             r"https?://\S+",
             r"[a-z_]+\.[a-z_.]+",
             r"zh-[Hh]ans",
+            # An API key's shown prefix: random URL-safe letters, now and then a word's shape.
+            re.escape(API_KEY_PREFIX) + r"[\w-]+",
             r"webhook-(?:id|timestamp|signature)",  # Standard Webhooks' header names
             r"Batch \d+ \(",  # a batch's name as the audit trail stored it when it was made
         ]
