@@ -26,7 +26,7 @@ from codes.rules import (
     refusal_when,
 )
 from codes.services import CodeNotRedeemable, code_leak_flag, code_redeem, codes_top_up
-from foundation.events import events_listening
+from foundation.events import events_batched, events_listening
 from foundation.hashing import ip_digest
 from foundation.redaction import needles, pattern, redact
 from participants.models import Participant, Referral, ReferralStatus, Reward, RewardStatus
@@ -257,7 +257,9 @@ def conversion_record(*, program: Program, payload: dict) -> tuple[Conversion, b
     values["customer_status"] = (payload.get("customer_status") or "").strip()
     now = timezone.now()
     if _fast_path_applies(values):
-        recorded = _record_in_database(program=program, values=values, digest=digest, now=now)
+        # The order's events are written together when it is recorded (foundation.events).
+        with events_batched():
+            recorded = _record_in_database(program=program, values=values, digest=digest, now=now)
         if recorded is not None:
             return recorded
     return _record_in_python(program=program, values=values, digest=digest, now=now)
