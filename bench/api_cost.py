@@ -108,7 +108,8 @@ def _paired_program(slug, prefix, extra, after=None):
 def paired_rounds(sides, check=None):
     """Attributed conversions to two programs alike but for what `sides` (two of (slug, code
     prefix, program fields, a callable run on the program once made)) says, their orders
-    interleaved one for one so both see the same load. Returns the two lists of times;
+    interleaved one for one so both see the same load; prints each side's statements of its
+    last order (a round not timed). Returns the two lists of times;
     `check(index, answer)` is called on every answer."""
     from django.db import connection
 
@@ -116,6 +117,7 @@ def paired_rounds(sides, check=None):
     connection.close()
     warm = 20
     times = ([], [])
+    statements = ([], [])
     profiler = None
     if PROFILE:
         import cProfile
@@ -135,14 +137,22 @@ def paired_rounds(sides, check=None):
                 "CustomerStatus": "New",
             }
             path = f"/api/v1/programs/{program.slug}/conversions"
+            last = i == ROUNDS - 1
             started = time.perf_counter()
-            response = client.post(path, body, content_type="application/json")
+            if last:  # the last round (not timed): each side's statements
+                seen = statements[index]
+                with connection.execute_wrapper(
+                    lambda execute, sql, *args, seen=seen: seen.append(sql) or execute(sql, *args)
+                ):
+                    response = client.post(path, body, content_type="application/json")
+            else:
+                response = client.post(path, body, content_type="application/json")
             elapsed = time.perf_counter() - started
             answer = response.json()
             assert response.status_code == 201 and answer["status"] == "attributed", answer
             if check is not None:
                 check(index, answer)
-            if i >= warm:
+            if i >= warm and not last:
                 times[index].append(elapsed)
     if profiler is not None:
         import pstats
@@ -150,6 +160,10 @@ def paired_rounds(sides, check=None):
         profiler.disable()
         print(f"--- profile: {sides[0][0]} and {sides[1][0]} ({ROUNDS - warm} orders each)")
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(PROFILE)
+    for (slug, *_), seen in zip(sides, statements, strict=True):
+        print(f"statements of {slug}'s last order: {len(seen)}")
+        for sql in seen:
+            print(f"  {sql[:150]}")
     return times
 
 

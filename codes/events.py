@@ -12,12 +12,30 @@ from foundation.events import (
 from .models import AlertKind, CodeState, PromoCode
 
 
-def codes_assigned_emit(*, program_id: int, holder_id: int, claimed: int) -> None:
-    """code.assigned for each of the `claimed` codes a top-up just gave the holder."""
+def codes_assigned_emit(
+    *,
+    program_id: int,
+    holder_id: int,
+    claimed: int,
+    assigned: tuple[list[tuple[int, str]], str, str] | None = None,
+) -> None:
+    """code.assigned for each of the `claimed` codes a top-up just gave the holder; `assigned`
+    is what the top-up answered of them ((id, code) in claim order, the holder's participant
+    id and e-mail), read here when it did not."""
     if not claimed:
         return
 
     def build():
+        if assigned is not None:
+            codes, participant_id, email = assigned
+            return [
+                (
+                    CODE_ASSIGNED,
+                    {"code_id": pk, "code": code, "participant_id": participant_id},
+                    email,
+                )
+                for pk, code in codes
+            ]
         codes = (
             PromoCode.objects.filter(CodeState.HELD, holder_id=holder_id)
             .order_by("-assigned_at", "-id")

@@ -44,6 +44,7 @@ from .models import (
 
 CODES = PromoCode._meta.db_table
 CODES_QUOTED = f'"{CODES}"'
+HOLDERS = PromoCode._meta.get_field("holder").related_model._meta.db_table
 # Advisory-lock keys of code holders: this namespace in the high bits, the holder's id below.
 _HOLDER_LOCK_NAMESPACE = 0x5250_4300_0000_0000
 
@@ -227,6 +228,7 @@ def holder_state(
 # --- The top-up in one round trip (PostgreSQL) -----------------------------------------------
 
 TOP_UP_FUNCTION = "codes_top_up_holder"
+_TOP_UP_ARGUMENTS = "(bigint, bigint, boolean, timestamptz, bigint, bigint)"
 
 
 def _inline(name: str, alias: str | None = None) -> str:
@@ -268,12 +270,16 @@ def top_up_function_sql() -> str:
         ), taken AS (
             UPDATE {CODES} SET status = {status_assigned}, holder_id = holder, assigned_at = now_
             FROM picked WHERE {CODES}.id = picked.id AND {available}
-            RETURNING {CODES}.batch_id, {CODES}.id
+            RETURNING {CODES}.batch_id, {CODES}.id, {CODES}.code
         )
         SELECT count(*)::integer,
-               max(ARRAY[batch_id, id]) FILTER (WHERE batch_id IS NOT NULL)
-          INTO v_count, v_last FROM taken;
+               max(ARRAY[batch_id, id]) FILTER (WHERE batch_id IS NOT NULL),
+               coalesce(array_agg(id ORDER BY id), '{{}}'),
+               coalesce(array_agg(code ORDER BY id), '{{}}')
+          INTO v_count, v_last, v_ids, v_codes FROM taken;
         claimed := claimed + v_count;
+        claimed_ids := claimed_ids || v_ids;
+        claimed_codes := claimed_codes || v_codes;
         IF v_last IS NOT NULL AND (last_claimed IS NULL OR v_last > last_claimed) THEN
             last_claimed := v_last;
         END IF;"""
@@ -283,14 +289,18 @@ CREATE OR REPLACE FUNCTION {TOP_UP_FUNCTION}(
     holder bigint, program bigint, only_if_queued boolean, now_ timestamptz,
     after_batch bigint, after_id bigint,
     OUT outcome text, OUT claimed integer, OUT short boolean, OUT pool_id bigint,
-    OUT code_usage text, OUT threshold integer, OUT last_claimed bigint[])
+    OUT code_usage text, OUT threshold integer, OUT last_claimed bigint[],
+    OUT claimed_ids bigint[], OUT claimed_codes text[], OUT holder_participant_id text,
+    OUT holder_email text)
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
 DECLARE
     v_enabled boolean; v_per integer; v_pool bigint; v_usage text;
     v_held integer; v_since timestamptz; v_missing integer; v_count integer; v_last bigint[];
+    v_ids bigint[]; v_codes text[];
 BEGIN
     outcome := 'nothing'; claimed := 0; short := false;
+    claimed_ids := '{{}}'; claimed_codes := '{{}}';
     PERFORM pg_advisory_xact_lock({_HOLDER_LOCK_NAMESPACE} | holder);
     SELECT p.promo_codes_enabled, p.code_usage, p.codes_per_advocate, p.low_stock_threshold,
            r.id
@@ -323,6 +333,10 @@ BEGIN
     END IF;
     outcome := 'topped up';
     short := claimed < v_missing;
+    IF claimed > 0 THEN  -- what code.assigned names (codes.events)
+        SELECT h.participant_id, h.email INTO holder_participant_id, holder_email
+          FROM {HOLDERS} h WHERE h.id = holder;
+    END IF;
     IF short AND v_since IS NULL THEN
         INSERT INTO {CodeShortfall._meta.db_table} (holder_id, program_id, since)
         VALUES (holder, program, now_);
@@ -345,7 +359,10 @@ def top_up_function_install(*, only_if_present: bool = False) -> None:
             cursor.execute("SELECT to_regproc(%s) IS NOT NULL", [TOP_UP_FUNCTION])
             if not cursor.fetchone()[0]:
                 return
-        cursor.execute(top_up_function_sql())
+        with transaction.atomic():
+            # Its answer's columns may have changed, which CREATE OR REPLACE cannot do.
+            cursor.execute(f"DROP FUNCTION IF EXISTS {TOP_UP_FUNCTION}{_TOP_UP_ARGUMENTS}")
+            cursor.execute(top_up_function_sql())
 
 
 @dataclass(frozen=True)
@@ -359,6 +376,10 @@ class TopUpCall:
     usage: str | None
     threshold: int | None
     last_claimed: tuple[int, int] | None
+    # What code.assigned names: the codes claimed, (id, code) in claim order, and their holder.
+    codes: list[tuple[int, str]]
+    holder_participant_id: str | None
+    holder_email: str
 
 
 def top_up_call(
@@ -376,7 +397,19 @@ def top_up_call(
             f"SELECT * FROM {TOP_UP_FUNCTION}(%s, %s, %s, %s, %s, %s)",
             [holder_id, program_id, only_if_queued, now, after_batch, after_id],
         )
-        outcome, claimed, short, pool_id, usage, threshold, last = cursor.fetchone()
+        (
+            outcome,
+            claimed,
+            short,
+            pool_id,
+            usage,
+            threshold,
+            last,
+            ids,
+            codes,
+            participant_id,
+            email,
+        ) = cursor.fetchone()
     return TopUpCall(
         outcome=outcome,
         claimed=claimed,
@@ -385,6 +418,9 @@ def top_up_call(
         usage=usage,
         threshold=threshold,
         last_claimed=tuple(last) if last else None,
+        codes=sorted(zip(ids or (), codes or (), strict=True)),
+        holder_participant_id=participant_id,
+        holder_email=email or "",
     )
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from codes.rules import promo_codes_split
 from foundation.keyset import DEFAULT_PAGE_SIZE, Page, keyset_page
+from foundation.statements import execute_after
 from programs.models import CodeUsage, Program
 
 from .models import Conversion, ConversionStatus
@@ -153,17 +154,27 @@ REVIEW_IP_DAYS = 30
 
 
 def review_facts(
-    *, conversion, advocate_id: int, friend_id: int, values: dict, program, also=("", ())
+    *,
+    conversion,
+    advocate_id: int,
+    friend_id: int,
+    values: dict,
+    program,
+    also=("", ()),
+    after=("", []),
 ):
     """The ReviewFacts of an order being attributed (conversions.review), and the values of
     `also` (a SQL select list and its parameters, read in the same statement: the reward caps'
-    counts) as a tuple."""
+    counts) as a tuple; read after the statement `after` (the caps' locks), in its round trip
+    (foundation.statements)."""
     also_sql, also_params = also
     now = timezone.now()
     ip_hash = values.get("ip_hash") or ""
     limit = program.review_velocity_per_hour
     with connection.cursor() as cursor:
-        cursor.execute(
+        execute_after(
+            cursor,
+            after,
             _REVIEW_FACTS_SQL.format(also=f", {also_sql}" if also_sql else ""),
             [
                 ip_hash or "-",  # no address: matches no order

@@ -26,16 +26,17 @@ from codes.rules import (
     refusal_when,
 )
 from codes.services import CodeNotRedeemable, code_leak_flag, code_redeem, codes_top_up
-from foundation.events import events_listening
+from foundation.events import events_batched, events_listening
 from foundation.hashing import ip_digest
 from foundation.redaction import needles, pattern, redact
+from foundation.statements import execute_after
 from participants.models import Participant, Referral, ReferralStatus, Reward, RewardStatus
 from participants.services import (
     participant_friend_get_or_create,
     referral_convert,
     referral_reverse,
     reward_cap_counts,
-    reward_caps_lock,
+    reward_caps_lock_sql,
     reward_grant,
     reward_withhold,
 )
@@ -257,7 +258,9 @@ def conversion_record(*, program: Program, payload: dict) -> tuple[Conversion, b
     values["customer_status"] = (payload.get("customer_status") or "").strip()
     now = timezone.now()
     if _fast_path_applies(values):
-        recorded = _record_in_database(program=program, values=values, digest=digest, now=now)
+        # The order's events are written together when it is recorded (foundation.events).
+        with events_batched():
+            recorded = _record_in_database(program=program, values=values, digest=digest, now=now)
         if recorded is not None:
             return recorded
     return _record_in_python(program=program, values=values, digest=digest, now=now)
@@ -614,14 +617,16 @@ def _review_and_caps(*, conversion, program, values, advocate_id, exclude_id=Non
     caps = program.has_reward_caps
     if thresholds is None and not caps:
         return None, ""
-    cap_sql, cap_params, decide = "", [], None
+    cap_sql, cap_params, decide, lock = "", [], None, ("", [])
     if caps:
-        reward_caps_lock(program=program, advocate_id=advocate_id)
+        # The locks' statement goes in the same round trip as the one that counts, which still
+        # runs after it (foundation.statements).
+        lock = reward_caps_lock_sql(program=program, advocate_id=advocate_id)
         cap_sql, cap_params, decide = reward_cap_counts(
             program=program, advocate_id=advocate_id, exclude_id=exclude_id
         )
     if thresholds is None:
-        return _capped(decide, _select(cap_sql, cap_params))
+        return _capped(decide, _select(cap_sql, cap_params, after=lock))
     facts, counts = review_facts(
         conversion=conversion,
         advocate_id=advocate_id,
@@ -629,6 +634,7 @@ def _review_and_caps(*, conversion, program, values, advocate_id, exclude_id=Non
         values=values,
         program=program,
         also=(cap_sql, cap_params),
+        after=lock,
     )
     review = review_of(facts, thresholds)
     conversion.review_status = review.status
@@ -641,12 +647,12 @@ def _review_and_caps(*, conversion, program, values, advocate_id, exclude_id=Non
     return _capped(decide, counts)
 
 
-def _select(sql, params):
-    """One row of `SELECT sql` (() when sql is empty)."""
+def _select(sql, params, *, after=("", [])):
+    """One row of `SELECT sql` (() when sql is empty), run after the statement `after`."""
     if not sql:
         return ()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT " + sql, params)
+        execute_after(cursor, after, "SELECT " + sql, params)
         return cursor.fetchone()
 
 

@@ -5,6 +5,9 @@ and then, in that transaction, so whatever they write (the webhooks app's outbox
 rolls back with the change itself. The apps that cause events never import the apps that listen.
 """
 
+import threading
+from contextlib import contextmanager
+
 from django.db import transaction
 from django.dispatch import Signal
 
@@ -45,6 +48,35 @@ EVENT_TYPES = (
 # advocate's address (or "") that only an endpoint opted in to it receives. A listener calls
 # `build` only when someone wants one of `types`, so an event nobody listens to costs no reads.
 business_events = Signal()
+
+# Sent with `discard` at the end of the outermost `events_batched` block: a listener that held
+# the block's events writes them then (discard=False), or forgets them (True, the block raised).
+business_events_flush = Signal()
+
+_batch = threading.local()
+
+
+@contextmanager
+def events_batched():
+    """Inside this block (within a transaction), a listener may hold the events announced and
+    write them together when it ends (docs/architecture.md, Events): an order's several
+    announcements cost one write. The block must hold no savepoint rolled back with events
+    announced in it (they would be written at its end all the same)."""
+    depth = getattr(_batch, "depth", 0)
+    _batch.depth = depth + 1
+    discard = True
+    try:
+        yield
+        discard = False
+    finally:
+        _batch.depth = depth
+        if not depth:
+            business_events_flush.send(sender=None, discard=discard)
+
+
+def events_batching() -> bool:
+    """Whether an `events_batched` block is open (a listener may hold its events to its end)."""
+    return getattr(_batch, "depth", 0) > 0
 
 
 def event_emit(*, program_id: int, type: str, data: dict, email: str = "") -> None:

@@ -3,7 +3,7 @@
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from foundation.events import business_events
+from foundation.events import business_events, business_events_flush
 
 from . import services
 from .models import Endpoint
@@ -12,6 +12,11 @@ from .models import Endpoint
 @receiver(business_events, dispatch_uid="webhooks.outbox")
 def write_outbox(sender, *, program_id, types, build, **kwargs):
     services.deliveries_write_lazy(program_id=program_id, types=types, build=build)
+
+
+@receiver(business_events_flush, dispatch_uid="webhooks.outbox_flush")
+def write_held(sender, *, discard, **kwargs):
+    services.deliveries_write_held(discard=discard)
 
 
 @receiver(post_save, sender=Endpoint, dispatch_uid="webhooks.endpoint_saved")

@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from foundation.events import EVENT_TYPES, events_listened, listeners_changed
+from foundation.events import EVENT_TYPES, events_batching, events_listened, listeners_changed
 from foundation.tasks import enqueue_on_commit
 from programs.models import Program
 
@@ -145,6 +145,12 @@ def event_body(*, type: str, data: dict, now: datetime) -> str:
     )
 
 
+def _with_email(body: str, email: str) -> str:
+    """`body` (an event_body) with the advocate's e-mail added last to its data: the body is
+    built once per event, whatever its endpoints."""
+    return body[:-2] + ',"email":' + json.dumps(email) + "}}"
+
+
 def deliveries_write(*, program_id: int, events: list[tuple[str, dict, str]]) -> list[int]:
     """The outbox writer: one pending delivery per event and subscribed endpoint, written in the
     caller's transaction, sent once it commits (and by the sweep if that send is lost)."""
@@ -162,6 +168,11 @@ def deliveries_write_lazy(*, program_id: int, types: tuple[str, ...], build) -> 
     if enabled is None and events_listened(program_id) and connection.vendor == "postgresql":
         # A statement of this transaction found an enabled endpoint (foundation.events): write
         # for the endpoints that want each event in one statement, without looking first.
+        if events_batching():
+            # Held to the end of the block (foundation.events.events_batched), so that all the
+            # block's events are written by one statement.
+            outbox.held.setdefault(program_id, []).extend(build())
+            return []
         ids = _deliveries_insert_select(program_id=program_id, events=build())
         outbox.ids.extend(ids)
         return ids
@@ -184,9 +195,7 @@ def deliveries_write_lazy(*, program_id: int, types: tuple[str, ...], build) -> 
         if not wanting:
             continue
         plain = event_body(type=type, data=data, now=now)
-        with_email = (
-            event_body(type=type, data={**data, "email": email}, now=now) if email else plain
-        )
+        with_email = _with_email(plain, email) if email else plain
         event_id = Delivery._meta.get_field("event_id").default()
         for endpoint in wanting:
             rows.append(
@@ -227,17 +236,19 @@ def _deliveries_insert_select(*, program_id: int, events) -> list[int]:
     values, params = [], []
     for type, data, email in events:
         plain = event_body(type=type, data=data, now=now)
-        with_email = (
-            event_body(type=type, data={**data, "email": email}, now=now) if email else plain
-        )
         values.append("(%s, %s, %s, %s)")
-        params += [Delivery._meta.get_field("event_id").default(), type, plain, with_email]
+        params += [
+            Delivery._meta.get_field("event_id").default(),
+            type,
+            plain,
+            _with_email(plain, email) if email else None,
+        ]
     sql = f"""
         INSERT INTO {Delivery._meta.db_table} (
             endpoint_id, event_id, event_type, payload, status, attempts, last_error,
             created_at, next_try_at)
         SELECT e.id, v.event_id, v.event_type,
-               CASE WHEN e.include_email THEN v.with_email ELSE v.plain END,
+               CASE WHEN e.include_email THEN coalesce(v.with_email, v.plain) ELSE v.plain END,
                %s, 0, '', %s, %s
           FROM {Endpoint._meta.db_table} e
           JOIN (VALUES {", ".join(values)}) AS v (event_id, event_type, plain, with_email)
@@ -256,6 +267,8 @@ class _TransactionOutbox:
     def __init__(self):
         self.ids: list[int] = []
         self.endpoints: dict[int, list[Endpoint]] = {}
+        # Events of an open events_batched block, by program, written when it ends.
+        self.held: dict[int, list[tuple[str, dict, str]]] = {}
         self.done = False
 
     def __call__(self):
@@ -264,6 +277,22 @@ class _TransactionOutbox:
         self.done = True
         if self.ids:
             enqueue_on_commit(deliveries_send, self.ids)
+
+
+def deliveries_write_held(*, discard: bool = False) -> list[int]:
+    """The end of an events_batched block: write the events held in it, each program's in one
+    INSERT … SELECT (or forget them when the block raised)."""
+    outbox = _transaction_outbox(create=False)
+    if outbox is None or not outbox.held:
+        return []
+    held, outbox.held = outbox.held, {}
+    if discard:
+        return []
+    ids = []
+    for program_id, events in held.items():
+        ids += _deliveries_insert_select(program_id=program_id, events=events)
+    outbox.ids.extend(ids)
+    return ids
 
 
 def listening_sql(program_id_sql: str) -> str:
@@ -283,14 +312,17 @@ def endpoints_changed() -> None:
             callback.endpoints.clear()
 
 
-def _transaction_outbox() -> _TransactionOutbox | None:
-    """The current transaction's outbox (None outside a transaction)."""
+def _transaction_outbox(create: bool = True) -> _TransactionOutbox | None:
+    """The current transaction's outbox (None outside a transaction, or if none yet and not
+    `create`)."""
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
         return None
     for _sid, callback, _robust in connection.run_on_commit:
         if isinstance(callback, _TransactionOutbox) and not callback.done:
             return callback
+    if not create:
+        return None
     outbox = _TransactionOutbox()
     transaction.on_commit(outbox)
     return outbox

@@ -40,6 +40,9 @@ class TopUpResult:
     claimed: int
     # The pool could not fill the quota: the holder is (still) in the queue of the short.
     short: bool
+    # The codes claimed, (id, code) in claim order, and their holder's participant id and
+    # e-mail, when the top-up answered them (code.assigned then reads nothing).
+    assigned: tuple[list[tuple[int, str]], str, str] | None = None
 
 
 _NOTHING = TopUpResult(claimed=0, short=False)
@@ -68,7 +71,12 @@ def codes_top_up(*, holder: CodeHolder) -> int:
 def _top_up(*, holder_id: int, program_id: int, only_if_queued: bool = False) -> TopUpResult:
     top_up = _top_up_in_one_call if connection.vendor == "postgresql" else _top_up_in_statements
     result = top_up(holder_id=holder_id, program_id=program_id, only_if_queued=only_if_queued)
-    codes_assigned_emit(program_id=program_id, holder_id=holder_id, claimed=result.claimed)
+    codes_assigned_emit(
+        program_id=program_id,
+        holder_id=holder_id,
+        claimed=result.claimed,
+        assigned=result.assigned,
+    )
     return result
 
 
@@ -101,7 +109,11 @@ def _top_up_in_one_call(*, holder_id: int, program_id: int, only_if_queued: bool
             threshold=call.threshold,
             after=call.last_claimed,
         )
-    return TopUpResult(claimed=call.claimed, short=call.short)
+    return TopUpResult(
+        claimed=call.claimed,
+        short=call.short,
+        assigned=(call.codes, call.holder_participant_id, call.holder_email),
+    )
 
 
 @transaction.atomic

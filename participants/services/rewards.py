@@ -255,16 +255,24 @@ def reward_caps_lock(*, program: Program, advocate_id: int) -> None:
     """Take the locks the caps are counted under (reward_cap_reached), one statement; on
     PostgreSQL only. The counts must be read by a later statement (one of its own sees what the
     lock's previous holders committed)."""
+    sql, params = reward_caps_lock_sql(program=program, advocate_id=advocate_id)
+    if sql:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+def reward_caps_lock_sql(*, program: Program, advocate_id: int) -> tuple[str, list]:
+    """reward_caps_lock's statement and parameters ("" off PostgreSQL), for a caller that sends
+    it in one round trip with the statement that counts (foundation.statements)."""
     if connection.vendor != "postgresql":
-        return
+        return "", []
     locks = [(_CAP_LOCK_ADVOCATE, advocate_id)]
     if program.reward_cap_program_day:
         locks.append((_CAP_LOCK_PROGRAM, program.pk))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT " + ", ".join("pg_advisory_xact_lock(%s, %s)" for _ in locks),
-            [value for lock in locks for value in lock],
-        )
+    return (
+        "SELECT " + ", ".join("pg_advisory_xact_lock(%s, %s)" for _ in locks),
+        [value for lock in locks for value in lock],
+    )
 
 
 def reward_cap_counts(*, program: Program, advocate_id: int, exclude_id=None):

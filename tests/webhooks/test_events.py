@@ -395,6 +395,20 @@ def test_an_endpoint_added_by_another_connection_gets_the_next_order_s_events(re
     assert second.status == "attributed"
     # The function found the endpoints: the outbox is written without looking them up first.
     assert not any(q["sql"].startswith('SELECT "webhooks_endpoint"') for q in queries)
+    # All the order's events in one statement, and the replacement's code.assigned from what
+    # the top-up answered, with no read of the codes it claimed.
+    inserts = [q for q in queries if "INSERT INTO webhooks_delivery" in q["sql"]]
+    assert len(inserts) == 1
+    assert not any(q["sql"].startswith('SELECT "codes_promocode"') for q in queries)
+    replacement = PromoCode.objects.get(holder=advocate, status="assigned")
+    assigned = json.loads(
+        Delivery.objects.get(endpoint=added[0], event_type="code.assigned").payload
+    )
+    assert (assigned["data"]["code_id"], assigned["data"]["code"]) == (
+        replacement.pk,
+        replacement.code,
+    )
+    assert assigned["data"]["participant_id"] == "ada"
     assert {"code.redeemed", "referral.converted"} <= _order_events("O-2")
     assert not _order_events("O-1")
     every, converted_only = added
