@@ -3,11 +3,14 @@ import os
 import pytest
 from django.conf import settings
 from django.db import connection
+from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
-# Property tests: the same examples on every CI run (CI=true), fresh random ones locally.
-hypothesis_settings.register_profile("ci", derandomize=True, database=None)
-hypothesis_settings.register_profile("local")
+# Property tests: the same examples on every CI run (CI=true), fresh random ones locally. How
+# fast examples are made on a busy machine is not behaviour: no deadline, no too-slow check.
+_PATIENT = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, **_PATIENT)
+hypothesis_settings.register_profile("local", **_PATIENT)
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") == "true" else "local")
 
 # In the strict PostgreSQL pass (scripts/test sets it) a test that needs a service it cannot
