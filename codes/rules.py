@@ -10,6 +10,7 @@ reads are `codes.models.CodeState`'s.
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from django.db.models import Q
@@ -109,7 +110,7 @@ class Verdict:
     is_referral_code: bool = False
     use: CodeUse = CodeUse.ATTRIBUTE
     shown: str = ""  # the code as named, for the sentences that name it
-    when: str = ""  # " on 2026-12-01" for a voided code
+    when: datetime | None = None  # the date the sentence names: when a code was voided…
 
     @property
     def reason(self) -> str:
@@ -162,7 +163,7 @@ def code_verdict(
     """
     shown = code.code if code is not None else (text or "").strip().upper()[:CODE_MAX_LENGTH]
 
-    def refused(refusal, *, referral=True, when=""):
+    def refused(refusal, *, referral=True, when=None):
         return Verdict(False, refusal, referral, use, shown, when)
 
     if use == CodeUse.COPY:
@@ -184,20 +185,13 @@ def code_verdict(
     return ALLOWED
 
 
-def refusal_when(refusal, voided_at, expires_at, valid_from) -> str:
-    """The date a refusal's sentence names (" on 2026-12-31"; "" for none)."""
-    when = {
+def refusal_when(refusal, voided_at, expires_at, valid_from) -> datetime | None:
+    """The moment a refusal's sentence names as a date (None for none)."""
+    return {
         Refusal.CODE_VOIDED: voided_at,
         Refusal.CODE_EXPIRED: expires_at,
         Refusal.CODE_NOT_YET_VALID: valid_from,
     }.get(refusal)
-    if when is None:
-        return ""
-    return (
-        f" until {when:%Y-%m-%d}"
-        if refusal == Refusal.CODE_NOT_YET_VALID
-        else f" on {when:%Y-%m-%d}"
-    )
 
 
 def _copy_verdict(code, participant_id, refused):

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from codes.models import LeakAlert, PoolKind, PromoCode
 from codes.refusals import Refusal, order_sentence
@@ -556,7 +557,7 @@ def _attribution_outcome(*, conversion, program, row, values):
             conversion,
             ConversionStatus.REJECTED,
             Refusal.CODE_NOT_REDEEMABLE,
-            detail="code changed",
+            detail=gettext("code changed"),
         )
         return None
     if row["code_usage"] == CodeUsage.SINGLE:
