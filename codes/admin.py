@@ -19,8 +19,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import dateformat, timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext, pgettext, pgettext_lazy
 from unfold.admin import ModelAdmin
 from unfold.decorators import action
 from unfold.paginator import InfinitePaginator
@@ -409,7 +409,9 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((e["line"], e["value"], e["reason"]) for e in batch.errors),
+            # Stored in English (codes.services.batches): a reason without blanks is shown in
+            # the reader's language, one naming a value as stored.
+            ((e["line"], e["value"], gettext(e["reason"])) for e in batch.errors),
         )
         return format_html(
             "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
@@ -459,7 +461,7 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
             preview = upload_preview(pool=pool, stream=upload, file_name=upload.name)
         except NoCodeColumn as exc:
             if exc.person_data:
-                form.add_error("import_file", f"{exc} Nothing was imported.")
+                form.add_error("import_file", _nothing_imported(exc))
                 return None
             # The first row names no codes: the manager chooses the column before confirming.
             upload.seek(0)
@@ -468,10 +470,10 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
                     pool=pool, stream=upload, file_name=upload.name, reason=str(exc)
                 )
             except UnreadableFile as error:
-                form.add_error("import_file", f"{error} Nothing was imported.")
+                form.add_error("import_file", _nothing_imported(error))
                 return None
         except UnreadableFile as exc:
-            form.add_error("import_file", f"{exc} Nothing was imported.")
+            form.add_error("import_file", _nothing_imported(exc))
             return None
         preview.size = upload.size
         upload.seek(0)
@@ -561,7 +563,7 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
             )
             return redirect(_upload_url(pool))
         except UnreadableFile as exc:
-            messages.error(request, f"{pending.file_name}: {exc} Nothing was imported.")
+            messages.error(request, _nothing_imported(exc, pending.file_name))
             return redirect(_upload_url(pool))
         preview.size = pending.size
         validity = {
@@ -599,7 +601,11 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
                     column=pending.column,
                     **validity,
                 )
-                messages.info(request, f"{file_name} is being imported; this page shows progress.")
+                messages.info(
+                    request,
+                    _("%(file)s is being imported; this page shows progress.")
+                    % {"file": file_name},
+                )
             else:
                 batch = batch_import(
                     pool=pool,
@@ -625,7 +631,7 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
             )
             return redirect(_upload_url(pool))
         except (UnreadableFile, PromoCodesOff) as exc:
-            messages.error(request, f"{file_name}: {exc} Nothing was imported.")
+            messages.error(request, _nothing_imported(exc, file_name))
             return redirect(_upload_url(pool))
         return redirect(reverse("admin:codes_batch_change", args=[batch.pk]))
 
@@ -724,6 +730,16 @@ def _leaked_table(alerts, *, can_void):
             "",
         ],
         "rows": rows,
+    }
+
+
+def _nothing_imported(error, file_name=None):
+    """A file refused whole, for the manager who uploaded it."""
+    if file_name is None:
+        return _("%(problem)s Nothing was imported.") % {"problem": error}
+    return _("%(file)s: %(problem)s Nothing was imported.") % {
+        "file": file_name,
+        "problem": error,
     }
 
 

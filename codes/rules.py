@@ -14,8 +14,10 @@ from datetime import datetime
 from enum import StrEnum
 
 from django.db.models import Q
+from django.utils.translation import gettext_noop as N_
 
 from foundation.predicates import matches
+from foundation.wording import said_later
 from programs.models import CodeUsage
 
 from .models import CODE_CHAR_CLASS, CODE_MAX_LENGTH, CodeState, CodeStatus, PoolKind, PromoCode
@@ -55,19 +57,36 @@ class InvalidCode(ValueError):
 def canonical_code(raw: object) -> str:
     """Strip surrounding whitespace and upper-case; raise InvalidCode naming the problem."""
     if not isinstance(raw, str):
-        raise InvalidCode(f"not text ({type(raw).__name__})")
+        raise InvalidCode(said_later(N_("not text (%(type)s)"), type=type(raw).__name__))
     text = raw.strip()
     if CODE_PATTERN.fullmatch(text):  # the common case, without building a message
         return text.upper()
     if not text:
-        raise InvalidCode("blank")
+        raise InvalidCode(said_later(N_("blank")))
     if len(text) > CODE_MAX_LENGTH:
-        raise InvalidCode(f"too long ({len(text)} characters, at most {CODE_MAX_LENGTH})")
+        raise InvalidCode(
+            said_later(
+                N_("too long (%(length)s characters, at most %(limit)s)"),
+                length=len(text),
+                limit=CODE_MAX_LENGTH,
+            )
+        )
     bad = sorted({ch for ch in text if not _ALLOWED.fullmatch(ch)})
     if not bad:
-        raise InvalidCode(f"begins with {text[0]!r}: a code begins with a letter or digit")
+        raise InvalidCode(
+            said_later(
+                N_("begins with %(value)s: a code begins with a letter or digit"),
+                value=repr(text[0]),
+            )
+        )
     shown = ", ".join(repr(ch) for ch in bad[:10])
-    raise InvalidCode(f"invalid characters {shown} (only {CODE_CHARACTERS})")
+    raise InvalidCode(
+        said_later(
+            N_("invalid characters %(value)s (only %(allowed)s)"),
+            value=shown,
+            allowed=CODE_CHARACTERS,
+        )
+    )
 
 
 def canonical_or_none(raw: object) -> str | None:

@@ -21,6 +21,7 @@ from django.db import connections, router
 from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from foundation.replica import on_replica, replica_reads
 from foundation.wording import about_duration
@@ -586,7 +587,7 @@ def upload_preview(
         preview.checked_rows += 1
         if row.code in first_line:
             preview.duplicates_in_file += 1
-            refuse(row.line, row.value, "duplicate within the file")
+            refuse(row.line, row.value, gettext("duplicate within the file"))
         else:
             first_line[row.code] = row.line
     preview.header = layout.get("header")
@@ -610,7 +611,7 @@ def upload_preview(
     preview.already_in_program = len(existing)
     for code in sorted(existing, key=first_line.__getitem__)[:PREVIEW_REFUSED_KEPT]:
         line = first_line[code]
-        refused.append({"line": line, "value": code, "reason": "already in the program"})
+        refused.append({"line": line, "value": code, "reason": gettext("already in the program")})
     refused.sort(key=lambda r: r["line"])
     preview.refused = refused[:PREVIEW_REFUSED_KEPT]
     new_codes = (code for code in codes if code not in existing)
