@@ -89,6 +89,7 @@ def _fill(sentence, context):
         sentence = sentence[1] if when else sentence[0]
     return gettext(sentence) % {
         "date": f"{when:%Y-%m-%d}" if when else "",
-        "detail": context.get("detail", ""),
+        # A detail marked with gettext_noop is translated with its sentence.
+        "detail": gettext(context["detail"]) if context.get("detail") else "",
         "code": context.get("code", ""),
     }

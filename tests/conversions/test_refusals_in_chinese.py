@@ -1,6 +1,6 @@
 """A refusal's sentence in the reader's language: the conversions API answers in English unless
-the request asks for another language (Accept-Language), and its `reason_code` never changes;
-the sentences name their dates as ISO dates."""
+the request asks for another language (Accept-Language), stores it in English, and its
+`reason_code` never changes; the sentences name their dates as ISO dates."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +9,7 @@ from django.utils import timezone, translation
 
 from codes.models import CodeStatus, PromoCode
 from codes.refusals import Refusal, code_sentence, order_sentence
+from conversions.models import Conversion
 from tests.api_helpers import advocate_with_code, client_for, stocked_program, url
 
 DAY = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
@@ -60,3 +61,8 @@ def test_the_conversion_answer_follows_accept_language_and_keeps_its_reason_code
     chinese = client.post(url(program, "conversions"), body, HTTP_ACCEPT_LANGUAGE="zh-Hans").json()
     assert chinese["reason"] == f"该优惠码已于 {voided_at:%Y-%m-%d} 作废：不再归因订单。"
     assert english["reason_code"] == chinese["reason_code"] == "code_voided"
+    # Stored in English: the console and a replay read the stored answer.
+    stored = Conversion.objects.get(program=program, order_id="ORD-2")
+    assert stored.reason == english["reason"] and stored.response["reason"] == english["reason"]
+    replay = client.post(url(program, "conversions"), body, HTTP_ACCEPT_LANGUAGE="zh-Hans")
+    assert replay.status_code == 200 and replay.json()["reason"] == english["reason"]
