@@ -10,11 +10,14 @@ reads are `codes.models.CodeState`'s.
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from django.db.models import Q
+from django.utils.translation import gettext_noop as N_
 
 from foundation.predicates import matches
+from foundation.wording import said_later
 from programs.models import CodeUsage
 
 from .models import CODE_CHAR_CLASS, CODE_MAX_LENGTH, CodeState, CodeStatus, PoolKind, PromoCode
@@ -54,19 +57,36 @@ class InvalidCode(ValueError):
 def canonical_code(raw: object) -> str:
     """Strip surrounding whitespace and upper-case; raise InvalidCode naming the problem."""
     if not isinstance(raw, str):
-        raise InvalidCode(f"not text ({type(raw).__name__})")
+        raise InvalidCode(said_later(N_("not text (%(type)s)"), type=type(raw).__name__))
     text = raw.strip()
     if CODE_PATTERN.fullmatch(text):  # the common case, without building a message
         return text.upper()
     if not text:
-        raise InvalidCode("blank")
+        raise InvalidCode(said_later(N_("blank")))
     if len(text) > CODE_MAX_LENGTH:
-        raise InvalidCode(f"too long ({len(text)} characters, at most {CODE_MAX_LENGTH})")
+        raise InvalidCode(
+            said_later(
+                N_("too long (%(length)s characters, at most %(limit)s)"),
+                length=len(text),
+                limit=CODE_MAX_LENGTH,
+            )
+        )
     bad = sorted({ch for ch in text if not _ALLOWED.fullmatch(ch)})
     if not bad:
-        raise InvalidCode(f"begins with {text[0]!r}: a code begins with a letter or digit")
+        raise InvalidCode(
+            said_later(
+                N_("begins with %(value)s: a code begins with a letter or digit"),
+                value=repr(text[0]),
+            )
+        )
     shown = ", ".join(repr(ch) for ch in bad[:10])
-    raise InvalidCode(f"invalid characters {shown} (only {CODE_CHARACTERS})")
+    raise InvalidCode(
+        said_later(
+            N_("invalid characters %(value)s (only %(allowed)s)"),
+            value=shown,
+            allowed=CODE_CHARACTERS,
+        )
+    )
 
 
 def canonical_or_none(raw: object) -> str | None:
@@ -109,7 +129,7 @@ class Verdict:
     is_referral_code: bool = False
     use: CodeUse = CodeUse.ATTRIBUTE
     shown: str = ""  # the code as named, for the sentences that name it
-    when: str = ""  # " on 2026-12-01" for a voided code
+    when: datetime | None = None  # the date the sentence names: when a code was voided…
 
     @property
     def reason(self) -> str:
@@ -162,7 +182,7 @@ def code_verdict(
     """
     shown = code.code if code is not None else (text or "").strip().upper()[:CODE_MAX_LENGTH]
 
-    def refused(refusal, *, referral=True, when=""):
+    def refused(refusal, *, referral=True, when=None):
         return Verdict(False, refusal, referral, use, shown, when)
 
     if use == CodeUse.COPY:
@@ -184,20 +204,13 @@ def code_verdict(
     return ALLOWED
 
 
-def refusal_when(refusal, voided_at, expires_at, valid_from) -> str:
-    """The date a refusal's sentence names (" on 2026-12-31"; "" for none)."""
-    when = {
+def refusal_when(refusal, voided_at, expires_at, valid_from) -> datetime | None:
+    """The moment a refusal's sentence names as a date (None for none)."""
+    return {
         Refusal.CODE_VOIDED: voided_at,
         Refusal.CODE_EXPIRED: expires_at,
         Refusal.CODE_NOT_YET_VALID: valid_from,
     }.get(refusal)
-    if when is None:
-        return ""
-    return (
-        f" until {when:%Y-%m-%d}"
-        if refusal == Refusal.CODE_NOT_YET_VALID
-        else f" on {when:%Y-%m-%d}"
-    )
 
 
 def _copy_verdict(code, participant_id, refused):

@@ -630,10 +630,10 @@ def record_response(*, program, data):
     except ConversionConflict as conflict:
         raise Conflict(str(conflict)) from None
     # An answer stored before reason codes existed is replayed with a null one.
-    return Response(
-        {"reason_code": None, **conversion.response},
-        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-    )
+    body = {"reason_code": None, **conversion.response}
+    if created and getattr(conversion, "reason_read", None):
+        body["reason"] = conversion.reason_read  # the refusal in the request's language
+    return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 def reversal_response(*, program, order_id, reason):

@@ -12,7 +12,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_noop
 
 from codes.models import LeakAlert, PoolKind, PromoCode
 from codes.refusals import Refusal, order_sentence
@@ -95,14 +96,23 @@ def _refused(conversion, status, refusal: Refusal, **context):
     """The order is `status` for `refusal`: its code and the sentence derived from it."""
     conversion.status = status
     conversion.reason_code = refusal.value
-    conversion.reason = order_sentence(refusal, **context)
+    _reason_set(conversion, lambda: order_sentence(refusal, **context))
+
+
+def _reason_set(conversion, sentence):
+    """A refused order's reason: stored in English (the console and a replay read the stored
+    answer), and in the request's language for the answer to the request that recorded it
+    (`reason_read`, not stored)."""
+    with translation.override("en"):
+        conversion.reason = sentence()
+    conversion.reason_read = sentence()
 
 
 def _verdict_refused(conversion, verdict):
     rejected = verdict.is_referral_code
     conversion.status = ConversionStatus.REJECTED if rejected else ConversionStatus.UNATTRIBUTED
     conversion.reason_code = verdict.refusal.value
-    conversion.reason = verdict.reason
+    _reason_set(conversion, lambda: verdict.reason)
 
 
 def _attributed(conversion, referral_status=None):
@@ -559,7 +569,7 @@ def _attribution_outcome(*, conversion, program, row, values):
             conversion,
             ConversionStatus.REJECTED,
             Refusal.CODE_NOT_REDEEMABLE,
-            detail="code changed",
+            detail=gettext_noop("code changed"),  # translated with its sentence
         )
         return None
     if row["code_usage"] == CodeUsage.SINGLE:

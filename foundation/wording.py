@@ -3,6 +3,7 @@
 format)."""
 
 from django.utils import dateformat, timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -47,3 +48,18 @@ def console_time(value) -> str:
     if value is None:
         return "—"
     return dateformat.format(timezone.localtime(value), CONSOLE_DATETIME_FORMAT)
+
+
+def said_later(message: str, **params):
+    """`message` (marked with gettext_noop) filled with `params`, translated when it is read
+    rather than now: for words kept before a person reads them (a refused row of a code file,
+    read in the manager's language in the preview and stored in English on its batch)."""
+    return _said_later(message, params)
+
+
+def _said_now(message, params):
+    text = _(message)
+    return text % params if params else text
+
+
+_said_later = lazy(_said_now, str)

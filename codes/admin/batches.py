@@ -11,8 +11,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext, pgettext
 from unfold.admin import ModelAdmin
 
 from audit.admin import AuditTrailAdminMixin
@@ -180,7 +180,9 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((e["line"], e["value"], e["reason"]) for e in batch.errors),
+            # Stored in English (codes.services.batches): a reason without blanks is shown in
+            # the reader's language, one naming a value as stored.
+            ((e["line"], e["value"], gettext(e["reason"])) for e in batch.errors),
         )
         return format_html(
             "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
@@ -230,7 +232,7 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
             preview = upload_preview(pool=pool, stream=upload, file_name=upload.name)
         except NoCodeColumn as exc:
             if exc.person_data:
-                form.add_error("import_file", f"{exc} Nothing was imported.")
+                form.add_error("import_file", _nothing_imported(exc))
                 return None
             # The first row names no codes: the manager chooses the column before confirming.
             upload.seek(0)
@@ -239,10 +241,10 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
                     pool=pool, stream=upload, file_name=upload.name, reason=str(exc)
                 )
             except UnreadableFile as error:
-                form.add_error("import_file", f"{error} Nothing was imported.")
+                form.add_error("import_file", _nothing_imported(error))
                 return None
         except UnreadableFile as exc:
-            form.add_error("import_file", f"{exc} Nothing was imported.")
+            form.add_error("import_file", _nothing_imported(exc))
             return None
         preview.size = upload.size
         upload.seek(0)
@@ -332,7 +334,7 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
             )
             return redirect(_upload_url(pool))
         except UnreadableFile as exc:
-            messages.error(request, f"{pending.file_name}: {exc} Nothing was imported.")
+            messages.error(request, _nothing_imported(exc, pending.file_name))
             return redirect(_upload_url(pool))
         preview.size = pending.size
         validity = {
@@ -370,7 +372,11 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
                     column=pending.column,
                     **validity,
                 )
-                messages.info(request, f"{file_name} is being imported; this page shows progress.")
+                messages.info(
+                    request,
+                    _("%(file)s is being imported; this page shows progress.")
+                    % {"file": file_name},
+                )
             else:
                 batch = batch_import(
                     pool=pool,
@@ -396,9 +402,19 @@ class BatchAdmin(AuditTrailAdminMixin, UserNamesMixin, ProgramScopedAdminMixin, 
             )
             return redirect(_upload_url(pool))
         except (UnreadableFile, PromoCodesOff) as exc:
-            messages.error(request, f"{file_name}: {exc} Nothing was imported.")
+            messages.error(request, _nothing_imported(exc, file_name))
             return redirect(_upload_url(pool))
         return redirect(reverse("admin:codes_batch_change", args=[batch.pk]))
+
+
+def _nothing_imported(error, file_name=None):
+    """A file refused whole, for the manager who uploaded it."""
+    if file_name is None:
+        return _("%(problem)s Nothing was imported.") % {"problem": error}
+    return _("%(file)s: %(problem)s Nothing was imported.") % {
+        "file": file_name,
+        "problem": error,
+    }
 
 
 def _summary(batch):

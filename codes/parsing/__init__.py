@@ -29,6 +29,8 @@ than _MAX_JSON_NUMBER_CHARS never reaches the parser (a refused row naming its l
 
 import itertools
 
+from django.utils.translation import gettext as _
+
 from ..rules import CODE_PATTERN, HEADER_NAMES
 from .cells import SHOWN_VALUE_CHARS, Row, _classify, expiry_moment, shown_value
 from .csv import _csv_rows, _tsv_rows, _txt_rows
@@ -72,8 +74,10 @@ def read_rows(stream, fmt, *, limits=None, layout=None, column=None, no_header=F
     if fmt == "json":
         if column is not None or no_header:
             raise UnreadableFile(
-                "A JSON file has no columns or header row: its codes are its strings, or the "
-                "“code” of each object."
+                _(
+                    "A JSON file has no columns or header row: its codes are its strings, or "
+                    "the “code” of each object."
+                )
             )
         cells = _json_cells(stream, limits)
         layout.update(header=None, column=0)
@@ -111,7 +115,7 @@ def _classified(cells, layout):
         seen = True
         yield _classify(line, value)
     if not seen and not any(layout.get("skipped", {}).values()):
-        raise UnreadableFile("The file has no codes: it is empty or holds only a header row.")
+        raise UnreadableFile(_("The file has no codes: it is empty or holds only a header row."))
 
 
 def _with_expiry(row, layout):
@@ -120,7 +124,7 @@ def _with_expiry(row, layout):
         read = layout.get("expiry_reader", expiry_moment)
         return row._replace(expires_at=read(layout["expiry_cell"]))
     except ValueError as error:
-        return Row(row.line, shown_value(row.value), None, str(error))
+        return Row(row.line, shown_value(row.value), None, error.args[0])
 
 
 _TABLE_READERS = {

@@ -5,6 +5,10 @@ import math
 import re
 from typing import NamedTuple
 
+from django.utils.translation import gettext_noop as N_
+
+from foundation.wording import said_later
+
 from ..rules import InvalidCode, canonical_code
 
 SHOWN_VALUE_CHARS = 100
@@ -54,19 +58,25 @@ def _classify(line, value):
     try:
         return Row(line, value, canonical_code(value))
     except InvalidCode as exc:
-        return Row(line, shown_value(value), None, str(exc))
+        return Row(line, shown_value(value), None, exc.args[0])
 
 
 def _not_text(value):
     if isinstance(value, bool):
-        return "a true/false cell, not text"
+        return said_later(N_("a true/false cell, not text"))
     if isinstance(value, int | float):
-        return f"a number cell ({_number_shown(value)}), not text: format the column as text"
+        return said_later(
+            N_("a number cell (%(value)s), not text: format the column as text"),
+            value=_number_shown(value),
+        )
     if isinstance(value, datetime.date | datetime.time):
-        return f"a date cell ({value.isoformat()}), not text: format the column as text"
+        return said_later(
+            N_("a date cell (%(value)s), not text: format the column as text"),
+            value=value.isoformat(),
+        )
     if isinstance(value, _NotText):
         return value.reason
-    return f"not text ({type(value).__name__})"
+    return said_later(N_("not text (%(type)s)"), type=type(value).__name__)
 
 
 def _number_shown(value):
@@ -80,9 +90,9 @@ class _NotText:
     """A cell that is neither text nor a number or date: an error cell, a JSON object without a
     code key, a nested list…"""
 
-    def __init__(self, shown, reason):
+    def __init__(self, shown, reason, **params):
         self.shown = shown
-        self.reason = reason
+        self.reason = said_later(reason, **params)  # marked with gettext_noop by the caller
 
     def __str__(self):
         return self.shown
@@ -116,8 +126,13 @@ def expiry_moment(cell) -> datetime.datetime | None:
                 value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
             except ValueError:
                 raise ValueError(
-                    f"expiry {shown_value(cell)!r} is not a date: write it as 2026-12-31 "
-                    "or 2026-12-31T18:00 (ISO 8601), or use a date cell"
+                    said_later(
+                        N_(
+                            "expiry %(value)s is not a date: write it as 2026-12-31 "
+                            "or 2026-12-31T18:00 (ISO 8601), or use a date cell"
+                        ),
+                        value=repr(shown_value(cell)),
+                    )
                 ) from None
     if isinstance(value, datetime.datetime):
         if value.tzinfo is None:
@@ -126,4 +141,9 @@ def expiry_moment(cell) -> datetime.datetime | None:
     if isinstance(value, datetime.date):
         day = datetime.datetime.combine(value, datetime.time.min, tzinfo=datetime.UTC)
         return day + datetime.timedelta(days=1)
-    raise ValueError(f"expiry {shown_value(cell)!r} is not a date: use a date cell or ISO 8601")
+    raise ValueError(
+        said_later(
+            N_("expiry %(value)s is not a date: use a date cell or ISO 8601"),
+            value=repr(shown_value(cell)),
+        )
+    )

@@ -4,6 +4,8 @@ import csv
 import io
 import itertools
 
+from django.utils.translation import gettext as _
+
 from .limits import UnreadableFile
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -13,16 +15,23 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 def _text(stream, fmt):
     head = stream.read(4096)
     if not head:
-        raise UnreadableFile("The file is empty.")
+        raise UnreadableFile(_("The file is empty."))
     if head.startswith(_ZIP_MAGIC):
         raise UnreadableFile(
-            f"This .{fmt} file is a zip archive (an XLSX or ODS workbook?), not text: "
-            "give it the right extension."
+            _(
+                "This .%(format)s file is a zip archive (an XLSX or ODS workbook?), not text: "
+                "give it the right extension."
+            )
+            % {"format": fmt}
         )
     if head.startswith(_OLE_MAGIC):
-        raise UnreadableFile(f"This .{fmt} file is an old Excel (XLS) workbook, not text.")
+        raise UnreadableFile(
+            _("This .%(format)s file is an old Excel (XLS) workbook, not text.") % {"format": fmt}
+        )
     if b"\x00" in head:
-        raise UnreadableFile(f"This .{fmt} file holds binary data, not text.")
+        raise UnreadableFile(
+            _("This .%(format)s file holds binary data, not text.") % {"format": fmt}
+        )
     raw = io.BufferedReader(_Prepend(head, stream), buffer_size=1 << 16)
     return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
 
@@ -56,9 +65,12 @@ def _bounded_lines(text, max_chars):
         number += 1
         if len(line) > max_chars and len(line.rstrip("\r\n")) > max_chars:
             raise UnreadableFile(
-                f"Line {number} is longer than {max_chars:,} characters (the "
-                "CODES_UPLOAD_MAX_CELL_CHARS limit, per column read): this is not a file of "
-                "codes."
+                _(
+                    "Line %(line)s is longer than %(limit)s characters (the "
+                    "CODES_UPLOAD_MAX_CELL_CHARS limit, per column read): this is not a file "
+                    "of codes."
+                )
+                % {"line": number, "limit": f"{max_chars:,}"}
             )
         yield line
 
@@ -68,10 +80,14 @@ def _read_text(rows, fmt):
         yield from rows
     except UnicodeDecodeError:
         raise UnreadableFile(
-            f"This .{fmt} file is not UTF-8 text: save it as CSV UTF-8 and upload again."
+            _("This .%(format)s file is not UTF-8 text: save it as CSV UTF-8 and upload again.")
+            % {"format": fmt}
         ) from None
     except csv.Error as exc:
-        raise UnreadableFile(f"This .{fmt} file cannot be read as {fmt.upper()}: {exc}.") from None
+        raise UnreadableFile(
+            _("This .%(format)s file cannot be read as %(kind)s: %(problem)s.")
+            % {"format": fmt, "kind": fmt.upper(), "problem": exc}
+        ) from None
 
 
 def _csv_rows(stream, limits, fmt="csv"):

@@ -4,6 +4,9 @@ export, codes.parsing.layouts) which rows are skipped."""
 import itertools
 import re
 
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from ..rules import HEADER_NAMES
 from .cells import _blank, _classify, shown_value
 from .layouts import PLATFORM_KEYS, recognise
@@ -112,18 +115,28 @@ def _chosen_column(column, cells, *, header):
     if isinstance(column, str):
         if not header:
             raise UnreadableFile(
-                f"No column named “{column}”: without a header row, choose the column by its "
-                f"number (1 is the first; the first row is {_listed(shown)})."
+                _(
+                    "No column named “%(column)s”: without a header row, choose the column by "
+                    "its number (1 is the first; the first row is %(columns)s)."
+                )
+                % {"column": column, "columns": _listed(shown)}
             )
         wanted = header_key(column)
         for i, cell in enumerate(cells):
             if header_key(cell) == wanted:
                 return i
-        raise UnreadableFile(f"No column named “{column}”: the columns are {_listed(shown)}.")
+        raise UnreadableFile(
+            _("No column named “%(column)s”: the columns are %(columns)s.")
+            % {"column": column, "columns": _listed(shown)}
+        )
     if not 0 <= column < len(cells):
         raise UnreadableFile(
-            f"No column {column + 1}: the file has {len(cells)} "
-            f"{'column' if len(cells) == 1 else 'columns'} ({_listed(shown)})."
+            ngettext(
+                "No column %(column)s: the file has %(count)s column (%(columns)s).",
+                "No column %(column)s: the file has %(count)s columns (%(columns)s).",
+                len(cells),
+            )
+            % {"column": column + 1, "count": len(cells), "columns": _listed(shown)}
         )
     return column
 
@@ -255,16 +268,22 @@ def _no_code_column(cells, following):
     names = ", ".join(HEADER_NAMES)
     if len(filled) > 1 and any(header_key(c) in _OTHER_HEADER_KEYS for c in filled):
         raise NoCodeColumn(
-            f"No code column: the first row ({shown}) is a header, and none of its "
-            f"cells names the codes ({names}). Is this the right "
-            "file? If it holds codes, head their column “code”.",
+            _(
+                "No code column: the first row (%(row)s) is a header, and none of its cells "
+                "names the codes (%(names)s). Is this the right file? If it holds codes, head "
+                "their column “code”."
+            )
+            % {"row": shown, "names": names},
             columns=_shown_cells(cells),
             person_data=True,
         )
     if _is_header(cells, 0, following):
         raise NoCodeColumn(
-            f"No code column: the first row ({shown}) is not a code, and none of its cells "
-            f"names the codes ({names}).",
+            _(
+                "No code column: the first row (%(row)s) is not a code, and none of its cells "
+                "names the codes (%(names)s)."
+            )
+            % {"row": shown, "names": names},
             columns=_shown_cells(cells),
         )
     return False

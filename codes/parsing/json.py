@@ -5,6 +5,9 @@ import io
 import re
 import secrets
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
+
 from .cells import SHOWN_NUMBER_CHARS, _NotText
 from .limits import _READ_CHUNK, UnreadableFile
 
@@ -136,18 +139,25 @@ class _JsonGuard(io.RawIOBase):
         """The refused cell of a number the guard marked, or None for any other string."""
         if not value.startswith(self.marker):
             return None
-        length, _, shown = value[len(self.marker) :].partition(":")
+        length, _colon, shown = value[len(self.marker) :].partition(":")
         return _NotText(
             f"{shown}…",
-            f"a number {int(length):,} characters long ({shown}…), not a code: format the "
-            "column as text",
+            N_(
+                "a number %(length)s characters long (%(value)s…), not a code: format the "
+                "column as text"
+            ),
+            length=f"{int(length):,}",
+            value=shown,
         )
 
     def _check(self):
         if self.run > self.max_bytes:
             raise UnreadableFile(
-                f"This .json file holds a text longer than {self.limits.cell_chars:,} characters "
-                "(the CODES_UPLOAD_MAX_CELL_CHARS limit): this is not a file of codes."
+                _(
+                    "This .json file holds a text longer than %(limit)s characters "
+                    "(the CODES_UPLOAD_MAX_CELL_CHARS limit): this is not a file of codes."
+                )
+                % {"limit": f"{self.limits.cell_chars:,}"}
             )
 
 
@@ -161,17 +171,19 @@ def _json_cells(stream, limits):
     except UnreadableFile:
         raise
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "it ends too early"
-        raise UnreadableFile(f"This .json file is not valid JSON: {detail}.") from None
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else _("it ends too early")
+        raise UnreadableFile(
+            _("This .json file is not valid JSON: %(problem)s.") % {"problem": detail}
+        ) from None
 
 
 def _json_items(events, limits, long_number):
     first = next(events, None)
     if first is None:
-        raise UnreadableFile("The file is empty.")
+        raise UnreadableFile(_("The file is empty."))
     if first[0] != "start_array":
         raise UnreadableFile(
-            'A .json file must hold a list of codes, or of objects with a "code" key.'
+            _('A .json file must hold a list of codes, or of objects with a "code" key.')
         )
     depth = 1
     line = 0
@@ -185,8 +197,11 @@ def _json_items(events, limits, long_number):
             depth += 1
             if depth > _MAX_JSON_DEPTH:
                 raise UnreadableFile(
-                    f"This .json file is nested more than {_MAX_JSON_DEPTH} levels deep: a "
-                    "file of codes is a list of strings, or of flat objects."
+                    _(
+                        "This .json file is nested more than %(limit)s levels deep: a "
+                        "file of codes is a list of strings, or of flat objects."
+                    )
+                    % {"limit": _MAX_JSON_DEPTH}
                 )
             if depth == 2:
                 line += 1
@@ -197,18 +212,20 @@ def _json_items(events, limits, long_number):
                 current = ["list"]
                 continue
             if depth == 3 and wanted:
-                current.append(_NotText("(nested)", 'a "code" that is not text'))
+                current.append(_NotText("(nested)", N_('a "code" that is not text')))
                 wanted = False
             continue
         if event in ("end_map", "end_array"):
             depth -= 1
             if depth == 1:
                 if current == ["list"]:
-                    item = _NotText("(a list)", "a list, not text")
+                    item = _NotText("(a list)", N_("a list, not text"))
                 elif current:
                     item = current[0]
                 else:
-                    item = _NotText("(object without a code key)", 'an object without a "code" key')
+                    item = _NotText(
+                        "(object without a code key)", N_('an object without a "code" key')
+                    )
                 current = None
                 counted += 1
                 if counted > limits.rows:
@@ -242,7 +259,9 @@ def _json_items(events, limits, long_number):
             current.append(value if value is not None else "")
             wanted = False
     if line and only_objects and not code_keys:
-        raise UnreadableFile('No code column: none of the objects in this .json file has "code".')
+        raise UnreadableFile(
+            _('No code column: none of the objects in this .json file has "code".')
+        )
 
 
 def _json_number(value):
@@ -255,4 +274,4 @@ def _json_number(value):
             return int(value)
         return float(value)
     except ArithmeticError:
-        return _NotText(str(value)[:SHOWN_NUMBER_CHARS], "a number out of range, not a code")
+        return _NotText(str(value)[:SHOWN_NUMBER_CHARS], N_("a number out of range, not a code"))

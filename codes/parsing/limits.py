@@ -5,10 +5,14 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 
 FORMATS = ("csv", "tsv", "txt", "xlsx", "xls", "ods", "json")
 WHOLE_FILE_FORMATS = frozenset({"xls"})
 _READ_CHUNK = 64 * 1024
+# The part of a zipped file named when it unpacks past its own limit.
+SHARED_STRINGS_PART = N_("file's shared-string table")
 
 
 class UnreadableFile(ValueError):
@@ -37,21 +41,30 @@ class Limits:
 
     def too_many_rows(self):
         return UnreadableFile(
-            f"The file has more than {self.rows:,} rows (the CODES_UPLOAD_MAX_ROWS limit): "
-            "split it into smaller files."
+            _(
+                "The file has more than %(limit)s rows (the CODES_UPLOAD_MAX_ROWS limit): "
+                "split it into smaller files."
+            )
+            % {"limit": f"{self.rows:,}"}
         )
 
     def cell_too_long(self, line):
         return UnreadableFile(
-            f"Line {line} holds a cell longer than {self.cell_chars:,} characters (the "
-            "CODES_UPLOAD_MAX_CELL_CHARS limit): this is not a file of codes."
+            _(
+                "Line %(line)s holds a cell longer than %(limit)s characters (the "
+                "CODES_UPLOAD_MAX_CELL_CHARS limit): this is not a file of codes."
+            )
+            % {"line": line, "limit": f"{self.cell_chars:,}"}
         )
 
-    def too_expanded(self, fmt, limit=None, part="file"):
+    def too_expanded(self, fmt, limit=None, part=None):
         limit = self.expanded_bytes if limit is None else limit
         return UnreadableFile(
-            f"This .{fmt} {part} unpacks to more than {limit:,} bytes (the "
-            "CODES_UPLOAD_MAX_EXPANDED_BYTES limit): save the codes alone, or as CSV."
+            _(
+                "This .%(format)s %(part)s unpacks to more than %(limit)s bytes (the "
+                "CODES_UPLOAD_MAX_EXPANDED_BYTES limit): save the codes alone, or as CSV."
+            )
+            % {"format": fmt, "part": _(part) if part else _("file"), "limit": f"{limit:,}"}
         )
 
 
@@ -59,8 +72,12 @@ def file_format(file_name):
     """The format named by a file's extension; UnreadableFile for any other."""
     ext = PurePath(file_name or "").suffix.lower().lstrip(".")
     if ext not in FORMATS:
-        shown = f".{ext} files" if ext else "files without an extension"
+        formats = ", ".join("." + f for f in FORMATS)
         raise UnreadableFile(
-            f"Cannot read {shown}: upload one of {', '.join('.' + f for f in FORMATS)}."
+            _("Cannot read .%(extension)s files: upload one of %(formats)s.")
+            % {"extension": ext, "formats": formats}
+            if ext
+            else _("Cannot read files without an extension: upload one of %(formats)s.")
+            % {"formats": formats}
         )
     return ext

@@ -3,6 +3,9 @@ no maintained library streams ODS rows, and repeated rows and columns must be ma
 
 import datetime
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
+
 from .cells import _blank, _NotText
 from .limits import UnreadableFile
 from .zipped import _parse_xml, _XmlHandler, _Zip
@@ -106,9 +109,16 @@ class _OdsRows(_XmlHandler):
                     raise self.limits.too_many_rows()
                 if repeat > _MAX_FILLED_ROW_REPEAT:
                     raise UnreadableFile(
-                        f"Line {self.line + 1} of this .ods file is repeated {repeat:,} times "
-                        f"(more than {_MAX_FILLED_ROW_REPEAT:,}): each code of a file appears "
-                        "once. Remove the repeats, or save the codes as CSV."
+                        _(
+                            "Line %(line)s of this .ods file is repeated %(count)s times "
+                            "(more than %(limit)s): each code of a file appears once. Remove "
+                            "the repeats, or save the codes as CSV."
+                        )
+                        % {
+                            "line": self.line + 1,
+                            "count": f"{repeat:,}",
+                            "limit": f"{_MAX_FILLED_ROW_REPEAT:,}",
+                        }
                     )
                 self.out.append((self.line + 1, self.cells, repeat))
             self.line += repeat
@@ -132,29 +142,34 @@ def _ods_value(cell):
         try:
             number = float(attrs.get("office:value", ""))
         except ValueError:
-            return _NotText(text, "a number cell, not text: format the column as text")
+            return _NotText(text, N_("a number cell, not text: format the column as text"))
         return int(number) if number.is_integer() and abs(number) < 2**53 else number
     if kind == "date":
         raw = attrs.get("office:date-value", "")
         try:
             moment = datetime.datetime.fromisoformat(raw)
         except ValueError:
-            return _NotText(raw, "a date cell, not text: format the column as text")
+            return _NotText(raw, N_("a date cell, not text: format the column as text"))
         return moment.date() if len(raw) <= 10 else moment
     if kind == "boolean":
         return attrs.get("office:boolean-value", "").lower() == "true"
     raw = attrs.get("office:time-value", text)
-    return _NotText(raw, f"a {kind} cell ({raw[:20]}), not text: format the column as text")
+    return _NotText(
+        raw,
+        N_("a %(kind)s cell (%(value)s), not text: format the column as text"),
+        kind=kind,
+        value=raw[:20],
+    )
 
 
 def _ods_rows(stream, limits):
     book = _Zip(stream, "ods", limits)
     content = book.find("content.xml")
     if content is None:
-        raise UnreadableFile("This .ods file is not a readable OpenDocument spreadsheet.")
+        raise UnreadableFile(_("This .ods file is not a readable OpenDocument spreadsheet."))
     rows = _OdsRows(limits)
     for line, cells, repeat in _parse_xml(book.chunks(content), rows, "ods", rows.out):
         for offset in range(repeat):
             yield line + offset, cells
     if rows.tables_seen == 0:
-        raise UnreadableFile("This .ods file is not a readable OpenDocument spreadsheet.")
+        raise UnreadableFile(_("This .ods file is not a readable OpenDocument spreadsheet."))

@@ -1,5 +1,8 @@
 """XLS (Excel 97–2003): xlrd reads the whole file, so its size is capped first."""
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
+
 from .cells import _NotText
 from .limits import UnreadableFile
 
@@ -10,16 +13,20 @@ def _xls_rows(stream, limits):
     data = stream.read(limits.whole_file_bytes + 1)
     if len(data) > limits.whole_file_bytes:
         raise UnreadableFile(
-            f"XLS files are read whole and this one is larger than {limits.whole_file_bytes:,} "
-            "bytes (the CODES_WHOLE_FILE_MAX_BYTES limit): save it as CSV or XLSX, which are "
-            "streamed."
+            _(
+                "XLS files are read whole and this one is larger than %(limit)s bytes (the "
+                "CODES_WHOLE_FILE_MAX_BYTES limit): save it as CSV or XLSX, which are streamed."
+            )
+            % {"limit": f"{limits.whole_file_bytes:,}"}
         )
     try:
         # ragged_rows: a row is as long as its last cell, never padded to the widest row.
         book = xlrd.open_workbook(file_contents=data, on_demand=True, ragged_rows=True)
         sheet = book.sheet_by_index(0)
     except Exception:
-        raise UnreadableFile("This .xls file is not a readable Excel 97–2003 workbook.") from None
+        raise UnreadableFile(
+            _("This .xls file is not a readable Excel 97–2003 workbook.")
+        ) from None
     del data
     for r in range(sheet.nrows):
         cells = []
@@ -36,7 +43,7 @@ def _xls_rows(stream, limits):
             elif cell.ctype == xlrd.XL_CELL_BOOLEAN:
                 cells.append(bool(cell.value))
             elif cell.ctype == xlrd.XL_CELL_ERROR:
-                cells.append(_NotText("#ERROR", "an error cell, not text"))
+                cells.append(_NotText("#ERROR", N_("an error cell, not text")))
             else:
                 cells.append(cell.value)
         yield r + 1, cells

@@ -16,6 +16,9 @@ import io
 import math
 import re
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
+
 from .cells import _NotText
 from .limits import UnreadableFile
 from .zipped import _parse_xml, _XmlHandler, _Zip
@@ -73,15 +76,21 @@ class _SharedStrings(_XmlHandler):
                 self.empty_items += 1
                 if self.empty_items > _MAX_EMPTY_SHARED_STRINGS:
                     raise UnreadableFile(
-                        "This .xlsx file's shared-string table holds more than "
-                        f"{_MAX_EMPTY_SHARED_STRINGS:,} empty texts (a spreadsheet program "
-                        "keeps each text once): this is not a file of codes."
+                        _(
+                            "This .xlsx file's shared-string table holds more than %(limit)s "
+                            "empty texts (a spreadsheet program keeps each text once): this is "
+                            "not a file of codes."
+                        )
+                        % {"limit": f"{_MAX_EMPTY_SHARED_STRINGS:,}"}
                     )
             if len(self.offsets) > self.max_items:
                 raise UnreadableFile(
-                    f"This .xlsx file's shared-string table holds more than "
-                    f"{self.max_items:,} texts (the CODES_UPLOAD_MAX_ROWS limit, with a header): "
-                    "this is not a file of codes."
+                    _(
+                        "This .xlsx file's shared-string table holds more than %(limit)s texts "
+                        "(the CODES_UPLOAD_MAX_ROWS limit, with a header): this is not a file "
+                        "of codes."
+                    )
+                    % {"limit": f"{self.max_items:,}"}
                 )
             self.offsets.append(self.buffer.tell())
 
@@ -98,7 +107,10 @@ class _SharedStrings(_XmlHandler):
 
     def get(self, index, line):
         if not 0 <= index < len(self.offsets) - 1:
-            raise UnreadableFile(f"This .xlsx file is damaged: line {line} names a missing text.")
+            raise UnreadableFile(
+                _("This .xlsx file is damaged: line %(line)s names a missing text.")
+                % {"line": line}
+            )
         if index in self.too_long:
             raise self.limits.cell_too_long(line)
         return self.joined[self.offsets[index] : self.offsets[index + 1]]
@@ -247,22 +259,23 @@ class _SheetRows(_XmlHandler):
                 index = int(text)
             except ValueError:
                 raise UnreadableFile(
-                    f"This .xlsx file is damaged: line {self.line} names a missing text."
+                    _("This .xlsx file is damaged: line %(line)s names a missing text.")
+                    % {"line": self.line}
                 ) from None
             return self.shared.get(index, self.line)
         if kind == "b":
             return text.strip() in ("1", "true")
         if kind == "e":
-            return _NotText(text, f"an error cell ({text[:20]}), not text")
+            return _NotText(text, N_("an error cell (%(value)s), not text"), value=text[:20])
         if kind == "d":
             try:
                 return datetime.datetime.fromisoformat(text)
             except ValueError:
-                return _NotText(text, "a date cell, not text: format the column as text")
+                return _NotText(text, N_("a date cell, not text: format the column as text"))
         try:
             number = float(text)
         except ValueError:
-            return _NotText(text, "a cell that is not text")
+            return _NotText(text, N_("a cell that is not text"))
         if self.style in self.date_styles and math.isfinite(number):
             try:
                 return self.epoch + datetime.timedelta(days=number)
@@ -299,13 +312,13 @@ def _xlsx_rows(stream, limits):
     book = _Zip(stream, "xlsx", limits)
     workbook = _Workbook()
     if not book.parse_small("xl/workbook.xml", workbook):
-        raise UnreadableFile("This .xlsx file is not a readable Excel workbook.")
+        raise UnreadableFile(_("This .xlsx file is not a readable Excel workbook."))
     relationships = _Relationships()
     book.parse_small("xl/_rels/workbook.xml.rels", relationships)
     sheet_target = relationships.by_id.get(workbook.first_sheet, "worksheets/sheet1.xml")
     sheet = book.find(_part_path("xl/workbook.xml", sheet_target))
     if sheet is None:
-        raise UnreadableFile("This .xlsx file is damaged: it has no worksheet.")
+        raise UnreadableFile(_("This .xlsx file is damaged: it has no worksheet."))
 
     shared = _SharedStrings(limits)
     strings_target = relationships.by_type.get("sharedStrings", "sharedStrings.xml")
@@ -313,7 +326,7 @@ def _xlsx_rows(stream, limits):
     if strings is not None:
         # Held in memory: a quarter of the unpacking budget at most.
         chunks = book.chunks(strings, limit=limits.expanded_bytes // 4)
-        for _ in _parse_xml(chunks, shared, "xlsx"):
+        for _event in _parse_xml(chunks, shared, "xlsx"):
             pass
     shared.finish()
     date_styles = set()

@@ -8,7 +8,9 @@ document type declaration allowed (no entity tricks) and a bound on a single tag
 import zipfile
 from xml.parsers import expat
 
-from .limits import _READ_CHUNK, UnreadableFile
+from django.utils.translation import gettext as _
+
+from .limits import _READ_CHUNK, SHARED_STRINGS_PART, UnreadableFile
 
 # A zipped workbook with more parts than this is not a spreadsheet of codes.
 _MAX_ZIP_ENTRIES = 10_000
@@ -30,8 +32,9 @@ class _Zip:
         self.limits = limits
         self.budget = limits.expanded_bytes
         damaged = UnreadableFile(
-            f"This .{fmt} file is not a readable "
-            + ("Excel workbook." if fmt == "xlsx" else "OpenDocument spreadsheet.")
+            _("This .xlsx file is not a readable Excel workbook.")
+            if fmt == "xlsx"
+            else _("This .ods file is not a readable OpenDocument spreadsheet.")
         )
         try:
             stream.seek(0)
@@ -40,8 +43,11 @@ class _Zip:
                 raise damaged
             if end[zipfile._ECD_ENTRIES_TOTAL] > _MAX_ZIP_ENTRIES:
                 raise UnreadableFile(
-                    f"This .{fmt} file holds more than {_MAX_ZIP_ENTRIES:,} parts: it is not a "
-                    "spreadsheet of codes."
+                    _(
+                        "This .%(format)s file holds more than %(limit)s parts: it is not a "
+                        "spreadsheet of codes."
+                    )
+                    % {"format": fmt, "limit": f"{_MAX_ZIP_ENTRIES:,}"}
                 )
             stream.seek(0)
             self.archive = zipfile.ZipFile(stream)
@@ -63,15 +69,22 @@ class _Zip:
             return False
         if info.file_size > _MAX_SMALL_PART_BYTES:
             raise UnreadableFile(
-                f"This .{self.fmt} file's {info.filename} unpacks to {info.file_size:,} bytes, "
-                f"more than such a part ever needs ({_MAX_SMALL_PART_BYTES:,}): it is not a "
-                "spreadsheet of codes."
+                _(
+                    "This .%(format)s file's %(part)s unpacks to %(size)s bytes, more than such "
+                    "a part ever needs (%(limit)s): it is not a spreadsheet of codes."
+                )
+                % {
+                    "format": self.fmt,
+                    "part": info.filename,
+                    "size": f"{info.file_size:,}",
+                    "limit": f"{_MAX_SMALL_PART_BYTES:,}",
+                }
             )
-        for _ in _parse_xml(self.chunks(info), handler, self.fmt):
+        for _event in _parse_xml(self.chunks(info), handler, self.fmt):
             pass
         return True
 
-    def chunks(self, info, limit=None, part="file's shared-string table"):
+    def chunks(self, info, limit=None, part=SHARED_STRINGS_PART):
         """The unpacked bytes of a part, in chunks. Its declared size is checked against
         `limit` and the budget before anything is unpacked, and the bytes really unpacked are
         counted as they come: zipfile stops a part at its declared size (a part whose data runs
@@ -94,7 +107,8 @@ class _Zip:
             raise
         except Exception:
             raise UnreadableFile(
-                f"This .{self.fmt} file is damaged: its {info.filename} cannot be unpacked."
+                _("This .%(format)s file is damaged: its %(part)s cannot be unpacked.")
+                % {"format": self.fmt, "part": info.filename}
             ) from None
 
 
@@ -138,7 +152,9 @@ def _parse_xml(chunks, handler, fmt, out=None):
         handler.text(data)
 
     def doctype(*args):
-        raise UnreadableFile(f"This .{fmt} file holds an XML document type declaration.")
+        raise UnreadableFile(
+            _("This .%(format)s file holds an XML document type declaration.") % {"format": fmt}
+        )
 
     parser.StartElementHandler = start
     parser.EndElementHandler = end
@@ -153,8 +169,11 @@ def _parse_xml(chunks, handler, fmt, out=None):
             quiet_bytes = 0 if handler.events != before else quiet_bytes + len(chunk)
             if quiet_bytes > _MAX_XML_TOKEN_BYTES:
                 raise UnreadableFile(
-                    f"This .{fmt} file holds an XML tag longer than {_MAX_XML_TOKEN_BYTES:,} "
-                    "bytes: it is not a spreadsheet of codes."
+                    _(
+                        "This .%(format)s file holds an XML tag longer than %(limit)s bytes: it "
+                        "is not a spreadsheet of codes."
+                    )
+                    % {"format": fmt, "limit": f"{_MAX_XML_TOKEN_BYTES:,}"}
                 )
             if out:
                 yield from out
@@ -162,7 +181,8 @@ def _parse_xml(chunks, handler, fmt, out=None):
         parser.Parse(b"", True)
     except expat.ExpatError as exc:
         raise UnreadableFile(
-            f"This .{fmt} file is damaged: its XML is not well formed ({exc})."
+            _("This .%(format)s file is damaged: its XML is not well formed (%(problem)s).")
+            % {"format": fmt, "problem": exc}
         ) from None
     if out:
         yield from out

@@ -8,6 +8,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from ..models import (
     Batch,
@@ -138,7 +139,7 @@ def upload_preview(
         preview.checked_rows += 1
         if row.code in first_line:
             preview.duplicates_in_file += 1
-            refuse(row.line, row.value, "duplicate within the file")
+            refuse(row.line, row.value, gettext("duplicate within the file"))
         else:
             first_line[row.code] = row.line
     preview.header = layout.get("header")
@@ -162,7 +163,7 @@ def upload_preview(
     preview.already_in_program = len(existing)
     for code in sorted(existing, key=first_line.__getitem__)[:PREVIEW_REFUSED_KEPT]:
         line = first_line[code]
-        refused.append({"line": line, "value": code, "reason": "already in the program"})
+        refused.append({"line": line, "value": code, "reason": gettext("already in the program")})
     refused.sort(key=lambda r: r["line"])
     preview.refused = refused[:PREVIEW_REFUSED_KEPT]
     new_codes = (code for code in codes if code not in existing)

@@ -9,7 +9,7 @@ from typing import BinaryIO
 
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
 from audit.services import audit_record
@@ -93,7 +93,10 @@ def batch_validity_apply(batch: Batch) -> None:
 
 
 def _refusal(line, value, reason):
-    return {"line": line, "value": value, "reason": reason}
+    """A refused row as its batch keeps it: stored text, in English whoever imported the file
+    (a row's reason is translated when read: the preview reads it in the manager's language)."""
+    with translation.override("en"):
+        return {"line": line, "value": value, "reason": str(reason)}
 
 
 def batch_import(
@@ -320,12 +323,12 @@ def _import_staged(
             already = distinct - added
             if duplicates:
                 errors += [
-                    _refusal(line, code, "duplicate within the file")
+                    _refusal(line, code, gettext_noop("duplicate within the file"))
                     for line, code in staging.duplicate_rows(BATCH_ERRORS_KEPT)
                 ]
             if already:
                 errors += [
-                    _refusal(line, code, "already in the program")
+                    _refusal(line, code, gettext_noop("already in the program"))
                     for line, code in staging.existing_rows(
                         program=program, batch=batch, limit=BATCH_ERRORS_KEPT
                     )

@@ -6,6 +6,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from programs.models import CodeUsage
 
@@ -39,7 +40,9 @@ def code_redeem(*, code: PromoCode, order_id: str, redeemed_by=None) -> PromoCod
         current = PromoCode.objects.select_related("pool", "holder").get(pk=code.pk)
         verdict = code_verdict(current, use=CodeUse.ATTRIBUTE)
         raise CodeNotRedeemable(
-            _lower_first(verdict.reason.rstrip(".")) if not verdict.allowed else "code changed"
+            _lower_first(verdict.reason.rstrip("."))
+            if not verdict.allowed
+            else gettext("code changed")
         )
     code.redemption_count += 1
     code.redeemed_order_id = order_id

@@ -3,6 +3,7 @@ cancelled by a reversal."""
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from codes.models import PromoCode
 from codes.rules import CodeUse, InvalidCode, canonical_code, code_verdict
@@ -25,7 +26,7 @@ def referral_code_for_link(*, program: Program, referred_by_code: str) -> PromoC
     try:
         canonical = canonical_code(referred_by_code)
     except InvalidCode as error:
-        raise ReferralRefused(f"Not a valid code: {error}.") from None
+        raise ReferralRefused(_("Not a valid code: %(problem)s.") % {"problem": error}) from None
     code = (
         PromoCode.objects.select_related("pool", "holder")
         .filter(program=program, code=canonical)
