@@ -23,6 +23,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 from django.db.models import Q
 from psycopg import errors as psycopg_errors
 
+from foundation.events import listening_sql
 from programs.models import (
     Program,
     code_quota_of,
@@ -291,7 +292,7 @@ CREATE OR REPLACE FUNCTION {TOP_UP_FUNCTION}(
     OUT outcome text, OUT claimed integer, OUT short boolean, OUT pool_id bigint,
     OUT code_usage text, OUT threshold integer, OUT last_claimed bigint[],
     OUT claimed_ids bigint[], OUT claimed_codes text[], OUT holder_participant_id text,
-    OUT holder_email text)
+    OUT holder_email text, OUT listened boolean)
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -333,8 +334,9 @@ BEGIN
     END IF;
     outcome := 'topped up';
     short := claimed < v_missing;
-    IF claimed > 0 THEN  -- what code.assigned names (codes.events)
-        SELECT h.participant_id, h.email INTO holder_participant_id, holder_email
+    IF claimed > 0 THEN  -- what code.assigned names (codes.events), and whether anyone listens
+        SELECT h.participant_id, h.email, {listening_sql("program")}
+          INTO holder_participant_id, holder_email, listened
           FROM {HOLDERS} h WHERE h.id = holder;
     END IF;
     IF short AND v_since IS NULL THEN
@@ -380,6 +382,9 @@ class TopUpCall:
     codes: list[tuple[int, str]]
     holder_participant_id: str | None
     holder_email: str
+    # Whether anyone listens to the program's events (foundation.events.listening_sql), asked
+    # when codes were claimed; None when none were.
+    listened: bool | None
 
 
 def top_up_call(
@@ -409,6 +414,7 @@ def top_up_call(
             codes,
             participant_id,
             email,
+            listened,
         ) = cursor.fetchone()
     return TopUpCall(
         outcome=outcome,
@@ -421,6 +427,7 @@ def top_up_call(
         codes=sorted(zip(ids or (), codes or (), strict=True)),
         holder_participant_id=participant_id,
         holder_email=email or "",
+        listened=listened,
     )
 
 

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from foundation.events import events_listening
 from programs.models import Program
 
 from .. import sql
@@ -43,6 +44,9 @@ class TopUpResult:
     # The codes claimed, (id, code) in claim order, and their holder's participant id and
     # e-mail, when the top-up answered them (code.assigned then reads nothing).
     assigned: tuple[list[tuple[int, str]], str, str] | None = None
+    # False when the top-up's own statement found nobody listening to the program's events:
+    # code.assigned is then not announced (no read, no payload).
+    listened: bool | None = None
 
 
 _NOTHING = TopUpResult(claimed=0, short=False)
@@ -71,6 +75,8 @@ def codes_top_up(*, holder: CodeHolder) -> int:
 def _top_up(*, holder_id: int, program_id: int, only_if_queued: bool = False) -> TopUpResult:
     top_up = _top_up_in_one_call if connection.vendor == "postgresql" else _top_up_in_statements
     result = top_up(holder_id=holder_id, program_id=program_id, only_if_queued=only_if_queued)
+    if result.listened is False:
+        return result
     codes_assigned_emit(
         program_id=program_id,
         holder_id=holder_id,
@@ -96,6 +102,8 @@ def _top_up_in_one_call(*, holder_id: int, program_id: int, only_if_queued: bool
         pool_get_or_create_referral(program=Program(pk=program_id))
     if call.outcome != "topped up":
         return _NOTHING
+    if call.listened is not None:
+        events_listening(program_id=program_id, listening=call.listened)
     if call.last_claimed is not None:
         # Only once committed: a rolled-back claim leaves its codes first in line again.
         last = call.last_claimed
@@ -113,6 +121,7 @@ def _top_up_in_one_call(*, holder_id: int, program_id: int, only_if_queued: bool
         claimed=call.claimed,
         short=call.short,
         assigned=(call.codes, call.holder_participant_id, call.holder_email),
+        listened=call.listened,
     )
 
 

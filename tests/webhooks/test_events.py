@@ -17,7 +17,7 @@ from codes.services import codes_void, expiry
 from codes.tasks import top_up_expired_holders
 from conversions.services import conversion_record, conversion_reverse
 from foundation.events import EVENT_TYPES
-from participants.models import Reward, RewardStatus
+from participants.models import Participant, Reward, RewardStatus
 from participants.services import (
     participant_erase,
     participant_upsert,
@@ -466,3 +466,38 @@ def test_the_sql_form_of_wants_agrees_with_the_endpoint(receiver):
                     [event_type, endpoint.pk],
                 )
                 assert cursor.fetchone()[0] is endpoint.wants(event_type), (endpoint, event_type)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_top_up_asks_in_its_own_statement_whether_anyone_listens(receiver):
+    """A top-up of a program without endpoints asks no more than its function's statement:
+    the function answers that nobody listens, so code.assigned is neither looked up nor built.
+    Once an endpoint exists, the next top-up's code.assigned is written."""
+    from codes.services import codes_top_up
+
+    # Stock well above its alert threshold: no stock.low on the way.
+    program = ProgramFactory(
+        code_usage=CodeUsage.SINGLE, codes_per_advocate=1, low_stock_threshold=1
+    )
+    stock_pool(program, 4)
+    with transaction.atomic():  # created without a code: the top-ups below hand them out
+        ada = Participant.objects.create(program=program, participant_id="ada", is_advocate=True)
+        bea = Participant.objects.create(program=program, participant_id="bea", is_advocate=True)
+    with CaptureQueriesContext(connection) as queries:
+        assert codes_top_up(holder=ada) == 1
+    assert "codes_top_up_holder" in queries[0]["sql"]
+    # (What follows is the low-stock check run on commit.)
+    assert not any("webhooks_" in q["sql"] for q in queries), [
+        q["sql"] for q in queries if "webhooks_" in q["sql"]
+    ]
+    assert not any(q["sql"].startswith('SELECT "codes_promocode"."id"') for q in queries)
+    assert not Delivery.objects.exists()
+
+    endpoint = endpoint_create(program=program, url=receiver.url)
+    assert codes_top_up(holder=bea) == 1
+    assigned = json.loads(
+        Delivery.objects.get(endpoint=endpoint, event_type="code.assigned").payload
+    )
+    assert assigned["data"]["participant_id"] == "bea"
+    assert assigned["data"]["code"] == PromoCode.objects.get(holder=bea).code
