@@ -24,15 +24,13 @@ from programs.api import ProgramAPIView
 from programs.models import RewardKind
 
 from .models import Conversion, ConversionReason, ConversionStatus, ReviewStatus
+from .payload import EVENT_DATE_NOW, item_amount, items_subtotal
 from .review import CHECKS
 from .services import (
-    EVENT_DATE_NOW,
     ConversionConflict,
     conversion_current_body,
     conversion_record,
     conversion_reverse,
-    item_amount,
-    items_subtotal,
 )
 
 # impact.com's indexed line fields: ItemSku1, ItemPrice2, … (ItemSubtotal is its other spelling).

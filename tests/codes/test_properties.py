@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from codes.models import CANONICAL_CODE_REGEX
 from codes.parsing import NoCodeColumn, UnreadableFile, header_key, names_code_column, read_rows
 from codes.rules import HEADER_NAMES, InvalidCode, canonical_code, canonical_or_none
-from conversions.services import payload_digest, payload_normalise
+from conversions.payload import payload_digest, payload_normalise
 
 FIRST_CHARS = string.ascii_letters + string.digits
 CODE_CHARS = FIRST_CHARS + "-_"

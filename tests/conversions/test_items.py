@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from conversions.models import Conversion, ConversionItem
-from conversions.services import payload_digest, payload_normalise
+from conversions.payload import payload_digest, payload_normalise
 from tests.api_helpers import client_for, stocked_program, url
 
 
